@@ -1,0 +1,118 @@
+#include "model/profile.h"
+
+#include <cerrno>
+
+#include "model/uapi.h"
+
+namespace kvmsim::model {
+
+using namespace uapi;
+
+u64 Profile::cap(u32 cap_nr, bool on_vm, bool private_vm) const {
+  auto it = caps.find(cap_nr);
+  if (it == caps.end()) return 0;
+  if (!on_vm) return it->second.system;
+  return private_vm ? it->second.vm_private : it->second.vm_shared;
+}
+
+namespace {
+
+CapAnswer same(u64 v) { return CapAnswer{v, v, v}; }
+
+// Upstream 6.18 x86 on a TDP host with CONFIG_KVM_SW_PROTECTED_VM (kvm-semantics.md §1.5).
+Profile linux_6_18() {
+  Profile p;
+  p.name = "linux-6.18";
+  p.description = "upstream 6.18 semantics, TDP MMU, CONFIG_KVM_SW_PROTECTED_VM, 1G pages, MAXPHYADDR 46";
+  p.caps = {
+      {KVM_CAP_USER_MEMORY, same(1)},
+      {KVM_CAP_NR_MEMSLOTS, same(KVM_USER_MEM_SLOTS)},
+      {KVM_CAP_SYNC_MMU, same(1)},
+      {KVM_CAP_READONLY_MEM, same(1)},
+      {KVM_CAP_MULTI_ADDRESS_SPACE, CapAnswer{2, 2, 1}},
+      {KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, same(3)},
+      {KVM_CAP_DIRTY_LOG_RING, same(65536 * 16)},
+      {KVM_CAP_DIRTY_LOG_RING_ACQ_REL, same(65536 * 16)},
+      {KVM_CAP_BINARY_STATS_FD, same(1)},
+      {KVM_CAP_VM_DISABLE_NX_HUGE_PAGES, same(1)},
+      {KVM_CAP_USER_MEMORY2, same(1)},
+      {KVM_CAP_MEMORY_FAULT_INFO, same(1)},
+      {KVM_CAP_MEMORY_ATTRIBUTES, CapAnswer{KVM_MEMORY_ATTRIBUTE_PRIVATE, 0, KVM_MEMORY_ATTRIBUTE_PRIVATE}},
+      {KVM_CAP_GUEST_MEMFD, same(1)},
+      {KVM_CAP_VM_TYPES, same(1u << KVM_X86_DEFAULT_VM | 1u << KVM_X86_SW_PROTECTED_VM)},
+      {KVM_CAP_PRE_FAULT_MEMORY, same(1)},
+      {KVM_CAP_GUEST_MEMFD_FLAGS, CapAnswer{3, 3, 1}},
+  };
+  p.vm_types = 1u << KVM_X86_DEFAULT_VM | 1u << KVM_X86_SW_PROTECTED_VM;
+  return p;
+}
+
+// This development machine: 6.18 with the kvm_pvm vendor module (host-kvm.md §1-3).
+Profile linux_6_18_pvm() {
+  Profile p = linux_6_18();
+  p.name = "linux-6.18-pvm";
+  p.description = "6.18 with kvm_pvm: shadow paging, no SMM, no memory attributes, no private VMs";
+  p.caps[KVM_CAP_MULTI_ADDRESS_SPACE] = same(0);
+  p.caps.erase(KVM_CAP_MEMORY_ATTRIBUTES);
+  p.caps.erase(KVM_CAP_PRE_FAULT_MEMORY);
+  p.caps[KVM_CAP_VM_TYPES] = same(1u << KVM_X86_DEFAULT_VM);
+  p.caps[KVM_CAP_DIRTY_LOG_RING] = same(1048576);
+  p.caps[KVM_CAP_DIRTY_LOG_RING_ACQ_REL] = same(1048576);
+  p.caps[KVM_CAP_GUEST_MEMFD_FLAGS] = same(3);
+  p.vm_types = 1u << KVM_X86_DEFAULT_VM;
+  p.has_memory_attributes = false;
+  p.nr_address_spaces = 1;
+  p.max_gfn = (1ull << 40) - 1;  // shadow MMU: 52-bit GPA limit, not MAXPHYADDR
+  p.tdp = false;
+  p.max_huge_level = 2;  // no PDPE1GB
+  p.eager_page_split = true;  // module param Y, but the shadow MMU never splits eagerly
+  p.nx_huge_pages = false;
+  return p;
+}
+
+// Linux 6.1 (Debian bookworm's own kernel; kvm-semantics.md §8, nested-tdp.md).
+Profile linux_6_1() {
+  Profile p;
+  p.name = "linux-6.1";
+  p.description = "Linux 6.1: no REGION2, guest_memfd, attributes, pre-fault or VM types; zap-all on slot changes";
+  p.caps = {
+      {KVM_CAP_USER_MEMORY, same(1)},
+      {KVM_CAP_NR_MEMSLOTS, same(KVM_USER_MEM_SLOTS)},
+      {KVM_CAP_SYNC_MMU, same(1)},
+      {KVM_CAP_READONLY_MEM, same(1)},
+      {KVM_CAP_MULTI_ADDRESS_SPACE, same(2)},
+      {KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, same(3)},
+      {KVM_CAP_DIRTY_LOG_RING, same(65536 * 16)},
+      {KVM_CAP_DIRTY_LOG_RING_ACQ_REL, same(65536 * 16)},
+      {KVM_CAP_BINARY_STATS_FD, same(1)},
+      {KVM_CAP_VM_DISABLE_NX_HUGE_PAGES, same(1)},
+  };
+  p.vm_types = 1u << KVM_X86_DEFAULT_VM;
+  p.has_region2 = false;
+  p.has_guest_memfd = false;
+  p.has_memory_attributes = false;
+  p.has_pre_fault = false;
+  p.gmem_flags_shared_vm = 0;
+  p.gmem_flags_private_vm = 0;
+  p.zap_all_on_slot_change = true;
+  p.dirty_log_disable_recovers_in_place = false;
+  p.prefault_eagain_on_invalid_slot = false;
+  return p;
+}
+
+}  // namespace
+
+const std::vector<Profile>& builtin_profiles() {
+  static const std::vector<Profile> profiles = {linux_6_18(), linux_6_18_pvm(), linux_6_1()};
+  return profiles;
+}
+
+const Profile* find_profile(const std::string& name) {
+  for (const auto& p : builtin_profiles())
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+const Profile& default_profile() { return builtin_profiles().front(); }
+
+}  // namespace kvmsim::model

@@ -1,0 +1,76 @@
+// A profile is the data that makes the model answer like one particular kernel: which ioctls
+// exist, what KVM_CHECK_EXTENSION returns, which VM types are accepted, and a small set of
+// behaviour switches where upstream versions (or this machine's patched kernel) differ.
+// Invariant: model code never tests a profile's *name*; it reads these fields. Adding a
+// profile for a proposed uAPI is adding one more table entry in profile.cpp.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/types.h"
+
+namespace kvmsim::model {
+
+// KVM_CHECK_EXTENSION answers: on the /dev/kvm fd, on a VM without private memory, and on a
+// VM with private memory (SW_PROTECTED). Several caps differ between those three.
+struct CapAnswer {
+  u64 system = 0;
+  u64 vm_shared = 0;
+  u64 vm_private = 0;
+};
+
+// Host kernel behaviour that decides host mapping levels (nested-tdp.md "Host memory matters").
+enum class ThpPolicy { always, madvise, never };
+
+struct Profile {
+  std::string name;
+  std::string description;
+
+  // ---- uAPI surface ----
+  std::map<u32, CapAnswer> caps;  // caps absent from the map answer 0
+  u64 vm_types = 1;               // bitmask of accepted KVM_CREATE_VM types
+  bool has_region2 = true;            // KVM_SET_USER_MEMORY_REGION2 exists (else ENOTTY)
+  bool has_guest_memfd = true;        // KVM_CREATE_GUEST_MEMFD exists (else ENOTTY)
+  bool has_memory_attributes = true;  // KVM_SET_MEMORY_ATTRIBUTES exists (else ENOTTY)
+  bool has_pre_fault = true;          // KVM_PRE_FAULT_MEMORY exists (else EINVAL, unknown vCPU ioctl)
+  bool has_attributes2 = false;       // proposed guest_memfd KVM_SET_MEMORY_ATTRIBUTES2
+
+  // ---- memslots ----
+  u32 nr_address_spaces = 2;     // as_id must be below this (1 when the host has no SMM)
+  u64 max_gfn = (1ull << 34) - 1;  // last gfn a slot may cover (kvm_mmu_max_gfn)
+  u64 user_ptr_max = 0x7ffffffff000ull;  // access_ok: userspace_addr + size must not exceed this
+  bool gmem_slot_needs_private_mem = false;  // GUEST_MEMFD slot flag only for VMs with private mem
+  int gmem_binding_overlap_errno = 22;       // EINVAL through v7.0, EEXIST in kvm-x86/next
+
+  // ---- guest_memfd ----
+  u64 gmem_flags_shared_vm = 3;   // KVM_CAP_GUEST_MEMFD_FLAGS for a VM without private memory
+  u64 gmem_flags_private_vm = 1;  // ... for a VM with private memory
+  bool gmem_needs_private_mem = false;  // KVM_CREATE_GUEST_MEMFD only on VMs with private mem
+
+  // ---- MMU ----
+  bool tdp = true;          // TDP MMU in use; pre-fault is EOPNOTSUPP without it
+  int root_level = 4;       // 4 or 5 level paging
+  int max_huge_level = 3;   // 3: hardware has 1G pages, 2: only 2M
+  bool slot_zap_all_quirk = true;  // DEFAULT VMs zap everything on delete/move
+  bool zap_all_on_slot_change = false;  // older kernels: always zap all
+  bool eager_page_split = true;
+  bool nx_huge_pages = false;
+  bool dirty_log_disable_recovers_in_place = true;  // 6.13+; older kernels zap collapsible tables
+  bool prefault_eagain_on_invalid_slot = true;
+
+  // ---- host memory (the VMM's process) ----
+  ThpPolicy thp = ThpPolicy::always;
+  bool huge_zero_page = true;  // read faults on untouched THP memory map the huge zero page
+
+  u64 cap(u32 cap_nr, bool on_vm, bool private_vm) const;
+};
+
+// All built-in profiles, in a fixed order ("linux-6.18" first: the default).
+const std::vector<Profile>& builtin_profiles();
+const Profile* find_profile(const std::string& name);
+const Profile& default_profile();
+
+}  // namespace kvmsim::model

@@ -1,0 +1,76 @@
+// Value types shared by the model and every backend: the result of a system call, host
+// memory backings, guest access outcomes, statistics and leaf descriptions. Errors are values:
+// a call that fails has ret == -1 and err set to a Linux errno, exactly as userspace sees it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+namespace kvmsim {
+
+using u8 = std::uint8_t;
+using u32 = std::uint32_t;
+using u64 = std::uint64_t;
+using i64 = std::int64_t;
+
+// What a syscall returns to userspace: ret >= 0 on success, or ret == -1 with err = errno.
+struct Ret {
+  i64 ret = 0;
+  int err = 0;
+
+  static Ret ok(i64 value = 0) { return Ret{value, 0}; }
+  static Ret fail(int errnum) { return Ret{-1, errnum}; }
+  bool is_ok() const { return err == 0; }
+  bool operator==(const Ret&) const = default;
+};
+
+// How the VMM backed a host virtual range (trace-format.md "Host memory").
+enum class Backing { anon, anon_nohuge, thp, shmem, hugetlb_2m, hugetlb_1g, guest_memfd };
+
+const char* backing_name(Backing b);
+std::optional<Backing> backing_from_name(const std::string& name);
+// The host page size a backing is built from (4K for anon/shmem/THP's small pages).
+u64 backing_page_size(Backing b);
+// Default host-virtual alignment of an mmap with this backing (2M for THP).
+u64 backing_default_align(Backing b);
+
+enum class AccessKind { read, write, exec };
+const char* access_kind_name(AccessKind k);
+std::optional<AccessKind> access_kind_from_name(const std::string& name);
+
+// What KVM_RUN reports for one guest access (trace: `access(vcpu, gpa, kind) = ...`).
+struct AccessOutcome {
+  enum class Kind { ok, mmio, memory_fault, error };
+  Kind kind = Kind::ok;
+  int err = 0;     // Kind::error (and memory_fault, where KVM_RUN fails with EFAULT)
+  u64 flags = 0;   // memory_fault: KVM_MEMORY_EXIT_FLAG_*
+  u64 gpa = 0;     // memory_fault
+  u64 size = 0;    // memory_fault
+  bool operator==(const AccessOutcome&) const = default;
+};
+
+// Page-table levels as KVM numbers them: 1 = 4K, 2 = 2M, 3 = 1G (4 = 512G, 5 = 256T tables).
+enum class Level : int { none = 0, k4 = 1, m2 = 2, g1 = 3 };
+inline u64 level_size(int level) { return 4096ull << (9 * (level - 1)); }
+inline u64 level_pages(int level) { return 1ull << (9 * (level - 1)); }
+const char* level_name(int level);  // "4K", "2M", "1G", "none"
+
+// KVM binary statistics by name (pages_4k, pages_2m, pages_1g, nx_lpage_splits, ...).
+// std::map: iteration order is by name, so printing is deterministic.
+using Stats = std::map<std::string, u64>;
+
+// The TDP leaf covering a GPA, as `expect mapping(vm, GPA)` sees it.
+struct Mapping {
+  int level = 0;  // 0: no leaf
+  u64 gpa = 0;    // first GPA the leaf maps
+  bool writable = false;
+  bool executable = false;
+  bool is_private = false;
+  bool accessed = false;
+  bool dirty = false;
+  bool operator==(const Mapping&) const = default;
+};
+
+}  // namespace kvmsim
