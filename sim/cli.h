@@ -1,0 +1,43 @@
+// The kvmsim subcommands as functions over streams, so tests can run them without a process.
+// Each returns the process exit code (see the constants below, documented in README.md).
+#pragma once
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "model/types.h"
+
+namespace kvmsim {
+
+constexpr int kExitOk = 0;
+constexpr int kExitMismatch = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitNothingRan = 77;
+
+struct ReplayArgs {
+  std::vector<std::string> files;
+  std::string backend = "model";
+  std::string profile;  // empty: the trace's `profile` header, else the default profile
+  bool update = false;
+  std::string format = "text";
+  bool require_kvm = false;
+  u64 max_host_mem = 2ull << 30;
+  bool verbose = false;
+};
+
+struct CapsArgs {
+  std::string profile = "linux-6.18";
+  std::string format = "text";
+};
+
+int run_replay(const ReplayArgs& args, std::ostream& out, std::ostream& err);
+int run_caps(const CapsArgs& args, std::ostream& out, std::ostream& err);
+int run_profiles(std::ostream& out);
+
+// Expands files and directories (recursively, *.trace) into a sorted list of files.
+// Returns false and writes a one-line error when a path does not exist.
+bool expand_trace_paths(const std::vector<std::string>& paths, std::vector<std::string>* files,
+                        std::string* error);
+
+}  // namespace kvmsim
