@@ -23,6 +23,7 @@
 
 #include <map>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "model/interval_map.h"
@@ -93,6 +94,15 @@ class HostMemory {
   std::vector<HostRange> punch_file(u64 file_id, u64 offset, u64 len);
 
   HostFault fault_in(u64 hva, bool write);
+
+  // What host_pfn_mapping_level() would see for hva right now, without faulting anything in
+  // (for `explain` and in-place huge page recovery). An untouched THP-eligible chunk reports
+  // the 2M a read fault would map there. level 0: not mapped at all (a fault gets EFAULT).
+  struct HostPeek {
+    int level = 0;
+    std::string detail;  // e.g. "thp chunk 0x100000200000 is a THP"
+  };
+  HostPeek peek(u64 hva) const;
 
   // access_ok(): [addr, addr+size) does not wrap and ends at or below the user pointer limit.
   bool access_ok(u64 addr, u64 size) const;

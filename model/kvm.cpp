@@ -121,6 +121,8 @@ Ret Kvm::ioctl_create_vm(int fd, u64 type) {
   if (e->kind != FdKind::system) return Ret::fail(ENOTTY);
   if (type >= 32 || !(profile_.vm_types & (1ull << type))) return Ret::fail(EINVAL);
   auto v = std::make_shared<Vm>(profile_, host_, type);
+  // Host invalidations caused by KVM's own GUP reach every VM, like any MMU notifier event.
+  v->set_host_notifier([this](const std::vector<HostRange>& r) { forward(r); });
   vms_.push_back(v);
   FdEntry ve{FdKind::vm};
   ve.vm = std::move(v);

@@ -25,6 +25,9 @@ namespace kvmsim::model {
 class Kvm : public KvmApi {
  public:
   explicit Kvm(const Profile& profile);
+  // VMs hold a notifier pointing back at this Kvm: it must stay where it was built.
+  Kvm(const Kvm&) = delete;
+  Kvm& operator=(const Kvm&) = delete;
 
   std::string backend_name() const override { return "model"; }
   const Profile& profile() const override { return profile_; }

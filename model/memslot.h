@@ -9,6 +9,7 @@
 #include <optional>
 #include <vector>
 
+#include "model/lpage_info.h"
 #include "model/types.h"
 
 namespace kvmsim {
@@ -35,6 +36,8 @@ struct Memslot {
   bool gmem_only = false;             // internal KVM_MEMSLOT_GMEM_ONLY: file has GUEST_MEMFD_FLAG_MMAP
   std::vector<u64> dirty_bitmap;      // ceil(npages/64) words when a bitmap is allocated
   bool has_dirty_bitmap = false;
+  // kvm_lpage_info for 2M/1G: computed at CREATE/MOVE, kept on FLAGS_ONLY (set by the Vm).
+  std::optional<LpageInfo> lpage_info;
 
   u64 end_gfn() const { return base_gfn + npages; }
   bool contains(u64 gfn) const { return gfn >= base_gfn && gfn < end_gfn(); }

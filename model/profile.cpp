@@ -104,10 +104,20 @@ Profile linux_6_1() {
   return p;
 }
 
+// Upstream 6.18 on a CPU with ITLB_MULTIHIT and mitigations on: nx_huge_pages = true, so exec
+// faults never get huge pages unless the VM disabled the workaround (kvm-semantics.md §4.4 step 9).
+Profile linux_6_18_nx() {
+  Profile p = linux_6_18();
+  p.name = "linux-6.18-nx";
+  p.description = "linux-6.18 with the nx_huge_pages (iTLB multihit) mitigation on";
+  p.nx_huge_pages = true;
+  return p;
+}
+
 }  // namespace
 
 const std::vector<Profile>& builtin_profiles() {
-  static const std::vector<Profile> profiles = {linux_6_18(), linux_6_18_pvm(), linux_6_1()};
+  static const std::vector<Profile> profiles = {linux_6_18(), linux_6_18_pvm(), linux_6_1(), linux_6_18_nx()};
   return profiles;
 }
 

@@ -113,6 +113,10 @@ Ret Vm::set_user_memory_region(const kvm_userspace_memory_region2& mem, bool v2,
     if (Ret r = bind_gmem(slot, gmem_ref); !r.is_ok()) return r;
   }
 
+  // lpage_info: MOVE recomputes it (new base gfn), FLAGS_ONLY keeps the old arrays.
+  if (change == Change::flags_only) slot.lpage_info = old->lpage_info;
+  else init_lpage_info(slot);
+
   // 18. DELETE/MOVE zap before prepare: a later failure leaves the mappings zapped.
   if (change == Change::move) invalidate_slot(*old);
 

@@ -17,7 +17,10 @@ Vm::Vm(const Profile& profile, HostMemory& host, u64 type)
       has_private_mem_(type == KVM_X86_SW_PROTECTED_VM),
       pre_fault_allowed_(type == KVM_X86_DEFAULT_VM || type == KVM_X86_SW_PROTECTED_VM),
       nr_as_(has_private_mem_ ? 1 : std::max<u32>(1, profile.nr_address_spaces)),
-      slots_(nr_as_) {}
+      slots_(nr_as_) {
+  for (u32 as = 0; as < nr_as_; ++as)
+    mmu_.emplace_back(profile.root_level, profile.max_huge_level, nx_workaround());
+}
 
 const GuestMemfd* Vm::gmem(u64 file_id) const {
   auto it = gmem_.find(file_id);
@@ -80,6 +83,8 @@ Ret Vm::enable_cap(const kvm_enable_cap& cap) {
       // The model runs as root (CAP_SYS_BOOT), so no EPERM.
       if (!vcpus_.empty()) return Ret::fail(EINVAL);
       disable_nx_huge_pages_ = true;
+      // No vCPU yet, so nothing can be mapped: no zap needed when the mitigation changes.
+      for (TdpMmu& m : mmu_) m.set_nx_huge_pages(nx_workaround());
       return Ret::ok();
     default:
       return Ret::fail(EINVAL);
@@ -154,67 +159,6 @@ Ret Vm::pre_fault_memory(u32 vcpu_id, kvm_pre_fault_memory& range) {
   }
   if (range.size != full_size) return Ret::ok();  // partial progress hides a later error
   return r.is_ok() ? Ret::ok() : r;
-}
-
-Ret Vm::pre_fault_step(u64 gpa, u64 size) {
-  (void)size;
-  // x86 arch step, checks a and e of kvm-semantics.md §5.
-  if (!pre_fault_allowed_) return Ret::fail(EOPNOTSUPP);
-  if (!profile_.tdp) return Ret::fail(EOPNOTSUPP);  // vCPU MMU is not the TDP fault handler
-  const u64 gfn = gpa >> 12;
-  if (!slots_[0].by_gfn(gfn)) return Ret::fail(ENOENT);  // no memslot: MMIO / EMULATE
-  // integration point: TDP fault (issue 3)
-  return Ret::fail(EIO);
-}
-
-AccessOutcome Vm::access(u32 vcpu_id, u64 gpa, AccessKind kind) {
-  KVMSIM_ASSERT(has_vcpu(vcpu_id), "vcpu %u", vcpu_id);
-  (void)kind;
-  const u64 gfn = gpa >> 12;
-  const bool private_gfn = has_private_mem_ && (attributes_.get(gfn) & KVM_MEMORY_ATTRIBUTE_PRIVATE);
-  if (!slots_[0].by_gfn(gfn) && !private_gfn) return AccessOutcome{AccessOutcome::Kind::mmio};
-  // integration point: TDP fault (issue 3)
-  return AccessOutcome{AccessOutcome::Kind::error, EIO};
-}
-
-Stats Vm::stats() const {
-  // No leaf can exist until the TDP MMU is integrated (issue 3).
-  return Stats{{"pages_4k", 0}, {"pages_2m", 0}, {"pages_1g", 0}, {"nx_lpage_splits", 0}};
-}
-
-Mapping Vm::mapping(u64 gpa) const {
-  (void)gpa;
-  return Mapping{};  // integration point: TDP MMU leaf lookup (issue 3)
-}
-
-// ---- integration points of the TDP MMU: for now they only record what must happen ----
-
-void Vm::zap_gfn_range(u16 as_id, u64 start, u64 end) {
-  // integration point: TDP MMU kvm_tdp_mmu_unmap_gfn_range (issue 3)
-  if (start < end) events_.push_back(MmuEvent{MmuEvent::Kind::zap_range, as_id, start, end});
-}
-
-void Vm::zap_all() {
-  // integration point: TDP MMU kvm_mmu_zap_all_fast (issue 3)
-  events_.push_back(MmuEvent{MmuEvent::Kind::zap_all, 0, 0, 0});
-}
-
-void Vm::flags_changed(const Memslot& old, const Memslot& now) {
-  // integration point: kvm_mmu_slot_apply_flags (split / write-protect / recover) (issue 3)
-  const bool was = old.flags & KVM_MEM_LOG_DIRTY_PAGES, is = now.flags & KVM_MEM_LOG_DIRTY_PAGES;
-  if (was == is) return;
-  events_.push_back(MmuEvent{is ? MmuEvent::Kind::dirty_log_on : MmuEvent::Kind::dirty_log_off, now.as_id,
-                             now.base_gfn, now.end_gfn()});
-}
-
-void Vm::write_protect(const Memslot& slot, u64 start, u64 end) {
-  // integration point: kvm_arch_mmu_enable_log_dirty_pt_masked (issue 3)
-  events_.push_back(MmuEvent{MmuEvent::Kind::write_protect, slot.as_id, start, end});
-}
-
-void Vm::post_set_memory_attributes(u64 start, u64 end) {
-  // integration point: kvm_arch_post_set_memory_attributes / lpage_info mixed flags (issue 3)
-  events_.push_back(MmuEvent{MmuEvent::Kind::attributes_changed, 0, start, end});
 }
 
 }  // namespace kvmsim::model

@@ -9,6 +9,7 @@
 // gmem slot's binding is registered in its (open) file and vice versa.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -16,9 +17,11 @@
 
 #include "model/guest_memfd.h"
 #include "model/host_memory.h"
+#include "model/kvm_mmu_fault.h"
 #include "model/memory_attributes.h"
 #include "model/memslot.h"
 #include "model/profile.h"
+#include "model/tdp_mmu.h"
 #include "model/types.h"
 #include "model/uapi.h"
 
@@ -87,6 +90,27 @@ class Vm {
   void mark_dirty(const Memslot& slot, u64 gfn);
   Stats stats() const;
   Mapping mapping(u64 gpa) const;
+
+  // ---- TDP MMU (kvm_mmu_fault.cpp, pre_fault.cpp, mmu_notifier.cpp) ----
+  // One TDP fault in address space 0 (what a vCPU sees); see kvm_mmu_fault.h.
+  FaultResult page_fault(const PageFault& f);
+  // The hugepage_adjust() input a fault on gfn in `slot` would use, with the host level peeked
+  // (never faulted in); `host_detail` filled for explanations. Pure.
+  HugepageAdjustInput adjust_input(const Memslot& slot, u64 gfn, const PageFault& f, bool with_detail) const;
+  // kvm_mmu_max_mapping_level(): the largest level a leaf covering gfn may have now (used by
+  // in-place recovery and the invariant checker; gmem-backed gfns are 4K).
+  int max_mapping_level(const Memslot& slot, u64 gfn) const;
+  // nx_huge_pages module param on and not disabled for this VM (KVM_CAP_VM_DISABLE_NX_HUGE_PAGES).
+  bool nx_workaround() const { return profile_.nx_huge_pages && !disable_nx_huge_pages_; }
+  const TdpMmu& mmu(u32 as_id) const { return mmu_.at(as_id); }
+  const Profile& profile() const { return profile_; }
+  const HostMemory& host() const { return host_; }
+  // NX recovery worker (kvm_recover_nx_huge_pages): zap up to `max` NX-split tables.
+  u64 recover_nx_huge_pages(u64 max = UINT64_MAX);
+  // Where host invalidations caused by KVM's own GUP (CoW of the huge zero page) go: the Kvm
+  // forwards them to every VM; unset, only this VM is told.
+  using HostNotifier = std::function<void(const std::vector<HostRange>&)>;
+  void set_host_notifier(HostNotifier n) { host_notifier_ = std::move(n); }
   const std::vector<MmuEvent>& mmu_events() const { return events_; }
   void clear_mmu_events() { events_.clear(); }
 
@@ -106,6 +130,8 @@ class Vm {
   void flags_changed(const Memslot& old, const Memslot& now);
   void write_protect(const Memslot& slot, u64 start, u64 end);
   void post_set_memory_attributes(u64 start, u64 end);
+  // Computes a new slot's lpage_info (CREATE/MOVE).
+  void init_lpage_info(Memslot& slot) const;
 
   const Profile& profile_;
   HostMemory& host_;
@@ -122,6 +148,8 @@ class Vm {
   bool disable_nx_huge_pages_ = false;
   u64 dirty_ring_size_ = 0;
   std::vector<MmuEvent> events_;
+  std::vector<TdpMmu> mmu_;  // one TDP root per address space
+  HostNotifier host_notifier_;
 };
 
 }  // namespace kvmsim::model
