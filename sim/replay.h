@@ -73,7 +73,6 @@ class Replayer {
   StatementResult run(const trace::Statement& st);
   std::optional<std::string> failed_handle(const trace::Statement& st) const;
   u64 eval(const trace::Expr& e) const;
-  u64 eval_value(const trace::Value& v) const { return eval(v.expr); }
   u64 field(const std::vector<trace::Field>& fields, std::string_view name) const;
   std::vector<u64> list_field(const std::vector<trace::Field>& fields, std::string_view name) const;
 
