@@ -1,5 +1,7 @@
 // Parser: the spec's example, every extension, and every error path with its FILE:LINE:COL.
 #include <gtest/gtest.h>
+#include <rapidcheck.h>
+#include <rapidcheck/gtest.h>
 
 #include <string>
 
@@ -62,6 +64,37 @@ TEST(TraceParser, SpecExample) {
   EXPECT_EQ(ex.kind, Statement::Kind::expect);
   EXPECT_EQ(ex.expect[0].value.word, "4K");
   EXPECT_EQ(ex.text.substr(ex.result_begin, ex.result_end - ex.result_begin), "level=4K");
+}
+
+// Every statement example of trace-format.md's Statements and Results sections.
+TEST(TraceParser, SpecStatementExamples) {
+  Trace t = ok(std::string(kHeader) +
+               "mem0 = mmap(16M, anon)\n"
+               "mem1 = mmap(2M+4K, hugetlb_2m, align=1G)\n"
+               "munmap(mem0+1M, 4K)\n"
+               "madvise(mem0, 2M, MADV_DONTNEED)\n"
+               "mprotect(mem0, 2M, PROT_READ)\n"
+               "touch(mem0, 2M)\n"
+               "vm = KVM_CREATE_VM(KVM_X86_DEFAULT_VM)\n"
+               "vcpu0 = KVM_CREATE_VCPU(vm, 0)\n"
+               "gmem = KVM_CREATE_GUEST_MEMFD(vm, {size=4M, flags=GUEST_MEMFD_FLAG_MMAP})\n"
+               "KVM_CHECK_EXTENSION(vm, KVM_CAP_GUEST_MEMFD) = 1\n"
+               "KVM_SET_USER_MEMORY_REGION(vm, {slot=0, flags=0, guest_phys_addr=0, memory_size=16M, userspace_addr=mem0}) = 0\n"
+               "KVM_SET_USER_MEMORY_REGION2(vm, {slot=1, flags=KVM_MEM_GUEST_MEMFD, guest_phys_addr=4G, memory_size=2M+4K, "
+               "userspace_addr=mem1, guest_memfd=gmem, guest_memfd_offset=0}) = 0\n"
+               "KVM_SET_MEMORY_ATTRIBUTES(vm, {address=4G, size=2M, attributes=KVM_MEMORY_ATTRIBUTE_PRIVATE}) = 0\n"
+               "KVM_PRE_FAULT_MEMORY(vcpu0, {gpa=4G, size=2M+8K}) = 0 => {gpa=4G+2M+4K, size=4K}\n"
+               "KVM_GET_DIRTY_LOG(vm, {slot=0}) = 0 => {bitmap=[0-9, 17]}\n"
+               "KVM_CLEAR_DIRTY_LOG(vm, {slot=0, first_page=0, num_pages=64, bitmap=[3]}) = 0\n"
+               "KVM_ENABLE_CAP(vm, {cap=KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, args=[KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE]}) = 0\n"
+               "fallocate(gmem, FALLOC_FL_KEEP_SIZE|FALLOC_FL_PUNCH_HOLE, 0, 4K) = 0\n"
+               "access(vcpu0, 4G, write) = memory_fault {flags=KVM_MEMORY_EXIT_FLAG_PRIVATE, gpa=4G, size=4K}\n"
+               "expect stats(vm) pages_4k=1 pages_2m=1 pages_1g=0\n"
+               "expect mapping(vm, 4G) level=2M\n"
+               "expect mapping(vm, 8G) level=none\n"
+               "KVM_CREATE_VM(KVM_X86_SW_PROTECTED_VM) = -1 EINVAL\n"
+               "close(gmem)\n");
+  EXPECT_EQ(t.statements.size(), 24u);
 }
 
 TEST(TraceParser, NumbersSuffixesSeparatorsAndSums) {
@@ -258,6 +291,29 @@ TEST(TraceParser, AbsurdInputNeverCrashes) {
   for (unsigned i = 0; i < (1u << 16); i++) garbage += static_cast<char>((i * 2654435761u) >> 24);
   EXPECT_NE(err(garbage), "OK");
   EXPECT_NE(body_err(garbage), "OK");
+}
+
+// Random byte edits of a valid trace: the parser returns a trace or an error, never crashes,
+// and an error's position is inside the text.
+RC_GTEST_PROP(TraceParserProp, MutatedTracesNeverCrash, ()) {
+  std::string text = kSpecExample;
+  int edits = *rc::gen::inRange(1, 8);
+  for (int i = 0; i < edits; i++) {
+    std::size_t at = *rc::gen::inRange<std::size_t>(0, text.size());
+    const std::string alphabet = std::string("-+|=,(){}[]#\n0123456789KMGTxa_ ") + '\0' + '\xff';
+    char c = *rc::gen::elementOf(alphabet);
+    switch (*rc::gen::inRange(0, 3)) {
+      case 0: text.insert(at, 1, c); break;
+      case 1: if (at < text.size()) text.erase(at, 1); break;
+      default: if (at < text.size()) text[at] = c; break;
+    }
+  }
+  auto r = parse(text, "m.trace");
+  if (auto* e = std::get_if<ParseError>(&r)) {
+    RC_ASSERT(e->line >= 1);
+    RC_ASSERT(e->col >= 1);
+    RC_ASSERT(e->str().find('\n') == std::string::npos);
+  }
 }
 
 }  // namespace
