@@ -57,6 +57,7 @@ struct ReplayReport {
   std::string json() const;  // deterministic, stable key order
 };
 
+// Holds references: `trace` and `backend` must outlive the Replayer.
 class Replayer {
  public:
   Replayer(const trace::Trace& trace, KvmApi& backend, ReplayOptions options);

@@ -254,6 +254,22 @@ TEST(TraceParser, SchemaErrors) {
             "t.trace:3:46: kvm_enable_cap.args has at most 4 items");
 }
 
+TEST(TraceParser, MorePunctuationErrors) {
+  EXPECT_EQ(body_err("vm = KVM_CREATE_VM(0)\nKVM_SET_MEMORY_ATTRIBUTES(vm, 5)"),
+            "t.trace:3:31: expected '{' to open kvm_memory_attributes, got '5'");
+  EXPECT_EQ(body_err("vm = KVM_CREATE_VM(0)\nKVM_SET_MEMORY_ATTRIBUTES(vm, {size 5})"),
+            "t.trace:3:37: expected '=' after field name, got '5'");
+  EXPECT_EQ(body_err("vm = KVM_CREATE_VM(0)\nKVM_SET_MEMORY_ATTRIBUTES(vm, {5=size})"),
+            "t.trace:3:32: expected a field name in kvm_memory_attributes, got '5'");
+  EXPECT_EQ(body_err("m = mmap(4K, anon, align=4K, align=8K)"), "t.trace:2:30: duplicate keyword 'align'");
+  EXPECT_EQ(body_err("vm = KVM_CREATE_VM(0)\nexpect stats(vm) 5"),
+            "t.trace:3:18: expected key=value in expect stats, got '5'");
+  EXPECT_EQ(body_err("vm = KVM_CREATE_VM(0)\nexpect stats(vm) pages_4k 5"),
+            "t.trace:3:27: expected '=' after 'pages_4k', got '5'");
+  EXPECT_EQ(body_err("x = 5"), "t.trace:2:5: expected a call, got '5'");
+  EXPECT_EQ(body_err("touch"), "t.trace:2:6: expected '(' after 'touch', got end of line");
+}
+
 TEST(TraceParser, ResultErrors) {
   EXPECT_EQ(body_err("munmap(0, 4K) = -1 EWHAT"), "t.trace:2:20: unknown errno 'EWHAT'");
   EXPECT_EQ(body_err("munmap(0, 4K) = -1"), "t.trace:2:19: expected an errno name after -1");
