@@ -113,6 +113,19 @@ TEST_F(KvmBackendTest, AccessOutcomes) {
   EXPECT_EQ(access(0x200000, AccessKind::read).kind, Kind::ok);
 }
 
+TEST_F(KvmBackendTest, ExecOutcomes) {
+  // Exec of a gpa with no memslot: KVM cannot fetch from MMIO; the emulator fails.
+  auto o = access(0x40000000, AccessKind::exec);
+  std::printf("exec no-slot: kind %d err %d (%s)\n", static_cast<int>(o.kind), o.err, kb_->last_diagnostic().c_str());
+  EXPECT_EQ(o.kind, Kind::error);
+  // Exec of a READONLY slot's RAM works (the stub goes through the host's writable mapping).
+  u64 ro = map(16 * k4K, Backing::anon_nohuge);
+  ASSERT_EQ(slot(1, 0x200000, 16 * k4K, ro, KVM_MEM_READONLY), Ret::ok());
+  EXPECT_EQ(access(0x200000 + 100, AccessKind::exec).kind, Kind::ok) << kb_->last_diagnostic();
+  // The vCPU keeps working after the failed exec.
+  EXPECT_EQ(access(0x200000, AccessKind::read).kind, Kind::ok) << kb_->last_diagnostic();
+}
+
 TEST_F(KvmBackendTest, StatsExcludeTheAgent) {
   // A VM whose trace never touches memory: one MMIO access, then pages_4k must read 0.
   EXPECT_EQ(access(0x10000000, AccessKind::read).kind, Kind::mmio);
