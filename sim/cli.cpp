@@ -149,6 +149,11 @@ int run_replay(const ReplayArgs& args, std::ostream& out, std::ostream& err) {
     err << "kvmsim: " << error << "\n";
     return kExitUsage;
   }
+  const auto& names = backend_names();
+  if (std::find(names.begin(), names.end(), args.backend) == names.end()) {
+    err << "kvmsim: unknown backend '" << args.backend << "'\n";
+    return kExitUsage;
+  }
   if (files.empty()) {
     err << "kvmsim: no *.trace files found\n";
     return kExitNothingRan;
