@@ -1,0 +1,30 @@
+// MemoryAttributes: the per-VM gfn -> attributes map of KVM_SET_MEMORY_ATTRIBUTES (§2.5),
+// stored as ranges (an IntervalMap), so a 1 TiB range costs O(1) memory. Attribute 0 is
+// "no entry" (the kernel erases xarray entries for 0), so equal adjacent ranges merge and
+// uniformity queries over a huge-page region look at a single run.
+#pragma once
+
+#include "model/interval_map.h"
+#include "model/types.h"
+#include "model/uapi.h"
+
+namespace kvmsim::model {
+
+class MemoryAttributes {
+ public:
+  u64 get(u64 gfn) const { return runs_.get(gfn).value_or(0); }
+  // Every gfn of [start, end) has exactly `attrs` (kvm_range_has_memory_attributes, mask ~0).
+  bool range_has(u64 start, u64 end, u64 attrs) const;
+  // All gfns of [start, end) have the same attributes; *attrs receives them.
+  bool uniform(u64 start, u64 end, u64* attrs = nullptr) const;
+  void set(u64 start, u64 end, u64 attrs);
+  std::size_t run_count() const { return runs_.run_count(); }
+
+ private:
+  IntervalMap<u64> runs_;  // only nonzero attributes are stored
+};
+
+// The argument checks of KVM_SET_MEMORY_ATTRIBUTES, in kernel order (§2.5 steps 2-5).
+Ret check_set_memory_attributes(const uapi::kvm_memory_attributes& a, u64 supported);
+
+}  // namespace kvmsim::model

@@ -1,0 +1,65 @@
+#include "model/memslot.h"
+
+#include "model/core_assert.h"
+
+namespace kvmsim::model {
+
+const Memslot* MemslotSet::find(u16 id) const {
+  auto it = by_id_.find(id);
+  return it == by_id_.end() ? nullptr : &it->second;
+}
+
+Memslot* MemslotSet::find(u16 id) {
+  auto it = by_id_.find(id);
+  return it == by_id_.end() ? nullptr : &it->second;
+}
+
+const Memslot* MemslotSet::by_gfn(u64 gfn) const {
+  auto it = by_gfn_.upper_bound(gfn);
+  if (it == by_gfn_.begin()) return nullptr;
+  --it;
+  const Memslot* s = find(it->second);
+  return s && s->contains(gfn) ? s : nullptr;
+}
+
+std::vector<const Memslot*> MemslotSet::overlapping(u64 start, u64 end) const {
+  std::vector<const Memslot*> out;
+  if (start >= end) return out;
+  auto it = by_gfn_.upper_bound(start);
+  if (it != by_gfn_.begin()) {
+    auto prev = std::prev(it);
+    const Memslot* s = find(prev->second);
+    if (s->end_gfn() > start) out.push_back(s);
+  }
+  for (; it != by_gfn_.end() && it->first < end; ++it) out.push_back(find(it->second));
+  return out;
+}
+
+bool MemslotSet::overlaps(u64 start, u64 end, std::optional<u16> except) const {
+  for (const Memslot* s : overlapping(start, end))
+    if (!except || s->id != *except) return true;
+  return false;
+}
+
+void MemslotSet::insert(Memslot slot) {
+  KVMSIM_ASSERT(!by_id_.count(slot.id), "duplicate slot id %u", slot.id);
+  KVMSIM_ASSERT(slot.npages > 0 && !overlaps(slot.base_gfn, slot.end_gfn(), std::nullopt),
+                "slot %u [%llx,%llx) overlaps", slot.id, (unsigned long long)slot.base_gfn,
+                (unsigned long long)slot.end_gfn());
+  by_gfn_.emplace(slot.base_gfn, slot.id);
+  total_pages_ += slot.npages;
+  const u16 id = slot.id;
+  by_id_.emplace(id, std::move(slot));
+}
+
+Memslot MemslotSet::erase(u16 id) {
+  auto it = by_id_.find(id);
+  KVMSIM_ASSERT(it != by_id_.end(), "erase of missing slot %u", id);
+  Memslot s = std::move(it->second);
+  by_id_.erase(it);
+  by_gfn_.erase(s.base_gfn);
+  total_pages_ -= s.npages;
+  return s;
+}
+
+}  // namespace kvmsim::model
