@@ -235,3 +235,12 @@ KVMSIM_CASE(dirtylog, manual_clear_rearms_page, Need::guest_access, Need::manual
   c.expect_ok(c.get_dirty_log(vm, 0, bitmap));
   c.expect_eq(bitmap.empty() ? 0 : bitmap[0], 1ull << 3, "bitmap word 0");
 }
+
+KVMSIM_CASE(dirtylog, ring_acq_rel, Need::dirty_log_ring) {
+  if (c.check_extension(c.api().kvm_fd(), KVM_CAP_DIRTY_LOG_RING_ACQ_REL).r.ret <= 0)
+    c.skip("needs KVM_CAP_DIRTY_LOG_RING_ACQ_REL");
+  const int vm = c.create_vm();
+  c.expect_err(c.enable_cap(vm, KVM_CAP_DIRTY_LOG_RING_ACQ_REL, 100), EINVAL);
+  c.expect_ok(c.enable_cap(vm, KVM_CAP_DIRTY_LOG_RING_ACQ_REL, 4096));
+  c.expect_err(c.enable_cap(vm, KVM_CAP_DIRTY_LOG_RING, 4096), EINVAL);  // a ring is already set
+}

@@ -364,3 +364,20 @@ KVMSIM_CASE(gmem, punch_bound_range, Need::guest_memfd, Need::user_memory2) {
   c.expect_ok(c.fallocate(fd, kKeep, 0, 2 * MiB));
   c.expect_ok(c.fallocate(fd, kPunch, 0, 2 * MiB));
 }
+
+// The generic VFS check (len <= 0) comes before guest_memfd's own.
+KVMSIM_CASE(gmem, fallocate_len_zero, Need::guest_memfd) {
+  const int vm = c.create_vm();
+  const int fd = c.create_gmem(vm, 2 * MiB);
+  c.expect_err(c.fallocate(fd, kKeep, 0, 0), EINVAL);
+  c.expect_err(c.fallocate(fd, 0, 0, 0), EINVAL);
+}
+
+// KVM does not check that a gmem-only slot's uaddr is that file's own mapping.
+KVMSIM_CASE(gmem, bind_uaddr_of_another_gmem_mapping, Need::gmem_mmap, Need::gmem_init_shared, Need::user_memory2) {
+  const int vm = c.create_vm(gmem_slot_vm_type(c));
+  const int fd = c.create_gmem(vm, 2 * MiB, GUEST_MEMFD_FLAG_MMAP);
+  const int other = c.create_gmem(vm, 2 * MiB, GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED);
+  const u64 map = static_cast<u64>(c.must(c.mmap_fd(other, 2 * MiB, PROT_READ | PROT_WRITE, MAP_SHARED)));
+  c.expect_ok(c.region2(vm, make_gmem_region(0, 0, 2 * MiB, map, fd)));
+}
