@@ -67,8 +67,8 @@ KVMSIM_CASE(attributes, private_over_gmem_slot, Need::memory_attributes, Need::s
   c.expect_ok(c.set_attributes(vm, 0, 8 * MiB, 0));  // range larger than the slot
 }
 
-// The largest range that does not wrap is accepted.
-KVMSIM_CASE(attributes, range_to_top_of_address_space, Need::memory_attributes, Need::sw_protected_vm) {
+// A 1 GiB range far above any slot is accepted.
+KVMSIM_CASE(attributes, large_range_without_slots, Need::memory_attributes, Need::sw_protected_vm) {
   const int vm = c.create_vm(KVM_X86_SW_PROTECTED_VM);
   c.expect_ok(c.set_attributes(vm, 1ull << 40, 1ull << 30, KVM_MEMORY_ATTRIBUTE_PRIVATE));
 }
