@@ -14,7 +14,7 @@ namespace kvmsim::kvm {
 namespace {
 
 constexpr u64 kPml4 = 0, kPdpt = 1, kPd = 2, kPt = 3, kCode = 4, kGdt = 5;
-constexpr u64 kP = 1, kW = 2, kU = 4, kPS = 0x80;
+constexpr u64 kP = 1, kW = 2, kU = 4, kPS = 0x80, kAD = 0x60;
 constexpr u64 kTable = kP | kW | kU;  // A/D left 0: KVM sets them as it walks
 constexpr u64 k2M = 2ull << 20;
 
@@ -179,7 +179,7 @@ u64 GuestAgent::new_window(u64 gpa, std::string* error) {
     pd_for_window_block_ = p;
     store(&page(pdpt_for_pml4_[pml4i])[pdpti], page_gpa(p) | kTable);
   }
-  store(&page(pd_for_window_block_)[pdi], (gpa & ~(k2M - 1)) | kP | kW | kU | kPS);
+  store(&page(pd_for_window_block_)[pdi], (gpa & ~(k2M - 1)) | kP | kW | kU | kPS | kAD);
   ++next_window_;
   return pml4i << 39 | pdpti << 30 | pdi << 21;
 }

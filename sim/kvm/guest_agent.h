@@ -18,7 +18,11 @@
 // for it, so KVM walks the guest table afresh on the fault. Windows are 2M guest pages rather
 // than 4K PTEs because the shadow MMU never maps a guest page larger than the guest's own page:
 // 2M windows are what lets a THP-backed slot reach pages_2m (host-kvm.md §6), i.e. the mapping
-// level is decided by the host and the memslot, as on TDP. Fresh PDEs have A=0; VA is never reused.
+// level is decided by the host and the memslot, as on TDP. Window PDEs are created with A=1 and
+// D=1: with D=0 a read fault strips W from the shadow role, so a later write through another
+// window would build a second direct shadow page for the same 2M region and count the page twice
+// in pages_4k (measured). Window VAs are never reused. Exec of a gpa without RAM (no memslot)
+// ends in KVM_EXIT_INTERNAL_ERROR (emulation failure) and is reported as an error (EIO).
 //
 // Accesses: read = `mov al,[rdi]`; write = `lock or byte [rdi],0` (one write fault that keeps the
 // byte's value); exec = `call rdi`. For exec of ordinary RAM the backend first places a `ret`

@@ -287,7 +287,7 @@ std::optional<AgentPlacement> KvmBackend::agent_placement(int vm_fd) const {
   return AgentPlacement{vm->agent->slot(), vm->agent->gpa()};
 }
 
-bool KvmBackend::ensure_agent(Vm& vm) {
+bool KvmBackend::ensure_agent(Vm& vm, u64 avoid_gpa) {
   if (vm.agent) return true;
   AgentPlacement where;
   // Slot id: the highest user slot id the trace does not use in address space 0.
@@ -306,7 +306,7 @@ bool KvmBackend::ensure_agent(Vm& vm) {
   // GPA range: the highest kSize-aligned range below 2^46 that no trace slot overlaps.
   found = false;
   for (u64 gpa = GuestAgent::kDefaultGpa;; gpa -= GuestAgent::kSize) {
-    bool clash = false;
+    bool clash = avoid_gpa >= gpa && avoid_gpa < gpa + GuestAgent::kSize;
     for (const auto& [id, s] : vm.slots)
       if (gpa < s.gpa + s.size && s.gpa < gpa + GuestAgent::kSize) clash = true;
     if (!clash) {
@@ -391,7 +391,7 @@ AccessOutcome KvmBackend::access(int vcpu_fd, u64 gpa, AccessKind kind) {
   Vcpu& v = it->second;
   Vm& vm = *v.vm;
   evict_agent_if_colliding(vm, ~0u, gpa, 1);  // the target must not be agent memory
-  if (!ensure_agent(vm)) return fail(ENOSPC);
+  if (!ensure_agent(vm, gpa)) return fail(ENOSPC);
   if (!ensure_vcpu_ready(v)) return fail(EIO);
   const u64 stub = kind == AccessKind::exec ? exec_stub_hva(vm, gpa) : 0;
   AccessOutcome o = vm.agent->run(v.fd, v.run, gpa, kind, stub, &diag_);

@@ -109,7 +109,7 @@ class KvmBackend final : public KvmApi {
   void track_slot(Vm& vm, u32 slot, u64 gpa, u64 size, u32 flags, u64 uaddr);
   // Moves the agent out of the way of a trace memslot call (slot id / range) or access (gpa).
   void evict_agent_if_colliding(Vm& vm, u32 slot, u64 gpa, u64 size);
-  bool ensure_agent(Vm& vm);
+  bool ensure_agent(Vm& vm, u64 avoid_gpa);  // placement avoids trace slots and avoid_gpa
   bool ensure_vcpu_ready(Vcpu& v);
   u64 exec_stub_hva(const Vm& vm, u64 gpa) const;
   Ret sys(long r) { return r < 0 ? Ret::fail(errno) : Ret::ok(r); }
