@@ -308,3 +308,38 @@ KVMSIM_CASE(hugepage, write_after_huge_zero_page_maps_4k, Need::tdp, Need::stats
   c.expect_stats_delta(before, c.stats(v.vm), pages(1, minus(1)));
   c.expect_level(v.vm, 1 * GiB, 1);
 }
+
+// With the SLOT_ZAP_ALL quirk disabled, deleting a slot zaps only that slot's leaves.
+KVMSIM_CASE(hugepage, delete_without_zap_all_quirk, Need::tdp, Need::stats) {
+  Vm v = make_vm(c);
+  const Call cap = c.check_extension(v.vm, KVM_CAP_DISABLE_QUIRKS2);
+  if (cap.r.ret <= 0 || !(static_cast<u64>(cap.r.ret) & KVM_X86_QUIRK_SLOT_ZAP_ALL))
+    c.skip("needs KVM_X86_QUIRK_SLOT_ZAP_ALL in KVM_CAP_DISABLE_QUIRKS2");
+  c.must(c.enable_cap(v.vm, KVM_CAP_DISABLE_QUIRKS2, KVM_X86_QUIRK_SLOT_ZAP_ALL));
+  const u64 a = c.mmap(64 * KiB, Backing::anon_nohuge);
+  const u64 b = c.mmap(64 * KiB, Backing::anon_nohuge);
+  c.must({c.api().touch(a, 64 * KiB), "touch"});
+  c.must({c.api().touch(b, 64 * KiB), "touch"});
+  c.add_slot(v.vm, make_region(0, 1 * GiB, 64 * KiB, a));
+  c.add_slot(v.vm, make_region(1, 2 * GiB, 64 * KiB, b));
+  populate(c, v.vcpu, 1 * GiB, 64 * KiB);
+  populate(c, v.vcpu, 2 * GiB, 64 * KiB);
+  const Stats before = c.stats(v.vm);
+  c.add_slot(v.vm, make_region(1, 2 * GiB, 0, b));
+  c.expect_stats_delta(before, c.stats(v.vm), pages(minus(16), 0));
+  c.expect_level(v.vm, 1 * GiB, 1);
+}
+
+// An exec fault on a huge leaf: with the NX mitigation the leaf is split (children executable)
+// and counted in nx_lpage_splits; without it nothing changes.
+KVMSIM_CASE(hugepage, exec_fault_on_huge_page, Need::tdp, Need::stats, Need::guest_access) {
+  Vm v = make_vm(c);
+  const u64 mem = touched_thp(c, 2 * MiB);
+  c.add_slot(v.vm, make_region(0, 1 * GiB, 2 * MiB, mem));
+  populate(c, v.vcpu, 1 * GiB, 2 * MiB);
+  const Stats before = c.stats(v.vm);
+  c.expect_outcome(c.api().access(v.vcpu, 1 * GiB, AccessKind::exec), outcome_ok(), "guest exec");
+  Stats want = c.profile().nx_huge_pages ? pages(512, minus(1)) : pages(0, 0);
+  want["nx_lpage_splits"] = c.profile().nx_huge_pages ? 1 : 0;
+  c.expect_stats_delta(before, c.stats(v.vm), want);
+}

@@ -110,3 +110,28 @@ KVMSIM_CASE(vm, create_vcpu_ok) {
   c.create_vcpu(vm, 0);
   c.create_vcpu(vm, 1);
 }
+
+// KVM_CAP_VM_DISABLE_NX_HUGE_PAGES: flags and args[0] must be 0, and only before vCPUs exist.
+// Enabling it also needs CAP_SYS_BOOT (EPERM otherwise); the suite runs privileged.
+KVMSIM_CASE(vm, disable_nx_huge_pages_rules) {
+  const int vm = c.create_vm();
+  if (c.check_extension(vm, KVM_CAP_VM_DISABLE_NX_HUGE_PAGES).r.ret <= 0)
+    c.skip("needs KVM_CAP_VM_DISABLE_NX_HUGE_PAGES");
+  c.expect_err(c.enable_cap(vm, KVM_CAP_VM_DISABLE_NX_HUGE_PAGES, 1), EINVAL);
+  c.expect_err(c.enable_cap(vm, KVM_CAP_VM_DISABLE_NX_HUGE_PAGES, 0, 1), EINVAL);
+  c.expect_ok(c.enable_cap(vm, KVM_CAP_VM_DISABLE_NX_HUGE_PAGES, 0));
+  const int late = c.create_vm();
+  c.create_vcpu(late);
+  c.expect_err(c.enable_cap(late, KVM_CAP_VM_DISABLE_NX_HUGE_PAGES, 0), EINVAL);
+}
+
+// KVM_CAP_DISABLE_QUIRKS2 accepts exactly the quirks it reports.
+KVMSIM_CASE(vm, disable_quirks2_rules) {
+  const int vm = c.create_vm();
+  const Call cap = c.check_extension(vm, KVM_CAP_DISABLE_QUIRKS2);
+  if (cap.r.ret <= 0) c.skip("needs KVM_CAP_DISABLE_QUIRKS2");
+  const u64 mask = static_cast<u64>(cap.r.ret);
+  c.expect_err(c.enable_cap(vm, KVM_CAP_DISABLE_QUIRKS2, 1ull << 40), EINVAL);
+  c.expect_err(c.enable_cap(vm, KVM_CAP_DISABLE_QUIRKS2, mask, 1), EINVAL);
+  c.expect_ok(c.enable_cap(vm, KVM_CAP_DISABLE_QUIRKS2, mask));
+}
