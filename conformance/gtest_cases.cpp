@@ -38,7 +38,7 @@ BackendFactory factory_for(const std::string& backend) {
   };
 }
 
-// Capabilities per backend, probed once; nullopt-like empty error string on success.
+// Capabilities per backend, probed once (available == false: the backend cannot run here).
 struct Probed {
   bool available = false;
   std::string error;

@@ -2,6 +2,8 @@
 
 #include <fnmatch.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <exception>
 #include <sstream>
 
