@@ -1,6 +1,59 @@
-// kvmsim command line (placeholder entry point replaced by the CLI in sim/cli.cpp).
+// kvmsim command line. Subcommands: replay, caps, profiles (and more as components land).
+// Exit codes (documented in README.md): 0 all expectations hold; 1 a mismatch or divergence;
+// 2 usage error or malformed input; 77 nothing could run (no trace, backend unavailable).
+// Results go to stdout, diagnostics to stderr.
+#include <CLI/CLI.hpp>
+
 #include <cstdio>
-int main() {
-  std::printf("kvmsim " KVMSIM_VERSION " (" KVMSIM_GIT_HASH ")\n");
-  return 0;
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "sim/cli.h"
+#include "sim/version.h"
+
+int main(int argc, char** argv) {
+  using namespace kvmsim;
+  CLI::App app{"kvmsim: deterministic simulator of the KVM memory uAPI and TDP MMU"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", version_string());
+
+  ReplayArgs replay;
+  auto* rp = app.add_subcommand("replay", "Replay traces and check their expected results");
+  rp->add_option("files", replay.files, "Trace files or directories (searched recursively for *.trace)")
+      ->required();
+  rp->add_option("--backend", replay.backend, "Backend: model or kvm")->capture_default_str();
+  rp->add_option("--profile", replay.profile, "Profile for the model (default: the trace's header)");
+  rp->add_flag("--update", replay.update, "Write actual results into the trace files");
+  rp->add_option("--format", replay.format, "Report format")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  rp->add_flag("--require-kvm", replay.require_kvm, "Fail (exit 1) instead of skipping when /dev/kvm is missing");
+  rp->add_option("--max-host-mem", replay.max_host_mem, "Host memory cap of the kvm backend, bytes")
+      ->capture_default_str();
+  rp->add_flag("-v,--verbose", replay.verbose, "Print every statement's result");
+
+  CapsArgs caps;
+  auto* cp = app.add_subcommand("caps", "Print the capabilities a profile answers");
+  cp->add_option("--profile", caps.profile, "Profile name")->capture_default_str();
+  cp->add_option("--format", caps.format, "Output format")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+
+  auto* pp = app.add_subcommand("profiles", "List the built-in profiles");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);  // --help, --version: exit 0
+  } catch (const CLI::ParseError& e) {
+    // CLI11's own exit codes (100+) are not our contract: every usage error is 2.
+    app.exit(e);
+    return kExitUsage;
+  }
+
+  if (*rp) return run_replay(replay, std::cout, std::cerr);
+  if (*cp) return run_caps(caps, std::cout, std::cerr);
+  if (*pp) return run_profiles(std::cout);
+  return kExitUsage;
 }
