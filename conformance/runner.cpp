@@ -255,6 +255,9 @@ void format_json(const RunReport& report, std::ostream& out) {
 
 int exit_code(const RunReport& report) {
   if (report.count(Status::failed) > 0 || report.count(Status::passed) == 0) return 1;
+  // A backend on which every case skipped ran nothing: that must not look green either.
+  for (const auto& b : report.backends)
+    if (report.count(b, Status::passed) == 0) return 1;
   return 0;
 }
 

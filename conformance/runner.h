@@ -70,7 +70,7 @@ void format_json(const RunReport& report, std::ostream& out);
 // One line: "conformance: N cases, P passed, F failed, S skipped" (+ per backend when several).
 std::string summary_line(const RunReport& report);
 
-// 0 when nothing failed and at least one case passed, else 1.
+// 0 when nothing failed and at least one case passed on every backend, else 1.
 int exit_code(const RunReport& report);
 
 int run_conformance(const ConformanceArgs& args, std::ostream& out, std::ostream& err);
