@@ -8,6 +8,6 @@ echo "== unit tests and conformance cases (ctest)"
 echo "== golden traces on the model"
 build/kvmsim replay traces/
 echo "== conformance: model (upstream profile)"
-build/kvmsim conformance --backend model | tail -n 1
+build/kvmsim conformance --backend model | grep -E '^(FAILED|conformance:)'
 echo "== conformance: model and this host's /dev/kvm (fails if /dev/kvm is missing or everything skipped)"
-build/kvmsim conformance --backend both --require-kvm | tail -n 1
+build/kvmsim conformance --backend both --require-kvm | grep -E '^(FAILED|conformance:)'
