@@ -62,6 +62,7 @@ Profile linux_6_18_pvm() {
   p.caps[KVM_CAP_DIRTY_LOG_RING] = same(1048576);
   p.caps[KVM_CAP_DIRTY_LOG_RING_ACQ_REL] = same(1048576);
   p.caps[KVM_CAP_GUEST_MEMFD_FLAGS] = same(3);
+  p.caps[KVM_CAP_DISABLE_QUIRKS2] = same(0x5ff);  // measured by `kvmsim probe` (1535)
   p.vm_types = 1u << KVM_X86_DEFAULT_VM;
   p.has_memory_attributes = false;
   p.nr_address_spaces = 1;

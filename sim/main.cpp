@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "conformance/runner.h"
 #include "sim/cli.h"
 #include "sim/version.h"
 
@@ -42,6 +43,21 @@ int main(int argc, char** argv) {
 
   auto* pp = app.add_subcommand("profiles", "List the built-in profiles");
 
+  conf::ConformanceArgs conformance;
+  auto* conf_cmd = app.add_subcommand("conformance", "Run the conformance suite on one or more backends");
+  conf_cmd->add_option("--backend", conformance.backend, "model, kvm, both, or a comma list")->capture_default_str();
+  conf_cmd->add_option("--profile", conformance.profile, "Profile the model answers as (default: matches the run)");
+  conf_cmd->add_option("--group", conformance.group, "Only this group (vm, memslot, gmem, attributes, prefault, "
+                                                     "hugepage, dirtylog, access)");
+  conf_cmd->add_option("--filter", conformance.filter, "Glob over group/name");
+  conf_cmd->add_flag("--list", conformance.list, "List the selected cases and exit");
+  conf_cmd->add_option("--format", conformance.format, "Report format")
+      ->check(CLI::IsMember({"text", "tap", "junit", "json"}))
+      ->capture_default_str();
+  conf_cmd->add_flag("--require-kvm", conformance.require_kvm, "Fail instead of skipping when /dev/kvm is missing");
+  conf_cmd->add_option("--max-host-mem", conformance.max_host_mem, "Host memory cap of the kvm backend, bytes")
+      ->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -55,5 +71,6 @@ int main(int argc, char** argv) {
   if (*rp) return run_replay(replay, std::cout, std::cerr);
   if (*cp) return run_caps(caps, std::cout, std::cerr);
   if (*pp) return run_profiles(std::cout);
+  if (*conf_cmd) return conf::run_conformance(conformance, std::cout, std::cerr);
   return kExitUsage;
 }

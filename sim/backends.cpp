@@ -1,0 +1,26 @@
+#include "sim/backends.h"
+
+#include "model/kvm.h"
+#include "sim/kvm/kvm_backend.h"
+
+namespace kvmsim {
+
+const std::vector<std::string>& backend_names() {
+  static const std::vector<std::string> names = {"model", "kvm"};
+  return names;
+}
+
+std::unique_ptr<KvmApi> make_backend(const std::string& name, const model::Profile& profile,
+                                     const BackendOptions& options, std::string* error) {
+  if (name == "model") return std::make_unique<model::Kvm>(profile);
+  if (name == "kvm") {
+    kvm::KvmBackendOptions kopts;
+    kopts.device = options.kvm_device;
+    kopts.max_host_mem = options.max_host_mem;
+    return kvm::make_kvm_backend(profile, kopts, error);
+  }
+  *error = "unknown backend '" + name + "' (known: model, kvm)";
+  return nullptr;
+}
+
+}  // namespace kvmsim

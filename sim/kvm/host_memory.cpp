@@ -1,0 +1,187 @@
+#include "sim/kvm/host_memory.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace kvmsim::kvm {
+
+namespace {
+constexpr u64 k4K = 4096;
+u64 round_up(u64 v, u64 a) { return (v + a - 1) / a * a; }
+bool is_pow2(u64 v) { return v && !(v & (v - 1)); }
+
+std::string hugetlb_reason(u64 page_size) {
+  const char* dir = page_size == (1ull << 30) ? "hugepages-1048576kB" : "hugepages-2048kB";
+  std::string path = std::string("/sys/kernel/mm/hugepages/") + dir + "/free_hugepages";
+  std::string free_pages = "?";
+  if (FILE* f = std::fopen(path.c_str(), "r")) {
+    char buf[32] = {};
+    if (std::fgets(buf, sizeof buf, f)) free_pages = buf;
+    std::fclose(f);
+    while (!free_pages.empty() && (free_pages.back() == '\n')) free_pages.pop_back();
+  }
+  return std::string("hugetlb: no huge pages available for this mapping (") + path + " = " + free_pages +
+         "); reserve some via nr_hugepages";
+}
+}  // namespace
+
+HostMemory::~HostMemory() {
+  for (const auto& [addr, r] : regions_) ::munmap(reinterpret_cast<void*>(addr), r.size);
+}
+
+Ret HostMemory::admit(u64 size) {
+  if (size > cap_ || mapped_bytes_ > cap_ - size) {
+    diag_ = "host memory cap: mapping " + std::to_string(size) + " bytes would exceed max_host_mem=" +
+            std::to_string(cap_) + " (already mapped " + std::to_string(mapped_bytes_) + ")";
+    return Ret::fail(ENOMEM);
+  }
+  return Ret::ok();
+}
+
+Ret HostMemory::map(u64 size, Backing backing, u64 align) {
+  diag_.clear();
+  if (size == 0 || backing == Backing::guest_memfd) return Ret::fail(EINVAL);
+  const u64 page = backing_page_size(backing);
+  if (align == 0) align = backing_default_align(backing);
+  if (!is_pow2(align)) return Ret::fail(EINVAL);
+  if (align < page) align = page;
+  size = round_up(size, page);
+  if (Ret r = admit(size); !r.is_ok()) return r;
+
+  // Reserve address space with slack, then place the real mapping at an aligned address
+  // inside it with MAP_FIXED and release the rest.
+  const u64 slack = align > k4K ? align : 0;
+  void* res = ::mmap(nullptr, size + slack, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (res == MAP_FAILED) return Ret::fail(errno);
+  const u64 base = reinterpret_cast<u64>(res);
+  const u64 addr = round_up(base, align);
+
+  int flags = MAP_FIXED;
+  int fd = -1;
+  switch (backing) {
+    case Backing::shmem:
+      fd = ::memfd_create("kvmsim-shmem", MFD_CLOEXEC);
+      if (fd < 0 || ::ftruncate(fd, static_cast<off_t>(size)) != 0) {
+        int e = errno;
+        if (fd >= 0) ::close(fd);
+        ::munmap(res, size + slack);
+        return Ret::fail(e);
+      }
+      flags |= MAP_SHARED;
+      break;
+    case Backing::hugetlb_2m:
+      flags |= MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | (21 << MAP_HUGE_SHIFT);
+      break;
+    case Backing::hugetlb_1g:
+      flags |= MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | (30 << MAP_HUGE_SHIFT);
+      break;
+    default:
+      flags |= MAP_PRIVATE | MAP_ANONYMOUS;
+      break;
+  }
+  void* m = ::mmap(reinterpret_cast<void*>(addr), size, PROT_READ | PROT_WRITE, flags, fd, 0);
+  int e = errno;
+  if (fd >= 0) ::close(fd);  // the mapping keeps the memfd alive
+  if (m == MAP_FAILED) {
+    ::munmap(res, size + slack);
+    if (backing == Backing::hugetlb_2m || backing == Backing::hugetlb_1g) diag_ = hugetlb_reason(page);
+    return Ret::fail(e);
+  }
+  if (addr > base) ::munmap(res, addr - base);
+  if (base + size + slack > addr + size) ::munmap(reinterpret_cast<void*>(addr + size), base + size + slack - addr - size);
+
+  if (backing == Backing::anon_nohuge) ::madvise(m, size, MADV_NOHUGEPAGE);
+  if (backing == Backing::thp) ::madvise(m, size, MADV_HUGEPAGE);
+  insert(addr, size, PROT_READ | PROT_WRITE, false);
+  return Ret::ok(static_cast<i64>(addr));
+}
+
+Ret HostMemory::map_fd(int fd, u64 size, u64 offset, int prot, int flags, bool touch_sigbus) {
+  diag_.clear();
+  if (Ret r = admit(round_up(size, k4K)); !r.is_ok()) return r;
+  void* m = ::mmap(nullptr, size, prot, flags, fd, static_cast<off_t>(offset));
+  if (m == MAP_FAILED) return Ret::fail(errno);
+  insert(reinterpret_cast<u64>(m), round_up(size, k4K), prot, touch_sigbus);
+  return Ret::ok(static_cast<i64>(reinterpret_cast<u64>(m)));
+}
+
+Ret HostMemory::unmap(u64 addr, u64 size) {
+  if (::munmap(reinterpret_cast<void*>(addr), size) != 0) return Ret::fail(errno);
+  erase_range(addr, round_up(size, k4K));
+  return Ret::ok();
+}
+
+Ret HostMemory::madvise(u64 addr, u64 size, int advice) {
+  if (::madvise(reinterpret_cast<void*>(addr), size, advice) != 0) return Ret::fail(errno);
+  return Ret::ok();
+}
+
+Ret HostMemory::mprotect(u64 addr, u64 size, int prot) {
+  if (::mprotect(reinterpret_cast<void*>(addr), size, prot) != 0) return Ret::fail(errno);
+  const u64 end = addr + round_up(size, k4K);
+  split_at(addr);
+  split_at(end);
+  for (auto it = regions_.lower_bound(addr); it != regions_.end() && it->first < end; ++it) it->second.prot = prot;
+  return Ret::ok();
+}
+
+bool HostMemory::host_writable(u64 addr, u64 len) const {
+  u64 cur = addr;
+  const u64 end = addr + len;
+  while (cur < end) {
+    auto it = regions_.upper_bound(cur);
+    if (it == regions_.begin()) return false;
+    --it;
+    if (cur >= it->first + it->second.size) return false;
+    if (!(it->second.prot & PROT_WRITE) || it->second.touch_sigbus) return false;
+    cur = it->first + it->second.size;
+  }
+  return true;
+}
+
+Ret HostMemory::touch(u64 addr, u64 size) {
+  if (size == 0) return Ret::ok();
+  if (!host_writable(addr, size)) {
+    diag_ = "touch: range is not host-writable memory mapped by this backend";
+    return Ret::fail(EFAULT);
+  }
+  for (u64 p = addr & ~(k4K - 1); p < addr + size; p += k4K) {
+    auto* b = reinterpret_cast<u8*>(p < addr ? addr : p);
+    __atomic_fetch_or(b, static_cast<u8>(0), __ATOMIC_RELAXED);
+  }
+  return Ret::ok();
+}
+
+void HostMemory::insert(u64 addr, u64 size, int prot, bool touch_sigbus) {
+  erase_range(addr, size);  // MAP_FIXED-style replacement of anything we tracked there
+  regions_[addr] = Region{size, prot, touch_sigbus};
+  mapped_bytes_ += size;
+}
+
+void HostMemory::split_at(u64 addr) {
+  auto it = regions_.upper_bound(addr);
+  if (it == regions_.begin()) return;
+  --it;
+  const u64 start = it->first;
+  Region r = it->second;
+  if (addr <= start || addr >= start + r.size) return;
+  it->second.size = addr - start;
+  regions_[addr] = Region{start + r.size - addr, r.prot, r.touch_sigbus};
+}
+
+void HostMemory::erase_range(u64 addr, u64 size) {
+  const u64 end = addr + size;
+  split_at(addr);
+  split_at(end);
+  for (auto it = regions_.lower_bound(addr); it != regions_.end() && it->first < end;) {
+    mapped_bytes_ -= it->second.size;
+    it = regions_.erase(it);
+  }
+}
+
+}  // namespace kvmsim::kvm

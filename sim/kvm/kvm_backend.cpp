@@ -1,0 +1,418 @@
+#include "sim/kvm/kvm_backend.h"
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "sim/kvm/binary_stats.h"
+
+namespace kvmsim::kvm {
+
+using namespace uapi;
+
+namespace {
+constexpr u32 kAsShift = 16;
+u32 slot_id(u32 slot) { return slot & 0xffff; }
+u32 slot_as(u32 slot) { return slot >> kAsShift; }
+
+// Scratch buffer for calls whose size the kernel decides (reserved, never touched unless written).
+struct Scratch {
+  void* p = MAP_FAILED;
+  u64 size = 0;
+  explicit Scratch(u64 n) : size(n ? n : 1) {
+    p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  }
+  ~Scratch() {
+    if (p != MAP_FAILED) ::munmap(p, size);
+  }
+  bool ok() const { return p != MAP_FAILED; }
+};
+constexpr u64 kMaxScratch = 1ull << 30;
+}  // namespace
+
+KvmBackend::KvmBackend(int kvm_fd, const model::Profile& answers_as, const KvmBackendOptions& opts)
+    : profile_(answers_as), opts_(opts), kvm_fd_(kvm_fd), mem_(opts.max_host_mem) {}
+
+KvmBackend::~KvmBackend() {
+  for (auto& [fd, v] : vcpus_) {
+    if (v.run) ::munmap(v.run, v.run_size);
+    ::close(fd);
+  }
+  vcpus_.clear();
+  for (auto& [fd, vm] : vms_) ::close(fd);
+  vms_.clear();  // agents unmap their memory and close their memfds
+  closed_vms_.clear();
+  for (int fd : files_) ::close(fd);
+  if (kvm_fd_ >= 0) ::close(kvm_fd_);
+}
+
+std::unique_ptr<KvmApi> make_kvm_backend(const model::Profile& answers_as, const KvmBackendOptions& opts,
+                                         std::string* error) {
+  int fd = ::open(opts.device.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    if (error) *error = "cannot open " + opts.device + ": " + std::strerror(errno);
+    return nullptr;
+  }
+  int api = ::ioctl(fd, KVM_GET_API_VERSION, 0);
+  if (api != KVM_API_VERSION) {
+    if (error) *error = opts.device + ": KVM_GET_API_VERSION returned " + std::to_string(api);
+    ::close(fd);
+    return nullptr;
+  }
+  return std::make_unique<KvmBackend>(fd, answers_as, opts);
+}
+
+// ---------------------------------------------------------------- host memory
+
+Ret KvmBackend::mmap(u64 size, Backing backing, u64 align) {
+  Ret r = mem_.map(size, backing, align);
+  diag_ = mem_.last_diagnostic();
+  return r;
+}
+
+Ret KvmBackend::mmap_fd(int fd, u64 size, u64 offset, int prot, int flags) {
+  auto g = gmem_flags_.find(fd);
+  const bool sigbus = g != gmem_flags_.end() && !(g->second & GUEST_MEMFD_FLAG_INIT_SHARED);
+  Ret r = mem_.map_fd(fd, size, offset, prot, flags, sigbus);
+  diag_ = mem_.last_diagnostic();
+  return r;
+}
+
+Ret KvmBackend::munmap(u64 addr, u64 size) { return mem_.unmap(addr, size); }
+Ret KvmBackend::madvise(u64 addr, u64 size, int advice) { return mem_.madvise(addr, size, advice); }
+Ret KvmBackend::mprotect(u64 addr, u64 size, int prot) { return mem_.mprotect(addr, size, prot); }
+
+Ret KvmBackend::touch(u64 addr, u64 size) {
+  Ret r = mem_.touch(addr, size);
+  diag_ = mem_.last_diagnostic();
+  return r;
+}
+
+Ret KvmBackend::memfd_create(u64 size) {
+  int fd = ::memfd_create("kvmsim-memfd", MFD_CLOEXEC);
+  if (fd < 0) return Ret::fail(errno);
+  if (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
+    int e = errno;
+    ::close(fd);
+    return Ret::fail(e);
+  }
+  files_.insert(fd);
+  return Ret::ok(fd);
+}
+
+// ---------------------------------------------------------------- ioctls
+
+std::shared_ptr<KvmBackend::Vm> KvmBackend::vm_of(int fd) const {
+  auto it = vms_.find(fd);
+  return it == vms_.end() ? nullptr : it->second;
+}
+
+Ret KvmBackend::ioctl_create_vm(int fd, u64 type) {
+  Ret r = sys(::ioctl(fd, KVM_CREATE_VM, type));
+  if (r.is_ok()) {
+    auto vm = std::make_shared<Vm>();
+    vm->fd = static_cast<int>(r.ret);
+    vms_[vm->fd] = vm;
+  }
+  return r;
+}
+
+Ret KvmBackend::ioctl_check_extension(int fd, u64 cap) { return sys(::ioctl(fd, KVM_CHECK_EXTENSION, cap)); }
+
+Ret KvmBackend::ioctl_create_vcpu(int fd, u64 vcpu_id) {
+  Ret r = sys(::ioctl(fd, KVM_CREATE_VCPU, vcpu_id));
+  if (!r.is_ok()) return r;
+  Vcpu v;
+  v.fd = static_cast<int>(r.ret);
+  v.vm = vm_of(fd);
+  long sz = ::ioctl(kvm_fd_, KVM_GET_VCPU_MMAP_SIZE, 0);
+  if (sz > 0) {
+    void* m = ::mmap(nullptr, static_cast<size_t>(sz), PROT_READ | PROT_WRITE, MAP_SHARED, v.fd, 0);
+    if (m != MAP_FAILED) {
+      v.run = static_cast<x86::kvm_run*>(m);
+      v.run_size = static_cast<u64>(sz);
+    }
+  }
+  vcpus_[v.fd] = v;
+  return r;
+}
+
+void KvmBackend::track_slot(Vm& vm, u32 slot, u64 gpa, u64 size, u32 flags, u64 uaddr) {
+  if (size == 0)
+    vm.slots.erase(slot);
+  else
+    vm.slots[slot] = Slot{gpa, size, uaddr, flags};
+}
+
+void KvmBackend::evict_agent_if_colliding(Vm& vm, u32 slot, u64 gpa, u64 size) {
+  if (!vm.agent) return;
+  const bool id_clash = slot_as(slot) == 0 && slot_id(slot) == vm.agent->slot();
+  const bool range_clash = size != 0 && vm.agent->overlaps(gpa, size);
+  if (!id_clash && !range_clash) return;
+  vm.agent->remove_slot();
+  vm.agent.reset();  // re-created elsewhere on the next access
+}
+
+Ret KvmBackend::ioctl_set_user_memory_region(int fd, const kvm_userspace_memory_region& r) {
+  auto vm = vm_of(fd);
+  if (vm) evict_agent_if_colliding(*vm, r.slot, r.guest_phys_addr, r.memory_size);
+  Ret ret = sys(::ioctl(fd, KVM_SET_USER_MEMORY_REGION, &r));
+  if (ret.is_ok() && vm) track_slot(*vm, r.slot, r.guest_phys_addr, r.memory_size, r.flags, r.userspace_addr);
+  return ret;
+}
+
+Ret KvmBackend::ioctl_set_user_memory_region2(int fd, const kvm_userspace_memory_region2& r) {
+  auto vm = vm_of(fd);
+  if (vm) evict_agent_if_colliding(*vm, r.slot, r.guest_phys_addr, r.memory_size);
+  kvm_userspace_memory_region2 copy = r;
+  Ret ret = sys(::ioctl(fd, KVM_SET_USER_MEMORY_REGION2, &copy));
+  if (ret.is_ok() && vm) track_slot(*vm, r.slot, r.guest_phys_addr, r.memory_size, r.flags, r.userspace_addr);
+  return ret;
+}
+
+Ret KvmBackend::ioctl_create_guest_memfd(int fd, const kvm_create_guest_memfd& g) {
+  kvm_create_guest_memfd copy = g;
+  Ret r = sys(::ioctl(fd, KVM_CREATE_GUEST_MEMFD, &copy));
+  if (r.is_ok()) {
+    files_.insert(static_cast<int>(r.ret));
+    gmem_flags_[static_cast<int>(r.ret)] = g.flags;
+  }
+  return r;
+}
+
+Ret KvmBackend::ioctl_set_memory_attributes(int fd, const kvm_memory_attributes& a) {
+  kvm_memory_attributes copy = a;
+  return sys(::ioctl(fd, KVM_SET_MEMORY_ATTRIBUTES, &copy));
+}
+
+Ret KvmBackend::ioctl_pre_fault_memory(int fd, kvm_pre_fault_memory& inout) {
+  return sys(::ioctl(fd, KVM_PRE_FAULT_MEMORY, &inout));
+}
+
+Ret KvmBackend::ioctl_get_dirty_log(int fd, u32 slot, std::vector<u64>& bitmap) {
+  u64 npages = 0;
+  if (auto vm = vm_of(fd)) {
+    if (auto it = vm->slots.find(slot); it != vm->slots.end()) npages = it->second.size / kPageSize;
+    if (vm->agent && slot == vm->agent->slot()) npages = GuestAgent::kSize / kPageSize;
+  }
+  kvm_dirty_log log{};
+  log.slot = slot;
+  if (npages) {
+    bitmap.assign((npages + 63) / 64, 0);
+    log.dirty_bitmap = reinterpret_cast<u64>(bitmap.data());
+    return sys(::ioctl(fd, KVM_GET_DIRTY_LOG, &log));
+  }
+  // Unknown slot: still ask the kernel (its errno is the answer), with room for the largest slot.
+  Scratch scratch((KVM_MEM_MAX_NR_PAGES + 63) / 64 * 8);
+  if (!scratch.ok()) return Ret::fail(ENOMEM);
+  log.dirty_bitmap = reinterpret_cast<u64>(scratch.p);
+  Ret r = sys(::ioctl(fd, KVM_GET_DIRTY_LOG, &log));
+  if (r.is_ok()) bitmap.clear();
+  return r;
+}
+
+Ret KvmBackend::ioctl_clear_dirty_log(int fd, u32 slot, u64 first_page, u32 num_pages,
+                                      const std::vector<u64>& bitmap) {
+  // The kernel reads ALIGN(num_pages, 64) / 8 bytes: pad the caller's words with zeros.
+  std::vector<u64> buf(std::max<size_t>(bitmap.size(), (u64{num_pages} + 63) / 64) + 1, 0);
+  std::copy(bitmap.begin(), bitmap.end(), buf.begin());
+  kvm_clear_dirty_log c{};
+  c.slot = slot;
+  c.num_pages = num_pages;
+  c.first_page = first_page;
+  c.dirty_bitmap = reinterpret_cast<u64>(buf.data());
+  return sys(::ioctl(fd, KVM_CLEAR_DIRTY_LOG, &c));
+}
+
+Ret KvmBackend::ioctl_enable_cap(int fd, const kvm_enable_cap& cap) {
+  kvm_enable_cap copy = cap;
+  return sys(::ioctl(fd, KVM_ENABLE_CAP, &copy));
+}
+
+// ---------------------------------------------------------------- file calls
+
+Ret KvmBackend::fallocate(int fd, int mode, u64 offset, u64 len) {
+  return sys(::fallocate(fd, mode, static_cast<off_t>(offset), static_cast<off_t>(len)));
+}
+
+Ret KvmBackend::ftruncate(int fd, u64 len) { return sys(::ftruncate(fd, static_cast<off_t>(len))); }
+
+Ret KvmBackend::read(int fd, u64 len) {
+  if (len > kMaxScratch) return Ret::fail(ENOMEM);
+  Scratch s(len);
+  if (!s.ok()) return Ret::fail(ENOMEM);
+  return sys(::read(fd, s.p, len));
+}
+
+Ret KvmBackend::write(int fd, u64 len) {
+  if (len > kMaxScratch) return Ret::fail(ENOMEM);
+  Scratch s(len);
+  if (!s.ok()) return Ret::fail(ENOMEM);
+  return sys(::write(fd, s.p, len));
+}
+
+Ret KvmBackend::pread(int fd, u64 len, u64 offset) {
+  if (len > kMaxScratch) return Ret::fail(ENOMEM);
+  Scratch s(len);
+  if (!s.ok()) return Ret::fail(ENOMEM);
+  return sys(::pread(fd, s.p, len, static_cast<off_t>(offset)));
+}
+
+Ret KvmBackend::close(int fd) {
+  if (fd == kvm_fd_) return Ret::fail(EBADF);  // the backend's own device fd is not the trace's to close
+  Ret r = sys(::close(fd));
+  if (!r.is_ok()) return r;
+  files_.erase(fd);
+  gmem_flags_.erase(fd);
+  if (auto it = vcpus_.find(fd); it != vcpus_.end()) {
+    if (it->second.run) ::munmap(it->second.run, it->second.run_size);
+    vcpus_.erase(it);
+  }
+  if (auto it = vms_.find(fd); it != vms_.end()) {
+    closed_vms_.push_back(it->second);  // vCPUs may still run it; fd numbers get reused
+    vms_.erase(it);
+  }
+  return r;
+}
+
+// ---------------------------------------------------------------- guest accesses
+
+std::optional<AgentPlacement> KvmBackend::agent_placement(int vm_fd) const {
+  auto vm = vm_of(vm_fd);
+  if (!vm || !vm->agent) return std::nullopt;
+  return AgentPlacement{vm->agent->slot(), vm->agent->gpa()};
+}
+
+bool KvmBackend::ensure_agent(Vm& vm, u64 avoid_gpa) {
+  if (vm.agent) return true;
+  AgentPlacement where;
+  // Slot id: the highest user slot id the trace does not use in address space 0.
+  bool found = false;
+  for (u32 id = KVM_USER_MEM_SLOTS; id-- > 0;) {
+    if (!vm.slots.count(id)) {
+      where.slot = id;
+      found = true;
+      break;
+    }
+  }
+  if (!found) {
+    diag_ = "access: every memslot id is in use by the trace; no room for the guest agent";
+    return false;
+  }
+  // GPA range: the highest kSize-aligned range below 2^46 that no trace slot overlaps.
+  found = false;
+  for (u64 gpa = GuestAgent::kDefaultGpa;; gpa -= GuestAgent::kSize) {
+    bool clash = avoid_gpa >= gpa && avoid_gpa < gpa + GuestAgent::kSize;
+    for (const auto& [id, s] : vm.slots)
+      if (gpa < s.gpa + s.size && s.gpa < gpa + GuestAgent::kSize) clash = true;
+    if (!clash) {
+      where.gpa = gpa;
+      found = true;
+      break;
+    }
+    if (gpa == 0) break;
+  }
+  if (!found) {
+    diag_ = "access: no free guest-physical range below 2^46 for the guest agent";
+    return false;
+  }
+  std::string err;
+  vm.agent = GuestAgent::create(vm.fd, where, &err);
+  if (!vm.agent) {
+    diag_ = err;
+    return false;
+  }
+  vm.agent_generation = next_agent_generation_++;
+  return true;
+}
+
+bool KvmBackend::ensure_vcpu_ready(Vcpu& v) {
+  if (!v.run) {
+    diag_ = "access: the vCPU's kvm_run page is not mapped";
+    return false;
+  }
+  if (!v.cpuid_set) {
+    if (supported_cpuid_.empty()) {
+      for (u32 n = 64; n <= 4096; n *= 2) {
+        std::vector<u8> blob(sizeof(x86::kvm_cpuid2_header) + n * sizeof(x86::kvm_cpuid_entry2), 0);
+        reinterpret_cast<x86::kvm_cpuid2_header*>(blob.data())->nent = n;
+        if (::ioctl(kvm_fd_, x86::KVM_GET_SUPPORTED_CPUID, blob.data()) == 0) {
+          supported_cpuid_ = std::move(blob);
+          break;
+        }
+        if (errno != E2BIG) break;
+      }
+      if (supported_cpuid_.empty()) {
+        diag_ = std::string("KVM_GET_SUPPORTED_CPUID: ") + std::strerror(errno);
+        return false;
+      }
+    }
+    std::vector<u8> blob = supported_cpuid_;  // the kernel may not modify it, but keep ours pristine
+    if (::ioctl(v.fd, x86::KVM_SET_CPUID2, blob.data()) != 0) {
+      diag_ = std::string("KVM_SET_CPUID2: ") + std::strerror(errno);
+      return false;
+    }
+    v.cpuid_set = true;
+  }
+  if (v.setup_generation != v.vm->agent_generation) {
+    if (!v.vm->agent->setup_vcpu(v.fd, &diag_)) return false;
+    v.setup_generation = v.vm->agent_generation;
+  }
+  return true;
+}
+
+u64 KvmBackend::exec_stub_hva(const Vm& vm, u64 gpa) const {
+  for (const auto& [id, s] : vm.slots) {
+    if (slot_as(id) != 0 || gpa < s.gpa || gpa >= s.gpa + s.size) continue;
+    if (s.flags & KVM_MEM_GUEST_MEMFD) return 0;  // the guest may not read uaddr at all
+    const u64 hva = s.uaddr + (gpa - s.gpa);
+    return mem_.host_writable(hva, 1) ? hva : 0;
+  }
+  return 0;
+}
+
+AccessOutcome KvmBackend::access(int vcpu_fd, u64 gpa, AccessKind kind) {
+  diag_.clear();
+  auto fail = [&](int err) {
+    AccessOutcome o;
+    o.kind = AccessOutcome::Kind::error;
+    o.err = err;
+    return o;
+  };
+  auto it = vcpus_.find(vcpu_fd);
+  if (it == vcpus_.end() || !it->second.vm) {
+    diag_ = "access: not a vCPU fd created through this backend";
+    return fail(EBADF);
+  }
+  Vcpu& v = it->second;
+  Vm& vm = *v.vm;
+  evict_agent_if_colliding(vm, ~0u, gpa, 1);  // the target must not be agent memory
+  if (!ensure_agent(vm, gpa)) return fail(ENOSPC);
+  if (!ensure_vcpu_ready(v)) return fail(EIO);
+  const u64 stub = kind == AccessKind::exec ? exec_stub_hva(vm, gpa) : 0;
+  AccessOutcome o = vm.agent->run(v.fd, v.run, gpa, kind, stub, &diag_);
+  if (o.kind == AccessOutcome::Kind::error) v.setup_generation = 0;  // re-load sregs next time
+  return o;
+}
+
+// ---------------------------------------------------------------- observation
+
+std::optional<Stats> KvmBackend::stats(int vm_fd) {
+  if (auto vm = vm_of(vm_fd); vm && vm->agent) vm->agent->drop_host_ptes();
+  int sfd = ::ioctl(vm_fd, KVM_GET_STATS_FD, 0);
+  if (sfd < 0) {
+    diag_ = std::string("KVM_GET_STATS_FD: ") + std::strerror(errno);
+    return std::nullopt;
+  }
+  std::string err;
+  auto s = read_binary_stats(sfd, &err);
+  ::close(sfd);
+  if (!s) diag_ = err;
+  return s;
+}
+
+}  // namespace kvmsim::kvm

@@ -1,0 +1,144 @@
+#include "sim/kvm/probe.h"
+
+// uapi.h before the libc headers: <fcntl.h> defines FALLOC_FL_* as macros.
+#include "model/uapi.h"
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+namespace kvmsim::kvm {
+
+using namespace uapi;
+
+const std::vector<std::pair<u32, const char*>>& known_caps() {
+#define KVMSIM_CAP(name) {name, #name}
+  static const std::vector<std::pair<u32, const char*>> caps = {
+      KVMSIM_CAP(KVM_CAP_USER_MEMORY),
+      KVMSIM_CAP(KVM_CAP_NR_MEMSLOTS),
+      KVMSIM_CAP(KVM_CAP_SYNC_MMU),
+      KVMSIM_CAP(KVM_CAP_READONLY_MEM),
+      KVMSIM_CAP(KVM_CAP_MULTI_ADDRESS_SPACE),
+      KVMSIM_CAP(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2),
+      KVMSIM_CAP(KVM_CAP_DIRTY_LOG_RING),
+      KVMSIM_CAP(KVM_CAP_BINARY_STATS_FD),
+      KVMSIM_CAP(KVM_CAP_DISABLE_QUIRKS2),
+      KVMSIM_CAP(KVM_CAP_VM_DISABLE_NX_HUGE_PAGES),
+      KVMSIM_CAP(KVM_CAP_DIRTY_LOG_RING_ACQ_REL),
+      KVMSIM_CAP(KVM_CAP_USER_MEMORY2),
+      KVMSIM_CAP(KVM_CAP_MEMORY_FAULT_INFO),
+      KVMSIM_CAP(KVM_CAP_MEMORY_ATTRIBUTES),
+      KVMSIM_CAP(KVM_CAP_GUEST_MEMFD),
+      KVMSIM_CAP(KVM_CAP_VM_TYPES),
+      KVMSIM_CAP(KVM_CAP_PRE_FAULT_MEMORY),
+      KVMSIM_CAP(KVM_CAP_GUEST_MEMFD_FLAGS),
+      KVMSIM_CAP(KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES),
+  };
+#undef KVMSIM_CAP
+  return caps;
+}
+
+namespace {
+
+std::string first_line(const std::string& path, bool* ok) {
+  std::ifstream f(path);
+  std::string line;
+  *ok = static_cast<bool>(std::getline(f, line));
+  return line;
+}
+
+// "always [madvise] never" -> "madvise"
+std::string bracketed(const std::string& s) {
+  auto a = s.find('['), b = s.find(']');
+  if (a == std::string::npos || b == std::string::npos || b < a) return s;
+  return s.substr(a + 1, b - a - 1);
+}
+
+u64 check(int fd, u32 cap) {
+  int r = ::ioctl(fd, KVM_CHECK_EXTENSION, cap);
+  return r < 0 ? 0 : static_cast<u64>(r);
+}
+
+}  // namespace
+
+HostProbe probe_host(std::string* error, const std::string& device) {
+  HostProbe p;
+  struct utsname u {};
+  if (::uname(&u) == 0) p.release = u.release;
+  for (const char* name : {"tdp_mmu", "nx_huge_pages", "eager_page_split"}) {
+    bool ok = false;
+    std::string v = first_line(std::string("/sys/module/kvm/parameters/") + name, &ok);
+    if (ok) p.module_params[name] = v;
+  }
+  p.tdp_mmu = p.module_params.count("tdp_mmu") && p.module_params["tdp_mmu"] == "Y";
+  bool ok = false;
+  std::string thp = first_line("/sys/kernel/mm/transparent_hugepage/enabled", &ok);
+  if (ok) p.thp_enabled = bracketed(thp);
+
+  int kvm = ::open(device.c_str(), O_RDWR | O_CLOEXEC);
+  if (kvm < 0) {
+    if (error) *error = "cannot open " + device + ": " + std::strerror(errno);
+    return p;
+  }
+  for (const auto& [nr, name] : known_caps()) p.caps[nr] = check(kvm, nr);
+  p.vm_types = p.caps[KVM_CAP_VM_TYPES] ? p.caps[KVM_CAP_VM_TYPES] : 1u << KVM_X86_DEFAULT_VM;
+  int vm = ::ioctl(kvm, KVM_CREATE_VM, KVM_X86_DEFAULT_VM);
+  if (vm >= 0) {
+    for (const auto& [nr, name] : known_caps()) p.vm_caps[nr] = check(vm, nr);
+    ::close(vm);
+  } else if (error) {
+    *error = std::string("KVM_CREATE_VM: ") + std::strerror(errno);
+  }
+  ::close(kvm);
+  return p;
+}
+
+std::string matching_profile(const HostProbe& probe) {
+  auto cap = [&](u32 nr) {
+    auto it = probe.caps.find(nr);
+    return it == probe.caps.end() ? 0 : it->second;
+  };
+  const std::string* best = nullptr;
+  int best_score = 1 << 30;
+  size_t best_caps = ~size_t{0};
+  for (const auto& prof : model::builtin_profiles()) {
+    int score = 0;
+    if (probe.module_params.count("tdp_mmu")) score += prof.tdp != probe.tdp_mmu;
+    score += prof.has_pre_fault != (cap(KVM_CAP_PRE_FAULT_MEMORY) != 0);
+    score += prof.has_memory_attributes != (cap(KVM_CAP_MEMORY_ATTRIBUTES) != 0);
+    score += prof.vm_types != probe.vm_types;
+    score += prof.has_region2 != (cap(KVM_CAP_USER_MEMORY2) != 0);
+    score += prof.has_guest_memfd != (cap(KVM_CAP_GUEST_MEMFD) != 0);
+    const size_t ncaps = cap_differences(probe, prof).size();
+    if (score < best_score || (score == best_score && ncaps < best_caps)) {
+      best = &prof.name;
+      best_score = score;
+      best_caps = ncaps;
+    }
+  }
+  return best ? *best : model::default_profile().name;
+}
+
+std::vector<std::string> cap_differences(const HostProbe& probe, const model::Profile& profile) {
+  std::vector<std::string> out;
+  auto compare = [&](const std::map<u32, u64>& answers, bool on_vm, const char* where) {
+    for (const auto& [nr, name] : known_caps()) {
+      auto it = answers.find(nr);
+      if (it == answers.end()) continue;
+      const u64 want = profile.cap(nr, on_vm, false);
+      if (it->second != want)
+        out.push_back(std::string(name) + "(" + std::to_string(nr) + ") on " + where + ": host " +
+                      std::to_string(it->second) + ", profile " + profile.name + " " + std::to_string(want));
+    }
+  };
+  compare(probe.caps, false, "/dev/kvm");
+  compare(probe.vm_caps, true, "default VM");
+  return out;
+}
+
+}  // namespace kvmsim::kvm

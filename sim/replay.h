@@ -1,0 +1,94 @@
+// The replay engine: executes a parsed trace against any KvmApi backend (the model or real
+// /dev/kvm), one statement at a time, and compares what the backend returns with what the
+// trace expects. Stepping is explicit so two backends can run in lock-step and be compared
+// statement by statement.
+// Rules: the predefined handle `kvm` is backend.kvm_fd(); a binding that fails is a mismatch
+// ("expected success") and every later statement using that handle is not_run; only the
+// out-fields / counters / mapping keys written in the trace are compared; a backend that cannot
+// observe stats or mappings yields `unobservable`, never a pass. Expressions with handles wrap
+// modulo 2^64 (name-free ones were range-checked by the parser).
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/kvm_api.h"
+#include "sim/trace/ast.h"
+
+namespace kvmsim {
+
+struct ReplayOptions {
+  bool update = false;  // build ReplayReport::updated_text
+};
+
+enum class StepStatus { matched, mismatch, unchecked, unobservable, not_run };
+const char* step_status_name(StepStatus s);
+
+struct StatementResult {
+  int line = 0;
+  std::string statement;  // the statement as written (trimmed line)
+  std::string actual;     // trace syntax: `-1 EINVAL`, `0 => {gpa=3G+2M, size=0}`, `pages_4k=1 pages_2m=0`
+  std::string expected;   // same syntax; "" when the trace expects nothing; "success" for a binding
+  StepStatus status = StepStatus::unchecked;
+  std::string message;    // for mismatch / unobservable / not_run: `FILE:LINE: ...` + "\n    " + statement
+  // What --update writes into the statement's result span (nullopt: leave the line alone).
+  std::optional<std::string> rewrite;
+};
+
+struct ReplayCounts {
+  std::size_t statements = 0, checked = 0, matched = 0, mismatched = 0, unchecked = 0, unobservable = 0,
+              not_run = 0;
+};
+
+struct ReplayReport {
+  std::string file;
+  std::string backend;
+  std::string trace_profile;    // `profile` directive, "" if none
+  std::string backend_profile;  // profile().name of the backend
+  ReplayCounts counts;
+  std::vector<StatementResult> results;
+  std::string updated_text;  // only with ReplayOptions::update
+
+  bool ok() const { return counts.mismatched == 0 && counts.not_run == 0; }
+  std::string text() const;  // human report: problems, then a summary line
+  std::string json() const;  // deterministic, stable key order
+};
+
+// Holds references: `trace` and `backend` must outlive the Replayer.
+class Replayer {
+ public:
+  Replayer(const trace::Trace& trace, KvmApi& backend, ReplayOptions options);
+  bool done() const { return next_ >= trace_.statements.size(); }
+  StatementResult step();
+  // The report so far (all steps taken); updated_text is filled when options.update is set.
+  ReplayReport report() const;
+
+ private:
+  struct Handle {
+    std::optional<u64> value;  // nullopt: its creation failed
+    int line = 0;
+  };
+  StatementResult run(const trace::Statement& st);
+  std::optional<std::string> failed_handle(const trace::Statement& st) const;
+  u64 eval(const trace::Expr& e) const;
+  u64 field(const std::vector<trace::Field>& fields, std::string_view name) const;
+  std::vector<u64> list_field(const std::vector<trace::Field>& fields, std::string_view name) const;
+
+  const trace::Trace& trace_;
+  KvmApi& api_;
+  ReplayOptions options_;
+  std::size_t next_ = 0;
+  std::map<std::string, Handle> handles_;
+  std::vector<StatementResult> results_;
+};
+
+ReplayReport replay(const trace::Trace& trace, KvmApi& backend, const ReplayOptions& options);
+
+// The original source with each result span replaced by `rewrite` (comments, blank lines and
+// layout elsewhere byte-identical).
+std::string apply_rewrites(const trace::Trace& trace, const std::vector<StatementResult>& results);
+
+}  // namespace kvmsim

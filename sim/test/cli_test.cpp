@@ -1,0 +1,160 @@
+// End-to-end tests of the kvmsim binary: exit codes are part of the API (README "Exit codes").
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "sim/cli.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Run {
+  int code;
+  std::string out;  // stdout and stderr together
+};
+
+Run run(const std::string& args) {
+  std::string cmd = std::string(KVMSIM_BINARY) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  EXPECT_NE(p, nullptr);
+  std::string out;
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  int status = pclose(p);
+  return Run{WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/kvmsim-cli-XXXXXX";
+    path_ = mkdtemp(tmpl);
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  std::string write(const std::string& name, const std::string& text) const {
+    std::string p = path_ + "/" + name;
+    std::ofstream(p) << text;
+    return p;
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+const char* kGood =
+    "kvmsim-trace 1\n"
+    "profile linux-6.18\n"
+    "vm = KVM_CREATE_VM(KVM_X86_DEFAULT_VM)\n"
+    "KVM_SET_USER_MEMORY_REGION(vm, {slot=5, memory_size=0}) = -1 EINVAL  # never existed\n";
+
+TEST(Cli, VersionAndHelpExitZero) {
+  auto v = run("--version");
+  EXPECT_EQ(v.code, 0);
+  EXPECT_NE(v.out.find("kvmsim "), std::string::npos);
+  EXPECT_EQ(run("--help").code, 0);
+  EXPECT_EQ(run("replay --help").code, 0);
+}
+
+TEST(Cli, UsageErrorsExitTwo) {
+  EXPECT_EQ(run("").code, kvmsim::kExitUsage);
+  EXPECT_EQ(run("frobnicate").code, kvmsim::kExitUsage);
+  EXPECT_EQ(run("replay").code, kvmsim::kExitUsage);
+  EXPECT_EQ(run("replay --format xml x.trace").code, kvmsim::kExitUsage);
+  EXPECT_EQ(run("replay /nonexistent/file.trace").code, kvmsim::kExitUsage);
+  EXPECT_EQ(run("caps --profile linux-0.1").code, kvmsim::kExitUsage);
+  TempDir d;
+  EXPECT_EQ(run("replay --backend nosuch " + d.write("g.trace", kGood)).code, kvmsim::kExitUsage);
+}
+
+TEST(Cli, PassingTraceExitsZeroWithOneLineSummary) {
+  TempDir d;
+  auto r = run("replay " + d.write("g.trace", kGood));
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("PASS "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("1 passed, 0 failed"), std::string::npos) << r.out;
+}
+
+TEST(Cli, MismatchExitsOneAndNamesFileAndLine) {
+  TempDir d;
+  std::string bad = kGood;
+  bad.replace(bad.find("-1 EINVAL"), 9, "0");
+  auto file = d.write("m.trace", bad);
+  auto r = run("replay " + file);
+  EXPECT_EQ(r.code, kvmsim::kExitMismatch) << r.out;
+  EXPECT_NE(r.out.find(file + ":4: expected 0, got -1 EINVAL"), std::string::npos) << r.out;
+}
+
+TEST(Cli, MalformedInputExitsTwoWithFileLineCol) {
+  TempDir d;
+  struct Case {
+    const char* name;
+    const char* text;
+    const char* where;
+  } cases[] = {
+      {"a.trace", "kvmsim-trace 1\nvm = KVM_CREATE_VM(NOT_A_CONSTANT)\n", "a.trace:2:"},
+      {"b.trace", "kvmsim-trace 1\nvm = KVM_CREATE_VM(0)\nKVM_CREATE_GUEST_MEMFD(vm, {size=18446744073709551616})\n",
+       "b.trace:3:"},
+      {"c.trace", "kvmsim-trace 1\nKVM_CHECK_EXTENSION(nobody, 1) = 0\n", "c.trace:2:"},
+      {"d.trace", "kvmsim-trace 2\n", "d.trace:1:"},
+      {"e.trace", "kvmsim-trace 1\nvm = KVM_CREATE_VM(0)\nKVM_SET_USER_MEMORY_REGION(vm, {slot=1, bogus=2})\n",
+       "e.trace:3:"},
+      {"f.trace", "\x01\x02\xff\xfe binary\n", "f.trace:1:"},
+  };
+  for (const auto& c : cases) {
+    auto r = run("replay " + d.write(c.name, c.text));
+    EXPECT_EQ(r.code, kvmsim::kExitUsage) << c.name << ": " << r.out;
+    EXPECT_NE(r.out.find(c.where), std::string::npos) << c.name << ": " << r.out;
+  }
+  auto r = run("replay " + d.write("p.trace", "kvmsim-trace 1\nprofile linux-0.1\n"));
+  EXPECT_EQ(r.code, kvmsim::kExitUsage);
+  EXPECT_NE(r.out.find("p.trace:2: unknown profile 'linux-0.1'"), std::string::npos) << r.out;
+}
+
+TEST(Cli, NothingToRunExits77) {
+  TempDir d;
+  fs::create_directory(d.path() + "/empty");
+  EXPECT_EQ(run("replay " + d.path() + "/empty").code, kvmsim::kExitNothingRan);
+}
+
+TEST(Cli, UpdateWritesActualResultsKeepingComments) {
+  TempDir d;
+  auto file = d.write("u.trace",
+                      "kvmsim-trace 1\n# keep me\nvm = KVM_CREATE_VM(0)\nKVM_CHECK_EXTENSION(vm, "
+                      "KVM_CAP_NR_MEMSLOTS)   # and me\n");
+  EXPECT_EQ(run("replay --update " + file).code, 0);
+  std::ifstream in(file);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  EXPECT_NE(ss.str().find("# keep me\n"), std::string::npos) << ss.str();
+  EXPECT_NE(ss.str().find("KVM_CAP_NR_MEMSLOTS) = 32764"), std::string::npos) << ss.str();
+  EXPECT_NE(ss.str().find("# and me"), std::string::npos) << ss.str();
+}
+
+TEST(Cli, CapsAndProfiles) {
+  auto r = run("caps --profile linux-6.18-pvm");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.out.find("KVM_CAP_NR_MEMSLOTS"), std::string::npos) << r.out;
+  auto p = run("profiles");
+  EXPECT_EQ(p.code, 0);
+  EXPECT_NE(p.out.find("linux-6.1\t"), std::string::npos) << p.out;
+}
+
+// Every bundled golden trace holds on the model, and the report is byte-identical across runs.
+TEST(GoldenTraces, AllHoldOnTheModelDeterministically) {
+  auto a = run(std::string("replay ") + KVMSIM_SOURCE_DIR + "/traces");
+  EXPECT_EQ(a.code, 0) << a.out;
+  auto b = run(std::string("replay ") + KVMSIM_SOURCE_DIR + "/traces");
+  EXPECT_EQ(a.out, b.out);
+}
+
+}  // namespace

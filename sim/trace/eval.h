@@ -1,0 +1,25 @@
+// Evaluating a trace expression. Arithmetic is exact: each `|`-separated group is a sum of
+// terms (unary minus allowed) that must lie in [-(2^64-1), 2^64-1]; a negative group is taken
+// as two's complement in u64, then the groups are OR-ed. Outside that range: overflow.
+// Names are resolved by the caller (handles at replay; the parser only evaluates name-free exprs).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "sim/trace/ast.h"
+
+namespace kvmsim::trace {
+
+struct EvalResult {
+  u64 value = 0;         // modulo 2^64 even on overflow
+  bool overflow = false;
+};
+
+using NameResolver = std::function<u64(const std::string&)>;
+EvalResult evaluate(const Expr& e, const NameResolver& resolve);
+// Name-free expressions (names evaluate as 0).
+EvalResult evaluate(const Expr& e);
+
+}  // namespace kvmsim::trace

@@ -1,0 +1,40 @@
+// Splits one trace line into tokens. Lexical rules (trace-format.md): `#` starts a comment,
+// identifiers are [A-Za-z_][A-Za-z0-9_]*, numbers start with a digit and run over
+// [0-9A-Za-z_] (their validity is checked by parse_number), punctuation is ( ) { } [ ] , = => + - |.
+// Invariant: tokens are in order, `col` is the 0-based byte offset of the token in the line.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kvmsim::trace {
+
+struct Token {
+  enum class Kind { ident, number, punct, end };
+  Kind kind = Kind::end;
+  std::string_view text;
+  std::size_t col = 0;  // byte offset in the line
+  bool is(std::string_view p) const { return kind == Kind::punct && text == p; }
+};
+
+struct LexResult {
+  std::vector<Token> tokens;  // ends with one Kind::end token at code_end
+  std::size_t code_end = 0;   // end of the code part: before trailing blanks and the comment
+  std::optional<std::size_t> error_col;  // an unexpected character
+};
+
+LexResult lex_line(std::string_view line);
+
+// A number literal: decimal or 0x hex, `_` between digits, optional K/M/G/T suffix (powers of
+// 1024). Returns the value, or an error message ("number out of range", "malformed number ...").
+struct NumberResult {
+  std::uint64_t value = 0;
+  std::string error;
+};
+NumberResult parse_number(std::string_view spelling);
+
+}  // namespace kvmsim::trace

@@ -1,0 +1,539 @@
+#include "sim/trace/parser.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+
+#include "sim/trace/constants.h"
+#include "sim/trace/eval.h"
+#include "sim/trace/lexer.h"
+#include "sim/trace/schema.h"
+
+namespace kvmsim::trace {
+
+std::string ParseError::str() const {
+  return file + ":" + std::to_string(line) + ":" + std::to_string(col) + ": " + message;
+}
+
+namespace {
+
+// Internal: the first error aborts the parse of the whole trace.
+struct Failure {
+  std::size_t col;  // 0-based
+  std::string message;
+};
+
+std::string quote(std::string_view s) {
+  // Keep messages one line and printable whatever the input bytes are.
+  std::string out = "'";
+  for (char c : s.substr(0, 64)) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u < 0x7f) {
+      out += c;
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", u);
+      out += buf;
+    }
+  }
+  if (s.size() > 64) out += "...";
+  return out + "'";
+}
+
+template <typename T>
+std::string join(const std::vector<T>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : ", ") + std::string(i);
+  return out;
+}
+
+std::string join_fields(const std::vector<FieldSpec>& fields) {
+  std::vector<std::string_view> names;
+  for (const auto& f : fields) names.push_back(f.name);
+  return join(names);
+}
+
+bool contains(const std::vector<std::string_view>& words, std::string_view w) {
+  return std::find(words.begin(), words.end(), w) != words.end();
+}
+
+std::string handle_kinds_text(unsigned kinds) {
+  std::string out;
+  for (unsigned bit = 1; bit <= kHandleMem; bit <<= 1)
+    if (kinds & bit) out += (out.empty() ? "" : " or ") + std::string(handle_kind_name(bit));
+  return out;
+}
+
+class LineParser {
+ public:
+  LineParser(const std::vector<Token>& toks, const std::map<std::string, unsigned>& names)
+      : toks_(toks), names_(names) {}
+
+  Statement statement();
+
+ private:
+  const Token& peek(std::size_t ahead = 0) const { return toks_[std::min(pos_ + ahead, toks_.size() - 1)]; }
+  const Token& next() {
+    const Token& t = toks_[pos_];
+    if (t.kind != Token::Kind::end) {
+      pos_++;
+      prev_end_ = t.col + t.text.size();
+    }
+    return t;
+  }
+  [[noreturn]] void fail(const Token& at, std::string msg) const { throw Failure{at.col, std::move(msg)}; }
+  std::string describe(const Token& t) const {
+    return t.kind == Token::Kind::end ? std::string("end of line") : quote(t.text);
+  }
+  void expect_punct(std::string_view p, std::string_view what) {
+    if (!peek().is(p)) fail(peek(), "expected '" + std::string(p) + "' " + std::string(what) + ", got " + describe(peek()));
+    next();
+  }
+
+  Term term(bool allow_names);
+  Expr expr(bool allow_names = true, bool allow_minus = true);
+  Value handle(unsigned kinds, std::string_view what);
+  Value field_value(const FieldSpec& spec, std::string_view where);
+  std::vector<Field> record(const std::vector<FieldSpec>& specs, std::string_view where, bool any_key = false);
+  Value word(const std::vector<std::string_view>& words, std::string_view what);
+  void call_args(const StatementSpec& spec, Statement& st);
+  Result result(const StatementSpec& spec);
+  void expect_keys(const StatementSpec& spec, Statement& st);
+
+  const std::vector<Token>& toks_;
+  const std::map<std::string, unsigned>& names_;
+  std::size_t pos_ = 0;
+  std::size_t prev_end_ = 0;
+};
+
+Term LineParser::term(bool allow_names) {
+  Term t;
+  if (peek().is("-")) {
+    next();
+    t.neg = true;
+  }
+  const Token& tok = peek();
+  if (tok.kind == Token::Kind::number) {
+    NumberResult n = parse_number(tok.text);
+    if (!n.error.empty()) fail(tok, n.error + ": " + quote(tok.text));
+    t.kind = Term::Kind::number;
+    t.value = n.value;
+  } else if (tok.kind == Token::Kind::ident) {
+    std::string name(tok.text);
+    if (auto c = constant_value(name)) {
+      t.kind = Term::Kind::constant;
+      t.value = *c;
+    } else if (names_.count(name)) {
+      if (!allow_names) fail(tok, "a handle cannot be used here: " + quote(name));
+      t.kind = Term::Kind::name;
+    } else {
+      fail(tok, "unknown constant or unbound name " + quote(name));
+    }
+  } else {
+    fail(tok, "expected a number, constant or name, got " + describe(tok));
+  }
+  t.spelling = std::string(tok.text);
+  next();
+  return t;
+}
+
+Expr LineParser::expr(bool allow_names, bool allow_minus) {
+  const Token& start = peek();
+  Expr e;
+  e.terms.push_back(term(allow_names));
+  while (peek().is("+") || peek().is("|") || (allow_minus && peek().is("-"))) {
+    e.ops.push_back(next().text[0]);
+    e.terms.push_back(term(allow_names));
+  }
+  if (!e.has_names() && evaluate(e).overflow) fail(start, "number out of range");
+  return e;
+}
+
+Value LineParser::handle(unsigned kinds, std::string_view what) {
+  const Token& start = peek();
+  Value v;
+  v.expr = expr();
+  if (!v.expr.has_names()) return v;  // a raw fd number: passed through unchanged
+  const Term& t0 = v.expr.terms[0];
+  if (v.expr.terms.size() != 1 || t0.neg)
+    fail(start, std::string(what) + " must be a " + handle_kinds_text(kinds) + " handle or a number");
+  unsigned kind = names_.at(t0.spelling);
+  if (!(kind & kinds))
+    fail(start, quote(t0.spelling) + " is a " + handle_kind_name(kind) + " handle; " + std::string(what) +
+                    " must be a " + handle_kinds_text(kinds) + " handle or a number");
+  return v;
+}
+
+Value LineParser::word(const std::vector<std::string_view>& words, std::string_view what) {
+  const Token& t = peek();
+  if ((t.kind != Token::Kind::ident && t.kind != Token::Kind::number) || !contains(words, t.text))
+    fail(t, "expected " + std::string(what) + " (one of " + join(words) + "), got " + describe(t));
+  Value v;
+  v.kind = Value::Kind::word;
+  v.word = std::string(t.text);
+  next();
+  return v;
+}
+
+Value LineParser::field_value(const FieldSpec& spec, std::string_view where) {
+  std::string what = std::string(where) + "." + std::string(spec.name);
+  Value v;
+  switch (spec.kind) {
+    case FieldKind::expr:
+      v.expr = expr();
+      return v;
+    case FieldKind::handle:
+      return handle(spec.handles, what);
+    case FieldKind::word:
+      return word(spec.words, what);
+    case FieldKind::flag: {
+      const Token& t = peek();
+      if (!(t.kind == Token::Kind::number && (t.text == "0" || t.text == "1")))
+        fail(t, what + " must be 0 or 1, got " + describe(t));
+      v.expr = expr(false);
+      return v;
+    }
+    case FieldKind::list: {
+      v.kind = Value::Kind::list;
+      expect_punct("[", "to open " + what);
+      while (!peek().is("]")) {
+        if (!v.list.empty()) expect_punct(",", "between items of " + what);
+        if (v.list.size() == spec.max_items)
+          fail(peek(), what + " has at most " + std::to_string(spec.max_items) + " items");
+        v.list.push_back(expr());
+      }
+      next();
+      return v;
+    }
+    case FieldKind::ranges: {
+      v.kind = Value::Kind::ranges;
+      expect_punct("[", "to open " + what);
+      while (!peek().is("]")) {
+        if (!v.ranges.empty()) expect_punct(",", "between ranges of " + what);
+        const Token& start = peek();
+        Range r;
+        // `-` separates the bounds of a range, so bounds are sums without binary minus.
+        r.lo = expr(false, false);
+        if (peek().is("-")) {
+          next();
+          r.hi = expr(false, false);
+        }
+        u64 lo = evaluate(r.lo).value, hi = r.hi ? evaluate(*r.hi).value : lo;
+        if (hi < lo) fail(start, "empty range in " + what + ": high bound below low bound");
+        // Bits index pages of one memslot: at most KVM_MEM_MAX_NR_PAGES.
+        if (hi >= (1ull << 31)) fail(start, "bit out of range in " + what + " (max 2147483646)");
+        v.ranges.push_back(std::move(r));
+      }
+      next();
+      return v;
+    }
+  }
+  return v;
+}
+
+std::vector<Field> LineParser::record(const std::vector<FieldSpec>& specs, std::string_view where, bool any_key) {
+  std::vector<Field> out;
+  expect_punct("{", "to open " + std::string(where));
+  while (!peek().is("}")) {
+    if (!out.empty()) expect_punct(",", "between fields of " + std::string(where));
+    const Token& name = peek();
+    if (name.kind != Token::Kind::ident) fail(name, "expected a field name in " + std::string(where) + ", got " + describe(name));
+    auto it = std::find_if(specs.begin(), specs.end(), [&](const FieldSpec& f) { return f.name == name.text; });
+    if (it == specs.end() && !any_key)
+      fail(name, "unknown field " + quote(name.text) + " in " + std::string(where) + "; valid fields: " + join_fields(specs));
+    for (const auto& f : out)
+      if (f.name == name.text) fail(name, "duplicate field " + quote(name.text) + " in " + std::string(where));
+    next();
+    expect_punct("=", "after field name");
+    Field f;
+    f.name = std::string(name.text);
+    f.value = field_value(it == specs.end() ? FieldSpec{name.text} : *it, where);
+    out.push_back(std::move(f));
+  }
+  next();
+  return out;
+}
+
+void LineParser::call_args(const StatementSpec& spec, Statement& st) {
+  std::string callee(spec.callee);
+  expect_punct("(", "after " + quote(callee));
+  std::vector<std::string_view> pnames;
+  for (const auto& p : spec.params) pnames.push_back(p.name);
+  std::string sig = callee + "(" + join(pnames) + ")";
+  for (std::size_t i = 0; i < spec.params.size(); i++) {
+    const ParamSpec& p = spec.params[i];
+    if (i > 0) {
+      if (peek().is(")")) fail(peek(), "too few arguments: " + sig);
+      expect_punct(",", "between arguments of " + callee);
+    } else if (peek().is(")")) {
+      fail(peek(), "too few arguments: " + sig);
+    }
+    switch (p.kind) {
+      case ParamKind::handle: st.args.push_back(handle(p.handles, callee + " " + std::string(p.name))); break;
+      case ParamKind::expr: {
+        Value v;
+        v.expr = expr();
+        st.args.push_back(std::move(v));
+        break;
+      }
+      case ParamKind::record: {
+        Value v;
+        v.kind = Value::Kind::record;
+        v.fields = record(p.fields, p.name);
+        st.args.push_back(std::move(v));
+        break;
+      }
+      case ParamKind::word: st.args.push_back(word(p.words, callee + " " + std::string(p.name))); break;
+      case ParamKind::backing_or_fd:
+        if (peek().kind == Token::Kind::ident && contains(p.words, peek().text))
+          st.args.push_back(word(p.words, "backing"));
+        else
+          st.args.push_back(handle(p.handles, callee + " backing"));
+        break;
+    }
+  }
+  // Optional trailing key=value arguments (mmap's align=, offset=, prot=, flags=).
+  while (peek().is(",")) {
+    next();
+    const Token& name = peek();
+    auto it = std::find_if(spec.keywords.begin(), spec.keywords.end(),
+                           [&](const FieldSpec& f) { return f.name == name.text; });
+    if (name.kind != Token::Kind::ident || !peek(1).is("="))
+      fail(name, "too many arguments: " + sig);
+    if (it == spec.keywords.end())
+      fail(name, "unknown keyword " + quote(name.text) + " for " + callee +
+                     (spec.keywords.empty() ? "" : "; valid keywords: " + join_fields(spec.keywords)));
+    for (const auto& f : st.keywords)
+      if (f.name == name.text) fail(name, "duplicate keyword " + quote(name.text));
+    if (spec.op == Op::mmap) {
+      // align= belongs to anonymous backings, offset=/prot=/flags= to mmap of an fd.
+      bool backing = st.args.size() > 1 && st.args[1].kind == Value::Kind::word;
+      if (backing != (name.text == "align"))
+        fail(name, quote(name.text) + (backing ? " is only for mmap of an fd" : " is only for mmap of a backing"));
+    }
+    next();
+    next();  // '='
+    st.keywords.push_back(Field{std::string(name.text), field_value(*it, callee)});
+  }
+  expect_punct(")", "to close the arguments of " + callee);
+}
+
+Result LineParser::result(const StatementSpec& spec) {
+  Result r;
+  // `-1 ERRNO` (both integer and access results).
+  if (peek().is("-") && peek(1).kind == Token::Kind::number && peek(1).text == "1" &&
+      (peek(2).kind == Token::Kind::ident || peek(2).kind == Token::Kind::number)) {
+    next();
+    next();
+    const Token& e = peek();
+    r.kind = Result::Kind::error;
+    if (e.kind == Token::Kind::ident) {
+      auto v = errno_value(e.text);
+      if (!v) fail(e, "unknown errno " + quote(e.text));
+      r.err = *v;
+    } else {
+      NumberResult n = parse_number(e.text);
+      if (!n.error.empty() || n.value == 0 || n.value > 4095) fail(e, "errno must be a name or 1..4095, got " + quote(e.text));
+      r.err = static_cast<int>(n.value);
+    }
+    r.errno_name = std::string(e.text);
+    next();
+    return r;
+  }
+  if (peek().is("-") && peek(1).kind == Token::Kind::number && peek(1).text == "1" &&
+      (peek(2).kind == Token::Kind::end || peek(2).is("=>")))
+    fail(peek(2), "expected an errno name after -1");
+  if (spec.result == ResultKind::access) {
+    const Token& t = peek();
+    if (t.kind == Token::Kind::ident && (t.text == "ok" || t.text == "mmio")) {
+      r.kind = t.text == "ok" ? Result::Kind::ok : Result::Kind::mmio;
+      next();
+      return r;
+    }
+    if (t.kind == Token::Kind::ident && t.text == "memory_fault") {
+      next();
+      r.kind = Result::Kind::memory_fault;
+      r.fields = record(memory_fault_fields(), "memory_fault");
+      return r;
+    }
+    fail(t, "expected ok, mmio, memory_fault {...} or -1 ERRNO, got " + describe(t));
+  }
+  r.kind = Result::Kind::value;
+  r.value = expr(false);
+  return r;
+}
+
+void LineParser::expect_keys(const StatementSpec& spec, Statement& st) {
+  std::string where = "expect " + std::string(spec.callee);
+  while (peek().kind != Token::Kind::end) {
+    const Token& name = peek();
+    if (name.kind != Token::Kind::ident) fail(name, "expected key=value in " + where + ", got " + describe(name));
+    if (st.expect.empty()) st.result_begin = name.col;
+    auto it = std::find_if(spec.expect_keys.begin(), spec.expect_keys.end(),
+                           [&](const FieldSpec& f) { return f.name == name.text; });
+    if (it == spec.expect_keys.end() && !spec.any_key)
+      fail(name, "unknown key " + quote(name.text) + " in " + where + "; valid keys: " + join_fields(spec.expect_keys));
+    for (const auto& f : st.expect)
+      if (f.name == name.text) fail(name, "duplicate key " + quote(name.text) + " in " + where);
+    next();
+    expect_punct("=", "after " + quote(name.text));
+    Field f;
+    f.name = std::string(name.text);
+    if (it == spec.expect_keys.end()) {
+      f.value.expr = expr(false);
+    } else {
+      f.value = field_value(*it, where);
+    }
+    st.expect.push_back(std::move(f));
+    st.result_end = prev_end_;
+  }
+}
+
+Statement LineParser::statement() {
+  Statement st;
+  const Token& first = peek();
+  if (first.kind != Token::Kind::ident) fail(first, "expected a statement, got " + describe(first));
+  if (first.text == "expect" && peek(1).kind == Token::Kind::ident) {
+    next();
+    st.kind = Statement::Kind::expect;
+    const Token& callee = peek();
+    const StatementSpec* spec = find_statement(callee.text, true);
+    if (!spec) fail(callee, "unknown expectation " + quote(callee.text) + " (expected stats or mapping)");
+    st.callee = std::string(callee.text);
+    next();
+    call_args(*spec, st);
+    st.result_begin = st.result_end = prev_end_;
+    expect_keys(*spec, st);
+    return st;
+  }
+  if (peek(1).is("=")) {
+    st.bind = std::string(first.text);
+    next();
+    next();
+  }
+  const Token& callee = peek();
+  if (callee.kind != Token::Kind::ident) fail(callee, "expected a call, got " + describe(callee));
+  const StatementSpec* spec = find_statement(callee.text, false);
+  if (!spec) fail(callee, "unknown statement " + quote(callee.text));
+  if (st.bind && spec->binding == Binding::forbidden)
+    fail(first, std::string(spec->callee) + " does not create a handle; it cannot be bound to a name");
+  if (!st.bind && spec->binding == Binding::required)
+    fail(callee, std::string(spec->callee) + " must be bound to a name");
+  st.callee = std::string(callee.text);
+  next();
+  call_args(*spec, st);
+  st.result_begin = st.result_end = prev_end_;
+  if (peek().is("=")) {
+    if (st.bind)
+      fail(peek(), "a binding statement takes no result; write a failing call without the binding");
+    st.result_begin = peek().col;
+    next();
+    st.result = result(*spec);
+    st.result_end = prev_end_;
+  }
+  if (peek().is("=>")) {
+    if (spec->out.empty()) fail(peek(), std::string(spec->callee) + " has no out-fields");
+    if (st.result.kind == Result::Kind::none) st.result_begin = peek().col;
+    next();
+    st.out = record(spec->out, "out-fields of " + std::string(spec->callee));
+    st.result_end = prev_end_;
+  }
+  if (peek().kind != Token::Kind::end) fail(peek(), "unexpected " + describe(peek()) + " after the statement");
+  return st;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+// The code part of a line (before `#`), trimmed, and the offset where it starts.
+std::string_view code_of(std::string_view line, std::size_t* start) {
+  std::string_view code = line.substr(0, std::min(line.find('#'), line.size()));
+  std::string_view t = trim(code);
+  *start = t.empty() ? 0 : static_cast<std::size_t>(t.data() - line.data());
+  return t;
+}
+
+bool is_name_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
+}
+
+}  // namespace
+
+std::variant<Trace, ParseError> parse(std::string_view text, std::string file) {
+  Trace trace;
+  trace.file = file;
+  trace.source = std::string(text);
+  std::map<std::string, unsigned> names = {{"kvm", kHandleKvm}};
+  std::map<std::string, int> bound_at;
+  enum class State { header, profile, body } state = State::header;
+  int line_no = 0;
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    std::size_t nl = text.find('\n', pos);
+    std::string_view line = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+    line_no++;
+    auto error = [&](std::size_t col, std::string msg) {
+      return ParseError{file, line_no, static_cast<int>(col) + 1, std::move(msg)};
+    };
+    std::size_t code_col = 0;
+    std::string_view code = code_of(line, &code_col);
+    if (!code.empty()) {
+      if (state == State::header) {
+        std::string_view word = code.substr(0, std::min(code.find_first_of(" \t"), code.size()));
+        if (word != "kvmsim-trace") return error(code_col, "expected the header 'kvmsim-trace 1'");
+        std::string_view ver = trim(code.substr(word.size()));
+        std::size_t ver_col = code_col + static_cast<std::size_t>(code.size() - ver.size());
+        NumberResult n = parse_number(ver);
+        if (ver.empty() || !n.error.empty() || ver.find_first_of(" \t") != std::string_view::npos)
+          return error(ver_col, "malformed trace version " + quote(ver));
+        if (n.value != 1) return error(ver_col, "unsupported trace version " + std::string(ver));
+        state = State::profile;
+      } else if (code.substr(0, 7) == "profile" && (code.size() == 7 || code[7] == ' ' || code[7] == '\t') &&
+                 trim(code.substr(7)).substr(0, 1) != "=") {
+        if (state != State::profile)
+          return error(code_col, "the profile directive must directly follow the header");
+        std::string_view name = trim(code.substr(7));
+        std::size_t name_col = code_col + static_cast<std::size_t>(code.size() - name.size());
+        if (name.empty()) return error(name_col, "expected a profile name after 'profile'");
+        for (std::size_t i = 0; i < name.size(); i++)
+          if (!is_name_char(name[i])) return error(name_col + i, "unexpected character in profile name " + quote(name));
+        trace.profile = std::string(name);
+        state = State::body;
+      } else {
+        state = State::body;
+        LexResult lex = lex_line(line);
+        if (lex.error_col)
+          return error(*lex.error_col, "unexpected character " + quote(line.substr(*lex.error_col, 1)));
+        try {
+          LineParser p(lex.tokens, names);
+          Statement st = p.statement();
+          st.line = line_no;
+          st.text = std::string(line);
+          if (st.bind) {
+            const std::string& n = *st.bind;
+            if (n == "kvm") return error(code_col, "cannot rebind the predefined handle 'kvm'");
+            if (auto it = bound_at.find(n); it != bound_at.end())
+              return error(code_col, "name " + quote(n) + " is already bound (line " + std::to_string(it->second) + ")");
+            if (constant_value(n) || errno_value(n)) return error(code_col, quote(n) + " is a constant name; pick another handle name");
+            if (contains(backing_words(), n) || n == "expect" || n == "profile")
+              return error(code_col, quote(n) + " is a reserved word; pick another handle name");
+            names[n] = find_statement(st.callee, false)->binds;
+            bound_at[n] = line_no;
+          }
+          trace.statements.push_back(std::move(st));
+        } catch (const Failure& f) {
+          return error(f.col, f.message);
+        }
+      }
+    }
+    if (nl == std::string_view::npos) break;
+    pos = nl + 1;
+  }
+  if (state == State::header) return ParseError{file, line_no, 1, "expected the header 'kvmsim-trace 1'"};
+  return trace;
+}
+
+}  // namespace kvmsim::trace

@@ -1,0 +1,123 @@
+#include "sim/trace/schema.h"
+
+namespace kvmsim::trace {
+
+namespace {
+
+FieldSpec E(std::string_view n) { return FieldSpec{n, FieldKind::expr, 0, 0, {}}; }
+FieldSpec H(std::string_view n, unsigned kinds) { return FieldSpec{n, FieldKind::handle, kinds, 0, {}}; }
+FieldSpec L(std::string_view n, unsigned max) { return FieldSpec{n, FieldKind::list, 0, max, {}}; }
+FieldSpec R(std::string_view n) { return FieldSpec{n, FieldKind::ranges, 0, 0, {}}; }
+FieldSpec F(std::string_view n) { return FieldSpec{n, FieldKind::flag, 0, 0, {}}; }
+
+ParamSpec PH(std::string_view n, unsigned kinds) { return ParamSpec{n, ParamKind::handle, kinds, {}, {}}; }
+ParamSpec PE(std::string_view n) { return ParamSpec{n, ParamKind::expr, 0, {}, {}}; }
+ParamSpec PR(std::string_view n, std::vector<FieldSpec> f) { return ParamSpec{n, ParamKind::record, 0, std::move(f), {}}; }
+ParamSpec PW(std::string_view n, std::vector<std::string_view> w) { return ParamSpec{n, ParamKind::word, 0, {}, std::move(w)}; }
+
+const std::vector<std::string_view> kBackings = {"anon", "anon_nohuge", "thp", "shmem", "hugetlb_2m", "hugetlb_1g"};
+const std::vector<std::string_view> kAccess = {"read", "write", "exec"};
+const std::vector<std::string_view> kLevels = {"4K", "2M", "1G", "none"};
+
+// VM ioctls accept `vm`; a raw number or another fd kind is the caller's way to test EBADF/ENOTTY.
+constexpr unsigned kVmLike = kHandleVm;
+
+std::vector<StatementSpec> build() {
+  std::vector<StatementSpec> s;
+  auto add = [&](StatementSpec spec) { s.push_back(std::move(spec)); };
+  const auto B = Binding::optional;
+
+  // ---- host memory ----
+  add({"mmap", Op::mmap, false,
+       {PE("size"), ParamSpec{"backing", ParamKind::backing_or_fd, kHandleGmem | kHandleMemfd, {}, kBackings}},
+       {E("align"), E("offset"), E("prot"), E("flags")}, B, kHandleMem});
+  add({"munmap", Op::munmap, false, {PE("addr"), PE("size")}});
+  add({"madvise", Op::madvise, false, {PE("addr"), PE("size"), PE("advice")}});
+  add({"mprotect", Op::mprotect, false, {PE("addr"), PE("size"), PE("prot")}});
+  add({"touch", Op::touch, false, {PE("addr"), PE("size")}});
+  add({"memfd_create", Op::memfd_create, false, {PE("size")}, {}, B, kHandleMemfd});
+
+  // ---- KVM objects and ioctls ----
+  add({"KVM_CREATE_VM", Op::create_vm, false, {PE("type")}, {}, B, kHandleVm});
+  add({"KVM_CREATE_VCPU", Op::create_vcpu, false, {PH("vm", kVmLike), PE("vcpu_id")}, {}, B, kHandleVcpu});
+  add({"KVM_CREATE_GUEST_MEMFD", Op::create_guest_memfd, false,
+       {PH("vm", kVmLike | kHandleKvm), PR("kvm_create_guest_memfd", {E("size"), E("flags"), L("reserved", 6)})},
+       {}, B, kHandleGmem});
+  add({"KVM_CHECK_EXTENSION", Op::check_extension, false, {PH("fd", kHandleKvm | kHandleVm), PE("cap")}});
+  add({"KVM_SET_USER_MEMORY_REGION", Op::set_user_memory_region, false,
+       {PH("vm", kVmLike),
+        PR("kvm_userspace_memory_region",
+           {E("slot"), E("flags"), E("guest_phys_addr"), E("memory_size"), E("userspace_addr")})}});
+  add({"KVM_SET_USER_MEMORY_REGION2", Op::set_user_memory_region2, false,
+       {PH("vm", kVmLike),
+        PR("kvm_userspace_memory_region2",
+           {E("slot"), E("flags"), E("guest_phys_addr"), E("memory_size"), E("userspace_addr"),
+            E("guest_memfd_offset"), H("guest_memfd", kHandleFd), E("pad1"), L("pad2", 14)})}});
+  add({"KVM_SET_MEMORY_ATTRIBUTES", Op::set_memory_attributes, false,
+       {PH("vm", kVmLike), PR("kvm_memory_attributes", {E("address"), E("size"), E("attributes"), E("flags")})}});
+  add({"KVM_PRE_FAULT_MEMORY", Op::pre_fault_memory, false,
+       {PH("vcpu", kHandleVcpu), PR("kvm_pre_fault_memory", {E("gpa"), E("size"), E("flags"), L("padding", 5)})},
+       {}, Binding::forbidden, 0, ResultKind::integer, {E("gpa"), E("size")}});
+  add({"KVM_GET_DIRTY_LOG", Op::get_dirty_log, false, {PH("vm", kVmLike), PR("kvm_dirty_log", {E("slot")})},
+       {}, Binding::forbidden, 0, ResultKind::integer, {R("bitmap")}});
+  add({"KVM_CLEAR_DIRTY_LOG", Op::clear_dirty_log, false,
+       {PH("vm", kVmLike), PR("kvm_clear_dirty_log", {E("slot"), E("first_page"), E("num_pages"), R("bitmap")})}});
+  add({"KVM_ENABLE_CAP", Op::enable_cap, false,
+       {PH("fd", kHandleKvm | kHandleVm | kHandleVcpu), PR("kvm_enable_cap", {E("cap"), E("flags"), L("args", 4)})}});
+
+  // ---- file calls ----
+  add({"fallocate", Op::fallocate, false, {PH("fd", kHandleFd), PE("mode"), PE("offset"), PE("len")}});
+  add({"ftruncate", Op::ftruncate, false, {PH("fd", kHandleFd), PE("size")}});
+  add({"read", Op::read, false, {PH("fd", kHandleFd), PE("size")}});
+  add({"write", Op::write, false, {PH("fd", kHandleFd), PE("size")}});
+  add({"pread", Op::pread, false, {PH("fd", kHandleFd), PE("size"), PE("offset")}});
+  add({"close", Op::close, false, {PH("fd", kHandleFd)}});
+
+  // ---- guest behaviour ----
+  add({"access", Op::access, false, {PH("vcpu", kHandleVcpu), PE("gpa"), PW("kind", kAccess)}, {},
+       Binding::forbidden, 0, ResultKind::access});
+
+  // ---- observations ----
+  add({"stats", Op::expect_stats, true, {PH("vm", kVmLike)}, {}, Binding::forbidden, 0, ResultKind::none, {}, {},
+       true});
+  add({"mapping", Op::expect_mapping, true, {PH("vm", kVmLike), PE("gpa")}, {}, Binding::forbidden, 0,
+       ResultKind::none, {},
+       {FieldSpec{"level", FieldKind::word, 0, 0, kLevels}, F("writable"), F("exec"), F("private")}});
+  return s;
+}
+
+}  // namespace
+
+const char* handle_kind_name(unsigned kind) {
+  switch (kind) {
+    case kHandleKvm: return "kvm";
+    case kHandleVm: return "vm";
+    case kHandleVcpu: return "vcpu";
+    case kHandleGmem: return "guest_memfd";
+    case kHandleMemfd: return "memfd";
+    case kHandleMem: return "host address";
+    default: return "handle";
+  }
+}
+
+const std::vector<StatementSpec>& statement_specs() {
+  static const std::vector<StatementSpec> specs = build();
+  return specs;
+}
+
+const StatementSpec* find_statement(std::string_view callee, bool expect) {
+  for (const auto& s : statement_specs())
+    if (s.callee == callee && s.expect == expect) return &s;
+  return nullptr;
+}
+
+const std::vector<std::string_view>& backing_words() { return kBackings; }
+const std::vector<std::string_view>& access_words() { return kAccess; }
+const std::vector<std::string_view>& level_words() { return kLevels; }
+
+const std::vector<FieldSpec>& memory_fault_fields() {
+  static const std::vector<FieldSpec> f = {E("flags"), E("gpa"), E("size")};
+  return f;
+}
+
+}  // namespace kvmsim::trace

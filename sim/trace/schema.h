@@ -1,0 +1,100 @@
+// The statement schema: one table describing every trace statement — callee, positional
+// parameters, trailing keyword parameters, struct fields (upstream field names), binding rule,
+// result kind and the out-fields allowed after `=>`. The parser validates against it and the
+// replay engine dispatches on `Op`; adding a statement is adding one entry here plus its replay case.
+// Invariant: callee names are unique within a statement kind (call / expect).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kvmsim::trace {
+
+// What a handle refers to; a parameter accepts a set of kinds (bitmask).
+enum HandleKind : unsigned {
+  kHandleKvm = 1u << 0,    // the open /dev/kvm (predefined `kvm`)
+  kHandleVm = 1u << 1,
+  kHandleVcpu = 1u << 2,
+  kHandleGmem = 1u << 3,   // guest_memfd
+  kHandleMemfd = 1u << 4,  // memfd_create
+  kHandleMem = 1u << 5,    // a host address returned by mmap
+  kHandleFd = kHandleKvm | kHandleVm | kHandleVcpu | kHandleGmem | kHandleMemfd,
+  kHandleAny = kHandleFd | kHandleMem,
+};
+const char* handle_kind_name(unsigned kind);  // "vm", "vcpu", ..., for one bit
+
+// How a struct field / keyword / out-field value is written.
+enum class FieldKind {
+  expr,    // an expression
+  handle,  // an fd: a handle name of an accepted kind, or a raw number (guest_memfd=-1)
+  list,    // `[expr, ...]` with at most `max_items` items
+  ranges,  // `[0-9, 17]` bit ranges (constant)
+  word,    // one word from `words` (mapping level: 4K/2M/1G/none)
+  flag,    // 0 or 1
+};
+
+struct FieldSpec {
+  std::string_view name;
+  FieldKind kind = FieldKind::expr;
+  unsigned handles = 0;                 // handle: accepted kinds
+  unsigned max_items = 0;               // list: capacity of the uAPI array
+  std::vector<std::string_view> words;  // word: accepted spellings
+};
+
+enum class ParamKind {
+  handle,         // a handle of an accepted kind, or a raw number
+  expr,           // an expression
+  record,         // `{field=value, ...}` with `fields`
+  word,           // one word from `words`
+  backing_or_fd,  // mmap: a backing word (anon, thp, ...) or an fd handle
+};
+
+struct ParamSpec {
+  std::string_view name;  // for messages
+  ParamKind kind = ParamKind::expr;
+  unsigned handles = 0;
+  std::vector<FieldSpec> fields;
+  std::vector<std::string_view> words;
+};
+
+enum class Binding { forbidden, optional, required };
+enum class ResultKind { none, integer, access };
+
+// Replay dispatch.
+enum class Op {
+  mmap, munmap, madvise, mprotect, touch, memfd_create,
+  create_vm, create_vcpu, create_guest_memfd, check_extension, set_user_memory_region,
+  set_user_memory_region2, set_memory_attributes, pre_fault_memory, get_dirty_log, clear_dirty_log,
+  enable_cap, fallocate, ftruncate, read, write, pread, close, access,
+  expect_stats, expect_mapping,
+};
+
+struct StatementSpec {
+  std::string_view callee;
+  Op op;
+  bool expect = false;  // `expect CALLEE(...) key=value ...`
+  std::vector<ParamSpec> params;
+  std::vector<FieldSpec> keywords;  // optional trailing `key=value` inside the parentheses
+  Binding binding = Binding::forbidden;
+  unsigned binds = 0;  // the handle kind a binding creates
+  ResultKind result = ResultKind::integer;
+  std::vector<FieldSpec> out;          // allowed `=> {...}` fields
+  std::vector<FieldSpec> expect_keys;  // expect: allowed keys (empty + any_key: any counter name)
+  bool any_key = false;
+};
+
+const std::vector<StatementSpec>& statement_specs();
+const StatementSpec* find_statement(std::string_view callee, bool expect);
+
+// Backing words accepted by mmap (trace-format.md "Host memory").
+const std::vector<std::string_view>& backing_words();
+const std::vector<std::string_view>& access_words();
+const std::vector<std::string_view>& level_words();
+
+}  // namespace kvmsim::trace
+
+namespace kvmsim::trace {
+// Fields of `= memory_fault {...}` (kvm_run.memory_fault).
+const std::vector<FieldSpec>& memory_fault_fields();
+}  // namespace kvmsim::trace
