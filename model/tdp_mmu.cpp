@@ -202,8 +202,9 @@ MapResult TdpMmu::map(u64 gfn, int goal_level, const SpteAttrs& attrs, const Map
 
     if (level == goal) {
       // tdp_mmu_map_handle_target_level(): a prefetch (pre-fault) never overwrites a present
-      // SPTE, leaf or table: it is spurious at the goal level.
-      if (f.prefetch && is_shadow_present_pte(old)) return MapResult{level, true};
+      // leaf at the goal (spurious); a table there is still replaced by the huge leaf (v6.13+
+      // "is_last_spte" fix). Non-prefetch faults reach here only when the leaf denies them.
+      if (f.prefetch && is_last_spte(old)) return MapResult{level, true};
       const spte_t new_spte = make_leaf_spte(attrs, level, nx_huge_pages_);
       if (new_spte == old) return MapResult{level, true};
       set_spte(*t, i, new_spte);  // replaces a leaf, or frees a table (fault-time recovery)

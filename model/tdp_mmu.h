@@ -26,7 +26,7 @@ namespace kvmsim::model {
 struct MapFaultInfo {
   int req_level = 1;                  // the level the fault could have used without NX
   bool huge_page_disallowed = false;  // exec fault with the NX mitigation on
-  bool prefetch = false;              // pre-fault: present SPTEs at the goal are left alone
+  bool prefetch = false;              // pre-fault: a present leaf at the goal is left alone
                                       // (spurious); the caller clears `accessed`
 };
 
