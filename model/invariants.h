@@ -8,7 +8,8 @@
 //  * a huge leaf is not above the host's *current* mapping level of its hva (host changes
 //    always zap first, so this holds without history), and never in a gmem-backed range;
 //  * private leaves only in guest_memfd slots, and exactly where the attribute is PRIVATE;
-//  * writable huge leaves never in a dirty-logged slot.
+//  * writable huge leaves never in a dirty-logged slot (unless manual protect with
+//    INITIALLY_SET, where CLEAR splits lazily).
 #pragma once
 
 namespace kvmsim::model {
