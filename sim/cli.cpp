@@ -5,11 +5,14 @@
 #include <fstream>
 #include <sstream>
 
+#include "model/explain.h"
+#include "model/kvm.h"
 #include "model/profile.h"
 #include "model/uapi.h"
 #include "sim/backends.h"
 #include "sim/replay.h"
 #include "sim/trace/constants.h"
+#include "sim/trace/eval.h"
 #include "sim/trace/parser.h"
 
 namespace kvmsim {
@@ -180,6 +183,73 @@ int run_replay(const ReplayArgs& args, std::ostream& out, std::ostream& err) {
   if (malformed) return kExitUsage;
   if (mismatched) return kExitMismatch;
   if (passed == 0) return kExitNothingRan;
+  return kExitOk;
+}
+
+namespace {
+
+// Parses a GPA written in trace syntax (`3G+2M`) with the trace grammar itself.
+std::optional<u64> parse_gpa(const std::string& text, std::string* error) {
+  auto parsed = trace::parse("kvmsim-trace 1\nvm = KVM_CREATE_VM(0)\nexpect mapping(vm, " + text + ")\n", "--gpa");
+  if (auto* e = std::get_if<trace::ParseError>(&parsed)) {
+    *error = "--gpa '" + text + "': " + e->message;
+    return std::nullopt;
+  }
+  const auto& st = std::get<trace::Trace>(parsed).statements.back();
+  auto v = trace::evaluate(st.args.at(1).expr);
+  if (v.overflow) {
+    *error = "--gpa '" + text + "': out of range";
+    return std::nullopt;
+  }
+  return v.value;
+}
+
+}  // namespace
+
+int run_explain(const ExplainArgs& args, std::ostream& out, std::ostream& err) {
+  std::string text, error;
+  if (!read_file(args.file, &text)) {
+    err << args.file << ": cannot read file\n";
+    return kExitUsage;
+  }
+  auto gpa = parse_gpa(args.gpa, &error);
+  if (!gpa) {
+    err << "kvmsim: " << error << "\n";
+    return kExitUsage;
+  }
+  auto parsed = trace::parse(text, args.file);
+  if (auto* e = std::get_if<trace::ParseError>(&parsed)) {
+    err << e->str() << "\n";
+    return kExitUsage;
+  }
+  const auto& t = std::get<trace::Trace>(parsed);
+  std::string profile_name = args.profile.empty() ? t.profile.value_or(model::default_profile().name) : args.profile;
+  const model::Profile* profile = model::find_profile(profile_name);
+  if (!profile) {
+    err << args.file << ": unknown profile '" << profile_name << "' (known: " << known_profiles() << ")\n";
+    return kExitUsage;
+  }
+  model::Kvm kvm(*profile);
+  Replayer replayer(t, kvm, ReplayOptions{});
+  std::string vm_name = args.vm;
+  while (!replayer.done() && (args.at_line == 0 || replayer.next_line() <= args.at_line)) {
+    const auto& st = t.statements[replayer.report().results.size()];
+    if (args.vm.empty() && st.callee == "KVM_CREATE_VM" && st.bind) vm_name = *st.bind;
+    replayer.step();
+  }
+  if (vm_name.empty()) {
+    err << args.file << ": no VM was created" << (args.at_line ? " up to line " + std::to_string(args.at_line) : "")
+        << "\n";
+    return kExitUsage;
+  }
+  auto fd = replayer.handle(vm_name);
+  if (!fd) {
+    err << args.file << ": VM handle '" << vm_name << "' is not bound (or its creation failed)\n";
+    return kExitUsage;
+  }
+  out << args.file << (args.at_line ? ":" + std::to_string(args.at_line) : std::string()) << ": vm " << vm_name
+      << ", profile " << profile->name << "\n";
+  out << model::explain(kvm, static_cast<int>(*fd), *gpa);
   return kExitOk;
 }
 

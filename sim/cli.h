@@ -31,7 +31,16 @@ struct CapsArgs {
   std::string format = "text";
 };
 
+struct ExplainArgs {
+  std::string file;
+  std::string gpa;      // an expression in trace syntax: 3G+2M
+  int at_line = 0;      // replay statements on lines <= at_line (0: the whole trace)
+  std::string vm;       // VM handle name (default: the last VM the replayed part created)
+  std::string profile;  // as for replay
+};
+
 int run_replay(const ReplayArgs& args, std::ostream& out, std::ostream& err);
+int run_explain(const ExplainArgs& args, std::ostream& out, std::ostream& err);
 int run_caps(const CapsArgs& args, std::ostream& out, std::ostream& err);
 int run_profiles(std::ostream& out);
 

@@ -43,6 +43,14 @@ int main(int argc, char** argv) {
 
   auto* pp = app.add_subcommand("profiles", "List the built-in profiles");
 
+  ExplainArgs explain;
+  auto* ep = app.add_subcommand("explain", "Replay a trace on the model and explain the leaf covering a GPA");
+  ep->add_option("file", explain.file, "Trace file")->required();
+  ep->add_option("--gpa", explain.gpa, "Guest physical address (trace syntax, e.g. 3G+2M)")->required();
+  ep->add_option("--at", explain.at_line, "Replay only the statements up to this line");
+  ep->add_option("--vm", explain.vm, "VM handle (default: the last VM created)");
+  ep->add_option("--profile", explain.profile, "Profile (default: the trace's header)");
+
   conf::ConformanceArgs conformance;
   auto* conf_cmd = app.add_subcommand("conformance", "Run the conformance suite on one or more backends");
   conf_cmd->add_option("--backend", conformance.backend, "model, kvm, both, or a comma list")->capture_default_str();
@@ -71,6 +79,7 @@ int main(int argc, char** argv) {
   if (*rp) return run_replay(replay, std::cout, std::cerr);
   if (*cp) return run_caps(caps, std::cout, std::cerr);
   if (*pp) return run_profiles(std::cout);
+  if (*ep) return run_explain(explain, std::cout, std::cerr);
   if (*conf_cmd) return conf::run_conformance(conformance, std::cout, std::cerr);
   return kExitUsage;
 }

@@ -158,3 +158,24 @@ TEST(GoldenTraces, AllHoldOnTheModelDeterministically) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Cli, ExplainNamesTheRuleThatLimitedTheLevel) {
+  auto r = run(std::string("explain ") + KVMSIM_SOURCE_DIR + "/traces/tdp/slot_alignment_head.trace --gpa 1G+4K");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("leaf: 4K"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("slot base gfn 0x40001 not 2M aligned"), std::string::npos) << r.out;
+  auto huge = run(std::string("explain ") + KVMSIM_SOURCE_DIR + "/traces/tdp/slot_alignment_head.trace --gpa 1G+2M");
+  EXPECT_NE(huge.out.find("leaf: 2M"), std::string::npos) << huge.out;
+  // Before the pre-fault (line 10 creates the slot) nothing is mapped yet.
+  auto early = run(std::string("explain ") + KVMSIM_SOURCE_DIR +
+                   "/traces/tdp/slot_alignment_head.trace --gpa 1G+2M --at 10");
+  EXPECT_EQ(early.code, 0) << early.out;
+  EXPECT_EQ(early.out.find("leaf: 2M"), std::string::npos) << early.out;
+  EXPECT_EQ(run("explain /nonexistent.trace --gpa 0").code, kvmsim::kExitUsage);
+  EXPECT_EQ(run(std::string("explain ") + KVMSIM_SOURCE_DIR + "/traces/tdp/slot_alignment_head.trace --gpa NOPE").code,
+            kvmsim::kExitUsage);
+}
+
+}  // namespace
