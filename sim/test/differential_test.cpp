@@ -4,11 +4,15 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "model/kvm.h"
 #include "model/profile.h"
 #include "sim/backends.h"
+#include "sim/cli.h"
 #include "sim/differential.h"
 #include "sim/kvm/probe.h"
 #include "sim/trace/parser.h"
@@ -128,6 +132,41 @@ TEST(Differential, ProfileDifferencesAreLabelled) {
   std::size_t count = 0;
   for (auto pos = text.find(line); pos != std::string::npos; pos = text.find(line, pos + 1)) ++count;
   EXPECT_EQ(count, 2u) << "one line per side (both sides are named model here)\n" << text;
+}
+
+TEST(Differential, CliPairExitCodes) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / "kvmsim_differential_test";
+  fs::create_directories(dir);
+  fs::path good = dir / "good.trace", bad = dir / "bad.trace";
+  std::ofstream(good) << "kvmsim-trace 1\nprofile linux-6.18-pvm\nvm = KVM_CREATE_VM(KVM_X86_DEFAULT_VM)\n"
+                         "KVM_CHECK_EXTENSION(vm, KVM_CAP_MULTI_ADDRESS_SPACE) = 0\n";
+  std::ofstream(bad) << "kvmsim-trace 1\nprofile linux-6.18-pvm\nvm = KVM_CREATE_VM(KVM_X86_DEFAULT_VM)\n"
+                        "KVM_CHECK_EXTENSION(vm, KVM_CAP_MULTI_ADDRESS_SPACE) = 1\n";
+  ReplayArgs args;
+  args.backend = "model,model";
+  args.files = {good.string()};
+  std::ostringstream out, err;
+  EXPECT_EQ(run_replay(args, out, err), kExitOk) << out.str() << err.str();
+  EXPECT_NE(out.str().find("PASS " + good.string() + " [model/linux-6.18-pvm vs model/linux-6.18-pvm]"),
+            std::string::npos)
+      << out.str();
+  // An expectation mismatch on both sides with no divergence still fails.
+  args.files = {bad.string()};
+  std::ostringstream out2, err2;
+  EXPECT_EQ(run_replay(args, out2, err2), kExitMismatch) << out2.str();
+  EXPECT_NE(out2.str().find("0 divergent"), std::string::npos) << out2.str();
+  EXPECT_NE(out2.str().find("  model: " + bad.string() + ":4: expected 1, got 0"), std::string::npos) << out2.str();
+  // Unknown backend names and --update are usage errors.
+  args.backend = "model,nope";
+  std::ostringstream out3, err3;
+  EXPECT_EQ(run_replay(args, out3, err3), kExitUsage);
+  EXPECT_EQ(err3.str(), "kvmsim: unknown backend 'nope' (known: model, kvm, A,B, both)\n");
+  args.backend = "model,model";
+  args.update = true;
+  std::ostringstream out4, err4;
+  EXPECT_EQ(run_replay(args, out4, err4), kExitUsage);
+  fs::remove_all(dir);
 }
 
 TEST(Differential, RealPairAgreesOnMemslotTrace) {
