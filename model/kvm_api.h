@@ -71,6 +71,10 @@ class KvmApi {
   // ---- observation ----
   virtual std::optional<Stats> stats(int vm_fd) = 0;
   virtual std::optional<Mapping> mapping(int vm_fd, u64 gpa) = 0;
+
+  // Why the last call failed in a way the kernel would not explain by itself (a safety cap, a
+  // missing host resource); empty when there is nothing to add. Reading it clears it.
+  virtual std::string take_diagnostic() { return {}; }
 };
 
 }  // namespace kvmsim

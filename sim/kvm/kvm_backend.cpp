@@ -157,9 +157,30 @@ void KvmBackend::evict_agent_if_colliding(Vm& vm, u32 slot, u64 gpa, u64 size) {
   vm.agent.reset();  // re-created elsewhere on the next access
 }
 
+std::optional<Ret> KvmBackend::refuse_oversized_slot(const Vm& vm, u32 slot, u64 size) {
+  // Under shadow paging the kernel allocates an rmap of 8 bytes per 4K page for every slot (an
+  // 8 TiB slot costs 16 GiB of kernel memory and tens of seconds); with the TDP MMU only the
+  // lpage_info arrays (~4 bytes per 2M region). Requests the kernel rejects on size anyway
+  // (unaligned, > 2^31-1 pages) pass through so the trace still sees the kernel's errno.
+  const u64 npages = size / kPageSize;
+  if (size == 0 || size % kPageSize || npages > KVM_MEM_MAX_NR_PAGES || vm.slots.count(slot)) return std::nullopt;
+  auto metadata = [&](u64 pages) { return profile_.tdp ? pages / 512 * 8 : pages * 8; };
+  u64 total = metadata(npages);
+  for (const auto& [id, s] : vm.slots) total += metadata(s.size / kPageSize);
+  if (total <= opts_.max_host_mem) return std::nullopt;
+  diag_ = "refused: memslot " + std::to_string(slot) + " of " + std::to_string(size >> 20) +
+          " MiB would make the kernel allocate about " + std::to_string(total >> 20) +
+          " MiB of memslot metadata, over the host-memory cap of " + std::to_string(opts_.max_host_mem >> 20) +
+          " MiB (--max-host-mem)";
+  return Ret::fail(ENOMEM);
+}
+
 Ret KvmBackend::ioctl_set_user_memory_region(int fd, const kvm_userspace_memory_region& r) {
   auto vm = vm_of(fd);
-  if (vm) evict_agent_if_colliding(*vm, r.slot, r.guest_phys_addr, r.memory_size);
+  if (vm) {
+    if (auto refused = refuse_oversized_slot(*vm, r.slot, r.memory_size)) return *refused;
+    evict_agent_if_colliding(*vm, r.slot, r.guest_phys_addr, r.memory_size);
+  }
   Ret ret = sys(::ioctl(fd, KVM_SET_USER_MEMORY_REGION, &r));
   if (ret.is_ok() && vm) track_slot(*vm, r.slot, r.guest_phys_addr, r.memory_size, r.flags, r.userspace_addr);
   return ret;
@@ -167,7 +188,10 @@ Ret KvmBackend::ioctl_set_user_memory_region(int fd, const kvm_userspace_memory_
 
 Ret KvmBackend::ioctl_set_user_memory_region2(int fd, const kvm_userspace_memory_region2& r) {
   auto vm = vm_of(fd);
-  if (vm) evict_agent_if_colliding(*vm, r.slot, r.guest_phys_addr, r.memory_size);
+  if (vm) {
+    if (auto refused = refuse_oversized_slot(*vm, r.slot, r.memory_size)) return *refused;
+    evict_agent_if_colliding(*vm, r.slot, r.guest_phys_addr, r.memory_size);
+  }
   kvm_userspace_memory_region2 copy = r;
   Ret ret = sys(::ioctl(fd, KVM_SET_USER_MEMORY_REGION2, &copy));
   if (ret.is_ok() && vm) track_slot(*vm, r.slot, r.guest_phys_addr, r.memory_size, r.flags, r.userspace_addr);

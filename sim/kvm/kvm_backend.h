@@ -20,6 +20,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "model/kvm_api.h"
@@ -81,6 +82,7 @@ class KvmBackend final : public KvmApi {
   // Why the last failing call failed, when errno alone is not enough (hugetlb without reserved
   // pages, the host memory cap, agent errors). Cleared at the start of such calls.
   const std::string& last_diagnostic() const { return diag_; }
+  std::string take_diagnostic() override { return std::exchange(diag_, std::string()); }
   u64 host_mem_mapped() const { return mem_.mapped_bytes(); }
   // Where the agent of `vm_fd` lives (nullopt: not created yet).
   std::optional<AgentPlacement> agent_placement(int vm_fd) const;
@@ -109,6 +111,8 @@ class KvmBackend final : public KvmApi {
   void track_slot(Vm& vm, u32 slot, u64 gpa, u64 size, u32 flags, u64 uaddr);
   // Moves the agent out of the way of a trace memslot call (slot id / range) or access (gpa).
   void evict_agent_if_colliding(Vm& vm, u32 slot, u64 gpa, u64 size);
+  // Safety: refuses a memslot create whose kernel-side metadata would exceed the host-memory cap.
+  std::optional<Ret> refuse_oversized_slot(const Vm& vm, u32 slot, u64 size);
   bool ensure_agent(Vm& vm, u64 avoid_gpa);  // placement avoids trace slots and avoid_gpa
   bool ensure_vcpu_ready(Vcpu& v);
   u64 exec_stub_hva(const Vm& vm, u64 gpa) const;
