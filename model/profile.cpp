@@ -69,6 +69,7 @@ Profile linux_6_18_pvm() {
   p.max_gfn = (1ull << 40) - 1;  // shadow MMU: 52-bit GPA limit, not MAXPHYADDR
   p.tdp = false;
   p.max_huge_level = 2;  // no PDPE1GB
+  p.prefault_no_memslot_errno = ENOSPC;  // measured; see conformance/KNOWN_DIFFERENCES.md
   p.eager_page_split = true;  // module param Y, but the shadow MMU never splits eagerly
   p.nx_huge_pages = false;
   return p;

@@ -60,6 +60,10 @@ struct Profile {
   bool nx_huge_pages = false;
   bool dirty_log_disable_recovers_in_place = true;  // 6.13+; older kernels zap collapsible tables
   bool prefault_eagain_on_invalid_slot = true;
+  // Non-zero: KVM_PRE_FAULT_MEMORY fails with this errno while the VM has never had a memslot
+  // (kvm_pvm: loading the shadow root fails with ENOSPC; measured). Checked in the x86 arch step
+  // after pre_fault_allowed and before the "not the TDP fault handler" EOPNOTSUPP.
+  int prefault_no_memslot_errno = 0;
 
   // ---- host memory (the VMM's process) ----
   ThpPolicy thp = ThpPolicy::always;

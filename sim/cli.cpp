@@ -1,8 +1,13 @@
 #include "sim/cli.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <utility>
 #include <sstream>
 
 #include "model/explain.h"
@@ -10,6 +15,8 @@
 #include "model/profile.h"
 #include "model/uapi.h"
 #include "sim/backends.h"
+#include "sim/differential.h"
+#include "sim/kvm/probe.h"
 #include "sim/replay.h"
 #include "sim/trace/constants.h"
 #include "sim/trace/eval.h"
@@ -77,8 +84,74 @@ std::string known_profiles() {
 // Outcome of one trace file, folded into the process exit code.
 enum class FileStatus { passed, mismatched, malformed, skipped };
 
-FileStatus replay_one(const std::string& file, const ReplayArgs& args, std::ostream& out, std::ostream& err,
-                      std::vector<std::string>* json_reports) {
+// The two backend names of a paired run (`A,B` or `both`), or nullopt for a single backend.
+std::optional<std::pair<std::string, std::string>> backend_pair(const std::string& spec) {
+  if (spec == "both") return std::make_pair(std::string("model"), std::string("kvm"));
+  auto comma = spec.find(',');
+  if (comma == std::string::npos) return std::nullopt;
+  return std::make_pair(spec.substr(0, comma), spec.substr(comma + 1));
+}
+
+// The profile this host's /dev/kvm answers as, probed once per run ("" with *why set when the
+// device cannot be opened).
+struct HostProfile {
+  bool probed = false;
+  std::string name;
+  std::string why;
+};
+
+const std::string& host_profile(HostProfile* h) {
+  if (!h->probed) {
+    h->probed = true;
+    std::string error;
+    kvm::HostProbe p = kvm::probe_host(&error);
+    if (error.empty()) h->name = kvm::matching_profile(p);
+    else h->why = error;
+  }
+  return h->name;
+}
+
+FileStatus replay_pair_one(const std::string& file, const trace::Trace& t, const ReplayArgs& args,
+                           const std::pair<std::string, std::string>& names, HostProfile* host, std::ostream& out,
+                           std::ostream& err, std::vector<std::string>* json_reports) {
+  bool uses_kvm = names.first == "kvm" || names.second == "kvm";
+  // The model side answers as --profile, else as the host (when paired with kvm), else as the trace says.
+  std::string model_profile = args.profile;
+  if (uses_kvm && host_profile(host).empty()) {
+    out << "SKIP " << file << ": backend kvm unavailable: " << host->why << "\n";
+    return args.require_kvm ? FileStatus::mismatched : FileStatus::skipped;
+  }
+  if (model_profile.empty()) model_profile = uses_kvm ? host->name : t.profile.value_or(model::default_profile().name);
+  std::unique_ptr<KvmApi> backends[2];
+  const std::string* side_names[2] = {&names.first, &names.second};
+  for (int i = 0; i < 2; i++) {
+    const std::string& pname = *side_names[i] == "kvm" ? host->name : model_profile;
+    const model::Profile* profile = model::find_profile(pname);
+    if (!profile) {
+      err << "kvmsim: unknown profile '" << pname << "' (known: " << known_profiles() << ")\n";
+      return FileStatus::malformed;
+    }
+    BackendOptions options;
+    options.max_host_mem = args.max_host_mem;
+    std::string why;
+    backends[i] = make_backend(*side_names[i], *profile, options, &why);
+    if (!backends[i]) {
+      if (*side_names[i] != "kvm") {
+        err << "kvmsim: " << why << "\n";
+        return FileStatus::malformed;
+      }
+      out << "SKIP " << file << ": backend kvm unavailable: " << why << "\n";
+      return args.require_kvm ? FileStatus::mismatched : FileStatus::skipped;
+    }
+  }
+  DiffReport d = replay_pair(t, *backends[0], *backends[1]);
+  if (args.format == "json") json_reports->push_back(d.json());
+  else out << d.text();
+  return d.ok() ? FileStatus::passed : FileStatus::mismatched;
+}
+
+FileStatus replay_one(const std::string& file, const ReplayArgs& args, HostProfile* host, std::ostream& out,
+                      std::ostream& err, std::vector<std::string>* json_reports) {
   std::string text;
   if (!read_file(file, &text)) {
     err << file << ": cannot read file\n";
@@ -90,6 +163,7 @@ FileStatus replay_one(const std::string& file, const ReplayArgs& args, std::ostr
     return FileStatus::malformed;
   }
   const auto& t = std::get<trace::Trace>(parsed);
+  if (auto names = backend_pair(args.backend)) return replay_pair_one(file, t, args, *names, host, out, err, json_reports);
 
   std::string profile_name = args.profile;
   if (profile_name.empty()) profile_name = t.profile.value_or(model::default_profile().name);
@@ -153,18 +227,31 @@ int run_replay(const ReplayArgs& args, std::ostream& out, std::ostream& err) {
     return kExitUsage;
   }
   const auto& names = backend_names();
-  if (std::find(names.begin(), names.end(), args.backend) == names.end()) {
-    err << "kvmsim: unknown backend '" << args.backend << "'\n";
+  if (!backend_pair(args.backend) && std::find(names.begin(), names.end(), args.backend) == names.end()) {
+    err << "kvmsim: unknown backend '" << args.backend << "' (known: model, kvm, A,B, both)\n";
     return kExitUsage;
   }
   if (files.empty()) {
     err << "kvmsim: no *.trace files found\n";
     return kExitNothingRan;
   }
+  if (auto names = backend_pair(args.backend)) {
+    if (args.update) {
+      err << "kvmsim: --update needs a single backend\n";
+      return kExitUsage;
+    }
+    for (const auto* n : {&names->first, &names->second}) {
+      if (std::find(backend_names().begin(), backend_names().end(), *n) == backend_names().end()) {
+        err << "kvmsim: unknown backend '" << *n << "' (known: model, kvm, A,B, both)\n";
+        return kExitUsage;
+      }
+    }
+  }
   int passed = 0, mismatched = 0, malformed = 0, skipped = 0;
   std::vector<std::string> json_reports;
+  HostProfile host;
   for (const auto& f : files) {
-    switch (replay_one(f, args, out, err, &json_reports)) {
+    switch (replay_one(f, args, &host, out, err, &json_reports)) {
       case FileStatus::passed: ++passed; break;
       case FileStatus::mismatched: ++mismatched; break;
       case FileStatus::malformed: ++malformed; break;
@@ -286,6 +373,68 @@ int run_caps(const CapsArgs& args, std::ostream& out, std::ostream& err) {
 
 int run_profiles(std::ostream& out) {
   for (const auto& p : model::builtin_profiles()) out << p.name << "\t" << p.description << "\n";
+  return kExitOk;
+}
+
+int run_probe(const ProbeArgs& args, std::ostream& out, std::ostream& err) {
+  std::string error;
+  kvm::HostProbe p = kvm::probe_host(&error, args.device);
+  if (!error.empty()) {
+    err << "kvmsim: probe: " << error << "\n";
+    return kExitNothingRan;
+  }
+  std::string match = kvm::matching_profile(p);
+  const model::Profile* profile = model::find_profile(match);
+  std::vector<std::string> diffs;
+  if (profile) diffs = kvm::cap_differences(p, *profile);
+  auto json_str = [](const std::string& s) {
+    std::string o = "\"";
+    for (char c : s) {
+      if (c == '"' || c == '\\') o += '\\';
+      o += c;
+    }
+    return o + "\"";
+  };
+  auto value_or_absent = [](const std::map<u32, u64>& m, u32 nr) {
+    auto it = m.find(nr);
+    return it == m.end() ? std::string("-") : std::to_string(it->second);
+  };
+  if (args.format == "json") {
+    out << "{\"schema\": 1, \"release\": " << json_str(p.release) << ", \"module_params\": {";
+    bool first = true;
+    for (const auto& [k, v] : p.module_params) {
+      out << (first ? "" : ", ") << json_str(k) << ": " << json_str(v);
+      first = false;
+    }
+    out << "}, \"thp_enabled\": " << json_str(p.thp_enabled) << ", \"vm_types\": " << p.vm_types << ", \"caps\": [";
+    first = true;
+    for (const auto& [nr, name] : kvm::known_caps()) {
+      out << (first ? "" : ", ") << "{\"cap\": " << json_str(name) << ", \"nr\": " << nr
+          << ", \"system\": " << value_or_absent(p.caps, nr) << ", \"vm\": " << value_or_absent(p.vm_caps, nr) << "}";
+      first = false;
+    }
+    out << "], \"matching_profile\": " << json_str(match) << ", \"cap_differences\": [";
+    for (std::size_t i = 0; i < diffs.size(); i++) out << (i ? ", " : "") << json_str(diffs[i]);
+    out << "]}\n";
+  } else {
+    out << "release          " << p.release << "\n";
+    for (const auto& [k, v] : p.module_params) {
+      std::string key = "kvm." + k;
+      out << key << std::string(key.size() < 17 ? 17 - key.size() : 1, ' ') << v << "\n";
+    }
+    out << "thp enabled      " << p.thp_enabled << "\n";
+    out << "vm types         0x" << std::hex << p.vm_types << std::dec << "\n";
+    out << "capability                                nr      system          vm\n";
+    for (const auto& [nr, name] : kvm::known_caps()) {
+      char line[160];
+      std::snprintf(line, sizeof line, "%-36s %7u %11s %11s\n", name, nr, value_or_absent(p.caps, nr).c_str(),
+                    value_or_absent(p.vm_caps, nr).c_str());
+      out << line;
+    }
+    out << "matching profile " << match << "\n";
+    out << "cap differences  " << diffs.size() << "\n";
+    for (const auto& d : diffs) out << "  " << d << "\n";
+  }
   return kExitOk;
 }
 

@@ -39,10 +39,19 @@ struct ExplainArgs {
   std::string profile;  // as for replay
 };
 
+struct ProbeArgs {
+  std::string format = "text";
+  std::string device = "/dev/kvm";
+};
+
 int run_replay(const ReplayArgs& args, std::ostream& out, std::ostream& err);
 int run_explain(const ExplainArgs& args, std::ostream& out, std::ostream& err);
 int run_caps(const CapsArgs& args, std::ostream& out, std::ostream& err);
 int run_profiles(std::ostream& out);
+// Prints what this host's /dev/kvm answers (release, MMU module params, THP policy, VM types, every
+// cap on /dev/kvm and on a default VM), the matching profile and the caps where they differ.
+// Returns kExitNothingRan with a one-line reason on `err` when the device cannot be opened.
+int run_probe(const ProbeArgs& args, std::ostream& out, std::ostream& err);
 
 // Expands files and directories (recursively, *.trace) into a sorted list of files.
 // Returns false and writes a one-line error when a path does not exist.

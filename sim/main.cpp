@@ -1,4 +1,4 @@
-// kvmsim command line. Subcommands: replay, caps, profiles (and more as components land).
+// kvmsim command line. Subcommands: replay (one backend, or two in lock-step), caps, profiles, probe.
 // Exit codes (documented in README.md): 0 all expectations hold; 1 a mismatch or divergence;
 // 2 usage error or malformed input; 77 nothing could run (no trace, backend unavailable).
 // Results go to stdout, diagnostics to stderr.
@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
   auto* rp = app.add_subcommand("replay", "Replay traces and check their expected results");
   rp->add_option("files", replay.files, "Trace files or directories (searched recursively for *.trace)")
       ->required();
-  rp->add_option("--backend", replay.backend, "Backend: model or kvm")->capture_default_str();
+  rp->add_option("--backend", replay.backend, "Backend: model, kvm, or a pair A,B run in lock-step (both = model,kvm)")->capture_default_str();
   rp->add_option("--profile", replay.profile, "Profile for the model (default: the trace's header)");
   rp->add_flag("--update", replay.update, "Write actual results into the trace files");
   rp->add_option("--format", replay.format, "Report format")
@@ -40,6 +40,13 @@ int main(int argc, char** argv) {
   cp->add_option("--format", caps.format, "Output format")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
+
+  ProbeArgs probe;
+  auto* pr = app.add_subcommand("probe", "Print what this host's /dev/kvm answers and its matching profile");
+  pr->add_option("--format", probe.format, "Output format")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  pr->add_option("--device", probe.device, "KVM device")->capture_default_str();
 
   auto* pp = app.add_subcommand("profiles", "List the built-in profiles");
 
@@ -81,5 +88,6 @@ int main(int argc, char** argv) {
   if (*pp) return run_profiles(std::cout);
   if (*ep) return run_explain(explain, std::cout, std::cerr);
   if (*conf_cmd) return conf::run_conformance(conformance, std::cout, std::cerr);
+  if (*pr) return run_probe(probe, std::cout, std::cerr);
   return kExitUsage;
 }

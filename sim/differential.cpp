@@ -1,0 +1,131 @@
+#include "sim/differential.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+namespace kvmsim {
+
+namespace {
+
+#define DIFF_ASSERT(cond, what)                                                              \
+  do {                                                                                       \
+    if (!(cond)) {                                                                           \
+      std::cerr << __FILE__ << ":" << __LINE__ << ": assertion failed: " #cond ": " << (what) \
+                << std::endl;                                                                \
+      std::abort();                                                                          \
+    }                                                                                        \
+  } while (0)
+
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+// Drops the trailing newline ReplayReport::json() ends with, so it nests.
+std::string nested(std::string json) {
+  while (!json.empty() && json.back() == '\n') json.pop_back();
+  return json;
+}
+
+void side_problems(const ReplayReport& r, const std::string& trace_profile, std::string* out) {
+  std::string label = profile_label(trace_profile, r.backend_profile);
+  for (const auto& s : r.results) {
+    bool problem = s.status == StepStatus::mismatch || s.status == StepStatus::not_run;
+    if (!problem) continue;
+    *out += "  " + r.backend + ": " + (label.empty() ? "" : label + ": ") + s.message + "\n";
+  }
+}
+
+}  // namespace
+
+std::optional<std::string> comparable_actual(const StatementResult& r) {
+  switch (r.status) {
+    case StepStatus::unobservable: return std::nullopt;
+    case StepStatus::not_run: return std::string("not run");
+    default: break;
+  }
+  // A binding's value is a host address or fd number: only whether it worked is comparable.
+  if (r.expected == "success") return r.status == StepStatus::matched ? std::string("ok") : "failed: " + r.actual;
+  return r.actual;
+}
+
+std::string profile_label(const std::string& trace_profile, const std::string& backend_profile) {
+  if (trace_profile.empty() || trace_profile == backend_profile) return "";
+  return "profile difference (trace written for " + trace_profile + ", backend answers as " + backend_profile + ")";
+}
+
+DiffReport replay_pair(const trace::Trace& trace, KvmApi& a, KvmApi& b) {
+  Replayer ra(trace, a, ReplayOptions{});
+  Replayer rb(trace, b, ReplayOptions{});
+  DiffReport d;
+  d.file = trace.file;
+  d.trace_profile = trace.profile.value_or("");
+  while (!ra.done()) {
+    DIFF_ASSERT(!rb.done(), trace.file);  // same trace: both replayers step the same statements
+    StatementResult x = ra.step();
+    StatementResult y = rb.step();
+    DIFF_ASSERT(x.line == y.line, std::to_string(x.line) + " vs " + std::to_string(y.line));
+    auto cx = comparable_actual(x), cy = comparable_actual(y);
+    if (!cx || !cy || *cx == *cy) continue;
+    if (d.divergences++ == 0) d.first = Divergence{x.line, x.statement, *cx, *cy};
+  }
+  d.a = ra.report();
+  d.b = rb.report();
+  return d;
+}
+
+std::string DiffReport::text() const {
+  std::string out;
+  if (first) {
+    out += "  " + file + ":" + std::to_string(first->line) + ": " + a.backend + " " + first->a_actual + ", " +
+           b.backend + " " + first->b_actual + "\n      " + first->statement + "\n";
+  }
+  side_problems(a, trace_profile, &out);
+  side_problems(b, trace_profile, &out);
+  std::string head = std::string(ok() ? "PASS " : "FAIL ") + file + " [" + a.backend + "/" + a.backend_profile +
+                     " vs " + b.backend + "/" + b.backend_profile + "] " + std::to_string(a.counts.statements) +
+                     " statements, " + std::to_string(divergences) + " divergent";
+  auto side = [&](const ReplayReport& r) {
+    std::string s = ", " + r.backend + " " + std::to_string(r.counts.matched) + "/" + std::to_string(r.counts.checked) +
+                    " matched";
+    if (r.counts.mismatched) s += " " + std::to_string(r.counts.mismatched) + " mismatched";
+    if (r.counts.not_run) s += " " + std::to_string(r.counts.not_run) + " not run";
+    if (r.counts.unobservable) s += " " + std::to_string(r.counts.unobservable) + " unobservable";
+    return s;
+  };
+  head += side(a) + side(b) + "\n";
+  return head + out;
+}
+
+std::string DiffReport::json() const {
+  std::string out = "{\"file\":" + json_string(file) + ",\"trace_profile\":" + json_string(trace_profile) +
+                    ",\"ok\":" + (ok() ? "true" : "false") + ",\"divergences\":" + std::to_string(divergences) +
+                    ",\"first_divergence\":";
+  if (first) {
+    out += "{\"line\":" + std::to_string(first->line) + ",\"statement\":" + json_string(first->statement) +
+           ",\"a\":" + json_string(first->a_actual) + ",\"b\":" + json_string(first->b_actual) + "}";
+  } else {
+    out += "null";
+  }
+  out += ",\"a\":" + nested(a.json()) + ",\"b\":" + nested(b.json()) + "}";
+  return out;
+}
+
+}  // namespace kvmsim

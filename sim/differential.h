@@ -1,0 +1,55 @@
+// Differential replay: one trace, two backends (normally the model and this host's /dev/kvm), run in
+// lock-step with one Replayer each. After every statement the two `actual` strings are compared;
+// the first statement where they disagree is the divergence reported for the trace, later ones
+// are only counted (after one divergence the two states may differ for good, so later
+// disagreements are mostly echoes). Each side's own expectation mismatches are still reported.
+// Rules: a statement either side cannot observe (mapping() on kvm, stats on a backend without
+// them) is never a divergence; a binding statement is compared by success/failure only, because
+// host addresses and fd numbers differ by nature. When the trace was written for another profile
+// than a backend answers as, that backend's mismatches are labelled as profile differences.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+
+#include "model/kvm_api.h"
+#include "sim/replay.h"
+#include "sim/trace/ast.h"
+
+namespace kvmsim {
+
+struct Divergence {
+  int line = 0;
+  std::string statement;  // as written
+  std::string a_actual;   // what backend A answered (comparable form, see comparable_actual)
+  std::string b_actual;
+};
+
+struct DiffReport {
+  std::string file;
+  std::string trace_profile;       // `profile` header of the trace, "" if none
+  ReplayReport a, b;               // each side's own report (backend, backend_profile, mismatches)
+  std::optional<Divergence> first;  // first statement where the two backends disagree
+  std::size_t divergences = 0;     // all disagreeing statements, including the first
+
+  bool ok() const { return divergences == 0 && a.ok() && b.ok(); }
+  // `FILE:LINE: A X, B Y` for the first divergence, then each side's problems (labelled with the
+  // backend name, and as profile differences when the trace was written for another profile),
+  // then one summary line.
+  std::string text() const;
+  std::string json() const;  // deterministic, stable key order
+};
+
+// What is compared for one statement: the actual text, except "ok"/"failed: ERR" for bindings,
+// and nullopt when the statement says nothing comparable (unobservable on this side).
+std::optional<std::string> comparable_actual(const StatementResult& r);
+
+// "" when the trace has no profile or `backend_profile` equals it; otherwise
+// "profile difference (trace written for X, backend answers as Y)".
+std::string profile_label(const std::string& trace_profile, const std::string& backend_profile);
+
+// Runs `trace` on `a` and `b` in lock-step. Both backends must be fresh; both must outlive the call.
+DiffReport replay_pair(const trace::Trace& trace, KvmApi& a, KvmApi& b);
+
+}  // namespace kvmsim
