@@ -14,6 +14,9 @@ Ret Vm::pre_fault_step(u64 gpa, u64 size) {
   // a. SNP/TDX before finalize and other vendor types.
   if (!pre_fault_allowed_) return Ret::fail(EOPNOTSUPP);
   // b. (TDX shared-bit alias: no TDX VMs in the model.)
+  // c. loading the MMU root: this host's shadow MMU fails it with ENOSPC until the VM has had a
+  // memslot (measured; conformance/KNOWN_DIFFERENCES.md). Upstream TDP loads a root regardless.
+  if (profile_.prefault_no_memslot_errno && !ever_had_memslot_) return Ret::fail(profile_.prefault_no_memslot_errno);
   // e. the vCPU MMU does not use the TDP fault handler (shadow paging).
   if (!profile_.tdp) return Ret::fail(EOPNOTSUPP);
   // d. "guest final" read; PRIVATE iff the VM has private memory and the gfn is PRIVATE.

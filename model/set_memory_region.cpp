@@ -143,6 +143,7 @@ Ret Vm::set_user_memory_region(const kvm_userspace_memory_region2& mem, bool v2,
   // 20. commit.
   if (change == Change::create) {
     set.insert(std::move(slot));
+    ever_had_memslot_ = true;
     return Ret::ok();
   }
   Memslot prev = set.erase(id);

@@ -138,6 +138,8 @@ class Vm {
   u64 type_;
   bool has_private_mem_;
   bool pre_fault_allowed_;
+  // Set by the first memslot creation, never cleared (profile.prefault_no_memslot_errno).
+  bool ever_had_memslot_ = false;
   u32 nr_as_;
   std::vector<MemslotSet> slots_;
   MemoryAttributes attributes_;

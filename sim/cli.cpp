@@ -226,8 +226,8 @@ int run_replay(const ReplayArgs& args, std::ostream& out, std::ostream& err) {
     err << "kvmsim: " << error << "\n";
     return kExitUsage;
   }
-  const auto& names = backend_names();
-  if (!backend_pair(args.backend) && std::find(names.begin(), names.end(), args.backend) == names.end()) {
+  const auto& known = backend_names();
+  if (!backend_pair(args.backend) && std::find(known.begin(), known.end(), args.backend) == known.end()) {
     err << "kvmsim: unknown backend '" << args.backend << "' (known: model, kvm, A,B, both)\n";
     return kExitUsage;
   }
