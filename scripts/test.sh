@@ -11,3 +11,5 @@ echo "== conformance: model (upstream profile)"
 build/kvmsim conformance --backend model | grep -E '^(FAILED|conformance:)'
 echo "== conformance: model and this host's /dev/kvm (fails if /dev/kvm is missing or everything skipped)"
 build/kvmsim conformance --backend both --require-kvm | grep -E '^(FAILED|conformance:)'
+echo "== differential: model vs this host's /dev/kvm on the traces measured here"
+build/kvmsim replay --backend both --require-kvm traces/pvm
