@@ -81,7 +81,19 @@ TEST_F(PvmTest, CapsVcpusAndPreFault) {
   kvm_pre_fault_memory pf{};
   pf.gpa = 0;
   pf.size = 4 * K;
-  EXPECT_EQ(kvm.ioctl_pre_fault_memory(static_cast<int>(vcpu.ret), pf), fail(EOPNOTSUPP));
+  // Measured on this host: ENOSPC until the VM's first memslot (the shadow root cannot load), then
+  // EOPNOTSUPP (no TDP), even after that slot is deleted again.
+  const int vcpu_fd = static_cast<int>(vcpu.ret);
+  EXPECT_EQ(kvm.ioctl_pre_fault_memory(vcpu_fd, pf), fail(ENOSPC));
+  kvm_userspace_memory_region slot{};
+  slot.slot = 0;
+  slot.guest_phys_addr = 1 * M;
+  slot.memory_size = 4 * K;
+  EXPECT_EQ(kvm.ioctl_set_user_memory_region(vm, slot), ok(0));
+  EXPECT_EQ(kvm.ioctl_pre_fault_memory(vcpu_fd, pf), fail(EOPNOTSUPP));
+  slot.memory_size = 0;
+  EXPECT_EQ(kvm.ioctl_set_user_memory_region(vm, slot), ok(0));
+  EXPECT_EQ(kvm.ioctl_pre_fault_memory(vcpu_fd, pf), fail(EOPNOTSUPP));
   EXPECT_EQ(kvm.ioctl_pre_fault_memory(vm, pf), fail(ENOTTY));
   EXPECT_EQ(kvm.ioctl_enable_cap(vm, cap_args(KVM_CAP_VM_DISABLE_NX_HUGE_PAGES, 0)), fail(EINVAL));  // vCPUs exist
   EXPECT_EQ(kvm.ioctl_enable_cap(vm, cap_args(12345, 0)), fail(EINVAL));
