@@ -111,7 +111,7 @@ mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 out=/dev/ttyS1
 up() { cut -d' ' -f1 /proc/uptime; }
-fail() { echo "KVMSIM-NESTED-FAIL \$*" > \$out; echo "kvmsim-nested: \$*"; poweroff -f; }
+fail() { echo "KVMSIM-NESTED-FAIL \$*" > \$out; echo "kvmsim-nested: \$*"; dmesg | tail -n 15; poweroff -f; }  # dmesg: why insmod failed
 t_init=\$(up)
 echo "KVMSIM-NESTED-BEGIN" > \$out
 $insmods
