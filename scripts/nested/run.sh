@@ -6,8 +6,10 @@
 # report on stdout. Any boot, module or report failure exits non-zero with the console log tail: the oracle
 # never skips silently.
 #
-# Usage: scripts/nested/run.sh [--flavour linux-6.12] [--build-dir DIR] [--timeout SECONDS]
+# Usage: scripts/nested/run.sh [--flavour linux-6.12] [--build-dir DIR] [--timeout S] [--trace-timeout S]
 #                              [--kvm-params "k=v ..."] [--kvm-amd-params "k=v ..."] [--update] TRACE|DIR...
+#   --trace-timeout  per trace, inside the guest (default 120 s): a hung ioctl is signalled (SIGTERM) and
+#              the trace fails with exit 143 while the others still run.
 #   --update   run `kvmsim replay --update` in the guest and write the updated traces back (recording the
 #              real kernel's answers, e.g. for a probe trace of KVM_CHECK_EXTENSION lines).
 # Exit: 0 every trace passed; 1 a trace failed (mismatch) on the guest; 2 usage; 3 boot/module/report failure.
@@ -17,16 +19,18 @@ root="$(cd "$here/../.." && pwd)"
 build_dir="$root/build"
 flavour=linux-6.12
 timeout_s=600
+trace_timeout_s=120
 kvm_params=""
 kvm_amd_params=""
 update=0
 inputs=()
-usage() { sed -n '8,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '9,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --flavour) flavour="$2"; shift 2 ;;
     --build-dir) build_dir="$(realpath -m "$2")"; shift 2 ;;
     --timeout) timeout_s="$2"; shift 2 ;;
+    --trace-timeout) trace_timeout_s="$2"; shift 2 ;;
     --kvm-params) kvm_params="$2"; shift 2 ;;
     --kvm-amd-params) kvm_amd_params="$2"; shift 2 ;;
     --update) update=1; shift ;;
@@ -133,7 +137,7 @@ echo "META hugepages_2m \$(p /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepa
 for t in /traces/*.trace; do
   n=\$(basename \$t .trace)
   t0=\$(up)
-  kvmsim replay $replay_flags \$t > /tmp/\$n.json 2> /tmp/\$n.err
+  timeout -s TERM $trace_timeout_s kvmsim replay $replay_flags \$t > /tmp/\$n.json 2> /tmp/\$n.err
   rc=\$?
   t1=\$(up)
   echo "TRACE \$n \$rc \$t0 \$t1" > \$out
