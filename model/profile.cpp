@@ -116,10 +116,37 @@ Profile linux_6_18_nx() {
   return p;
 }
 
+// Debian's Linux 6.12 cloud kernel (linux-image-6.12.117+deb12-cloud-amd64) as the nested TDP oracle
+// runs it: kvm_amd with NPT under QEMU TCG, qemu64 CPU with PDPE1GB (nested-tdp.md). The cloud config
+// has no KVM_PRIVATE_MEM/SW_PROTECTED_VM, so no guest_memfd, memory attributes or private VM types.
+// Cap values: measured in that guest by traces/nested/caps_probe.trace (`scripts/nested/run.sh --update`).
+Profile linux_6_12() {
+  Profile p = linux_6_18();
+  p.name = "linux-6.12";
+  p.description = "Debian 6.12 cloud kernel (nested oracle): TDP MMU, no guest_memfd/attributes/private VMs";
+  p.caps.erase(KVM_CAP_GUEST_MEMFD);
+  p.caps.erase(KVM_CAP_GUEST_MEMFD_FLAGS);
+  p.caps.erase(KVM_CAP_MEMORY_ATTRIBUTES);
+  p.caps[KVM_CAP_VM_TYPES] = same(1u << KVM_X86_DEFAULT_VM);
+  p.vm_types = 1u << KVM_X86_DEFAULT_VM;
+  p.has_guest_memfd = false;
+  p.has_memory_attributes = false;
+  p.gmem_flags_shared_vm = 0;
+  p.gmem_flags_private_vm = 0;
+  p.gmem_slot_needs_private_mem = true;  // no VM has private memory here, so the flag is never accepted
+  p.dirty_log_disable_recovers_in_place = false;  // 6.13+ only; 6.12 zaps collapsible tables
+  // Measured 0x7ff (quirks 0-10): Debian's 6.12.y offers more quirks than the 6.18 entry assumes.
+  p.caps[KVM_CAP_DISABLE_QUIRKS2] = same(0x7ff);
+  // The oracle's vCPU model (qemu64) has MAXPHYADDR 40: a slot at 1T-4K is accepted, one at 1T is not.
+  p.max_gfn = (1ull << 28) - 1;
+  return p;
+}
+
 }  // namespace
 
 const std::vector<Profile>& builtin_profiles() {
-  static const std::vector<Profile> profiles = {linux_6_18(), linux_6_18_pvm(), linux_6_1(), linux_6_18_nx()};
+  static const std::vector<Profile> profiles = {linux_6_18(), linux_6_18_pvm(), linux_6_18_nx(), linux_6_1(),
+                                                linux_6_12()};
   return profiles;
 }
 

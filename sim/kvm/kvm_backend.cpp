@@ -327,9 +327,15 @@ bool KvmBackend::ensure_agent(Vm& vm, u64 avoid_gpa) {
     diag_ = "access: every memslot id is in use by the trace; no room for the guest agent";
     return false;
   }
-  // GPA range: the highest kSize-aligned range below 2^46 that no trace slot overlaps.
+  // GPA range: the highest kSize-aligned range below 2^46 that no trace slot overlaps. A profile with
+  // a smaller guest physical space (linux-6.12: the nested oracle's qemu64 vCPU has MAXPHYADDR 40)
+  // lowers the start, else KVM rejects the agent's slot.
   found = false;
-  for (u64 gpa = GuestAgent::kDefaultGpa;; gpa -= GuestAgent::kSize) {
+  const u64 gpa_top = (profile_.max_gfn + 1) << 12;
+  const u64 first = gpa_top >= GuestAgent::kDefaultGpa + GuestAgent::kSize
+                        ? GuestAgent::kDefaultGpa
+                        : (gpa_top & ~(GuestAgent::kSize - 1)) - GuestAgent::kSize;
+  for (u64 gpa = first;; gpa -= GuestAgent::kSize) {
     bool clash = avoid_gpa >= gpa && avoid_gpa < gpa + GuestAgent::kSize;
     for (const auto& [id, s] : vm.slots)
       if (gpa < s.gpa + s.size && s.gpa < gpa + GuestAgent::kSize) clash = true;

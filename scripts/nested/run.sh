@@ -1,0 +1,228 @@
+#!/usr/bin/env bash
+# Replays kvmsim traces on a real TDP-MMU KVM: a pinned Debian Linux 6.12 booted under QEMU TCG with an AMD
+# CPU model that has SVM+NPT (docs/nested.md, /work/shared/spec/nested-tdp.md). Inside the guest, a static
+# kvmsim runs `replay --backend kvm --profile PROFILE --format json` on each trace; the guest writes the
+# results to its second serial port between BEGIN/END markers and powers off. This script prints one JSON
+# report on stdout. Any boot, module or report failure exits non-zero with the console log tail: the oracle
+# never skips silently.
+#
+# Usage: scripts/nested/run.sh [--flavour linux-6.12] [--build-dir DIR] [--timeout S] [--trace-timeout S]
+#                              [--kvm-params "k=v ..."] [--kvm-amd-params "k=v ..."] [--update] TRACE|DIR...
+#   --trace-timeout  per trace, inside the guest (default 120 s): a hung ioctl is signalled (SIGTERM) and
+#              the trace fails with exit 143 while the others still run.
+#   --update   run `kvmsim replay --update` in the guest and write the updated traces back (recording the
+#              real kernel's answers, e.g. for a probe trace of KVM_CHECK_EXTENSION lines).
+# Exit: 0 every trace passed; 1 a trace failed (mismatch) on the guest; 2 usage; 3 boot/module/report failure.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+build_dir="$root/build"
+flavour=linux-6.12
+timeout_s=600
+trace_timeout_s=120
+kvm_params=""
+kvm_amd_params=""
+update=0
+inputs=()
+usage() { sed -n '9,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --flavour) flavour="$2"; shift 2 ;;
+    --build-dir) build_dir="$(realpath -m "$2")"; shift 2 ;;
+    --timeout) timeout_s="$2"; shift 2 ;;
+    --trace-timeout) trace_timeout_s="$2"; shift 2 ;;
+    --kvm-params) kvm_params="$2"; shift 2 ;;
+    --kvm-amd-params) kvm_amd_params="$2"; shift 2 ;;
+    --update) update=1; shift ;;
+    -h|--help) usage ;;
+    -*) echo "run.sh: unknown option '$1'" >&2; usage ;;
+    *) inputs+=("$1"); shift ;;
+  esac
+done
+[[ ${#inputs[@]} -gt 0 ]] || { echo "run.sh: no traces given" >&2; usage; }
+
+# Flavour → kernel package and module load order (read from each module's depends=). Only the cloud
+# flavour exists so far; the generic flavour (irqbypass → kvm → ccp → kvm-amd) and the rebuilt
+# SW_PROTECTED kvm.ko are the next step (docs/nested.md).
+# shellcheck source=versions.env
+source "$here/versions.env"
+case "$flavour" in
+  linux-6.12)
+    profile=linux-6.12
+    release="$NESTED_KERNEL_RELEASE"
+    modules=(virt/lib/irqbypass arch/x86/kvm/kvm arch/x86/kvm/kvm-amd)
+    ;;
+  *) echo "run.sh: unknown flavour '$flavour' (known: linux-6.12)" >&2; exit 2 ;;
+esac
+
+# ---- traces: files and directories (recursively, sorted for a deterministic order)
+traces=()
+for i in "${inputs[@]}"; do
+  if [[ -d "$i" ]]; then
+    while IFS= read -r f; do traces+=("$f"); done < <(find "$i" -type f -name '*.trace' | LC_ALL=C sort)
+  elif [[ -f "$i" ]]; then
+    traces+=("$i")
+  else
+    echo "run.sh: no such trace file or directory: $i" >&2; exit 2
+  fi
+done
+[[ ${#traces[@]} -gt 0 ]] || { echo "run.sh: no *.trace files found in ${inputs[*]}" >&2; exit 2; }
+
+# ---- kernel, busybox (cached, pinned) and a static kvmsim
+"$here/setup.sh" --build-dir "$build_dir"
+cache="$build_dir/nested/cache"
+kdir="$cache/kernel-$release"
+if [[ ! -f "$build_dir/CMakeCache.txt" ]] || ! grep -q '^KVMSIM_STATIC_RUNNER:BOOL=ON' "$build_dir/CMakeCache.txt"; then
+  cmake -S "$root" -B "$build_dir" -DKVMSIM_STATIC_RUNNER=ON >/dev/null
+fi
+cmake --build "$build_dir" -j2 --target kvmsim_static >&2
+kvmsim="$build_dir/kvmsim_static"
+
+# ---- initramfs
+work="$build_dir/nested/run-$flavour"
+rm -rf "$work"
+stage="$work/initramfs"
+mkdir -p "$stage"/{bin,dev,proc,sys,tmp,modules,traces}
+cp "$cache/busybox/bin/busybox" "$stage/bin/busybox"
+cp "$kvmsim" "$stage/bin/kvmsim"
+for m in "${modules[@]}"; do
+  src="$kdir/lib/modules/$release/kernel/$m.ko.xz"
+  [[ -f "$src" ]] || { echo "run.sh: module $src missing from the kernel package" >&2; exit 3; }
+  xz -dc "$src" > "$stage/modules/$(basename "$m").ko"  # busybox insmod cannot read .ko.xz
+done
+for idx in "${!traces[@]}"; do
+  cp "${traces[$idx]}" "$stage/traces/$(printf '%03d' "$idx").trace"
+done
+insmods=""
+for m in "${modules[@]}"; do
+  name="$(basename "$m")"
+  params=""
+  [[ "$name" == kvm ]] && params="$kvm_params"
+  [[ "$name" == kvm-amd ]] && params="$kvm_amd_params"
+  insmods+="insmod /modules/$name.ko $params || fail \"insmod $name.ko failed\""$'\n'
+done
+replay_flags="--backend kvm --profile $profile --format json --require-kvm"
+[[ $update -eq 1 ]] && replay_flags+=" --update"
+
+# The guest's /init. Everything it reports goes to ttyS1; ttyS0 is the console (kernel log, errors).
+# Times come from /proc/uptime (10 ms resolution): the only clock busybox offers below one second.
+cat > "$stage/init" <<EOF
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+out=/dev/ttyS1
+up() { cut -d' ' -f1 /proc/uptime; }
+fail() { echo "KVMSIM-NESTED-FAIL \$*" > \$out; echo "kvmsim-nested: \$*"; dmesg | tail -n 15; poweroff -f; }  # dmesg: why insmod failed
+t_init=\$(up)
+echo "KVMSIM-NESTED-BEGIN" > \$out
+$insmods
+t_modules=\$(up)
+[ -c /dev/kvm ] || fail "/dev/kvm missing after insmod"
+p() { cat "\$1" 2>/dev/null || echo "?"; }
+echo "META uname \$(uname -r)" > \$out
+echo "META init_uptime \$t_init" > \$out
+echo "META modules_uptime \$t_modules" > \$out
+echo "META kvm.tdp_mmu \$(p /sys/module/kvm/parameters/tdp_mmu)" > \$out
+echo "META kvm.nx_huge_pages \$(p /sys/module/kvm/parameters/nx_huge_pages)" > \$out
+echo "META kvm.eager_page_split \$(p /sys/module/kvm/parameters/eager_page_split)" > \$out
+echo "META kvm_amd.npt \$(p /sys/module/kvm_amd/parameters/npt)" > \$out
+echo "META thp.enabled \$(p /sys/kernel/mm/transparent_hugepage/enabled)" > \$out
+echo "META thp.defrag \$(p /sys/kernel/mm/transparent_hugepage/defrag)" > \$out
+echo "META thp.use_zero_page \$(p /sys/kernel/mm/transparent_hugepage/use_zero_page)" > \$out
+echo "META hugepages_1g \$(p /sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages)" > \$out
+echo "META hugepages_2m \$(p /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages)" > \$out
+for t in /traces/*.trace; do
+  n=\$(basename \$t .trace)
+  t0=\$(up)
+  timeout -s TERM $trace_timeout_s kvmsim replay $replay_flags \$t > /tmp/\$n.json 2> /tmp/\$n.err
+  rc=\$?
+  t1=\$(up)
+  echo "TRACE \$n \$rc \$t0 \$t1" > \$out
+  echo "JSON \$(cat /tmp/\$n.json | tr -d '\n')" > \$out
+  while IFS= read -r l; do echo "STDERR \$l" > \$out; done < /tmp/\$n.err
+  if [ "$update" = 1 ]; then
+    while IFS= read -r l; do echo "FILE \$l" > \$out; done < \$t
+    echo "FILE-END \$n" > \$out
+  fi
+done
+echo "KVMSIM-NESTED-END" > \$out
+poweroff -f
+EOF
+chmod +x "$stage/init"
+(cd "$stage" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1) > "$work/initrd.cpio.gz"
+
+# ---- boot (nested-tdp.md "Boot"): AMD CPU model with SVM+NPT (TCG has no VMX), 1G pages, fixed RAM
+# and hugetlb reservations so that mapping levels are deterministic.
+console="$work/console.log"
+results="$work/results.txt"
+: > "$console"; : > "$results"
+t_start=$(date +%s.%N)
+set +e
+timeout "$timeout_s" qemu-system-x86_64 -accel tcg -machine pc -cpu qemu64,+svm,+npt,+pdpe1gb -smp 1 -m 4G \
+  -kernel "$kdir/boot/vmlinuz-$release" -initrd "$work/initrd.cpio.gz" \
+  -append "console=ttyS0 panic=-1 quiet hugepagesz=1G hugepages=1 hugepagesz=2M hugepages=16" \
+  -serial "file:$console" -serial "file:$results" -display none -monitor none -no-reboot -nic none \
+  > "$work/qemu.out" 2>&1
+qemu_rc=$?
+set -e
+t_end=$(date +%s.%N)
+
+die() {
+  echo "run.sh: $*" >&2
+  echo "---- console log tail ($console)" >&2
+  tail -n 40 "$console" >&2 || true
+  echo "---- qemu output" >&2
+  tail -n 10 "$work/qemu.out" >&2 || true
+  exit 3
+}
+tr -d '\r' < "$results" > "$work/results.clean"
+res="$work/results.clean"
+[[ $qemu_rc -eq 124 ]] && die "QEMU timed out after ${timeout_s}s"
+[[ $qemu_rc -eq 0 ]] || die "QEMU exited with $qemu_rc"
+grep -q '^KVMSIM-NESTED-BEGIN' "$res" || die "the guest never reached /init (no BEGIN marker)"
+if grep -q '^KVMSIM-NESTED-FAIL' "$res"; then die "guest: $(grep '^KVMSIM-NESTED-FAIL' "$res" | head -n1 | cut -d' ' -f2-)"; fi
+grep -q '^KVMSIM-NESTED-END' "$res" || die "the guest report is truncated (no END marker)"
+
+# ---- report
+meta() { awk -v k="$1" '$1 == "META" && $2 == k { $1 = ""; $2 = ""; sub(/^ +/, ""); print; exit }' "$res"; }
+jstr() { local s="$1"; s="${s//\\/\\\\}"; s="${s//\"/\\\"}"; printf '"%s"' "$s"; }
+init_up="$(meta init_uptime)"
+mod_up="$(meta modules_uptime)"
+wall="$(awk -v a="$t_start" -v b="$t_end" 'BEGIN { printf "%.2f", b - a }')"
+insmod_s="$(awk -v a="$init_up" -v b="$mod_up" 'BEGIN { printf "%.2f", b - a }')"
+passed=0; failed=0; status=0
+tjson=""
+for idx in "${!traces[@]}"; do
+  n="$(printf '%03d' "$idx")"
+  line="$(grep "^TRACE $n " "$res" || true)"
+  [[ -n "$line" ]] || die "no result for trace ${traces[$idx]}"
+  read -r _ _ rc t0 t1 <<< "$line"
+  secs="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')"
+  json="$(awk -v n="$n" 'found && /^JSON / { sub(/^JSON /, ""); print; exit } $1 == "TRACE" && $2 == n { found = 1 }' "$res")"
+  [[ -n "$json" ]] || json=null
+  errs="$(awk -v n="$n" 'found && /^STDERR / { sub(/^STDERR /, ""); print } found && /^(TRACE|KVMSIM)/ && !($2 == n) { exit } $1 == "TRACE" && $2 == n { found = 1 }' "$res")"
+  if [[ "$rc" == 0 ]]; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
+  tjson+="${tjson:+, }{\"file\": $(jstr "${traces[$idx]}"), \"exit\": $rc, \"seconds\": $secs, \"stderr\": $(jstr "$errs"), \"replay\": $json}"
+  if [[ $update -eq 1 ]]; then
+    awk -v n="$n" '$1 == "FILE-END" && $2 == n { exit } found && /^FILE / { sub(/^FILE /, ""); print; next }
+                   found && $0 == "FILE" { print ""; next } $1 == "TRACE" && $2 == n { found = 1 }' "$res" > "$work/$n.updated"
+    if [[ -s "$work/$n.updated" ]] && ! cmp -s "$work/$n.updated" "${traces[$idx]}"; then
+      cp "$work/$n.updated" "${traces[$idx]}"
+      echo "run.sh: updated ${traces[$idx]}" >&2
+    fi
+  fi
+done
+qemu_version="$(qemu-system-x86_64 --version | head -n1)"
+printf '{"schema": 1, "oracle": "nested-tdp", "flavour": %s, "profile": %s, "kernel_package": %s, "kernel_release": %s,\n' \
+  "$(jstr "$flavour")" "$(jstr "$profile")" "$(jstr "$NESTED_KERNEL_PKG=$NESTED_KERNEL_VERSION")" "$(jstr "$(meta uname)")"
+printf ' "qemu": %s, "kvm_params": %s, "kvm_amd_params": %s,\n' "$(jstr "$qemu_version")" "$(jstr "$kvm_params")" "$(jstr "$kvm_amd_params")"
+printf ' "guest": {"kvm.tdp_mmu": %s, "kvm.nx_huge_pages": %s, "kvm.eager_page_split": %s, "kvm_amd.npt": %s, "thp.enabled": %s, "thp.defrag": %s, "thp.use_zero_page": %s, "hugepages_1g": %s, "hugepages_2m": %s},\n' \
+  "$(jstr "$(meta kvm.tdp_mmu)")" "$(jstr "$(meta kvm.nx_huge_pages)")" "$(jstr "$(meta kvm.eager_page_split)")" \
+  "$(jstr "$(meta kvm_amd.npt)")" "$(jstr "$(meta thp.enabled)")" "$(jstr "$(meta thp.defrag)")" \
+  "$(jstr "$(meta thp.use_zero_page)")" "$(jstr "$(meta hugepages_1g)")" "$(jstr "$(meta hugepages_2m)")"
+printf ' "boot_seconds": %s, "insmod_seconds": %s, "wall_seconds": %s,\n' "$init_up" "$insmod_s" "$wall"
+printf ' "traces": [%s],\n "passed": %d, "failed": %d}\n' "$tjson" "$passed" "$failed"
+exit $status
