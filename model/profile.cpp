@@ -70,7 +70,11 @@ Profile linux_6_18_pvm() {
   p.tdp = false;
   p.max_huge_level = 2;  // no PDPE1GB
   p.prefault_no_memslot_errno = ENOSPC;  // measured; see conformance/KNOWN_DIFFERENCES.md
-  p.eager_page_split = true;  // module param Y, but the shadow MMU never splits eagerly
+  // The module param says eager_page_split=Y, but only the TDP MMU splits eagerly: enabling dirty
+  // logging here leaves huge mappings in place and disabling it zaps the collapsible 4K SPTEs
+  // (host-kvm.md §6 "Transitions observed").
+  p.eager_page_split = false;
+  p.dirty_log_disable_recovers_in_place = false;
   p.nx_huge_pages = false;
   return p;
 }

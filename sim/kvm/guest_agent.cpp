@@ -151,6 +151,11 @@ u64 GuestAgent::alloc_page() {
 }
 
 u64 GuestAgent::new_window(u64 gpa, std::string* error) {
+  // One window per 2M guest-physical region, reused for every later access to it: its PDE never
+  // changes, so a shadow entry built for it stays valid, and the region gets exactly one shadow
+  // mapping (a fresh window per access would add a second 2M shadow leaf for the same region).
+  const u64 region = gpa & ~(k2M - 1);
+  if (auto it = window_for_region_.find(region); it != window_for_region_.end()) return it->second;
   constexpr u64 kPerPml4 = 512ull * 512;
   const u64 n = next_window_;
   // Window PML4 slots: 1..255 (canonical lower half), skipping the identity map's slot.
@@ -179,9 +184,11 @@ u64 GuestAgent::new_window(u64 gpa, std::string* error) {
     pd_for_window_block_ = p;
     store(&page(pdpt_for_pml4_[pml4i])[pdpti], page_gpa(p) | kTable);
   }
-  store(&page(pd_for_window_block_)[pdi], (gpa & ~(k2M - 1)) | kP | kW | kU | kPS | kAD);
+  store(&page(pd_for_window_block_)[pdi], region | kP | kW | kU | kPS | kAD);
   ++next_window_;
-  return pml4i << 39 | pdpti << 30 | pdi << 21;
+  const u64 va = pml4i << 39 | pdpti << 30 | pdi << 21;
+  window_for_region_.emplace(region, va);
+  return va;
 }
 
 AccessOutcome GuestAgent::run(int vcpu_fd, x86::kvm_run* run, u64 gpa, AccessKind kind, u64 stub_hva,

@@ -21,7 +21,8 @@
 // level is decided by the host and the memslot, as on TDP. Window PDEs are created with A=1 and
 // D=1: with D=0 a read fault strips W from the shadow role, so a later write through another
 // window would build a second direct shadow page for the same 2M region and count the page twice
-// in pages_4k (measured). Window VAs are never reused. Exec of a gpa without RAM (no memslot)
+// in pages_4k (measured). Each 2M region gets one window, reused by every later access to it
+// (its PDE never changes, so shadow entries built for it stay valid). Exec of a gpa without RAM (no memslot)
 // ends in KVM_EXIT_INTERNAL_ERROR (emulation failure) and is reported as an error (EIO).
 //
 // Accesses: read = `mov al,[rdi]`; write = `lock or byte [rdi],0` (one write fault that keeps the
@@ -36,6 +37,7 @@
 #pragma once
 
 #include <memory>
+#include <map>
 #include <string>
 
 #include "model/types.h"
@@ -86,7 +88,8 @@ class GuestAgent {
   u64* page(u64 index) const { return reinterpret_cast<u64*>(host_ + index * 4096); }
   u64 page_gpa(u64 index) const { return where_.gpa + index * 4096; }
   bool build(std::string* error);
-  // Writes a fresh 2M PDE for `gpa`; returns the window's guest-virtual base (0 if exhausted).
+  // The 2M window mapping `gpa`'s region: reused if it exists, else a fresh PDE; returns the
+  // window's guest-virtual base (0 if exhausted).
   u64 new_window(u64 gpa, std::string* error);
   u64 alloc_page();  // index of a zeroed pool page, 0 if exhausted
 
@@ -99,6 +102,7 @@ class GuestAgent {
   u64 next_window_ = 0;
   u64 pdpt_for_pml4_[512] = {};  // pool page index of the window PDPT under each PML4 slot
   u64 pd_for_window_block_ = 0;  // pool page index of the PD for the current 512-window block
+  std::map<u64, u64> window_for_region_;  // 2M-aligned gpa -> window guest-virtual base
 };
 
 }  // namespace kvmsim::kvm
