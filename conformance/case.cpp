@@ -339,6 +339,13 @@ int Check::create_vcpu(int vm, u64 id, std::source_location loc) {
   return static_cast<int>(must(c, loc));
 }
 
+Check::VmVcpu Check::create_vm_with_vcpu(u64 type, std::source_location loc) {
+  VmVcpu v;
+  v.vm = create_vm(type, loc);
+  v.vcpu = create_vcpu(v.vm, 0, loc);
+  return v;
+}
+
 u64 Check::mmap(u64 size, Backing backing, u64 align, std::source_location loc) {
   if (align == 0) align = backing_default_align(backing);
   Call c{api_.mmap(size, backing, align),

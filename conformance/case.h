@@ -134,6 +134,13 @@ class Check {
   int create_vm(u64 type = uapi::KVM_X86_DEFAULT_VM,
                 std::source_location loc = std::source_location::current());
   int create_vcpu(int vm, u64 id = 0, std::source_location loc = std::source_location::current());
+  // A VM with vCPU 0: the set-up of every case that faults.
+  struct VmVcpu {
+    int vm;
+    int vcpu;
+  };
+  VmVcpu create_vm_with_vcpu(u64 type = uapi::KVM_X86_DEFAULT_VM,
+                             std::source_location loc = std::source_location::current());
   u64 mmap(u64 size, Backing backing = Backing::anon, u64 align = 0,
            std::source_location loc = std::source_location::current());
   int create_gmem(int vm, u64 size, u64 flags = 0,

@@ -10,17 +10,7 @@ using namespace kvmsim::uapi;
 
 namespace {
 
-struct Guest {
-  int vm;
-  int vcpu;
-};
-
-Guest make_guest(Check& c, u64 type = KVM_X86_DEFAULT_VM) {
-  Guest g;
-  g.vm = c.create_vm(type);
-  g.vcpu = c.create_vcpu(g.vm);
-  return g;
-}
+using Guest = Check::VmVcpu;
 
 AccessOutcome run(Check& c, const Guest& g, u64 gpa, AccessKind kind) { return c.api().access(g.vcpu, gpa, kind); }
 
@@ -31,7 +21,7 @@ constexpr u64 kBase = 1ull << 30;
 }  // namespace
 
 KVMSIM_CASE(access, read_write_ok, Need::guest_access) {
-  Guest g = make_guest(c);
+  Guest g = c.create_vm_with_vcpu();
   const u64 mem = c.mmap(2 * MiB);
   c.add_slot(g.vm, make_region(1, kBase, 2 * MiB, mem));
   c.expect_outcome(run(c, g, kBase, AccessKind::read), outcome_ok(), what("read", kBase));
@@ -39,7 +29,7 @@ KVMSIM_CASE(access, read_write_ok, Need::guest_access) {
 }
 
 KVMSIM_CASE(access, no_memslot_is_mmio, Need::guest_access) {
-  Guest g = make_guest(c);
+  Guest g = c.create_vm_with_vcpu();
   const u64 mem = c.mmap(2 * MiB);
   c.add_slot(g.vm, make_region(1, kBase, 2 * MiB, mem));
   c.expect_outcome(run(c, g, kBase + 2 * MiB, AccessKind::read), outcome_mmio(), what("read", kBase + 2 * MiB));
@@ -47,7 +37,7 @@ KVMSIM_CASE(access, no_memslot_is_mmio, Need::guest_access) {
 }
 
 KVMSIM_CASE(access, readonly_slot_write_is_mmio, Need::guest_access, Need::readonly_mem) {
-  Guest g = make_guest(c);
+  Guest g = c.create_vm_with_vcpu();
   const u64 mem = c.mmap(2 * MiB);
   c.add_slot(g.vm, make_region(1, kBase, 2 * MiB, mem, KVM_MEM_READONLY));
   c.expect_outcome(run(c, g, kBase, AccessKind::read), outcome_ok(), what("read", kBase));
@@ -55,7 +45,7 @@ KVMSIM_CASE(access, readonly_slot_write_is_mmio, Need::guest_access, Need::reado
 }
 
 KVMSIM_CASE(access, deleted_slot_is_mmio, Need::guest_access) {
-  Guest g = make_guest(c);
+  Guest g = c.create_vm_with_vcpu();
   const u64 mem = c.mmap(2 * MiB);
   c.add_slot(g.vm, make_region(1, kBase, 2 * MiB, mem));
   c.expect_outcome(run(c, g, kBase, AccessKind::write), outcome_ok(), what("write", kBase));
@@ -64,7 +54,7 @@ KVMSIM_CASE(access, deleted_slot_is_mmio, Need::guest_access) {
 }
 
 KVMSIM_CASE(access, moved_slot, Need::guest_access) {
-  Guest g = make_guest(c);
+  Guest g = c.create_vm_with_vcpu();
   const u64 mem = c.mmap(2 * MiB);
   c.add_slot(g.vm, make_region(1, kBase, 2 * MiB, mem));
   c.expect_outcome(run(c, g, kBase, AccessKind::write), outcome_ok(), what("write", kBase));
@@ -75,13 +65,13 @@ KVMSIM_CASE(access, moved_slot, Need::guest_access) {
 
 // A slot whose host range is not mapped: KVM_RUN fails with EFAULT when the guest touches it.
 KVMSIM_CASE(access, unmapped_uaddr_is_efault, Need::guest_access) {
-  Guest g = make_guest(c);
+  Guest g = c.create_vm_with_vcpu();
   c.add_slot(g.vm, make_region(1, kBase, 64 * KiB, 0x7000000000ull));
   c.expect_outcome(run(c, g, kBase, AccessKind::read), outcome_error(EFAULT), what("read", kBase));
 }
 
 KVMSIM_CASE(access, prot_read_uaddr_write_is_efault, Need::guest_access) {
-  Guest g = make_guest(c);
+  Guest g = c.create_vm_with_vcpu();
   const u64 mem = c.mmap(64 * KiB, Backing::anon_nohuge);
   c.must({c.api().mprotect(mem, 64 * KiB, PROT_READ), "mprotect(PROT_READ)"});
   c.add_slot(g.vm, make_region(1, kBase, 64 * KiB, mem));
@@ -90,7 +80,7 @@ KVMSIM_CASE(access, prot_read_uaddr_write_is_efault, Need::guest_access) {
 }
 
 KVMSIM_CASE(access, prot_none_uaddr_is_efault, Need::guest_access) {
-  Guest g = make_guest(c);
+  Guest g = c.create_vm_with_vcpu();
   const u64 mem = c.mmap(64 * KiB, Backing::anon_nohuge);
   c.must({c.api().mprotect(mem, 64 * KiB, PROT_NONE), "mprotect(PROT_NONE)"});
   c.add_slot(g.vm, make_region(1, kBase, 64 * KiB, mem));
@@ -99,7 +89,7 @@ KVMSIM_CASE(access, prot_none_uaddr_is_efault, Need::guest_access) {
 
 // Host mm changes after the guest mapped the page reach KVM through the MMU notifier.
 KVMSIM_CASE(access, munmap_after_mapping_is_efault, Need::guest_access) {
-  Guest g = make_guest(c);
+  Guest g = c.create_vm_with_vcpu();
   const u64 mem = c.mmap(64 * KiB, Backing::anon_nohuge);
   c.add_slot(g.vm, make_region(1, kBase, 64 * KiB, mem));
   c.expect_outcome(run(c, g, kBase, AccessKind::write), outcome_ok(), what("write", kBase));
@@ -108,7 +98,7 @@ KVMSIM_CASE(access, munmap_after_mapping_is_efault, Need::guest_access) {
 }
 
 KVMSIM_CASE(access, mprotect_after_mapping_write_is_efault, Need::guest_access) {
-  Guest g = make_guest(c);
+  Guest g = c.create_vm_with_vcpu();
   const u64 mem = c.mmap(64 * KiB, Backing::anon_nohuge);
   c.add_slot(g.vm, make_region(1, kBase, 64 * KiB, mem));
   c.expect_outcome(run(c, g, kBase, AccessKind::write), outcome_ok(), what("write", kBase));
@@ -118,7 +108,7 @@ KVMSIM_CASE(access, mprotect_after_mapping_write_is_efault, Need::guest_access) 
 }
 
 KVMSIM_CASE(access, madvise_dontneed_then_access, Need::guest_access) {
-  Guest g = make_guest(c);
+  Guest g = c.create_vm_with_vcpu();
   const u64 mem = c.mmap(64 * KiB, Backing::anon_nohuge);
   c.add_slot(g.vm, make_region(1, kBase, 64 * KiB, mem));
   c.expect_outcome(run(c, g, kBase, AccessKind::write), outcome_ok(), what("write", kBase));
@@ -128,7 +118,7 @@ KVMSIM_CASE(access, madvise_dontneed_then_access, Need::guest_access) {
 
 // Two slots over the same host memory both work.
 KVMSIM_CASE(access, aliased_slots, Need::guest_access) {
-  Guest g = make_guest(c);
+  Guest g = c.create_vm_with_vcpu();
   const u64 mem = c.mmap(64 * KiB, Backing::anon_nohuge);
   c.add_slot(g.vm, make_region(1, kBase, 64 * KiB, mem));
   c.add_slot(g.vm, make_region(2, 2 * kBase, 64 * KiB, mem));
@@ -138,7 +128,7 @@ KVMSIM_CASE(access, aliased_slots, Need::guest_access) {
 
 // gmem-only slots (MMAP) are served from the file even without INIT_SHARED.
 KVMSIM_CASE(access, gmem_only_slot, Need::guest_access, Need::gmem_mmap, Need::user_memory2) {
-  Guest g = make_guest(c);
+  Guest g = c.create_vm_with_vcpu();
   const u64 mem = c.mmap(2 * MiB);
   const int fd = c.create_gmem(g.vm, 2 * MiB, GUEST_MEMFD_FLAG_MMAP);
   c.add_slot(g.vm, make_gmem_region(1, kBase, 2 * MiB, mem, fd));
@@ -150,7 +140,7 @@ KVMSIM_CASE(access, gmem_only_slot, Need::guest_access, Need::gmem_mmap, Need::u
 
 KVMSIM_CASE(access, private_in_gmem_slot, Need::guest_access, Need::sw_protected_vm, Need::memory_attributes,
             Need::guest_memfd) {
-  Guest g = make_guest(c, KVM_X86_SW_PROTECTED_VM);
+  Guest g = c.create_vm_with_vcpu(KVM_X86_SW_PROTECTED_VM);
   const u64 mem = c.mmap(2 * MiB);
   const int fd = c.create_gmem(g.vm, 2 * MiB);
   c.add_slot(g.vm, make_gmem_region(1, kBase, 2 * MiB, mem, fd));
@@ -162,7 +152,7 @@ KVMSIM_CASE(access, private_in_gmem_slot, Need::guest_access, Need::sw_protected
 // A private gfn in a slot without guest_memfd: EFAULT with KVM_EXIT_MEMORY_FAULT {PRIVATE, gpa, 4K}.
 KVMSIM_CASE(access, private_without_gmem_is_memory_fault, Need::guest_access, Need::sw_protected_vm,
             Need::memory_attributes) {
-  Guest g = make_guest(c, KVM_X86_SW_PROTECTED_VM);
+  Guest g = c.create_vm_with_vcpu(KVM_X86_SW_PROTECTED_VM);
   const u64 mem = c.mmap(2 * MiB);
   c.add_slot(g.vm, make_region(1, kBase, 2 * MiB, mem));
   c.must(c.set_attributes(g.vm, kBase + 8 * KiB, 4 * KiB, KVM_MEMORY_ATTRIBUTE_PRIVATE));
@@ -175,7 +165,7 @@ KVMSIM_CASE(access, private_without_gmem_is_memory_fault, Need::guest_access, Ne
 // Private access to a gfn whose slot was deleted (private_mem_kvm_exits_test).
 KVMSIM_CASE(access, private_deleted_slot_is_memory_fault, Need::guest_access, Need::sw_protected_vm,
             Need::memory_attributes, Need::guest_memfd) {
-  Guest g = make_guest(c, KVM_X86_SW_PROTECTED_VM);
+  Guest g = c.create_vm_with_vcpu(KVM_X86_SW_PROTECTED_VM);
   const u64 mem = c.mmap(2 * MiB);
   const int fd = c.create_gmem(g.vm, 2 * MiB);
   c.add_slot(g.vm, make_gmem_region(1, kBase, 2 * MiB, mem, fd));
@@ -189,7 +179,7 @@ KVMSIM_CASE(access, private_deleted_slot_is_memory_fault, Need::guest_access, Ne
 // Closing the guest_memfd zaps its mappings and leaves the slot without a file.
 KVMSIM_CASE(access, private_after_gmem_close_is_memory_fault, Need::guest_access, Need::sw_protected_vm,
             Need::memory_attributes, Need::guest_memfd) {
-  Guest g = make_guest(c, KVM_X86_SW_PROTECTED_VM);
+  Guest g = c.create_vm_with_vcpu(KVM_X86_SW_PROTECTED_VM);
   const u64 mem = c.mmap(2 * MiB);
   const int fd = c.create_gmem(g.vm, 2 * MiB);
   c.add_slot(g.vm, make_gmem_region(1, kBase, 2 * MiB, mem, fd));
@@ -202,7 +192,7 @@ KVMSIM_CASE(access, private_after_gmem_close_is_memory_fault, Need::guest_access
 
 // Converting back to shared makes the page reachable through the uaddr again.
 KVMSIM_CASE(access, convert_private_to_shared, Need::guest_access, Need::sw_protected_vm, Need::memory_attributes) {
-  Guest g = make_guest(c, KVM_X86_SW_PROTECTED_VM);
+  Guest g = c.create_vm_with_vcpu(KVM_X86_SW_PROTECTED_VM);
   const u64 mem = c.mmap(2 * MiB);
   c.add_slot(g.vm, make_region(1, kBase, 2 * MiB, mem));
   c.must(c.set_attributes(g.vm, kBase, 4 * KiB, KVM_MEMORY_ATTRIBUTE_PRIVATE));

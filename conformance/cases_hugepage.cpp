@@ -25,17 +25,7 @@ Stats pages(u64 k4, u64 m2, u64 g1 = 0) { return {{"pages_4k", k4}, {"pages_2m",
 // Negative deltas are written as two's complement u64 (expect_stats_delta compares as i64).
 u64 minus(u64 v) { return static_cast<u64>(-static_cast<i64>(v)); }
 
-struct Vm {
-  int vm;
-  int vcpu;
-};
-
-Vm make_vm(Check& c, u64 type = KVM_X86_DEFAULT_VM) {
-  Vm v;
-  v.vm = c.create_vm(type);
-  v.vcpu = c.create_vcpu(v.vm);
-  return v;
-}
+using Vm = Check::VmVcpu;
 
 // A THP region the VMM wrote itself: real huge pages on the host.
 u64 touched_thp(Check& c, u64 size) {
@@ -47,7 +37,7 @@ u64 touched_thp(Check& c, u64 size) {
 }  // namespace
 
 KVMSIM_CASE(hugepage, thp_touched_maps_2m, Need::tdp, Need::stats) {
-  Vm v = make_vm(c);
+  Vm v = c.create_vm_with_vcpu();
   const u64 mem = touched_thp(c, 4 * MiB);
   c.add_slot(v.vm, make_region(0, 1 * GiB, 4 * MiB, mem));
   const Stats before = c.stats(v.vm);
@@ -57,7 +47,7 @@ KVMSIM_CASE(hugepage, thp_touched_maps_2m, Need::tdp, Need::stats) {
 }
 
 KVMSIM_CASE(hugepage, anon_nohuge_maps_4k, Need::tdp, Need::stats) {
-  Vm v = make_vm(c);
+  Vm v = c.create_vm_with_vcpu();
   const u64 mem = c.mmap(4 * MiB, Backing::anon_nohuge, 2 * MiB);
   c.must({c.api().touch(mem, 4 * MiB), "touch"});
   c.add_slot(v.vm, make_region(0, 1 * GiB, 4 * MiB, mem));
@@ -69,7 +59,7 @@ KVMSIM_CASE(hugepage, anon_nohuge_maps_4k, Need::tdp, Need::stats) {
 
 // A read fault on untouched THP-eligible memory maps the host's huge zero page: a 2M leaf.
 KVMSIM_CASE(hugepage, thp_untouched_read_maps_huge_zero_page, Need::tdp, Need::stats) {
-  Vm v = make_vm(c);
+  Vm v = c.create_vm_with_vcpu();
   const u64 mem = c.mmap(4 * MiB, Backing::thp, 2 * MiB);
   c.add_slot(v.vm, make_region(0, 1 * GiB, 4 * MiB, mem));
   const Stats before = c.stats(v.vm);
@@ -79,7 +69,7 @@ KVMSIM_CASE(hugepage, thp_untouched_read_maps_huge_zero_page, Need::tdp, Need::s
 
 // gpa and hva not congruent modulo 2M: no 2M leaf anywhere in the slot.
 KVMSIM_CASE(hugepage, hva_not_congruent_maps_4k, Need::tdp, Need::stats) {
-  Vm v = make_vm(c);
+  Vm v = c.create_vm_with_vcpu();
   const u64 mem = touched_thp(c, 6 * MiB);
   c.add_slot(v.vm, make_region(0, 1 * GiB, 4 * MiB, mem + 4 * KiB));
   const Stats before = c.stats(v.vm);
@@ -89,7 +79,7 @@ KVMSIM_CASE(hugepage, hva_not_congruent_maps_4k, Need::tdp, Need::stats) {
 
 // A slot starting 4K into a 2M region: the partial head region is 4K only, the rest 2M.
 KVMSIM_CASE(hugepage, unaligned_slot_head, Need::tdp, Need::stats) {
-  Vm v = make_vm(c);
+  Vm v = c.create_vm_with_vcpu();
   const u64 mem = touched_thp(c, 4 * MiB);
   c.add_slot(v.vm, make_region(0, 1 * GiB + 4 * KiB, 4 * MiB - 4 * KiB, mem + 4 * KiB));
   const Stats before = c.stats(v.vm);
@@ -101,7 +91,7 @@ KVMSIM_CASE(hugepage, unaligned_slot_head, Need::tdp, Need::stats) {
 
 // The trace-format example: slot of 2M+4K, the unaligned tail page maps at 4K.
 KVMSIM_CASE(hugepage, unaligned_slot_tail, Need::tdp, Need::stats) {
-  Vm v = make_vm(c);
+  Vm v = c.create_vm_with_vcpu();
   const u64 mem = touched_thp(c, 4 * MiB);
   c.add_slot(v.vm, make_region(10, 3 * GiB, 2 * MiB + 4 * KiB, mem));
   const Stats before = c.stats(v.vm);
@@ -111,7 +101,7 @@ KVMSIM_CASE(hugepage, unaligned_slot_tail, Need::tdp, Need::stats) {
 }
 
 KVMSIM_CASE(hugepage, hugetlb_2m_maps_2m, Need::tdp, Need::stats, Need::hugetlb) {
-  Vm v = make_vm(c);
+  Vm v = c.create_vm_with_vcpu();
   const u64 mem = c.mmap(4 * MiB, Backing::hugetlb_2m, 2 * MiB);
   c.add_slot(v.vm, make_region(0, 1 * GiB, 4 * MiB, mem));
   const Stats before = c.stats(v.vm);
@@ -120,7 +110,7 @@ KVMSIM_CASE(hugepage, hugetlb_2m_maps_2m, Need::tdp, Need::stats, Need::hugetlb)
 }
 
 KVMSIM_CASE(hugepage, hugetlb_1g_maps_1g, Need::tdp, Need::stats, Need::hugetlb_1g, Need::one_g_pages) {
-  Vm v = make_vm(c);
+  Vm v = c.create_vm_with_vcpu();
   const u64 mem = c.mmap(1 * GiB, Backing::hugetlb_1g, 1 * GiB);
   c.add_slot(v.vm, make_region(0, 1 * GiB, 1 * GiB, mem));
   const Stats before = c.stats(v.vm);
@@ -131,7 +121,7 @@ KVMSIM_CASE(hugepage, hugetlb_1g_maps_1g, Need::tdp, Need::stats, Need::hugetlb_
 
 // Congruent modulo 2M but not modulo 1G: 1G backing still maps at 2M.
 KVMSIM_CASE(hugepage, hugetlb_1g_not_congruent_maps_2m, Need::tdp, Need::stats, Need::hugetlb_1g) {
-  Vm v = make_vm(c);
+  Vm v = c.create_vm_with_vcpu();
   const u64 mem = c.mmap(1 * GiB, Backing::hugetlb_1g, 1 * GiB);
   c.add_slot(v.vm, make_region(0, 1 * GiB, 8 * MiB, mem + 2 * MiB));
   const Stats before = c.stats(v.vm);
@@ -141,7 +131,7 @@ KVMSIM_CASE(hugepage, hugetlb_1g_not_congruent_maps_2m, Need::tdp, Need::stats, 
 
 // Every fault in a dirty-logged slot maps 4K.
 KVMSIM_CASE(hugepage, log_dirty_slot_maps_4k, Need::tdp, Need::stats) {
-  Vm v = make_vm(c);
+  Vm v = c.create_vm_with_vcpu();
   const u64 mem = touched_thp(c, 2 * MiB);
   c.add_slot(v.vm, make_region(0, 1 * GiB, 2 * MiB, mem, KVM_MEM_LOG_DIRTY_PAGES));
   const Stats before = c.stats(v.vm);
@@ -152,7 +142,7 @@ KVMSIM_CASE(hugepage, log_dirty_slot_maps_4k, Need::tdp, Need::stats) {
 // guest_memfd folios are order 0: private mappings are always 4K.
 KVMSIM_CASE(hugepage, gmem_private_maps_4k, Need::tdp, Need::stats, Need::sw_protected_vm, Need::memory_attributes,
             Need::guest_memfd) {
-  Vm v = make_vm(c, KVM_X86_SW_PROTECTED_VM);
+  Vm v = c.create_vm_with_vcpu(KVM_X86_SW_PROTECTED_VM);
   const u64 mem = touched_thp(c, 4 * MiB);
   const int fd = c.create_gmem(v.vm, 4 * MiB);
   c.add_slot(v.vm, make_gmem_region(0, 0, 4 * MiB, mem, fd));
@@ -166,7 +156,7 @@ KVMSIM_CASE(hugepage, gmem_private_maps_4k, Need::tdp, Need::stats, Need::sw_pro
 // One private page makes its 2M region mixed: that region maps 4K, the other stays 2M.
 KVMSIM_CASE(hugepage, mixed_attributes_region_maps_4k, Need::tdp, Need::stats, Need::sw_protected_vm,
             Need::memory_attributes, Need::guest_memfd) {
-  Vm v = make_vm(c, KVM_X86_SW_PROTECTED_VM);
+  Vm v = c.create_vm_with_vcpu(KVM_X86_SW_PROTECTED_VM);
   const u64 mem = touched_thp(c, 4 * MiB);
   const int fd = c.create_gmem(v.vm, 4 * MiB);
   c.add_slot(v.vm, make_gmem_region(0, 0, 4 * MiB, mem, fd));
@@ -180,7 +170,7 @@ KVMSIM_CASE(hugepage, mixed_attributes_region_maps_4k, Need::tdp, Need::stats, N
 
 // gmem-only (MMAP) slots serve shared faults from guest_memfd: 4K even over THP uaddr.
 KVMSIM_CASE(hugepage, gmem_only_slot_maps_4k, Need::tdp, Need::stats, Need::gmem_mmap, Need::user_memory2) {
-  Vm v = make_vm(c);
+  Vm v = c.create_vm_with_vcpu();
   const u64 mem = touched_thp(c, 2 * MiB);
   const int fd = c.create_gmem(v.vm, 2 * MiB, GUEST_MEMFD_FLAG_MMAP);
   c.add_slot(v.vm, make_gmem_region(0, 0, 2 * MiB, mem, fd));
@@ -191,7 +181,7 @@ KVMSIM_CASE(hugepage, gmem_only_slot_maps_4k, Need::tdp, Need::stats, Need::gmem
 
 // Pre-faulting an already mapped range changes nothing.
 KVMSIM_CASE(hugepage, prefault_twice_is_idempotent, Need::tdp, Need::stats) {
-  Vm v = make_vm(c);
+  Vm v = c.create_vm_with_vcpu();
   const u64 mem = touched_thp(c, 2 * MiB);
   c.add_slot(v.vm, make_region(0, 1 * GiB, 2 * MiB, mem));
   populate(c, v.vcpu, 1 * GiB, 2 * MiB);
@@ -202,7 +192,7 @@ KVMSIM_CASE(hugepage, prefault_twice_is_idempotent, Need::tdp, Need::stats) {
 
 // Deleting a slot zaps its mappings; with the SLOT_ZAP_ALL quirk (default VMs) every mapping goes.
 KVMSIM_CASE(hugepage, delete_zaps, Need::tdp, Need::stats) {
-  Vm v = make_vm(c);
+  Vm v = c.create_vm_with_vcpu();
   const u64 a = c.mmap(64 * KiB, Backing::anon_nohuge);
   const u64 b = c.mmap(64 * KiB, Backing::anon_nohuge);
   c.must({c.api().touch(a, 64 * KiB), "touch"});
@@ -219,7 +209,7 @@ KVMSIM_CASE(hugepage, delete_zaps, Need::tdp, Need::stats) {
 }
 
 KVMSIM_CASE(hugepage, move_zaps_old_range, Need::tdp, Need::stats) {
-  Vm v = make_vm(c);
+  Vm v = c.create_vm_with_vcpu();
   const u64 mem = touched_thp(c, 2 * MiB);
   c.add_slot(v.vm, make_region(0, 1 * GiB, 2 * MiB, mem));
   populate(c, v.vcpu, 1 * GiB, 2 * MiB);
@@ -235,7 +225,7 @@ KVMSIM_CASE(hugepage, move_zaps_old_range, Need::tdp, Need::stats) {
 
 // Enabling dirty logging (no manual protect) eagerly splits huge leaves when eager_page_split.
 KVMSIM_CASE(hugepage, log_dirty_enable_splits, Need::tdp, Need::stats) {
-  Vm v = make_vm(c);
+  Vm v = c.create_vm_with_vcpu();
   const u64 mem = touched_thp(c, 2 * MiB);
   c.add_slot(v.vm, make_region(0, 1 * GiB, 2 * MiB, mem));
   populate(c, v.vcpu, 1 * GiB, 2 * MiB);
@@ -246,7 +236,7 @@ KVMSIM_CASE(hugepage, log_dirty_enable_splits, Need::tdp, Need::stats) {
 
 // Disabling it again recovers the 2M leaf in place (6.13+) or zaps the 4K leaves (older).
 KVMSIM_CASE(hugepage, log_dirty_disable_recovers, Need::tdp, Need::stats) {
-  Vm v = make_vm(c);
+  Vm v = c.create_vm_with_vcpu();
   const u64 mem = touched_thp(c, 2 * MiB);
   c.add_slot(v.vm, make_region(0, 1 * GiB, 2 * MiB, mem, KVM_MEM_LOG_DIRTY_PAGES));
   populate(c, v.vcpu, 1 * GiB, 2 * MiB);
@@ -258,7 +248,7 @@ KVMSIM_CASE(hugepage, log_dirty_disable_recovers, Need::tdp, Need::stats) {
 
 // Changing attributes zaps every leaf overlapping the range, a partially covered 2M leaf entirely.
 KVMSIM_CASE(hugepage, attribute_change_zaps, Need::tdp, Need::stats, Need::sw_protected_vm, Need::memory_attributes) {
-  Vm v = make_vm(c, KVM_X86_SW_PROTECTED_VM);
+  Vm v = c.create_vm_with_vcpu(KVM_X86_SW_PROTECTED_VM);
   const u64 mem = touched_thp(c, 4 * MiB);
   c.add_slot(v.vm, make_region(0, 0, 4 * MiB, mem));
   populate(c, v.vcpu, 0, 4 * MiB);
@@ -271,7 +261,7 @@ KVMSIM_CASE(hugepage, attribute_change_zaps, Need::tdp, Need::stats, Need::sw_pr
 
 KVMSIM_CASE(hugepage, punch_hole_zaps_gmem_mappings, Need::tdp, Need::stats, Need::sw_protected_vm,
             Need::memory_attributes, Need::guest_memfd) {
-  Vm v = make_vm(c, KVM_X86_SW_PROTECTED_VM);
+  Vm v = c.create_vm_with_vcpu(KVM_X86_SW_PROTECTED_VM);
   const u64 mem = c.mmap(2 * MiB, Backing::anon_nohuge);
   const int fd = c.create_gmem(v.vm, 2 * MiB);
   c.add_slot(v.vm, make_gmem_region(0, 0, 2 * MiB, mem, fd));
@@ -286,7 +276,7 @@ KVMSIM_CASE(hugepage, punch_hole_zaps_gmem_mappings, Need::tdp, Need::stats, Nee
 
 // MADV_DONTNEED invalidates through the MMU notifier.
 KVMSIM_CASE(hugepage, madvise_dontneed_zaps, Need::tdp, Need::stats) {
-  Vm v = make_vm(c);
+  Vm v = c.create_vm_with_vcpu();
   const u64 mem = c.mmap(64 * KiB, Backing::anon_nohuge);
   c.must({c.api().touch(mem, 64 * KiB), "touch"});
   c.add_slot(v.vm, make_region(0, 1 * GiB, 64 * KiB, mem));
@@ -299,7 +289,7 @@ KVMSIM_CASE(hugepage, madvise_dontneed_zaps, Need::tdp, Need::stats) {
 // A guest write to a huge-zero-page mapping CoWs at 4K in the host: the 2M leaf is replaced.
 KVMSIM_CASE(hugepage, write_after_huge_zero_page_maps_4k, Need::tdp, Need::stats, Need::guest_access) {
   if (!c.profile().huge_zero_page) c.skip("host has no huge zero page");
-  Vm v = make_vm(c);
+  Vm v = c.create_vm_with_vcpu();
   const u64 mem = c.mmap(2 * MiB, Backing::thp, 2 * MiB);
   c.add_slot(v.vm, make_region(0, 1 * GiB, 2 * MiB, mem));
   populate(c, v.vcpu, 1 * GiB, 2 * MiB);
@@ -311,7 +301,7 @@ KVMSIM_CASE(hugepage, write_after_huge_zero_page_maps_4k, Need::tdp, Need::stats
 
 // With the SLOT_ZAP_ALL quirk disabled, deleting a slot zaps only that slot's leaves.
 KVMSIM_CASE(hugepage, delete_without_zap_all_quirk, Need::tdp, Need::stats) {
-  Vm v = make_vm(c);
+  Vm v = c.create_vm_with_vcpu();
   const Call cap = c.check_extension(v.vm, KVM_CAP_DISABLE_QUIRKS2);
   if (cap.r.ret <= 0 || !(static_cast<u64>(cap.r.ret) & KVM_X86_QUIRK_SLOT_ZAP_ALL))
     c.skip("needs KVM_X86_QUIRK_SLOT_ZAP_ALL in KVM_CAP_DISABLE_QUIRKS2");
@@ -333,7 +323,7 @@ KVMSIM_CASE(hugepage, delete_without_zap_all_quirk, Need::tdp, Need::stats) {
 // An exec fault on a huge leaf: with the NX mitigation the leaf is split (children executable)
 // and counted in nx_lpage_splits; without it nothing changes.
 KVMSIM_CASE(hugepage, exec_fault_on_huge_page, Need::tdp, Need::stats, Need::guest_access) {
-  Vm v = make_vm(c);
+  Vm v = c.create_vm_with_vcpu();
   const u64 mem = touched_thp(c, 2 * MiB);
   c.add_slot(v.vm, make_region(0, 1 * GiB, 2 * MiB, mem));
   populate(c, v.vcpu, 1 * GiB, 2 * MiB);
