@@ -81,6 +81,19 @@ std::string known_profiles() {
   return s;
 }
 
+// The profile a single-backend run of `t` uses: --profile, else the trace's `profile` header, else
+// the default. Unknown names are reported with FILE:LINE of the header (or as a usage error).
+const model::Profile* resolve_profile(const std::string& requested, const trace::Trace& t, std::ostream& err) {
+  const std::string name = requested.empty() ? t.profile.value_or(model::default_profile().name) : requested;
+  if (const model::Profile* p = model::find_profile(name)) return p;
+  if (requested.empty())
+    err << t.file << ":" << directive_line(t.source, "profile") << ": ";
+  else
+    err << "kvmsim: ";
+  err << "unknown profile '" << name << "' (known: " << known_profiles() << ")\n";
+  return nullptr;
+}
+
 // Outcome of one trace file, folded into the process exit code.
 enum class FileStatus { passed, mismatched, malformed, skipped };
 
@@ -165,17 +178,8 @@ FileStatus replay_one(const std::string& file, const ReplayArgs& args, HostProfi
   const auto& t = std::get<trace::Trace>(parsed);
   if (auto names = backend_pair(args.backend)) return replay_pair_one(file, t, args, *names, host, out, err, json_reports);
 
-  std::string profile_name = args.profile;
-  if (profile_name.empty()) profile_name = t.profile.value_or(model::default_profile().name);
-  const model::Profile* profile = model::find_profile(profile_name);
-  if (!profile) {
-    if (args.profile.empty())
-      err << file << ":" << directive_line(t.source, "profile") << ": unknown profile '" << profile_name << "' (known: " << known_profiles()
-          << ")\n";
-    else
-      err << "kvmsim: unknown profile '" << profile_name << "' (known: " << known_profiles() << ")\n";
-    return FileStatus::malformed;
-  }
+  const model::Profile* profile = resolve_profile(args.profile, t, err);
+  if (!profile) return FileStatus::malformed;
 
   BackendOptions options;
   options.max_host_mem = args.max_host_mem;
@@ -310,12 +314,8 @@ int run_explain(const ExplainArgs& args, std::ostream& out, std::ostream& err) {
     return kExitUsage;
   }
   const auto& t = std::get<trace::Trace>(parsed);
-  std::string profile_name = args.profile.empty() ? t.profile.value_or(model::default_profile().name) : args.profile;
-  const model::Profile* profile = model::find_profile(profile_name);
-  if (!profile) {
-    err << args.file << ": unknown profile '" << profile_name << "' (known: " << known_profiles() << ")\n";
-    return kExitUsage;
-  }
+  const model::Profile* profile = resolve_profile(args.profile, t, err);
+  if (!profile) return kExitUsage;
   model::Kvm kvm(*profile);
   Replayer replayer(t, kvm, ReplayOptions{});
   std::string vm_name = args.vm;
