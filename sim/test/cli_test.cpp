@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -176,6 +177,46 @@ TEST(Cli, ExplainNamesTheRuleThatLimitedTheLevel) {
   EXPECT_EQ(run("explain /nonexistent.trace --gpa 0").code, kvmsim::kExitUsage);
   EXPECT_EQ(run(std::string("explain ") + KVMSIM_SOURCE_DIR + "/traces/tdp/slot_alignment_head.trace --gpa NOPE").code,
             kvmsim::kExitUsage);
+}
+
+}  // namespace
+
+namespace {
+
+// `replay --backend kvm --update` records the kernel's own answers into a trace (issue: golden traces
+// can be regenerated from a kernel); the recorded trace then holds on the kernel and on the model.
+TEST(Cli, UpdateRecordsTheKernelsAnswers) {
+  if (access("/dev/kvm", R_OK | W_OK) != 0) GTEST_SKIP() << "no /dev/kvm: cannot record from a kernel";
+  TempDir d;
+  auto file = d.write("rec.trace",
+                      "kvmsim-trace 1\n"
+                      "profile linux-6.18-pvm\n"
+                      "mem = mmap(2M, anon_nohuge)\n"
+                      "vm = KVM_CREATE_VM(KVM_X86_DEFAULT_VM)\n"
+                      "vcpu = KVM_CREATE_VCPU(vm, 0)\n"
+                      "KVM_CHECK_EXTENSION(vm, KVM_CAP_PRE_FAULT_MEMORY)\n"
+                      "KVM_SET_USER_MEMORY_REGION(vm, {slot=0, guest_phys_addr=0x100001, memory_size=4K, "
+                      "userspace_addr=mem})\n"
+                      "KVM_SET_USER_MEMORY_REGION(vm, {slot=0, guest_phys_addr=1M, memory_size=2M, userspace_addr=mem})\n"
+                      "access(vcpu, 1M+4K, write)\n"
+                      "access(vcpu, 8M, read)\n"
+                      "expect stats(vm) pages_4k=99 pages_2m=99\n");
+  // The deliberately wrong stats expectation is a mismatch (exit 1) that --update then rewrites.
+  auto rec = run("replay --backend kvm --update " + file);
+  ASSERT_EQ(rec.code, kvmsim::kExitMismatch) << rec.out;
+  std::ifstream in(file);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string text = ss.str();
+  EXPECT_NE(text.find("KVM_CAP_PRE_FAULT_MEMORY) = 0"), std::string::npos) << text;
+  EXPECT_NE(text.find("userspace_addr=mem}) = -1 EINVAL"), std::string::npos) << text;
+  EXPECT_NE(text.find("access(vcpu, 1M+4K, write) = ok"), std::string::npos) << text;
+  EXPECT_NE(text.find("access(vcpu, 8M, read) = mmio"), std::string::npos) << text;
+  EXPECT_NE(text.find("pages_4k=1 pages_2m=0"), std::string::npos) << text;
+  auto again = run("replay --backend kvm " + file);
+  EXPECT_EQ(again.code, 0) << again.out;
+  auto both = run("replay --backend both " + file);
+  EXPECT_EQ(both.code, 0) << both.out;
 }
 
 }  // namespace
