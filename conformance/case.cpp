@@ -1,4 +1,5 @@
 #include "conformance/case.h"
+#include "model/core_assert.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -12,15 +13,6 @@ using namespace uapi;
 
 namespace {
 
-// Broken invariants of the suite itself abort with context (never a silent pass).
-#define KVMSIM_CONF_ASSERT(cond, msg)                                                  \
-  do {                                                                                 \
-    if (!(cond)) {                                                                     \
-      std::fprintf(stderr, "%s:%d: assertion failed: %s: %s\n", __FILE__, __LINE__, #cond, \
-                   std::string(msg).c_str());                                          \
-      std::abort();                                                                    \
-    }                                                                                  \
-  } while (0)
 
 std::string where(const std::source_location& loc) {
   std::string file = loc.file_name();
@@ -446,9 +438,9 @@ const std::vector<std::string>& group_names() {
 
 bool register_case(Case c) {
   const auto& g = group_names();
-  KVMSIM_CONF_ASSERT(std::find(g.begin(), g.end(), c.group) != g.end(), "unknown group " + c.group);
+  KVMSIM_ASSERT_CTX(std::find(g.begin(), g.end(), c.group) != g.end(), "unknown group " + c.group);
   for (const Case& other : registry())
-    KVMSIM_CONF_ASSERT(other.id() != c.id(), "duplicate case " + c.id());
+    KVMSIM_ASSERT_CTX(other.id() != c.id(), "duplicate case " + c.id());
   registry().push_back(std::move(c));
   registry_sorted() = false;
   return true;

@@ -20,28 +20,28 @@ void check_invariants(const Vm& vm) {
       // Built only when an assertion fails (16M leaves must stay cheap).
       auto where = [&] { return "as " + std::to_string(as) + " leaf gfn " + hex(gfn) + " level " + level_name(level); };
       if (!slot || !slot->contains(gfn)) slot = slots.by_gfn(gfn);
-      KVMSIM_MMU_ASSERT(slot != nullptr, where() + ": no memslot");
-      KVMSIM_MMU_ASSERT(end <= slot->end_gfn(), where() + ": crosses the end of slot " + std::to_string(slot->id) +
+      KVMSIM_ASSERT_CTX(slot != nullptr, where() + ": no memslot");
+      KVMSIM_ASSERT_CTX(end <= slot->end_gfn(), where() + ": crosses the end of slot " + std::to_string(slot->id) +
                                                     " (end gfn " + hex(slot->end_gfn()) + ")");
       const u64 attrs = vm.attributes().get(gfn);
       const bool priv = vm.has_private_mem() && (attrs & KVM_MEMORY_ATTRIBUTE_PRIVATE);
-      KVMSIM_MMU_ASSERT(a.is_private == priv, where() + ": private bit " + std::to_string(a.is_private) +
+      KVMSIM_ASSERT_CTX(a.is_private == priv, where() + ": private bit " + std::to_string(a.is_private) +
                                                   " but attributes " + hex(attrs));
-      KVMSIM_MMU_ASSERT(!a.is_private || slot->gmem, where() + ": private leaf in non-guest_memfd slot " +
+      KVMSIM_ASSERT_CTX(!a.is_private || slot->gmem, where() + ": private leaf in non-guest_memfd slot " +
                                                          std::to_string(slot->id));
       if (level == 1) return;
-      KVMSIM_MMU_ASSERT(!slot->lpage_info->disallowed(level, gfn),
+      KVMSIM_ASSERT_CTX(!slot->lpage_info->disallowed(level, gfn),
                         where() + ": huge leaf where lpage_info disallows it in slot " + std::to_string(slot->id));
       if (vm.has_private_mem())
-        KVMSIM_MMU_ASSERT(vm.attributes().uniform(gfn, end), where() + ": huge leaf across mixed attributes");
-      KVMSIM_MMU_ASSERT(!a.is_private && !slot->gmem_only, where() + ": huge leaf backed by guest_memfd");
+        KVMSIM_ASSERT_CTX(vm.attributes().uniform(gfn, end), where() + ": huge leaf across mixed attributes");
+      KVMSIM_ASSERT_CTX(!a.is_private && !slot->gmem_only, where() + ": huge leaf backed by guest_memfd");
       const HostMemory::HostPeek p = vm.host().peek(slot->hva_of(gfn));
-      KVMSIM_MMU_ASSERT(p.level >= level, where() + ": above the host level " + std::to_string(p.level) + " (" +
+      KVMSIM_ASSERT_CTX(p.level >= level, where() + ": above the host level " + std::to_string(p.level) + " (" +
                                               p.detail + ")");
       // With INITIALLY_SET huge leaves survive enabling dirty logging (CLEAR splits them lazily).
       const bool lazy = (vm.manual_dirty_log_protect() & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE) &&
                         (vm.manual_dirty_log_protect() & KVM_DIRTY_LOG_INITIALLY_SET);
-      KVMSIM_MMU_ASSERT(lazy || !(a.writable && (slot->flags & KVM_MEM_LOG_DIRTY_PAGES)),
+      KVMSIM_ASSERT_CTX(lazy || !(a.writable && (slot->flags & KVM_MEM_LOG_DIRTY_PAGES)),
                         where() + ": writable huge leaf in dirty-logged slot " + std::to_string(slot->id));
     });
   }

@@ -19,13 +19,13 @@ const char* lpage_rule_name(LpageReason::Rule r) {
 
 namespace {
 void check_level(int level) {
-  KVMSIM_MMU_ASSERT(level == 2 || level == 3, "lpage_info level " + std::to_string(level));
+  KVMSIM_ASSERT_CTX(level == 2 || level == 3, "lpage_info level " + std::to_string(level));
 }
 }  // namespace
 
 LpageInfo::LpageInfo(u64 base_gfn, u64 npages, u64 userspace_addr)
     : base_gfn_(base_gfn), npages_(npages), userspace_addr_(userspace_addr) {
-  KVMSIM_MMU_ASSERT(npages > 0, "empty slot at gfn " + hex(base_gfn));
+  KVMSIM_ASSERT_CTX(npages > 0, "empty slot at gfn " + hex(base_gfn));
 }
 
 u64 LpageInfo::region_index(int level, u64 gfn) const {
@@ -53,7 +53,7 @@ bool LpageInfo::hva_incongruent(int level) const {
 
 bool LpageInfo::disallowed(int level, u64 gfn) const {
   check_level(level);
-  KVMSIM_MMU_ASSERT(gfn >= base_gfn_ && gfn - base_gfn_ < npages_,
+  KVMSIM_ASSERT_CTX(gfn >= base_gfn_ && gfn - base_gfn_ < npages_,
                     "gfn " + hex(gfn) + " outside slot at " + hex(base_gfn_));
   const u64 idx = region_index(level, gfn);
   if (hva_incongruent(level)) return true;
@@ -64,7 +64,7 @@ bool LpageInfo::disallowed(int level, u64 gfn) const {
 
 std::vector<LpageReason> LpageInfo::reasons(int level, u64 gfn) const {
   check_level(level);
-  KVMSIM_MMU_ASSERT(gfn >= base_gfn_ && gfn - base_gfn_ < npages_,
+  KVMSIM_ASSERT_CTX(gfn >= base_gfn_ && gfn - base_gfn_ < npages_,
                     "gfn " + hex(gfn) + " outside slot at " + hex(base_gfn_));
   const std::string lname = level_name(level);
   const u64 idx = region_index(level, gfn);
@@ -94,7 +94,7 @@ bool LpageInfo::mixed(int level, u64 gfn) const {
 void LpageInfo::set_mixed(int level, u64 gfn, bool is_mixed) {
   check_level(level);
   const u64 region = gfn_round_for_level(gfn, level);
-  KVMSIM_MMU_ASSERT(fully_inside(level, region),
+  KVMSIM_ASSERT_CTX(fully_inside(level, region),
                     "mixed flag for " + std::string(level_name(level)) + " region " + hex(region) +
                         " not fully inside slot [" + hex(base_gfn_) + ", " +
                         hex(base_gfn_ + npages_) + ")");

@@ -4,30 +4,15 @@
 // Invariants: a non-present SPTE is 0; a present non-leaf SPTE carries only kPresent (its
 // permissions live in the leaves, as TDP non-leaf entries are always RWX); leaf bits are
 // meaningful only together with kPresent|kLeaf.
-// Also home of KVMSIM_MMU_ASSERT, the abort-with-context check used by the MMU core files.
 #pragma once
 
 #include <cstdio>
-#include <cstdlib>
 #include <string>
 
+#include "model/core_assert.h"
 #include "model/types.h"
 
-// Broken invariant inside the MMU model: print where and why, then abort. `ctx` is a
-// std::string (or anything convertible) describing the values involved.
-#define KVMSIM_MMU_ASSERT(cond, ctx)                                                        \
-  do {                                                                                      \
-    if (!(cond)) ::kvmsim::model::mmu_assert_fail(__FILE__, __LINE__, #cond, (ctx));        \
-  } while (0)
-
 namespace kvmsim::model {
-
-[[noreturn]] inline void mmu_assert_fail(const char* file, int line, const char* expr,
-                                         const std::string& ctx) {
-  std::fprintf(stderr, "%s:%d: MMU invariant broken: %s\n  %s\n", file, line, expr, ctx.c_str());
-  std::fflush(stderr);
-  std::abort();
-}
 
 // Hex formatting for assertion and explanation texts.
 inline std::string hex(u64 v) {

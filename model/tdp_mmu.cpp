@@ -87,8 +87,8 @@ std::string where(const Table& t, int i) {
 
 TdpMmu::TdpMmu(int root_level, int max_huge_level, bool nx_huge_pages)
     : root_level_(root_level), max_huge_level_(max_huge_level), nx_huge_pages_(nx_huge_pages) {
-  KVMSIM_MMU_ASSERT(root_level == 4 || root_level == 5, "root_level " + std::to_string(root_level));
-  KVMSIM_MMU_ASSERT(max_huge_level >= 1 && max_huge_level <= 3,
+  KVMSIM_ASSERT_CTX(root_level == 4 || root_level == 5, "root_level " + std::to_string(root_level));
+  KVMSIM_ASSERT_CTX(max_huge_level >= 1 && max_huge_level <= 3,
                     "max_huge_level " + std::to_string(max_huge_level));
   root_ = std::make_unique<Table>();
   root_->level = root_level;
@@ -101,7 +101,7 @@ TdpMmu& TdpMmu::operator=(TdpMmu&&) noexcept = default;
 u64 TdpMmu::max_gfn_exclusive() const { return pages_per_hpage(root_level_) * kSptesPerPage; }
 
 u64 TdpMmu::pages(int level) const {
-  KVMSIM_MMU_ASSERT(level >= 1 && level <= 3, "level " + std::to_string(level));
+  KVMSIM_ASSERT_CTX(level >= 1 && level <= 3, "level " + std::to_string(level));
   return pages_[level];
 }
 
@@ -113,10 +113,10 @@ void TdpMmu::add_stats(Stats& out) const {
 }
 
 void TdpMmu::account_leaf(int level, i64 delta) {
-  KVMSIM_MMU_ASSERT(level >= 1 && level <= max_huge_level_,
+  KVMSIM_ASSERT_CTX(level >= 1 && level <= max_huge_level_,
                     "leaf at level " + std::to_string(level) + " above max huge level " +
                         std::to_string(max_huge_level_));
-  KVMSIM_MMU_ASSERT(delta >= 0 || pages_[level] >= static_cast<u64>(-delta),
+  KVMSIM_ASSERT_CTX(delta >= 0 || pages_[level] >= static_cast<u64>(-delta),
                     "pages[" + std::to_string(level) + "] underflow");
   pages_[level] = static_cast<u64>(static_cast<i64>(pages_[level]) + delta);
 }
@@ -148,7 +148,7 @@ void TdpMmu::free_table(std::unique_ptr<Table> t) {
 }
 
 void TdpMmu::set_spte(Table& t, int i, spte_t new_spte) {
-  KVMSIM_MMU_ASSERT(!is_nonleaf_spte(new_spte), "set_spte cannot link tables: " + where(t, i));
+  KVMSIM_ASSERT_CTX(!is_nonleaf_spte(new_spte), "set_spte cannot link tables: " + where(t, i));
   const spte_t old = t.spte[i];
   if (is_last_spte(old)) account_leaf(t.level, -1);
   if (is_nonleaf_spte(old)) free_table(std::move(t.child[i]));
@@ -157,7 +157,7 @@ void TdpMmu::set_spte(Table& t, int i, spte_t new_spte) {
 }
 
 Table* TdpMmu::link_new_table(Table& t, int i) {
-  KVMSIM_MMU_ASSERT(t.level > 1 && !is_shadow_present_pte(t.spte[i]), "link over " + where(t, i));
+  KVMSIM_ASSERT_CTX(t.level > 1 && !is_shadow_present_pte(t.spte[i]), "link over " + where(t, i));
   if (!t.child) t.child = std::make_unique<std::unique_ptr<Table>[]>(kSptesPerPage);
   auto sp = std::make_unique<Table>();
   sp->level = t.level - 1;
@@ -174,7 +174,7 @@ Table* TdpMmu::link_new_table(Table& t, int i) {
 // make_small_spte(); -1 at L for the old leaf, +512 at L-1 for the children.
 Table* TdpMmu::split_huge_page(Table& t, int i) {
   const spte_t huge = t.spte[i];
-  KVMSIM_MMU_ASSERT(is_last_spte(huge) && t.level > 1, "split of non-huge " + where(t, i));
+  KVMSIM_ASSERT_CTX(is_last_spte(huge) && t.level > 1, "split of non-huge " + where(t, i));
   const spte_t small = make_small_spte(huge, t.level - 1, nx_huge_pages_);
   account_leaf(t.level, -1);
   t.spte[i] = kNonPresentSpte;
@@ -185,8 +185,8 @@ Table* TdpMmu::split_huge_page(Table& t, int i) {
 }
 
 MapResult TdpMmu::map(u64 gfn, int goal_level, const SpteAttrs& attrs, const MapFaultInfo& f) {
-  KVMSIM_MMU_ASSERT(gfn < max_gfn_exclusive(), "gfn " + hex(gfn) + " beyond the root");
-  KVMSIM_MMU_ASSERT(goal_level >= 1 && goal_level <= max_huge_level_,
+  KVMSIM_ASSERT_CTX(gfn < max_gfn_exclusive(), "gfn " + hex(gfn) + " beyond the root");
+  KVMSIM_ASSERT_CTX(goal_level >= 1 && goal_level <= max_huge_level_,
                     "goal_level " + std::to_string(goal_level));
   int goal = goal_level;
   Table* t = root_.get();
@@ -261,7 +261,7 @@ void TdpMmu::zap_all() {
 }
 
 u64 TdpMmu::split_huge_pages(u64 start, u64 end, int target_level) {
-  KVMSIM_MMU_ASSERT(target_level >= 1, "target_level " + std::to_string(target_level));
+  KVMSIM_ASSERT_CTX(target_level >= 1, "target_level " + std::to_string(target_level));
   u64 splits = 0;
   walk_range(*root_, start, end, target_level + 1, [&](Table& t, int i) {
     if (!is_last_spte(t.spte[i]) || t.level <= target_level) return;
@@ -352,7 +352,7 @@ u64 TdpMmu::nx_recover(u64 max_to_zap, const GfnPredicate& dirty_logged) {
     // Dirty-logged slots would fault the pages back at 4K; they recover when logging stops.
     if (dirty_logged && dirty_logged(sp->base_gfn)) continue;
     Table* parent = sp->parent;
-    KVMSIM_MMU_ASSERT(parent && parent->child_at(sp->parent_index) == sp,
+    KVMSIM_ASSERT_CTX(parent && parent->child_at(sp->parent_index) == sp,
                       "tracked table not linked at gfn " + hex(sp->base_gfn));
     set_spte(*parent, sp->parent_index, kNonPresentSpte);
   }
@@ -362,29 +362,29 @@ u64 TdpMmu::nx_recover(u64 max_to_zap, const GfnPredicate& dirty_logged) {
 void TdpMmu::check_table(const Table& t, u64 counts[4], u64& tracked) const {
   if (t.nx_track_seq) {
     ++tracked;
-    KVMSIM_MMU_ASSERT(t.nx_huge_page_disallowed,
+    KVMSIM_ASSERT_CTX(t.nx_huge_page_disallowed,
                       "tracked table at gfn " + hex(t.base_gfn) + " not nx_huge_page_disallowed");
     auto it = tracked_.find(t.nx_track_seq);
-    KVMSIM_MMU_ASSERT(it != tracked_.end() && it->second == &t,
+    KVMSIM_ASSERT_CTX(it != tracked_.end() && it->second == &t,
                       "tracked table at gfn " + hex(t.base_gfn) + " missing from the list");
   }
   for (int i = 0; i < kSptesPerPage; ++i) {
     const spte_t s = t.spte[i];
     const Table* c = t.child_at(i);
     if (is_nonleaf_spte(s)) {
-      KVMSIM_MMU_ASSERT(t.level > 1 && c, "non-leaf without table: " + where(t, i));
-      KVMSIM_MMU_ASSERT(c->level == t.level - 1 && c->base_gfn == t.entry_gfn(i) &&
+      KVMSIM_ASSERT_CTX(t.level > 1 && c, "non-leaf without table: " + where(t, i));
+      KVMSIM_ASSERT_CTX(c->level == t.level - 1 && c->base_gfn == t.entry_gfn(i) &&
                             c->parent == &t && c->parent_index == i,
                         "child table misplaced: " + where(t, i));
       check_table(*c, counts, tracked);
       continue;
     }
-    KVMSIM_MMU_ASSERT(!c, "table linked under a non-table entry: " + where(t, i));
+    KVMSIM_ASSERT_CTX(!c, "table linked under a non-table entry: " + where(t, i));
     if (is_last_spte(s)) {
-      KVMSIM_MMU_ASSERT(t.level <= max_huge_level_, "leaf above max huge level: " + where(t, i));
+      KVMSIM_ASSERT_CTX(t.level <= max_huge_level_, "leaf above max huge level: " + where(t, i));
       ++counts[t.level];
     } else {
-      KVMSIM_MMU_ASSERT(s == kNonPresentSpte, "stray bits in non-present SPTE: " + where(t, i));
+      KVMSIM_ASSERT_CTX(s == kNonPresentSpte, "stray bits in non-present SPTE: " + where(t, i));
     }
   }
 }
@@ -392,13 +392,13 @@ void TdpMmu::check_table(const Table& t, u64 counts[4], u64& tracked) const {
 void TdpMmu::check_invariants() const {
   u64 counts[4] = {0, 0, 0, 0};
   u64 tracked = 0;
-  KVMSIM_MMU_ASSERT(root_ && root_->level == root_level_ && root_->base_gfn == 0, "bad root");
+  KVMSIM_ASSERT_CTX(root_ && root_->level == root_level_ && root_->base_gfn == 0, "bad root");
   check_table(*root_, counts, tracked);
   for (int level = 1; level <= 3; ++level)
-    KVMSIM_MMU_ASSERT(counts[level] == pages_[level],
+    KVMSIM_ASSERT_CTX(counts[level] == pages_[level],
                       "pages[" + std::to_string(level) + "] = " + std::to_string(pages_[level]) +
                           " but the tree holds " + std::to_string(counts[level]) + " leaves");
-  KVMSIM_MMU_ASSERT(tracked == tracked_.size(),
+  KVMSIM_ASSERT_CTX(tracked == tracked_.size(),
                     "nx_lpage_splits = " + std::to_string(tracked_.size()) + " but " +
                         std::to_string(tracked) + " reachable tables are tracked");
 }

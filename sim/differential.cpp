@@ -1,4 +1,5 @@
 #include "sim/differential.h"
+#include "model/core_assert.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -8,14 +9,6 @@ namespace kvmsim {
 
 namespace {
 
-#define DIFF_ASSERT(cond, what)                                                              \
-  do {                                                                                       \
-    if (!(cond)) {                                                                           \
-      std::cerr << __FILE__ << ":" << __LINE__ << ": assertion failed: " #cond ": " << (what) \
-                << std::endl;                                                                \
-      std::abort();                                                                          \
-    }                                                                                        \
-  } while (0)
 
 std::string json_string(const std::string& s) {
   std::string out = "\"";
@@ -78,10 +71,10 @@ DiffReport replay_pair(const trace::Trace& trace, KvmApi& a, KvmApi& b) {
   d.file = trace.file;
   d.trace_profile = trace.profile.value_or("");
   while (!ra.done()) {
-    DIFF_ASSERT(!rb.done(), trace.file);  // same trace: both replayers step the same statements
+    KVMSIM_ASSERT_CTX(!rb.done(), trace.file);  // same trace: both replayers step the same statements
     StatementResult x = ra.step();
     StatementResult y = rb.step();
-    DIFF_ASSERT(x.line == y.line, std::to_string(x.line) + " vs " + std::to_string(y.line));
+    KVMSIM_ASSERT_CTX(x.line == y.line, std::to_string(x.line) + " vs " + std::to_string(y.line));
     auto cx = comparable_actual(x), cy = comparable_actual(y);
     if (!cx || !cy || *cx == *cy) continue;
     if (d.divergences++ == 0) d.first = Divergence{x.line, x.statement, *cx, *cy};

@@ -1,4 +1,5 @@
 #include "sim/replay.h"
+#include "model/core_assert.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -9,14 +10,6 @@
 #include "sim/trace/printer.h"
 #include "sim/trace/schema.h"
 
-#define REPLAY_ASSERT(cond, what)                                                                   \
-  do {                                                                                             \
-    if (!(cond)) {                                                                                 \
-      std::fprintf(stderr, "%s:%d: replay invariant broken: %s (%s)\n", __FILE__, __LINE__, #cond, \
-                   std::string(what).c_str());                                                     \
-      std::abort();                                                                                \
-    }                                                                                              \
-  } while (0)
 
 namespace kvmsim {
 
@@ -122,7 +115,7 @@ Replayer::Replayer(const trace::Trace& trace, KvmApi& backend, ReplayOptions opt
 u64 Replayer::eval(const Expr& e) const {
   return trace::evaluate(e, [this](const std::string& name) -> u64 {
            auto it = handles_.find(name);
-           REPLAY_ASSERT(it != handles_.end() && it->second.value, "unresolved handle " + name);
+           KVMSIM_ASSERT_CTX(it != handles_.end() && it->second.value, "unresolved handle " + name);
            return *it->second.value;
          }).value;
 }
@@ -163,7 +156,7 @@ std::optional<std::string> Replayer::failed_handle(const Statement& st) const {
 }
 
 StatementResult Replayer::step() {
-  REPLAY_ASSERT(!done(), "step() after the last statement");
+  KVMSIM_ASSERT_CTX(!done(), "step() after the last statement");
   const Statement& st = trace_.statements[next_++];
   StatementResult r = run(st);
   r.line = st.line;
@@ -191,7 +184,7 @@ StatementResult Replayer::step() {
 StatementResult Replayer::run(const Statement& st) {
   StatementResult r;
   const trace::StatementSpec* spec = trace::find_statement(st.callee, st.kind == Statement::Kind::expect);
-  REPLAY_ASSERT(spec, "statement not in schema: " + st.callee);
+  KVMSIM_ASSERT_CTX(spec, "statement not in schema: " + st.callee);
 
   if (auto failed = failed_handle(st)) {
     r.status = StepStatus::not_run;
@@ -259,7 +252,7 @@ StatementResult Replayer::run(const Statement& st) {
   if (spec->op == trace::Op::access) {
     const std::string& kind_word = st.args.at(2).word;
     auto kind = access_kind_from_name(kind_word);
-    REPLAY_ASSERT(kind, "access kind " + kind_word);
+    KVMSIM_ASSERT_CTX(kind, "access kind " + kind_word);
     AccessOutcome o = api_.access(fd_arg(0), arg(1), *kind);
     r.actual = access_text(o);
     r.expected = expected_text(st);
@@ -292,7 +285,7 @@ StatementResult Replayer::run(const Statement& st) {
       const Value& b = st.args.at(1);
       if (b.kind == Value::Kind::word) {
         auto backing = backing_from_name(b.word);
-        REPLAY_ASSERT(backing, "backing " + b.word);
+        KVMSIM_ASSERT_CTX(backing, "backing " + b.word);
         ret = api_.mmap(arg(0), *backing, kw("align", backing_default_align(*backing)));
       } else {
         ret = api_.mmap_fd(fd_arg(1), arg(0), kw("offset", 0),
@@ -404,7 +397,7 @@ StatementResult Replayer::run(const Statement& st) {
     case trace::Op::close: ret = api_.close(fd_arg(0)); break;
     case trace::Op::access:
     case trace::Op::expect_stats:
-    case trace::Op::expect_mapping: REPLAY_ASSERT(false, "handled above"); break;
+    case trace::Op::expect_mapping: KVMSIM_ASSERT_CTX(false, "handled above"); break;
   }
 
   r.actual = ret_text(ret) + out_text;
@@ -475,7 +468,7 @@ std::string apply_rewrites(const trace::Trace& trace, const std::vector<Statemen
     auto it = by_line.find(line_no);
     if (it != by_line.end() && stmts.count(line_no)) {
       const Statement& st = *stmts[line_no];
-      REPLAY_ASSERT(st.text == line && st.result_begin <= st.result_end && st.result_end <= line.size(),
+      KVMSIM_ASSERT_CTX(st.text == line && st.result_begin <= st.result_end && st.result_end <= line.size(),
                     "source does not match the parsed statement at line " + std::to_string(line_no));
       bool insert = st.result_begin == st.result_end;
       line = line.substr(0, st.result_begin) + (insert ? " " : "") + *it->second->rewrite + line.substr(st.result_end);
