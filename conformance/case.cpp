@@ -1,11 +1,12 @@
 #include "conformance/case.h"
-#include "model/core_assert.h"
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
+
+#include "model/core_assert.h"
 
 namespace kvmsim::conf {
 

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "sim/backends.h"
+#include "sim/json.h"
 
 namespace kvmsim::conf {
 
@@ -122,27 +123,6 @@ std::string xml_escape(const std::string& s) {
   return out;
 }
 
-std::string json_escape(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char ch : s) {
-    switch (ch) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (ch < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", ch);
-          out += buf;
-        } else {
-          out += static_cast<char>(ch);
-        }
-    }
-  }
-  return out + "\"";
-}
-
 // TAP descriptions and directives must stay on one line and must not contain '#'.
 std::string tap_safe(const std::string& s) {
   std::string out;
@@ -191,7 +171,7 @@ void format_tap(const RunReport& report, std::ostream& out) {
       case Status::skipped: out << "ok " << n << " - " << id << " # SKIP " << tap_safe(r.reason) << "\n"; break;
       case Status::failed:
         out << "not ok " << n << " - " << id << "\n  ---\n  failures:\n";
-        for (const std::string& f : r.failures) out << "    - " << json_escape(f) << "\n";
+        for (const std::string& f : r.failures) out << "    - " << json_quote(f) << "\n";
         out << "  ...\n";
         break;
     }
@@ -234,16 +214,16 @@ void format_junit(const RunReport& report, std::ostream& out) {
 
 void format_json(const RunReport& report, std::ostream& out) {
   out << "{\"schema\": 1, \"backends\": [";
-  for (size_t i = 0; i < report.backends.size(); ++i) out << (i ? ", " : "") << json_escape(report.backends[i]);
+  for (size_t i = 0; i < report.backends.size(); ++i) out << (i ? ", " : "") << json_quote(report.backends[i]);
   out << "], \"cases\": [";
   for (size_t i = 0; i < report.results.size(); ++i) {
     const CaseResult& r = report.results[i];
-    out << (i ? ",\n  " : "\n  ") << "{\"backend\": " << json_escape(r.backend) << ", \"group\": " << json_escape(r.group)
-        << ", \"name\": " << json_escape(r.name) << ", \"status\": " << json_escape(status_name(r.status));
-    if (!r.reason.empty()) out << ", \"reason\": " << json_escape(r.reason);
+    out << (i ? ",\n  " : "\n  ") << "{\"backend\": " << json_quote(r.backend) << ", \"group\": " << json_quote(r.group)
+        << ", \"name\": " << json_quote(r.name) << ", \"status\": " << json_quote(status_name(r.status));
+    if (!r.reason.empty()) out << ", \"reason\": " << json_quote(r.reason);
     if (!r.failures.empty()) {
       out << ", \"failures\": [";
-      for (size_t j = 0; j < r.failures.size(); ++j) out << (j ? ", " : "") << json_escape(r.failures[j]);
+      for (size_t j = 0; j < r.failures.size(); ++j) out << (j ? ", " : "") << json_quote(r.failures[j]);
       out << "]";
     }
     out << "}";

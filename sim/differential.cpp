@@ -1,35 +1,16 @@
 #include "sim/differential.h"
-#include "model/core_assert.h"
 
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
 
+#include "model/core_assert.h"
+#include "sim/json.h"
+
 namespace kvmsim {
 
 namespace {
 
-
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
-}
 
 // Drops the trailing newline ReplayReport::json() ends with, so it nests.
 std::string nested(std::string json) {
@@ -108,12 +89,12 @@ std::string DiffReport::text() const {
 }
 
 std::string DiffReport::json() const {
-  std::string out = "{\"file\":" + json_string(file) + ",\"trace_profile\":" + json_string(trace_profile) +
+  std::string out = "{\"file\":" + json_quote(file) + ",\"trace_profile\":" + json_quote(trace_profile) +
                     ",\"ok\":" + (ok() ? "true" : "false") + ",\"divergences\":" + std::to_string(divergences) +
                     ",\"first_divergence\":";
   if (first) {
-    out += "{\"line\":" + std::to_string(first->line) + ",\"statement\":" + json_string(first->statement) +
-           ",\"a\":" + json_string(first->a_actual) + ",\"b\":" + json_string(first->b_actual) + "}";
+    out += "{\"line\":" + std::to_string(first->line) + ",\"statement\":" + json_quote(first->statement) +
+           ",\"a\":" + json_quote(first->a_actual) + ",\"b\":" + json_quote(first->b_actual) + "}";
   } else {
     out += "null";
   }

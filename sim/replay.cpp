@@ -1,10 +1,11 @@
 #include "sim/replay.h"
-#include "model/core_assert.h"
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
+#include "model/core_assert.h"
+#include "sim/json.h"
 #include "sim/trace/eval.h"
 #include "sim/trace/format.h"
 #include "sim/trace/printer.h"
@@ -83,26 +84,6 @@ std::string access_text(const AccessOutcome& o) {
     case AccessOutcome::Kind::error: return "-1 " + trace::format_errno(o.err);
   }
   return "?";
-}
-
-std::string json_escape(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    unsigned char u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (u < 0x20 || u >= 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", u);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
 }
 
 }  // namespace
@@ -497,10 +478,10 @@ std::string ReplayReport::text() const {
 std::string ReplayReport::json() const {
   auto num = [](std::size_t v) { return std::to_string(v); };
   std::string out = "{";
-  out += "\"file\":" + json_escape(file);
-  out += ",\"backend\":" + json_escape(backend);
-  out += ",\"trace_profile\":" + json_escape(trace_profile);
-  out += ",\"backend_profile\":" + json_escape(backend_profile);
+  out += "\"file\":" + json_quote(file);
+  out += ",\"backend\":" + json_quote(backend);
+  out += ",\"trace_profile\":" + json_quote(trace_profile);
+  out += ",\"backend_profile\":" + json_quote(backend_profile);
   out += ",\"ok\":" + std::string(ok() ? "true" : "false");
   out += ",\"counts\":{\"statements\":" + num(counts.statements) + ",\"checked\":" + num(counts.checked) +
          ",\"matched\":" + num(counts.matched) + ",\"mismatched\":" + num(counts.mismatched) +
@@ -510,9 +491,9 @@ std::string ReplayReport::json() const {
   for (std::size_t i = 0; i < results.size(); i++) {
     const auto& r = results[i];
     if (i) out += ",";
-    out += "{\"line\":" + std::to_string(r.line) + ",\"statement\":" + json_escape(r.statement) +
-           ",\"status\":" + json_escape(step_status_name(r.status)) + ",\"expected\":" + json_escape(r.expected) +
-           ",\"actual\":" + json_escape(r.actual) + ",\"message\":" + json_escape(r.message) + "}";
+    out += "{\"line\":" + std::to_string(r.line) + ",\"statement\":" + json_quote(r.statement) +
+           ",\"status\":" + json_quote(step_status_name(r.status)) + ",\"expected\":" + json_quote(r.expected) +
+           ",\"actual\":" + json_quote(r.actual) + ",\"message\":" + json_quote(r.message) + "}";
   }
   return out + "]}\n";
 }
