@@ -190,9 +190,11 @@ KVMSIM_CASE(hugepage, prefault_twice_is_idempotent, Need::tdp, Need::stats) {
   c.expect_stats_delta(before, c.stats(v.vm), pages(0, 0));
 }
 
-// Deleting a slot zaps its mappings; with the SLOT_ZAP_ALL quirk (default VMs) every mapping goes.
-KVMSIM_CASE(hugepage, delete_zaps, Need::tdp, Need::stats) {
-  Vm v = c.create_vm_with_vcpu();
+namespace {
+
+// Slots 0 (1G) and 1 (2G) of 64 KiB each, host-written and pre-faulted at 4K (16 leaves each);
+// returns slot 1's host address. The set-up of the memslot-delete zap cases.
+u64 two_populated_slots(Check& c, const Vm& v) {
   const u64 a = c.mmap(64 * KiB, Backing::anon_nohuge);
   const u64 b = c.mmap(64 * KiB, Backing::anon_nohuge);
   c.must({c.api().touch(a, 64 * KiB), "touch"});
@@ -201,6 +203,15 @@ KVMSIM_CASE(hugepage, delete_zaps, Need::tdp, Need::stats) {
   c.add_slot(v.vm, make_region(1, 2 * GiB, 64 * KiB, b));
   populate(c, v.vcpu, 1 * GiB, 64 * KiB);
   populate(c, v.vcpu, 2 * GiB, 64 * KiB);
+  return b;
+}
+
+}  // namespace
+
+// Deleting a slot zaps its mappings; with the SLOT_ZAP_ALL quirk (default VMs) every mapping goes.
+KVMSIM_CASE(hugepage, delete_zaps, Need::tdp, Need::stats) {
+  Vm v = c.create_vm_with_vcpu();
+  const u64 b = two_populated_slots(c, v);
   const Stats before = c.stats(v.vm);
   c.add_slot(v.vm, make_region(1, 2 * GiB, 0, b));
   const bool zap_all = c.profile().slot_zap_all_quirk || c.profile().zap_all_on_slot_change;
@@ -306,14 +317,7 @@ KVMSIM_CASE(hugepage, delete_without_zap_all_quirk, Need::tdp, Need::stats) {
   if (cap.r.ret <= 0 || !(static_cast<u64>(cap.r.ret) & KVM_X86_QUIRK_SLOT_ZAP_ALL))
     c.skip("needs KVM_X86_QUIRK_SLOT_ZAP_ALL in KVM_CAP_DISABLE_QUIRKS2");
   c.must(c.enable_cap(v.vm, KVM_CAP_DISABLE_QUIRKS2, KVM_X86_QUIRK_SLOT_ZAP_ALL));
-  const u64 a = c.mmap(64 * KiB, Backing::anon_nohuge);
-  const u64 b = c.mmap(64 * KiB, Backing::anon_nohuge);
-  c.must({c.api().touch(a, 64 * KiB), "touch"});
-  c.must({c.api().touch(b, 64 * KiB), "touch"});
-  c.add_slot(v.vm, make_region(0, 1 * GiB, 64 * KiB, a));
-  c.add_slot(v.vm, make_region(1, 2 * GiB, 64 * KiB, b));
-  populate(c, v.vcpu, 1 * GiB, 64 * KiB);
-  populate(c, v.vcpu, 2 * GiB, 64 * KiB);
+  const u64 b = two_populated_slots(c, v);
   const Stats before = c.stats(v.vm);
   c.add_slot(v.vm, make_region(1, 2 * GiB, 0, b));
   c.expect_stats_delta(before, c.stats(v.vm), pages(minus(16), 0));
