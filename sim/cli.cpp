@@ -319,8 +319,8 @@ int run_explain(const ExplainArgs& args, std::ostream& out, std::ostream& err) {
   model::Kvm kvm(*profile);
   Replayer replayer(t, kvm, ReplayOptions{});
   std::string vm_name = args.vm;
-  while (!replayer.done() && (args.at_line == 0 || replayer.next_line() <= args.at_line)) {
-    const auto& st = t.statements[replayer.report().results.size()];
+  for (const auto& st : t.statements) {
+    if (args.at_line && st.line > args.at_line) break;
     if (args.vm.empty() && st.callee == "KVM_CREATE_VM" && st.bind) vm_name = *st.bind;
     replayer.step();
   }

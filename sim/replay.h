@@ -65,8 +65,7 @@ class Replayer {
   StatementResult step();
   // The report so far (all steps taken); updated_text is filled when options.update is set.
   ReplayReport report() const;
-  // Line of the next statement to run (0 when done), and a bound handle's backend value.
-  int next_line() const { return done() ? 0 : trace_.statements[next_].line; }
+  // A bound handle's backend value (nullopt: unbound, or its creation failed).
   std::optional<u64> handle(const std::string& name) const {
     auto it = handles_.find(name);
     return it == handles_.end() ? std::nullopt : it->second.value;
