@@ -103,6 +103,9 @@ class HostMemory {
     std::string detail;  // e.g. "thp chunk 0x100000200000 is a THP"
   };
   HostPeek peek(u64 hva) const;
+  // get_user_pages_fast_only(FOLL_WRITE) on one page: true iff hva is mapped by a present,
+  // writable host PTE right now (nothing is faulted in). KVM's PTE prefetch uses this.
+  bool gup_fast_writable(u64 hva) const;
 
   // access_ok(): [addr, addr+size) does not wrap and ends at or below the user pointer limit.
   bool access_ok(u64 addr, u64 size) const;

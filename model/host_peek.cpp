@@ -62,4 +62,19 @@ HostMemory::HostPeek HostMemory::peek(u64 hva) const {
   return p;
 }
 
+bool HostMemory::gup_fast_writable(u64 hva) const {
+  const HostRegion* r = region_at(hva);
+  if (!r || !(r->prot & PROT_WRITE)) return false;
+  if (r->file) {
+    const u64 off = r->file_offset + ((hva & ~(kPageSize - 1)) - r->start);
+    if (off >= r->file->size) return false;
+  } else if (auto c = chunk_state(hva)) {
+    // A THP is mapped writable by its PMD; the huge zero page never is.
+    if (*c == Chunk::thp) return true;
+    if (*c == Chunk::huge_zero) return false;
+  }
+  // 4K or hugetlb pages: present and writable once written (read faults map read-only).
+  return is_written(hva & ~(kPageSize - 1));
+}
+
 }  // namespace kvmsim::model

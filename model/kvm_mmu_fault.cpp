@@ -114,9 +114,19 @@ FaultResult Vm::page_fault(const PageFault& f) {
   FaultResult r;
   r.decision = hugepage_adjust(adjust_input(*slot, gfn, f, false));
   const HugepageDecision& d = r.decision;
+  if (profile_.drop_large_spte) {
+    // Legacy MMU direct_map(): drop_large_spte() zaps a huge leaf above the goal instead of
+    // splitting it, so only this fault's page is mapped beneath it.
+    const Mapping cur = mmu_[0].lookup(gfn);
+    if (cur.level > d.goal_level) {
+      const u64 first = cur.gpa >> 12;
+      mmu_[0].zap_gfn_range(first, first + (level_size(cur.level) >> 12));
+    }
+  }
   MapResult m = mmu_[0].map(gfn, d.goal_level, attrs, MapFaultInfo{d.req_level, d.huge_page_disallowed, f.prefetch});
   r.kind = m.spurious ? FaultResult::Kind::spurious : FaultResult::Kind::fixed;
   r.level = m.level;
+  if (profile_.direct_pte_prefetch && !m.spurious && m.level == 1) direct_pte_prefetch(gfn);
   // make_spte: a writable SPTE in a dirty-tracked slot marks the page dirty (at 4K, which
   // hugepage_adjust enforces for dirty-logged slots).
   if (attrs.writable && (slot->flags & KVM_MEM_LOG_DIRTY_PAGES)) {

@@ -60,6 +60,13 @@ struct Profile {
   bool nx_huge_pages = false;
   bool dirty_log_disable_recovers_in_place = true;  // 6.13+; older kernels zap collapsible tables
   bool prefault_eagain_on_invalid_slot = true;
+  // The legacy (shadow) MMU of mmu.c instead of the TDP MMU, where their fault paths differ:
+  //  * drop_large_spte: a fault that needs a smaller leaf under a huge one zaps the huge SPTE and
+  //    maps only its own page; the TDP MMU splits the huge leaf in place (512 smaller leaves).
+  //  * direct_pte_prefetch: a 4K fault also maps the host-present, writable neighbours in its
+  //    aligned group of 8 SPTEs (PTE_PREFETCH_NUM); the TDP MMU maps only the faulting page.
+  bool drop_large_spte = false;
+  bool direct_pte_prefetch = false;
   // Non-zero: KVM_PRE_FAULT_MEMORY fails with this errno while the VM has never had a memslot
   // (kvm_pvm: loading the shadow root fails with ENOSPC; measured). Checked in the x86 arch step
   // after pre_fault_allowed and before the "not the TDP fault handler" EOPNOTSUPP.

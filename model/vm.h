@@ -123,6 +123,9 @@ class Vm {
   bool slot_zap_all() const;
 
   Ret pre_fault_step(u64 gpa, u64 size);
+  // Legacy MMU PTE prefetch after a 4K fault at gfn (pte_prefetch.cpp).
+  void direct_pte_prefetch(u64 gfn);
+  bool prefetch_sptes(u64 start, u64 end);
 
   // Integration points of the TDP MMU.
   void zap_gfn_range(u16 as_id, u64 start, u64 end);

@@ -186,5 +186,61 @@ TEST_F(MmuTest, WritesInDirtyLoggedSlotSetBits) {
   check();
 }
 
+
+// The legacy (shadow) MMU's fault path, as linux-6.18-pvm answers (measured on this machine:
+// traces/pvm/shadow_prefetch_drop_large_spte.trace holds on both backends).
+struct LegacyMmuTest : MmuTest {
+  LegacyMmuTest() : MmuTest("linux-6.18-pvm") {}
+};
+
+TEST_F(LegacyMmuTest, PrefetchMapsPresentNeighboursRunByRun) {
+  open_vm();
+  const u64 m = mem(2 * M, Backing::anon_nohuge);
+  ASSERT_EQ(kvm.touch(m, 64 * K), ok());
+  ASSERT_EQ(kvm.madvise(m + 8 * K, 4 * K, MADV_DONTNEED), ok());
+  ASSERT_EQ(set_slot(0, 0, 1 * G, 2 * M, m), ok());
+  // Page 1: run [0] is prefetched; run [2..7] begins with the absent page 2, which ends it all.
+  EXPECT_EQ(access(1 * G + 4 * K, AK::read), ok_outcome());
+  EXPECT_EQ(level(1 * G), 1);
+  EXPECT_FALSE(map(1 * G).accessed) << "prefetched SPTEs are not accessed";
+  EXPECT_EQ(level(1 * G + 12 * K), 0);
+  EXPECT_EQ(stat("pages_4k"), 2u);
+  // Page 9: the whole group 8..15 is present.
+  EXPECT_EQ(access(1 * G + 36 * K, AK::read), ok_outcome());
+  EXPECT_EQ(stat("pages_4k"), 10u);
+  // Never-written pages are not writable in the host: nothing is prefetched around page 20.
+  EXPECT_EQ(access(1 * G + 80 * K, AK::write), ok_outcome());
+  EXPECT_EQ(stat("pages_4k"), 11u);
+}
+
+TEST_F(LegacyMmuTest, NoPrefetchInDirtyLoggedOrReadonlySlotsOrAcrossTheSlotEnd) {
+  open_vm();
+  const u64 m = mem(64 * K, Backing::anon_nohuge);
+  ASSERT_EQ(kvm.touch(m, 64 * K), ok());
+  ASSERT_EQ(set_slot(0, KVM_MEM_LOG_DIRTY_PAGES, 1 * G, 32 * K, m), ok());
+  ASSERT_EQ(set_slot(1, KVM_MEM_READONLY, 2 * G, 16 * K, m + 32 * K), ok());
+  ASSERT_EQ(set_slot(2, 0, 3 * G, 12 * K, m + 48 * K), ok());
+  EXPECT_EQ(access(1 * G, AK::read), ok_outcome());
+  EXPECT_EQ(access(2 * G, AK::read), ok_outcome());
+  // Slot 2 has 3 pages: the run [1..7] crosses its end, so nothing is prefetched.
+  EXPECT_EQ(access(3 * G, AK::read), ok_outcome());
+  EXPECT_EQ(stat("pages_4k"), 3u);
+}
+
+TEST_F(LegacyMmuTest, DirtyLogWriteFaultDropsTheHugeLeaf) {
+  open_vm();
+  const u64 t = mem(2 * M, Backing::thp);
+  ASSERT_EQ(kvm.touch(t, 2 * M), ok());
+  ASSERT_EQ(set_slot(1, 0, 2 * G, 2 * M, t), ok());
+  EXPECT_EQ(access(2 * G, AK::write), ok_outcome());
+  EXPECT_EQ(level(2 * G), 2);
+  ASSERT_EQ(set_slot(1, KVM_MEM_LOG_DIRTY_PAGES, 2 * G, 2 * M, t), ok());
+  EXPECT_EQ(level(2 * G), 2) << "no eager split on the legacy MMU";
+  EXPECT_EQ(access(2 * G + 8 * K, AK::write), ok_outcome());
+  EXPECT_EQ(level(2 * G + 8 * K), 1);
+  EXPECT_EQ(level(2 * G), 0) << "the 2M leaf was dropped, not split";
+  EXPECT_EQ(stats_text(), "nx_lpage_splits=0 pages_1g=0 pages_2m=0 pages_4k=1 ");
+}
+
 }  // namespace
 }  // namespace kvmsim::model::test
