@@ -73,8 +73,14 @@ class KvmApi {
   virtual std::optional<Mapping> mapping(int vm_fd, u64 gpa) = 0;
 
   // Why the last call failed in a way the kernel would not explain by itself (a safety cap, a
-  // missing host resource); empty when there is nothing to add. Reading it clears it.
-  virtual std::string take_diagnostic() { return {}; }
+  // missing host resource); empty text when there is nothing to add. Reading it clears it.
+  struct Diagnostic {
+    std::string text;
+    // The backend refused the request, or the host lacked a resource the model assumes (huge
+    // pages): the kernel never answered it, so nothing after it can be compared with the model.
+    bool host_limit = false;
+  };
+  virtual Diagnostic take_diagnostic() { return {}; }
 };
 
 }  // namespace kvmsim

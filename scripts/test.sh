@@ -13,3 +13,10 @@ echo "== conformance: model and this host's /dev/kvm (fails if /dev/kvm is missi
 build/kvmsim conformance --backend both --require-kvm | grep -E '^(FAILED|conformance:)'
 echo "== differential: model vs this host's /dev/kvm on the traces measured here"
 build/kvmsim replay --backend both --require-kvm traces/pvm
+echo "== differential: model vs this host's /dev/kvm on every trace (fails only where they disagree)"
+diff_log="$(mktemp)"
+trap 'rm -f "$diff_log"' EXIT
+rc=0
+build/kvmsim replay --backend both --require-kvm --divergences-only traces/ > "$diff_log" || rc=$?
+grep -E '^(DIVERGE|replay:)' "$diff_log" || true
+if [[ $rc -ne 0 ]]; then cat "$diff_log"; exit "$rc"; fi

@@ -159,8 +159,9 @@ FileStatus replay_pair_one(const std::string& file, const trace::Trace& t, const
   }
   DiffReport d = replay_pair(t, *backends[0], *backends[1]);
   if (args.format == "json") json_reports->push_back(d.json());
-  else out << d.text();
-  return d.ok() ? FileStatus::passed : FileStatus::mismatched;
+  else out << d.text(args.divergences_only);
+  const bool pass = args.divergences_only ? d.divergences == 0 : d.ok();
+  return pass ? FileStatus::passed : FileStatus::mismatched;
 }
 
 FileStatus replay_one(const std::string& file, const ReplayArgs& args, HostProfile* host, std::ostream& out,
@@ -238,6 +239,10 @@ int run_replay(const ReplayArgs& args, std::ostream& out, std::ostream& err) {
   if (files.empty()) {
     err << "kvmsim: no *.trace files found\n";
     return kExitNothingRan;
+  }
+  if (args.divergences_only && !backend_pair(args.backend)) {
+    err << "kvmsim: --divergences-only needs a backend pair (A,B or both)\n";
+    return kExitUsage;
   }
   if (auto names = backend_pair(args.backend)) {
     if (args.update) {

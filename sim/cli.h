@@ -24,6 +24,9 @@ struct ReplayArgs {
   bool require_kvm = false;
   u64 max_host_mem = 2ull << 30;
   bool verbose = false;
+  // Pairs only: a trace passes when the two backends agree on every statement both ran, whatever
+  // its own expectations say (traces written for another profile than the host's).
+  bool divergences_only = false;
 };
 
 struct CapsArgs {

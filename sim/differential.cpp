@@ -56,6 +56,13 @@ DiffReport replay_pair(const trace::Trace& trace, KvmApi& a, KvmApi& b) {
     StatementResult x = ra.step();
     StatementResult y = rb.step();
     KVMSIM_ASSERT_CTX(x.line == y.line, std::to_string(x.line) + " vs " + std::to_string(y.line));
+    if (d.stopped) continue;
+    if (x.host_limit || y.host_limit) {
+      const StatementResult& refused = x.host_limit ? x : y;
+      d.stopped = DiffReport::HostLimitStop{x.line, x.statement, x.host_limit ? a.backend_name() : b.backend_name(),
+                                            refused.message};
+      continue;
+    }
     auto cx = comparable_actual(x), cy = comparable_actual(y);
     if (!cx || !cy || *cx == *cy) continue;
     if (d.divergences++ == 0) d.first = Divergence{x.line, x.statement, *cx, *cy};
@@ -65,15 +72,22 @@ DiffReport replay_pair(const trace::Trace& trace, KvmApi& a, KvmApi& b) {
   return d;
 }
 
-std::string DiffReport::text() const {
+std::string DiffReport::text(bool divergences_only) const {
   std::string out;
   if (first) {
     out += "  " + file + ":" + std::to_string(first->line) + ": " + a.backend + " " + first->a_actual + ", " +
            b.backend + " " + first->b_actual + "\n      " + first->statement + "\n";
   }
+  if (stopped) {
+    out += "  " + file + ":" + std::to_string(stopped->line) +
+           ": comparison stopped: " + stopped->backend +
+           " could not run this statement on this host; later statements are not compared\n      " + stopped->statement +
+           "\n";
+  }
   side_problems(a, trace_profile, &out);
   side_problems(b, trace_profile, &out);
-  std::string head = std::string(ok() ? "PASS " : "FAIL ") + file + " [" + a.backend + "/" + a.backend_profile +
+  const char* verdict = divergences_only ? (divergences == 0 ? "AGREE " : "DIVERGE ") : (ok() ? "PASS " : "FAIL ");
+  std::string head = std::string(verdict) + file + " [" + a.backend + "/" + a.backend_profile +
                      " vs " + b.backend + "/" + b.backend_profile + "] " + std::to_string(a.counts.statements) +
                      " statements, " + std::to_string(divergences) + " divergent";
   auto side = [&](const ReplayReport& r) {
@@ -98,6 +112,10 @@ std::string DiffReport::json() const {
   } else {
     out += "null";
   }
+  out += ",\"stopped_at_host_limit\":";
+  out += stopped ? "{\"line\":" + std::to_string(stopped->line) + ",\"statement\":" + json_quote(stopped->statement) +
+                       ",\"backend\":" + json_quote(stopped->backend) + ",\"message\":" + json_quote(stopped->message) + "}"
+                 : std::string("null");
   out += ",\"a\":" + nested(a.json()) + ",\"b\":" + nested(b.json()) + "}";
   return out;
 }

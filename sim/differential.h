@@ -7,6 +7,10 @@
 // them) is never a divergence; a binding statement is compared by success/failure only, because
 // host addresses and fd numbers differ by nature. When the trace was written for another profile
 // than a backend answers as, that backend's mismatches are labelled as profile differences.
+// A statement one backend could not put to its kernel (StatementResult::host_limit: a safety cap,
+// missing huge pages) ends the comparison there: from then on the two states differ because of
+// the host, not the kernel, so later disagreements are not divergences. The trace still fails on
+// that backend (its own mismatch), and the stop is reported with the backend's reason.
 #pragma once
 
 #include <cstddef>
@@ -32,12 +36,21 @@ struct DiffReport {
   ReplayReport a, b;               // each side's own report (backend, backend_profile, mismatches)
   std::optional<Divergence> first;  // first statement where the two backends disagree
   std::size_t divergences = 0;     // all disagreeing statements, including the first
+  // Where the comparison stopped because a backend hit a host limit (nullopt: it ran to the end).
+  struct HostLimitStop {
+    int line = 0;
+    std::string statement;
+    std::string backend;  // the side that could not run it
+    std::string message;  // that side's message, with its reason
+  };
+  std::optional<HostLimitStop> stopped;
 
   bool ok() const { return divergences == 0 && a.ok() && b.ok(); }
   // `FILE:LINE: A X, B Y` for the first divergence, then each side's problems (labelled with the
   // backend name, and as profile differences when the trace was written for another profile),
-  // then one summary line.
-  std::string text() const;
+  // then one summary line. `divergences_only`: the summary line says AGREE / DIVERGE (whether the
+  // backends disagreed) instead of PASS / FAIL (whether everything held).
+  std::string text(bool divergences_only = false) const;
   std::string json() const;  // deterministic, stable key order
 };
 

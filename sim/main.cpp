@@ -33,6 +33,8 @@ int main(int argc, char** argv) {
   rp->add_option("--max-host-mem", replay.max_host_mem, "Host memory cap of the kvm backend, bytes")
       ->capture_default_str();
   rp->add_flag("-v,--verbose", replay.verbose, "Print every statement's result");
+  rp->add_flag("--divergences-only", replay.divergences_only,
+               "With a pair: fail only where the two backends disagree, not on the traces' own expectations");
 
   CapsArgs caps;
   auto* cp = app.add_subcommand("caps", "Print the capabilities a profile answers");

@@ -151,12 +151,12 @@ StatementResult Replayer::step() {
     case StepStatus::not_run: r.message = where + "not run: " + r.message; break;
     default: break;
   }
+  const KvmApi::Diagnostic diag = api_.take_diagnostic();
   if (!r.message.empty()) {
     // A backend's own explanation (e.g. the real backend refusing a request over its safety cap).
-    if (std::string diag = api_.take_diagnostic(); !diag.empty()) r.message += " (" + api_.backend_name() + ": " + diag + ")";
+    if (!diag.text.empty()) r.message += " (" + api_.backend_name() + ": " + diag.text + ")";
+    r.host_limit = diag.host_limit;
     r.message += "\n    " + r.statement;
-  } else {
-    api_.take_diagnostic();
   }
   results_.push_back(r);
   return r;

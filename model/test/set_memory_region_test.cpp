@@ -1,5 +1,4 @@
 // KVM_SET_USER_MEMORY_REGION(2): kvm-semantics.md §2.3 and host-kvm.md §2 rows.
-#include <chrono>
 
 #include "model/test/model_fixture.h"
 
@@ -113,16 +112,14 @@ TEST_F(PvmTest, SizeAndGpaLimits) {
   EXPECT_EQ(kvm.ioctl_set_user_memory_region(vm, region(2, 0, ~0ull - 4095, 8 * K, 0)), fail(EINVAL));
 }
 
-TEST_F(PvmTest, MaxSlotsThenEinvalFast) {
+// The time this takes is measured in bench/ (memslot churn), never asserted here.
+TEST_F(PvmTest, MaxSlotsThenEinval) {
   const int vm = new_vm();
-  const auto t0 = std::chrono::steady_clock::now();
   for (u32 i = 0; i < KVM_USER_MEM_SLOTS; ++i)
     ASSERT_EQ(kvm.ioctl_set_user_memory_region(vm, region(i, 0, u64(i) << 12, 4 * K, 0)), ok()) << i;
   EXPECT_EQ(kvm.ioctl_set_user_memory_region(vm, region(KVM_USER_MEM_SLOTS, 0, 1ull << 30, 4 * K, 0)), fail(EINVAL));
   for (u32 i = 0; i < KVM_USER_MEM_SLOTS; ++i)
     ASSERT_EQ(kvm.ioctl_set_user_memory_region(vm, region(i, 0, 0, 0, 0)), ok()) << i;
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  EXPECT_LT(secs, 0.1);
   EXPECT_EQ(kvm.vm(vm)->slots(0).size(), 0u);
 }
 

@@ -36,6 +36,7 @@ HostMemory::~HostMemory() {
 
 Ret HostMemory::admit(u64 size) {
   if (size > cap_ || mapped_bytes_ > cap_ - size) {
+    host_limit_ = true;
     diag_ = "host memory cap: mapping " + std::to_string(size) + " bytes would exceed max_host_mem=" +
             std::to_string(cap_) + " (already mapped " + std::to_string(mapped_bytes_) + ")";
     return Ret::fail(ENOMEM);
@@ -45,6 +46,7 @@ Ret HostMemory::admit(u64 size) {
 
 Ret HostMemory::map(u64 size, Backing backing, u64 align) {
   diag_.clear();
+  host_limit_ = false;
   if (size == 0 || backing == Backing::guest_memfd) return Ret::fail(EINVAL);
   const u64 page = backing_page_size(backing);
   if (align == 0) align = backing_default_align(backing);
@@ -89,7 +91,10 @@ Ret HostMemory::map(u64 size, Backing backing, u64 align) {
   if (fd >= 0) ::close(fd);  // the mapping keeps the memfd alive
   if (m == MAP_FAILED) {
     ::munmap(res, size + slack);
-    if (backing == Backing::hugetlb_2m || backing == Backing::hugetlb_1g) diag_ = hugetlb_reason(page);
+    if (backing == Backing::hugetlb_2m || backing == Backing::hugetlb_1g) {
+      diag_ = hugetlb_reason(page);
+      host_limit_ = true;
+    }
     return Ret::fail(e);
   }
   if (addr > base) ::munmap(res, addr - base);
@@ -103,6 +108,7 @@ Ret HostMemory::map(u64 size, Backing backing, u64 align) {
 
 Ret HostMemory::map_fd(int fd, u64 size, u64 offset, int prot, int flags, bool touch_sigbus) {
   diag_.clear();
+  host_limit_ = false;
   if (Ret r = admit(round_up(size, k4K)); !r.is_ok()) return r;
   void* m = ::mmap(nullptr, size, prot, flags, fd, static_cast<off_t>(offset));
   if (m == MAP_FAILED) return Ret::fail(errno);

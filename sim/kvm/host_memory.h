@@ -37,6 +37,8 @@ class HostMemory {
   u64 mapped_bytes() const { return mapped_bytes_; }
   u64 cap() const { return cap_; }
   const std::string& last_diagnostic() const { return diag_; }
+  // The last failure was the cap or missing huge pages, not something the kernel decided.
+  bool last_was_host_limit() const { return host_limit_; }
 
  private:
   struct Region {
@@ -53,6 +55,7 @@ class HostMemory {
   u64 mapped_bytes_ = 0;
   std::map<u64, Region> regions_;
   std::string diag_;
+  bool host_limit_ = false;
 };
 
 }  // namespace kvmsim::kvm

@@ -71,6 +71,7 @@ std::unique_ptr<KvmApi> make_kvm_backend(const model::Profile& answers_as, const
 Ret KvmBackend::mmap(u64 size, Backing backing, u64 align) {
   Ret r = mem_.map(size, backing, align);
   diag_ = mem_.last_diagnostic();
+  diag_host_limit_ = mem_.last_was_host_limit();
   return r;
 }
 
@@ -79,6 +80,7 @@ Ret KvmBackend::mmap_fd(int fd, u64 size, u64 offset, int prot, int flags) {
   const bool sigbus = g != gmem_flags_.end() && !(g->second & GUEST_MEMFD_FLAG_INIT_SHARED);
   Ret r = mem_.map_fd(fd, size, offset, prot, flags, sigbus);
   diag_ = mem_.last_diagnostic();
+  diag_host_limit_ = mem_.last_was_host_limit();
   return r;
 }
 
@@ -168,6 +170,7 @@ std::optional<Ret> KvmBackend::refuse_oversized_slot(const Vm& vm, u32 slot, u64
   u64 total = metadata(npages);
   for (const auto& [id, s] : vm.slots) total += metadata(s.size / kPageSize);
   if (total <= opts_.max_host_mem) return std::nullopt;
+  diag_host_limit_ = true;
   diag_ = "refused: memslot " + std::to_string(slot) + " of " + std::to_string(size >> 20) +
           " MiB would make the kernel allocate about " + std::to_string(total >> 20) +
           " MiB of memslot metadata, over the host-memory cap of " + std::to_string(opts_.max_host_mem >> 20) +
@@ -324,6 +327,7 @@ bool KvmBackend::ensure_agent(Vm& vm, u64 avoid_gpa) {
     }
   }
   if (!found) {
+    diag_host_limit_ = true;
     diag_ = "access: every memslot id is in use by the trace; no room for the guest agent";
     return false;
   }
@@ -347,6 +351,7 @@ bool KvmBackend::ensure_agent(Vm& vm, u64 avoid_gpa) {
     if (gpa == 0) break;
   }
   if (!found) {
+    diag_host_limit_ = true;
     diag_ = "access: no free guest-physical range below 2^46 for the guest agent";
     return false;
   }
@@ -407,6 +412,7 @@ u64 KvmBackend::exec_stub_hva(const Vm& vm, u64 gpa) const {
 
 AccessOutcome KvmBackend::access(int vcpu_fd, u64 gpa, AccessKind kind) {
   diag_.clear();
+  diag_host_limit_ = false;
   auto fail = [&](int err) {
     AccessOutcome o;
     o.kind = AccessOutcome::Kind::error;

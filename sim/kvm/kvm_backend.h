@@ -82,7 +82,9 @@ class KvmBackend final : public KvmApi {
   // Why the last failing call failed, when errno alone is not enough (hugetlb without reserved
   // pages, the host memory cap, agent errors). Cleared at the start of such calls.
   const std::string& last_diagnostic() const { return diag_; }
-  std::string take_diagnostic() override { return std::exchange(diag_, std::string()); }
+  Diagnostic take_diagnostic() override {
+    return Diagnostic{std::exchange(diag_, std::string()), std::exchange(diag_host_limit_, false)};
+  }
   u64 host_mem_mapped() const { return mem_.mapped_bytes(); }
   // Where the agent of `vm_fd` lives (nullopt: not created yet).
   std::optional<AgentPlacement> agent_placement(int vm_fd) const;
@@ -123,6 +125,7 @@ class KvmBackend final : public KvmApi {
   int kvm_fd_;
   HostMemory mem_;
   std::string diag_;
+  bool diag_host_limit_ = false;  // diag_ explains a host-limit refusal (see KvmApi::Diagnostic)
   std::set<int> files_;  // guest_memfds and memfds we created
   std::map<int, u64> gmem_flags_;
   std::map<int, std::shared_ptr<Vm>> vms_;

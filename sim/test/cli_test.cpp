@@ -95,6 +95,19 @@ TEST(Cli, MismatchExitsOneAndNamesFileAndLine) {
   EXPECT_NE(r.out.find(file + ":4: expected 0, got -1 EINVAL"), std::string::npos) << r.out;
 }
 
+TEST(Cli, DivergencesOnlyPassesAPairThatAgreesOnAFailingTrace) {
+  TempDir d;
+  std::string bad = kGood;
+  bad.replace(bad.find("-1 EINVAL"), 9, "0");
+  auto file = d.write("m.trace", bad);
+  auto strict = run("replay --backend model,model " + file);
+  EXPECT_EQ(strict.code, kvmsim::kExitMismatch) << strict.out;
+  auto agree = run("replay --backend model,model --divergences-only " + file);
+  EXPECT_EQ(agree.code, 0) << agree.out;
+  EXPECT_NE(agree.out.find("AGREE " + file), std::string::npos) << agree.out;
+  EXPECT_EQ(run("replay --divergences-only " + file).code, kvmsim::kExitUsage);
+}
+
 TEST(Cli, MalformedInputExitsTwoWithFileLineCol) {
   TempDir d;
   struct Case {

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
 
 #include "model/kvm.h"
 #include "model/profile.h"
@@ -37,6 +38,28 @@ class Deviant : public model::Kvm {
     return model::Kvm::ioctl_set_user_memory_region(fd, moved);
   }
   std::optional<Mapping> mapping(int, u64) override { return std::nullopt; }
+};
+
+// The model, except that it refuses any hugetlb mapping as a host limit (as the real backend does
+// when no huge pages are reserved).
+class NoHugePages : public model::Kvm {
+ public:
+  explicit NoHugePages(const model::Profile& p) : model::Kvm(p) {}
+  std::string backend_name() const override { return "nohuge"; }
+  Ret mmap(u64 size, Backing backing, u64 align) override {
+    if (backing == Backing::hugetlb_2m || backing == Backing::hugetlb_1g) {
+      refused_ = true;
+      return Ret::fail(ENOMEM);
+    }
+    return model::Kvm::mmap(size, backing, align);
+  }
+  Diagnostic take_diagnostic() override {
+    if (!std::exchange(refused_, false)) return {};
+    return Diagnostic{"hugetlb: no huge pages available", true};
+  }
+
+ private:
+  bool refused_ = false;
 };
 
 trace::Trace parse_ok(const std::string& text) {
@@ -195,6 +218,31 @@ TEST(Differential, RealPairAgreesOnMemslotTrace) {
   EXPECT_EQ(d.divergences, 0u);
   EXPECT_EQ(d.b.counts.unobservable, 1u);  // mapping() on kvm
   EXPECT_EQ(d.a.counts.matched, 10u);
+}
+
+
+TEST(Differential, HostLimitStopsTheComparisonWithoutADivergence) {
+  const model::Profile& p = *model::find_profile("linux-6.18");
+  model::Kvm a(p);
+  NoHugePages b(p);
+  trace::Trace t = parse_ok(
+      "kvmsim-trace 1\n"
+      "big = mmap(2M, hugetlb_2m)\n"
+      "vm = KVM_CREATE_VM(KVM_X86_DEFAULT_VM)\n"
+      "KVM_SET_USER_MEMORY_REGION(vm, {slot=0, guest_phys_addr=0, memory_size=2M, userspace_addr=big}) = 0\n"
+      "KVM_SET_USER_MEMORY_REGION(vm, {slot=1, guest_phys_addr=1G, memory_size=0x1001, userspace_addr=0}) = -1 EINVAL\n");
+  DiffReport d = replay_pair(t, a, b);
+  EXPECT_EQ(d.divergences, 0u) << d.text();
+  ASSERT_TRUE(d.stopped.has_value()) << d.text();
+  EXPECT_EQ(d.stopped->line, 2);
+  EXPECT_EQ(d.stopped->backend, "nohuge");
+  EXPECT_NE(d.stopped->message.find("no huge pages"), std::string::npos) << d.stopped->message;
+  EXPECT_FALSE(d.ok()) << "the refusing side still fails the trace";
+  EXPECT_NE(d.text().find("t.trace:2: comparison stopped: nohuge could not run"), std::string::npos) << d.text();
+  EXPECT_NE(d.json().find("\"stopped_at_host_limit\":{\"line\":2"), std::string::npos) << d.json();
+  // Without the refusal, the same pair runs to the end.
+  model::Kvm c(p), e(p);
+  EXPECT_FALSE(replay_pair(t, c, e).stopped.has_value());
 }
 
 }  // namespace

@@ -390,8 +390,8 @@ TEST_F(KvmBackendTest, AccessCost) {
   for (int i = 0; i < kN; ++i) ASSERT_EQ(access(0x1000, AccessKind::read).kind, Kind::mmio);
   auto t2 = std::chrono::steady_clock::now();
   auto us = [](auto d) { return std::chrono::duration<double, std::micro>(d).count() / kN; };
+  // Reported only: timings are measured in bench/, never asserted in tests.
   std::printf("access cost: %.1f us per RAM write, %.1f us per MMIO read\n", us(t1 - t0), us(t2 - t1));
-  EXPECT_LT(us(t1 - t0), 5000.0);
 }
 
 }  // namespace
