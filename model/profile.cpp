@@ -146,11 +146,30 @@ Profile linux_6_12() {
   return p;
 }
 
+// The same 6.12 kernel with private memory: Debian's generic image (linux-image-6.12.117+deb12-amd64,
+// CONFIG_KVM_PRIVATE_MEM=y) with kvm.ko/kvm-amd.ko rebuilt with CONFIG_KVM_SW_PROTECTED_VM
+// (scripts/nested/setup.sh --flavour linux-6.12-swprot). 6.12 offers guest_memfd, the GUEST_MEMFD slot
+// flag and the PRIVATE attribute only to VMs with private memory, and has no guest_memfd flags.
+// Cap values: measured in that guest by traces/nested/caps_probe_swprot.trace (`--update`).
+Profile linux_6_12_swprot() {
+  Profile p = linux_6_12();
+  p.name = "linux-6.12-swprot";
+  p.description = "Debian 6.12 generic kernel + kvm rebuilt with CONFIG_KVM_SW_PROTECTED_VM (nested oracle)";
+  p.caps[KVM_CAP_GUEST_MEMFD] = CapAnswer{1, 0, 1};
+  p.caps[KVM_CAP_MEMORY_ATTRIBUTES] = CapAnswer{KVM_MEMORY_ATTRIBUTE_PRIVATE, 0, KVM_MEMORY_ATTRIBUTE_PRIVATE};
+  p.caps[KVM_CAP_VM_TYPES] = same(1u << KVM_X86_DEFAULT_VM | 1u << KVM_X86_SW_PROTECTED_VM);
+  p.vm_types = 1u << KVM_X86_DEFAULT_VM | 1u << KVM_X86_SW_PROTECTED_VM;
+  p.has_guest_memfd = true;
+  p.has_memory_attributes = true;
+  p.gmem_slot_needs_private_mem = true;
+  return p;
+}
+
 }  // namespace
 
 const std::vector<Profile>& builtin_profiles() {
   static const std::vector<Profile> profiles = {linux_6_18(), linux_6_18_pvm(), linux_6_18_nx(), linux_6_1(),
-                                                linux_6_12()};
+                                                linux_6_12(), linux_6_12_swprot()};
   return profiles;
 }
 

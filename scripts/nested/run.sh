@@ -6,8 +6,10 @@
 # report on stdout. Any boot, module or report failure exits non-zero with the console log tail: the oracle
 # never skips silently.
 #
-# Usage: scripts/nested/run.sh [--flavour linux-6.12] [--build-dir DIR] [--timeout S] [--trace-timeout S]
-#                              [--kvm-params "k=v ..."] [--kvm-amd-params "k=v ..."] [--update] TRACE|DIR...
+# Usage: scripts/nested/run.sh [--flavour linux-6.12|linux-6.12-swprot] [--profile P] [--build-dir DIR]
+#                              [--timeout S] [--trace-timeout S] [--kvm-params "k=v ..."]
+#                              [--kvm-amd-params "k=v ..."] [--update] TRACE|DIR...
+#   --profile  what the guest's kvmsim answers as (default: the flavour's name).
 #   --trace-timeout  per trace, inside the guest (default 120 s): a hung ioctl is signalled (SIGTERM) and
 #              the trace fails with exit 143 while the others still run.
 #   --update   run `kvmsim replay --update` in the guest and write the updated traces back (recording the
@@ -18,16 +20,18 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 build_dir="$root/build"
 flavour=linux-6.12
+profile=""
 timeout_s=600
 trace_timeout_s=120
 kvm_params=""
 kvm_amd_params=""
 update=0
 inputs=()
-usage() { sed -n '9,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '9,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --flavour) flavour="$2"; shift 2 ;;
+    --profile) profile="$2"; shift 2 ;;
     --build-dir) build_dir="$(realpath -m "$2")"; shift 2 ;;
     --timeout) timeout_s="$2"; shift 2 ;;
     --trace-timeout) trace_timeout_s="$2"; shift 2 ;;
@@ -41,19 +45,27 @@ while [[ $# -gt 0 ]]; do
 done
 [[ ${#inputs[@]} -gt 0 ]] || { echo "run.sh: no traces given" >&2; usage; }
 
-# Flavour → kernel package and module load order (read from each module's depends=). Only the cloud
-# flavour exists so far; the generic flavour (irqbypass → kvm → ccp → kvm-amd) and the rebuilt
-# SW_PROTECTED kvm.ko are the next step (docs/nested.md).
+# Flavour → kernel package and module load order (read from each module's depends=: kvm-amd needs ccp in
+# the generic kernel, where CONFIG_KVM_AMD_SEV links the PSP driver). swprot's kvm and kvm-amd are the
+# modules setup.sh rebuilt with CONFIG_KVM_SW_PROTECTED_VM; the others come from the image package.
 # shellcheck source=versions.env
 source "$here/versions.env"
 case "$flavour" in
   linux-6.12)
-    profile=linux-6.12
     release="$NESTED_KERNEL_RELEASE"
+    kernel_pkg="$NESTED_KERNEL_PKG=$NESTED_KERNEL_VERSION"
     modules=(virt/lib/irqbypass arch/x86/kvm/kvm arch/x86/kvm/kvm-amd)
+    rebuilt=()
     ;;
-  *) echo "run.sh: unknown flavour '$flavour' (known: linux-6.12)" >&2; exit 2 ;;
+  linux-6.12-swprot)
+    release="$NESTED_SWPROT_KERNEL_RELEASE"
+    kernel_pkg="$NESTED_SWPROT_KERNEL_PKG=$NESTED_SWPROT_VERSION (kvm.ko, kvm-amd.ko rebuilt from $NESTED_SWPROT_SOURCE_PKG=$NESTED_SWPROT_VERSION with CONFIG_KVM_SW_PROTECTED_VM)"
+    modules=(virt/lib/irqbypass arch/x86/kvm/kvm drivers/crypto/ccp/ccp arch/x86/kvm/kvm-amd)
+    rebuilt=(kvm kvm-amd)
+    ;;
+  *) echo "run.sh: unknown flavour '$flavour' (known: linux-6.12, linux-6.12-swprot)" >&2; exit 2 ;;
 esac
+[[ -n "$profile" ]] || profile="$flavour"
 
 # ---- traces: files and directories (recursively, sorted for a deterministic order)
 traces=()
@@ -69,7 +81,7 @@ done
 [[ ${#traces[@]} -gt 0 ]] || { echo "run.sh: no *.trace files found in ${inputs[*]}" >&2; exit 2; }
 
 # ---- kernel, busybox (cached, pinned) and a static kvmsim
-"$here/setup.sh" --build-dir "$build_dir"
+"$here/setup.sh" --build-dir "$build_dir" --flavour "$flavour"
 cache="$build_dir/nested/cache"
 kdir="$cache/kernel-$release"
 if [[ ! -f "$build_dir/CMakeCache.txt" ]] || ! grep -q '^KVMSIM_STATIC_RUNNER:BOOL=ON' "$build_dir/CMakeCache.txt"; then
@@ -86,9 +98,16 @@ mkdir -p "$stage"/{bin,dev,proc,sys,tmp,modules,traces}
 cp "$cache/busybox/bin/busybox" "$stage/bin/busybox"
 cp "$kvmsim" "$stage/bin/kvmsim"
 for m in "${modules[@]}"; do
+  name="$(basename "$m")"
+  if [[ " ${rebuilt[*]} " == *" $name "* ]]; then
+    src="$cache/swprot-modules-$release/$name.ko"
+    [[ -f "$src" ]] || { echo "run.sh: rebuilt module $src missing (scripts/nested/setup.sh --flavour $flavour)" >&2; exit 3; }
+    cp "$src" "$stage/modules/$name.ko"
+    continue
+  fi
   src="$kdir/lib/modules/$release/kernel/$m.ko.xz"
   [[ -f "$src" ]] || { echo "run.sh: module $src missing from the kernel package" >&2; exit 3; }
-  xz -dc "$src" > "$stage/modules/$(basename "$m").ko"  # busybox insmod cannot read .ko.xz
+  xz -dc "$src" > "$stage/modules/$name.ko"  # busybox insmod cannot read .ko.xz
 done
 for idx in "${!traces[@]}"; do
   cp "${traces[$idx]}" "$stage/traces/$(printf '%03d' "$idx").trace"
@@ -217,8 +236,8 @@ for idx in "${!traces[@]}"; do
 done
 qemu_version="$(qemu-system-x86_64 --version | head -n1)"
 printf '{"schema": 1, "oracle": "nested-tdp", "flavour": %s, "profile": %s, "kernel_package": %s, "kernel_release": %s,\n' \
-  "$(jstr "$flavour")" "$(jstr "$profile")" "$(jstr "$NESTED_KERNEL_PKG=$NESTED_KERNEL_VERSION")" "$(jstr "$(meta uname)")"
-printf ' "qemu": %s, "kvm_params": %s, "kvm_amd_params": %s,\n' "$(jstr "$qemu_version")" "$(jstr "$kvm_params")" "$(jstr "$kvm_amd_params")"
+  "$(jstr "$flavour")" "$(jstr "$profile")" "$(jstr "$kernel_pkg")" "$(jstr "$(meta uname)")"
+printf ' "busybox": %s, "qemu": %s, "kvm_params": %s, "kvm_amd_params": %s,\n' "$(jstr "$NESTED_BUSYBOX_PKG=$NESTED_BUSYBOX_VERSION")" "$(jstr "$qemu_version")" "$(jstr "$kvm_params")" "$(jstr "$kvm_amd_params")"
 printf ' "guest": {"kvm.tdp_mmu": %s, "kvm.nx_huge_pages": %s, "kvm.eager_page_split": %s, "kvm_amd.npt": %s, "thp.enabled": %s, "thp.defrag": %s, "thp.use_zero_page": %s, "hugepages_1g": %s, "hugepages_2m": %s},\n' \
   "$(jstr "$(meta kvm.tdp_mmu)")" "$(jstr "$(meta kvm.nx_huge_pages)")" "$(jstr "$(meta kvm.eager_page_split)")" \
   "$(jstr "$(meta kvm_amd.npt)")" "$(jstr "$(meta thp.enabled)")" "$(jstr "$(meta thp.defrag)")" \
