@@ -165,11 +165,34 @@ Profile linux_6_12_swprot() {
   return p;
 }
 
+// linux-6.12 booted with kvm.nx_huge_pages=force (the oracle's AMD vCPU defaults to N): exec faults get
+// no huge pages unless the VM disables the workaround; the recovery thread is not modelled in time.
+Profile linux_6_12_nx() {
+  Profile p = linux_6_12();
+  p.name = "linux-6.12-nx";
+  p.description = "linux-6.12 (nested oracle) with kvm.nx_huge_pages=force";
+  p.nx_huge_pages = true;
+  return p;
+}
+
+// linux-6.12 with kvm_amd.npt=0: the shadow MMU. No pre-fault (the cap reads 0, the ioctl answers
+// EOPNOTSUPP) and no eager split (only the TDP MMU splits eagerly).
+Profile linux_6_12_shadow() {
+  Profile p = linux_6_12();
+  p.name = "linux-6.12-shadow";
+  p.description = "linux-6.12 (nested oracle) with kvm_amd.npt=0: shadow paging";
+  p.caps[KVM_CAP_PRE_FAULT_MEMORY] = same(0);
+  p.tdp = false;
+  p.eager_page_split = false;
+  return p;
+}
+
 }  // namespace
 
 const std::vector<Profile>& builtin_profiles() {
   static const std::vector<Profile> profiles = {linux_6_18(), linux_6_18_pvm(), linux_6_18_nx(), linux_6_1(),
-                                                linux_6_12(), linux_6_12_swprot()};
+                                                linux_6_12(), linux_6_12_swprot(), linux_6_12_nx(),
+                                                linux_6_12_shadow()};
   return profiles;
 }
 

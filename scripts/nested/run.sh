@@ -167,6 +167,11 @@ for t in /traces/*.trace; do
     echo "FILE-END \$n" > \$out
   fi
 done
+# THP allocation outcome of the whole run: writes to THP-eligible memory that fell back to 4K show here.
+for k in thp_fault_alloc thp_fault_fallback thp_split_pmd thp_zero_page_alloc; do
+  echo "META vmstat.\$k \$(awk -v k=\$k '\$1 == k { print \$2 }' /proc/vmstat)" > \$out
+done
+echo "META meminfo.MemFree \$(awk '\$1 == "MemFree:" { print \$2 }' /proc/meminfo)" > \$out
 echo "KVMSIM-NESTED-END" > \$out
 poweroff -f
 EOF
@@ -238,10 +243,12 @@ qemu_version="$(qemu-system-x86_64 --version | head -n1)"
 printf '{"schema": 1, "oracle": "nested-tdp", "flavour": %s, "profile": %s, "kernel_package": %s, "kernel_release": %s,\n' \
   "$(jstr "$flavour")" "$(jstr "$profile")" "$(jstr "$kernel_pkg")" "$(jstr "$(meta uname)")"
 printf ' "busybox": %s, "qemu": %s, "kvm_params": %s, "kvm_amd_params": %s,\n' "$(jstr "$NESTED_BUSYBOX_PKG=$NESTED_BUSYBOX_VERSION")" "$(jstr "$qemu_version")" "$(jstr "$kvm_params")" "$(jstr "$kvm_amd_params")"
-printf ' "guest": {"kvm.tdp_mmu": %s, "kvm.nx_huge_pages": %s, "kvm.eager_page_split": %s, "kvm_amd.npt": %s, "thp.enabled": %s, "thp.defrag": %s, "thp.use_zero_page": %s, "hugepages_1g": %s, "hugepages_2m": %s},\n' \
+printf ' "guest": {"kvm.tdp_mmu": %s, "kvm.nx_huge_pages": %s, "kvm.eager_page_split": %s, "kvm_amd.npt": %s, "thp.enabled": %s, "thp.defrag": %s, "thp.use_zero_page": %s, "hugepages_1g": %s, "hugepages_2m": %s, "vmstat.thp_fault_alloc": %s, "vmstat.thp_fault_fallback": %s, "vmstat.thp_split_pmd": %s, "vmstat.thp_zero_page_alloc": %s, "meminfo.MemFree_kB": %s},\n' \
   "$(jstr "$(meta kvm.tdp_mmu)")" "$(jstr "$(meta kvm.nx_huge_pages)")" "$(jstr "$(meta kvm.eager_page_split)")" \
   "$(jstr "$(meta kvm_amd.npt)")" "$(jstr "$(meta thp.enabled)")" "$(jstr "$(meta thp.defrag)")" \
-  "$(jstr "$(meta thp.use_zero_page)")" "$(jstr "$(meta hugepages_1g)")" "$(jstr "$(meta hugepages_2m)")"
+  "$(jstr "$(meta thp.use_zero_page)")" "$(jstr "$(meta hugepages_1g)")" "$(jstr "$(meta hugepages_2m)")" \
+  "$(jstr "$(meta vmstat.thp_fault_alloc)")" "$(jstr "$(meta vmstat.thp_fault_fallback)")" \
+  "$(jstr "$(meta vmstat.thp_split_pmd)")" "$(jstr "$(meta vmstat.thp_zero_page_alloc)")" "$(jstr "$(meta meminfo.MemFree)")"
 printf ' "boot_seconds": %s, "insmod_seconds": %s, "wall_seconds": %s,\n' "$init_up" "$insmod_s" "$wall"
 printf ' "traces": [%s],\n "passed": %d, "failed": %d}\n' "$tjson" "$passed" "$failed"
 exit $status

@@ -22,8 +22,27 @@ namespace kvmsim::nested {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+// Profile → the kernel flavour run.sh boots. The module parameters come from the profile's fields.
+const std::vector<std::pair<std::string, std::string>>& profile_flavours() {
+  static const std::vector<std::pair<std::string, std::string>> table = {
+      {"linux-6.12", "linux-6.12"},
+      {"linux-6.12-swprot", "linux-6.12-swprot"},
+      {"linux-6.12-nx", "linux-6.12"},
+      {"linux-6.12-shadow", "linux-6.12"},
+  };
+  return table;
+}
+
+}  // namespace
+
 const std::vector<std::string>& flavours() {
-  static const std::vector<std::string> names = {"linux-6.12", "linux-6.12-swprot"};
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> n;
+    for (const auto& [profile, flavour] : profile_flavours()) n.push_back(profile);
+    return n;
+  }();
   return names;
 }
 
@@ -32,11 +51,22 @@ bool is_flavour(const std::string& profile_name) {
   return std::find(f.begin(), f.end(), profile_name) != f.end();
 }
 
+std::string kernel_flavour(const std::string& profile_name) {
+  for (const auto& [profile, flavour] : profile_flavours())
+    if (profile == profile_name) return flavour;
+  return "";
+}
+
 std::string kvm_module_params(const model::Profile& profile) {
   // nx_huge_pages takes "force" (cannot be turned off later) or a bool; the oracle's AMD vCPU defaults to N.
+  // eager_page_split is kept Y on the shadow profile: the shadow MMU ignores it (the profile says false
+  // because nothing splits there).
+  bool eager = profile.eager_page_split || !profile.tdp;
   return std::string("nx_huge_pages=") + (profile.nx_huge_pages ? "force" : "N") +
-         " eager_page_split=" + (profile.eager_page_split ? "Y" : "N");
+         " eager_page_split=" + (eager ? "Y" : "N");
 }
+
+std::string kvm_amd_module_params(const model::Profile& profile) { return profile.tdp ? "npt=1" : "npt=0"; }
 
 std::string BootRun::versions() const {
   return "kernel " + kernel_package + "; " + busybox + "; " + qemu;
@@ -245,12 +275,14 @@ BootRun run_nested_replay(const std::vector<std::string>& traces, const model::P
   const std::string build = options.build_dir.empty() ? default_build_dir() : options.build_dir;
   std::error_code ec;
   fs::create_directories(fs::path(build) / "nested", ec);
+  // Per profile: two boots of one flavour (e.g. linux-6.12 and linux-6.12-nx) use separate files.
   const std::string out_path = (fs::path(build) / "nested" / (profile.name + "-report.json")).string();
   const std::string err_path = (fs::path(build) / "nested" / (profile.name + "-run.log")).string();
-  std::vector<std::string> argv = {script, "--flavour", profile.name, "--profile", profile.name,
+  std::vector<std::string> argv = {script, "--flavour", kernel_flavour(profile.name), "--profile", profile.name,
                                    "--build-dir", build, "--timeout", std::to_string(options.timeout_s),
                                    "--trace-timeout", std::to_string(options.trace_timeout_s),
-                                   "--kvm-params", kvm_module_params(profile)};
+                                   "--kvm-params", kvm_module_params(profile),
+                                   "--kvm-amd-params", kvm_amd_module_params(profile)};
   if (options.update) argv.push_back("--update");
   argv.insert(argv.end(), traces.begin(), traces.end());
   std::string why;

@@ -21,12 +21,17 @@
 
 namespace kvmsim::nested {
 
-// Profiles the oracle can boot as. The profile name is the flavour (which kernel and kvm modules boot).
+// Profiles the oracle can boot as ("flavours" of the oracle, one boot each): linux-6.12, linux-6.12-swprot,
+// linux-6.12-nx, linux-6.12-shadow.
 const std::vector<std::string>& flavours();
 bool is_flavour(const std::string& profile_name);
-// The insmod parameters of kvm.ko that make the guest behave as `profile` says (nx_huge_pages,
-// eager_page_split), e.g. "nx_huge_pages=N eager_page_split=Y".
+// The kernel flavour run.sh boots for a profile: "linux-6.12" (cloud image) or "linux-6.12-swprot"
+// (generic image + rebuilt kvm); "" when the profile is not an oracle flavour.
+std::string kernel_flavour(const std::string& profile_name);
+// The insmod parameters that make the guest behave as `profile` says: kvm.ko's nx_huge_pages and
+// eager_page_split ("nx_huge_pages=N eager_page_split=Y"), kvm-amd.ko's npt ("npt=1").
 std::string kvm_module_params(const model::Profile& profile);
+std::string kvm_amd_module_params(const model::Profile& profile);
 
 struct RunOptions {
   std::string run_script;  // scripts/nested/run.sh; empty: $KVMSIM_NESTED_RUN, else the source tree's
