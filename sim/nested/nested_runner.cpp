@@ -275,9 +275,11 @@ BootRun run_nested_replay(const std::vector<std::string>& traces, const model::P
   const std::string build = options.build_dir.empty() ? default_build_dir() : options.build_dir;
   std::error_code ec;
   fs::create_directories(fs::path(build) / "nested", ec);
-  // Per profile: two boots of one flavour (e.g. linux-6.12 and linux-6.12-nx) use separate files.
-  const std::string out_path = (fs::path(build) / "nested" / (profile.name + "-report.json")).string();
-  const std::string err_path = (fs::path(build) / "nested" / (profile.name + "-run.log")).string();
+  // Per profile and process: boots of one flavour as two profiles, or two kvmsim runs at once (ctest), must
+  // not share files. They are removed after a clean run and kept for inspection otherwise.
+  const std::string stem = profile.name + "-" + std::to_string(::getpid());
+  const std::string out_path = (fs::path(build) / "nested" / (stem + "-report.json")).string();
+  const std::string err_path = (fs::path(build) / "nested" / (stem + "-run.log")).string();
   std::vector<std::string> argv = {script, "--flavour", kernel_flavour(profile.name), "--profile", profile.name,
                                    "--build-dir", build, "--timeout", std::to_string(options.timeout_s),
                                    "--trace-timeout", std::to_string(options.trace_timeout_s),
@@ -296,7 +298,10 @@ BootRun run_nested_replay(const std::vector<std::string>& traces, const model::P
   if (!parse_boot_report(slurp(out_path), traces, &run, &why)) {
     run.failure = why + " (report " + out_path + ", log " + err_path + ")\n" + tail_lines(slurp(err_path), 40);
     run.ok = false;
+    return run;
   }
+  fs::remove(out_path, ec);
+  fs::remove(err_path, ec);
   return run;
 }
 
