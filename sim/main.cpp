@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
 
   conf::ConformanceArgs conformance;
   auto* conf_cmd = app.add_subcommand("conformance", "Run the conformance suite on one or more backends");
-  conf_cmd->add_option("--backend", conformance.backend, "model, kvm, both, or a comma list")->capture_default_str();
+  conf_cmd->add_option("--backend", conformance.backend, "model, kvm, nested (6.12 TDP MMU in QEMU), both, or a comma list")->capture_default_str();
   conf_cmd->add_option("--profile", conformance.profile, "Profile the model answers as (default: matches the run)");
   conf_cmd->add_option("--group", conformance.group, "Only this group (vm, memslot, gmem, attributes, prefault, "
                                                      "hugepage, dirtylog, access)");

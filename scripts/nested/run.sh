@@ -9,7 +9,11 @@
 # Usage: scripts/nested/run.sh [--flavour linux-6.12|linux-6.12-swprot] [--profile P] [--build-dir DIR]
 #                              [--timeout S] [--trace-timeout S] [--kvm-params "k=v ..."]
 #                              [--kvm-amd-params "k=v ..."] [--update] TRACE|DIR...
+#        or:   scripts/nested/run.sh [same options] --conformance "ARGS"
 #   --profile  what the guest's kvmsim answers as (default: the flavour's name).
+#   --conformance  run the conformance cases (`kvmsim conformance --list ARGS`, ARGS e.g. "--group prefault")
+#              in the guest instead of traces, one `kvmsim conformance --backend kvm --format json
+#              --filter ID` per case under --trace-timeout; the report's "conformance" lists them.
 #   --trace-timeout  per trace, inside the guest (default 120 s): a hung ioctl is signalled (SIGTERM) and
 #              the trace fails with exit 143 while the others still run.
 #   --update   run `kvmsim replay --update` in the guest and write the updated traces back (recording the
@@ -26,8 +30,10 @@ trace_timeout_s=120
 kvm_params=""
 kvm_amd_params=""
 update=0
+conformance=""
+conformance_mode=0
 inputs=()
-usage() { sed -n '9,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '9,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --flavour) flavour="$2"; shift 2 ;;
@@ -38,12 +44,13 @@ while [[ $# -gt 0 ]]; do
     --kvm-params) kvm_params="$2"; shift 2 ;;
     --kvm-amd-params) kvm_amd_params="$2"; shift 2 ;;
     --update) update=1; shift ;;
+    --conformance) conformance="$2"; conformance_mode=1; shift 2 ;;
     -h|--help) usage ;;
     -*) echo "run.sh: unknown option '$1'" >&2; usage ;;
     *) inputs+=("$1"); shift ;;
   esac
 done
-[[ ${#inputs[@]} -gt 0 ]] || { echo "run.sh: no traces given" >&2; usage; }
+[[ ${#inputs[@]} -gt 0 || $conformance_mode -eq 1 ]] || { echo "run.sh: no traces given" >&2; usage; }
 
 # Flavour → kernel package and module load order (read from each module's depends=: kvm-amd needs ccp in
 # the generic kernel, where CONFIG_KVM_AMD_SEV links the PSP driver). swprot's kvm and kvm-amd are the
@@ -78,7 +85,7 @@ for i in "${inputs[@]}"; do
     echo "run.sh: no such trace file or directory: $i" >&2; exit 2
   fi
 done
-[[ ${#traces[@]} -gt 0 ]] || { echo "run.sh: no *.trace files found in ${inputs[*]}" >&2; exit 2; }
+[[ ${#traces[@]} -gt 0 || $conformance_mode -eq 1 ]] || { echo "run.sh: no *.trace files found in ${inputs[*]}" >&2; exit 2; }
 
 # ---- kernel, busybox (cached, pinned) and a static kvmsim
 "$here/setup.sh" --build-dir "$build_dir" --flavour "$flavour"
@@ -153,7 +160,21 @@ echo "META thp.defrag \$(p /sys/kernel/mm/transparent_hugepage/defrag)" > \$out
 echo "META thp.use_zero_page \$(p /sys/kernel/mm/transparent_hugepage/use_zero_page)" > \$out
 echo "META hugepages_1g \$(p /sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages)" > \$out
 echo "META hugepages_2m \$(p /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages)" > \$out
+if [ "$conformance_mode" = 1 ]; then
+  # One kvmsim per case, each under the per-trace timeout: a case that hangs in the kernel (6.12 pre-fault
+  # after a zap-all, docs/nested.md) costs its own timeout and the others still report.
+  t0=\$(up)
+  kvmsim conformance --profile $profile --list $conformance | cut -d' ' -f1 > /tmp/cases
+  while IFS= read -r id; do
+    timeout -s TERM $trace_timeout_s kvmsim conformance --backend kvm --format json --profile $profile --require-kvm --filter "\$id" > /tmp/conf.json 2> /tmp/conf.err
+    echo "CASE \$id \$?" > \$out
+    echo "CONF-JSON \$(cat /tmp/conf.json | tr -d '\n')" > \$out
+  done < /tmp/cases
+  t1=\$(up)
+  echo "CONF 0 \$t0 \$t1" > \$out
+fi
 for t in /traces/*.trace; do
+  [ -f "\$t" ] || continue
   n=\$(basename \$t .trace)
   t0=\$(up)
   timeout -s TERM $trace_timeout_s kvmsim replay $replay_flags \$t > /tmp/\$n.json 2> /tmp/\$n.err
@@ -212,7 +233,10 @@ grep -q '^KVMSIM-NESTED-END' "$res" || die "the guest report is truncated (no EN
 
 # ---- report
 meta() { awk -v k="$1" '$1 == "META" && $2 == k { $1 = ""; $2 = ""; sub(/^ +/, ""); print; exit }' "$res"; }
-jstr() { local s="$1"; s="${s//\\/\\\\}"; s="${s//\"/\\\"}"; printf '"%s"' "$s"; }
+jstr() {  # a JSON string: backslash, quote, newline, tab and CR escaped
+  local s="$1"; s="${s//\\/\\\\}"; s="${s//\"/\\\"}"; s="${s//$'\n'/\\n}"; s="${s//$'\t'/\\t}"; s="${s//$'\r'/}"
+  printf '"%s"' "$s"
+}
 init_up="$(meta init_uptime)"
 mod_up="$(meta modules_uptime)"
 wall="$(awk -v a="$t_start" -v b="$t_end" 'BEGIN { printf "%.2f", b - a }')"
@@ -250,5 +274,17 @@ printf ' "guest": {"kvm.tdp_mmu": %s, "kvm.nx_huge_pages": %s, "kvm.eager_page_s
   "$(jstr "$(meta vmstat.thp_fault_alloc)")" "$(jstr "$(meta vmstat.thp_fault_fallback)")" \
   "$(jstr "$(meta vmstat.thp_split_pmd)")" "$(jstr "$(meta vmstat.thp_zero_page_alloc)")" "$(jstr "$(meta meminfo.MemFree)")"
 printf ' "boot_seconds": %s, "insmod_seconds": %s, "wall_seconds": %s,\n' "$init_up" "$insmod_s" "$wall"
+cjson=null
+if [[ $conformance_mode -eq 1 ]]; then
+  cline="$(grep '^CONF ' "$res" || true)"
+  [[ -n "$cline" ]] || die "no conformance result from the guest"
+  read -r _ crc ct0 ct1 <<< "$cline"
+  csecs="$(awk -v a="$ct0" -v b="$ct1" 'BEGIN { printf "%.2f", b - a }')"
+  cases_json="$(awk '$1 == "CASE" { if (n++) printf ", "; printf "{\"id\": \"%s\", \"exit\": %s, \"report\": ", $2, $3; getline;
+                  sub(/^CONF-JSON /, ""); if ($0 == "") $0 = "null"; printf "%s}", $0 }' "$res")"
+  cjson="{\"exit\": $crc, \"seconds\": $csecs, \"cases\": [$cases_json]}"
+  [[ "$crc" == 0 ]] || status=1
+fi
+printf ' "conformance": %s,\n' "$cjson"
 printf ' "traces": [%s],\n "passed": %d, "failed": %d}\n' "$tjson" "$passed" "$failed"
 exit $status

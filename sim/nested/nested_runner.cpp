@@ -230,6 +230,12 @@ bool parse_boot_report(const std::string& json, const std::vector<std::string>& 
   out->wall_seconds = v->num("wall_seconds");
   if (const JsonValue* g = v->get("guest"); g && g->kind == JsonValue::Kind::object)
     for (const auto& [k, val] : g->members) out->guest.emplace_back(k, val.text);
+  if (const JsonValue* c = v->get("conformance"); c && c->kind == JsonValue::Kind::object) {
+    out->conformance_exit = static_cast<int>(c->integer("exit", -1));
+    out->conformance_seconds = c->num("seconds");
+    if (const JsonValue* cases = c->get("cases"); cases && cases->kind == JsonValue::Kind::array)
+      out->conformance = *cases;
+  }
   const JsonValue* ts = v->get("traces");
   if (!ts || ts->kind != JsonValue::Kind::array || ts->items.size() != traces.size()) {
     *error = "nested report covers " + std::to_string(ts ? ts->items.size() : 0) + " traces, " +
@@ -263,8 +269,11 @@ bool parse_boot_report(const std::string& json, const std::vector<std::string>& 
   return true;
 }
 
-BootRun run_nested_replay(const std::vector<std::string>& traces, const model::Profile& profile,
-                          const RunOptions& options) {
+namespace {
+
+// One run.sh invocation as `profile` with `extra` arguments before the traces.
+BootRun boot(const std::vector<std::string>& traces, const model::Profile& profile,
+             const std::vector<std::string>& extra, const RunOptions& options) {
   BootRun run;
   run.profile = profile.name;
   if (!is_flavour(profile.name)) {
@@ -286,6 +295,7 @@ BootRun run_nested_replay(const std::vector<std::string>& traces, const model::P
                                    "--kvm-params", kvm_module_params(profile),
                                    "--kvm-amd-params", kvm_amd_module_params(profile)};
   if (options.update) argv.push_back("--update");
+  argv.insert(argv.end(), extra.begin(), extra.end());
   argv.insert(argv.end(), traces.begin(), traces.end());
   std::string why;
   int rc = spawn_to_files(argv, out_path, err_path, &why);
@@ -302,6 +312,22 @@ BootRun run_nested_replay(const std::vector<std::string>& traces, const model::P
   }
   fs::remove(out_path, ec);
   fs::remove(err_path, ec);
+  return run;
+}
+
+}  // namespace
+
+BootRun run_nested_replay(const std::vector<std::string>& traces, const model::Profile& profile,
+                          const RunOptions& options) {
+  return boot(traces, profile, {}, options);
+}
+
+BootRun run_nested_conformance(const model::Profile& profile, const std::string& args, const RunOptions& options) {
+  BootRun run = boot({}, profile, {"--conformance", args}, options);
+  if (run.ok && !run.conformance) {
+    run.ok = false;
+    run.failure = "the guest reported no conformance cases";
+  }
   return run;
 }
 

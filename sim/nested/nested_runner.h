@@ -57,6 +57,11 @@ struct BootRun {
   std::vector<std::pair<std::string, std::string>> guest;  // module params, THP policy, hugetlb pools
   double boot_seconds = 0, insmod_seconds = 0, wall_seconds = 0;
   std::vector<TraceRun> traces;
+  // Conformance mode (run_nested_conformance): one entry per case the guest ran, in its order:
+  // {"id": "group/name", "exit": N, "report": <`kvmsim conformance --format json` output, or null>}.
+  std::optional<JsonValue> conformance;
+  int conformance_exit = -1;
+  double conformance_seconds = 0;
 
   std::string versions() const;  // one line: kernel package, busybox, QEMU
   std::string json() const;      // without the per-trace reports (those go into the replay reports)
@@ -65,6 +70,11 @@ struct BootRun {
 // Boots once as `profile` and replays `traces` (host paths) inside the guest.
 BootRun run_nested_replay(const std::vector<std::string>& traces, const model::Profile& profile,
                           const RunOptions& options);
+
+// Boots once as `profile` and runs the conformance cases in the guest, one `kvmsim conformance --backend kvm
+// --format json --filter ID` per case (`args` selects them for --list, e.g. "--group prefault"; plain words
+// only: the guest's shell splits it). ok=false when the boot fails or the guest reported no cases.
+BootRun run_nested_conformance(const model::Profile& profile, const std::string& args, const RunOptions& options);
 
 // Turns run.sh's report into `out` (files mapped back to `traces`, in order). False with *error when the
 // report is malformed or does not cover every trace.
