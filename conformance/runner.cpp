@@ -250,14 +250,18 @@ namespace {
 // its /dev/kvm (`kvmsim conformance --backend kvm --format json`), and the guest's results for the
 // selected cases are reported as backend "nested". A failed boot fails every selected case.
 void run_on_nested(const std::vector<const Case*>& cases, const model::Profile& profile, const std::string& group,
-                   RunReport* report, std::ostream& diag) {
+                   const std::string& filter, RunReport* report, std::ostream& diag) {
   report->backends.push_back("nested");
-  // Only --group travels to the guest (a plain word); the glob filter is applied here, so the guest's
-  // shell never expands it.
+  // --group and --filter travel to the guest's `--list` (its /init splits them with globbing off); a
+  // filter with blanks would not survive that split, so then the guest lists everything and the
+  // selection below picks the cases.
+  std::string guest_args = group.empty() ? "" : "--group " + group;
+  if (!filter.empty() && filter.find_first_of(" \t\n") == std::string::npos)
+    guest_args += (guest_args.empty() ? "" : " ") + std::string("--filter ") + filter;
   nested::RunOptions options;
   options.trace_timeout_s = 30;  // per case; a hung case (6.12 pre-fault after zap-all) fails alone
   options.timeout_s = 1500;
-  nested::BootRun run = nested::run_nested_conformance(profile, group.empty() ? "" : "--group " + group, options);
+  nested::BootRun run = nested::run_nested_conformance(profile, guest_args, options);
   if (run.ok) {
     char line[200];
     std::snprintf(line, sizeof line, "; boot %.2f s, insmod %.2f s, %zu cases %.2f s, wall %.2f s", run.boot_seconds,
@@ -375,7 +379,7 @@ int run_conformance(const ConformanceArgs& args, std::ostream& out, std::ostream
   options.max_host_mem = args.max_host_mem;
   for (const std::string& b : backends) {
     if (b == "nested") {
-      run_on_nested(cases, *profile, args.group, &report, err);
+      run_on_nested(cases, *profile, args.group, args.filter, &report, err);
       continue;
     }
     BackendFactory factory = [b, profile, options](std::string* error) {

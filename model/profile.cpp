@@ -143,6 +143,7 @@ Profile linux_6_12() {
   p.caps[KVM_CAP_DISABLE_QUIRKS2] = same(0x7ff);
   // The oracle's vCPU model (qemu64) has MAXPHYADDR 40: a slot at 1T-4K is accepted, one at 1T is not.
   p.max_gfn = (1ull << 28) - 1;
+  p.prefault_hangs_after_zap_all = true;  // docs/nested.md "pre-fault can hang after a zap-all"
   return p;
 }
 

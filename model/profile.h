@@ -60,6 +60,10 @@ struct Profile {
   bool nx_huge_pages = false;
   bool dirty_log_disable_recovers_in_place = true;  // 6.13+; older kernels zap collapsible tables
   bool prefault_eagain_on_invalid_slot = true;
+  // 6.12.117 (measured on the nested oracle): after a zap-all (SLOT_ZAP_ALL move/delete) a vCPU's root is
+  // obsolete and KVM_PRE_FAULT_MEMORY on it retries forever (only KVM_RUN reloads the root). The model does
+  // not hang; cases and traces read this to pre-fault through a fresh vCPU instead.
+  bool prefault_hangs_after_zap_all = false;
   // Non-zero: KVM_PRE_FAULT_MEMORY fails with this errno while the VM has never had a memslot
   // (kvm_pvm: loading the shadow root fails with ENOSPC; measured). Checked in the x86 arch step
   // after pre_fault_allowed and before the "not the TDP fault handler" EOPNOTSUPP.

@@ -164,7 +164,9 @@ if [ "$conformance_mode" = 1 ]; then
   # One kvmsim per case, each under the per-trace timeout: a case that hangs in the kernel (6.12 pre-fault
   # after a zap-all, docs/nested.md) costs its own timeout and the others still report.
   t0=\$(up)
+  set -f  # ARGS may hold a --filter glob: split it into words, never expand it against the guest's files
   kvmsim conformance --profile $profile --list $conformance | cut -d' ' -f1 > /tmp/cases
+  set +f
   while IFS= read -r id; do
     timeout -s TERM $trace_timeout_s kvmsim conformance --backend kvm --format json --profile $profile --require-kvm --filter "\$id" > /tmp/conf.json 2> /tmp/conf.err
     echo "CASE \$id \$?" > \$out
