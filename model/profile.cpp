@@ -188,12 +188,22 @@ Profile linux_6_12_shadow() {
   return p;
 }
 
+// linux-6.12 booted with kvm.eager_page_split=N: enabling dirty logging leaves huge leaves in place
+// (write-protected); they are broken up only by the write faults that follow.
+Profile linux_6_12_no_eager_split() {
+  Profile p = linux_6_12();
+  p.name = "linux-6.12-no-eager-split";
+  p.description = "linux-6.12 (nested oracle) with kvm.eager_page_split=N";
+  p.eager_page_split = false;
+  return p;
+}
+
 }  // namespace
 
 const std::vector<Profile>& builtin_profiles() {
   static const std::vector<Profile> profiles = {linux_6_18(), linux_6_18_pvm(), linux_6_18_nx(), linux_6_1(),
                                                 linux_6_12(), linux_6_12_swprot(), linux_6_12_nx(),
-                                                linux_6_12_shadow()};
+                                                linux_6_12_shadow(), linux_6_12_no_eager_split()};
   return profiles;
 }
 

@@ -30,7 +30,9 @@ step "replay --backend model,nested traces/nested"
 
 for profile in linux-6.12 linux-6.12-swprot; do
   step "conformance --backend model,nested --profile $profile"
-  # The text report lists every case; keep the failures and the summary (pipefail keeps kvmsim's exit code).
-  "$build_dir/kvmsim" conformance --backend model,nested --profile "$profile" | grep -E '^(FAILED|conformance:)'
+  # The text report lists every case; keep the failures with their reasons and the summary (pipefail keeps
+  # kvmsim's exit code).
+  "$build_dir/kvmsim" conformance --backend model,nested --profile "$profile" |
+    awk '/^FAILED/ { p = 1; print; next } /^ / { if (p) print; next } { p = 0 } /^conformance:/ { print }'
 done
 step "done"

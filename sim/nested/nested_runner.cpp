@@ -31,6 +31,7 @@ const std::vector<std::pair<std::string, std::string>>& profile_flavours() {
       {"linux-6.12-swprot", "linux-6.12-swprot"},
       {"linux-6.12-nx", "linux-6.12"},
       {"linux-6.12-shadow", "linux-6.12"},
+      {"linux-6.12-no-eager-split", "linux-6.12"},
   };
   return table;
 }

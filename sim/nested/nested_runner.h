@@ -22,7 +22,7 @@
 namespace kvmsim::nested {
 
 // Profiles the oracle can boot as ("flavours" of the oracle, one boot each): linux-6.12, linux-6.12-swprot,
-// linux-6.12-nx, linux-6.12-shadow.
+// linux-6.12-nx, linux-6.12-shadow, linux-6.12-no-eager-split.
 const std::vector<std::string>& flavours();
 bool is_flavour(const std::string& profile_name);
 // The kernel flavour run.sh boots for a profile: "linux-6.12" (cloud image) or "linux-6.12-swprot"
