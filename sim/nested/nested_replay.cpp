@@ -105,7 +105,9 @@ int run_nested_replay_command(const ReplayArgs& args, const std::vector<std::str
       continue;
     }
     if (!is_flavour(pname)) {
-      out << "SKIP " << f << ": profile " << pname << " is not a nested oracle flavour (" << flavour_list() << ")\n";
+      // JSON mode keeps stdout one JSON document: the reason goes to stderr there.
+      (args.format == "json" ? err : out) << "SKIP " << f << ": profile " << pname
+                                          << " is not a nested oracle flavour (" << flavour_list() << ")\n";
       ++skipped;
       continue;
     }
@@ -144,15 +146,17 @@ int run_nested_replay_command(const ReplayArgs& args, const std::vector<std::str
     const BootRun& run = boots[input.boot];
     const std::string tag = " [nested/" + input.profile->name + "]";
     if (!run.ok) {
-      out << "FAIL " << input.file << tag << ": the nested oracle did not run (see stderr)\n";
+      (args.format == "json" ? err : out) << "FAIL " << input.file << tag
+                                          << ": the nested oracle did not run (see stderr)\n";
       ++mismatched;
       continue;
     }
     const TraceRun& tr = run.traces[input.index];
     if (!tr.report) {
-      out << "FAIL " << input.file << tag << ": the guest's kvmsim exited " << tr.exit_code
-          << (tr.exit_code == 143 ? " (killed by the per-trace timeout)" : "") << " without a report\n";
-      if (!tr.stderr_text.empty()) out << "  " << tr.stderr_text << "\n";
+      std::ostream& o = args.format == "json" ? err : out;
+      o << "FAIL " << input.file << tag << ": the guest's kvmsim exited " << tr.exit_code
+        << (tr.exit_code == 143 ? " (killed by the per-trace timeout)" : "") << " without a report\n";
+      if (!tr.stderr_text.empty()) o << "  " << tr.stderr_text << "\n";
       ++mismatched;
       continue;
     }

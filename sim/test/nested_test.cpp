@@ -4,6 +4,7 @@
 // the probe on the guest (≈10-30 s). Without the cache that test skips and says why.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -188,21 +189,32 @@ TEST(NestedRunner, BootReportMapsTracesBackAndRefusesPartialReports) {
   EXPECT_NE(error.find("covers 1 traces, 2 were requested"), std::string::npos) << error;
 }
 
+// A stand-in for run.sh whose guest never boots (exit 3 with the console tail), as a failing boot looks.
+fs::path failing_run_script() {
+  const fs::path script = fs::temp_directory_path() / ("kvmsim-nested-fake-run-" + std::to_string(::getpid()) + ".sh");
+  std::ofstream o(script);
+  o << "#!/bin/sh\necho 'run.sh: the guest never reached /init (no BEGIN marker)' >&2\n"
+       "echo '---- console log tail' >&2\necho 'Kernel panic - not syncing' >&2\nexit 3\n";
+  o.close();
+  fs::permissions(script, fs::perms::owner_all);
+  return script;
+}
+
 // A boot that fails is a test failure (exit 1) with the script's output, never a skip.
 TEST(NestedCli, BootFailureIsAFailureWithTheLog) {
-  const fs::path script = fs::temp_directory_path() / "kvmsim-nested-fake-run.sh";
-  {
-    std::ofstream o(script);
-    o << "#!/bin/sh\necho 'run.sh: the guest never reached /init (no BEGIN marker)' >&2\n"
-         "echo '---- console log tail' >&2\necho 'Kernel panic - not syncing' >&2\nexit 3\n";
-  }
-  fs::permissions(script, fs::perms::owner_all);
+  const fs::path script = failing_run_script();
   ShellResult r = run_shell("KVMSIM_NESTED_RUN=" + script.string() + " " + KVMSIM_BINARY +
                             " replay --backend model,nested " + (kNestedTraces / "caps_probe.trace").string());
+  ShellResult c = run_shell("KVMSIM_NESTED_RUN=" + script.string() + " " + KVMSIM_BINARY +
+                            " conformance --backend model,nested --group vm");
   fs::remove(script);
   EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_NE(r.out.find("Kernel panic - not syncing"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("FAIL"), std::string::npos) << r.out;
+  EXPECT_EQ(c.code, 1) << c.out;
+  EXPECT_NE(c.out.find("Kernel panic - not syncing"), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("FAILED nested/vm/"), std::string::npos) << c.out;
+  EXPECT_EQ(c.out.find("SKIPPED nested/"), std::string::npos) << c.out;
 }
 
 TEST(NestedCli, RefusesOtherProfilesAndOtherPairs) {
