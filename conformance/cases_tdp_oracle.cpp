@@ -198,7 +198,8 @@ KVMSIM_CASE(hugepage, observed_slot_move_zaps_every_mapping, Need::pre_fault, Ne
   const Stats before = c.stats(v.vm);
   c.add_slot(v.vm, make_region(1, 3 * kBase, 64 * KiB, b));
   const bool zap_all = c.profile().slot_zap_all_quirk || c.profile().zap_all_on_slot_change;
-  c.expect_stats_delta(before, c.stats(v.vm), zap_all ? pages(static_cast<u64>(-32), 0) : pages(static_cast<u64>(-16), 0));
+  const u64 zapped = zap_all ? 32 : 16;
+  c.expect_stats_delta(before, c.stats(v.vm), pages(static_cast<u64>(-static_cast<i64>(zapped)), 0));
 }
 
 // ---- private memory, SW_PROTECTED VM (rows 15-18)

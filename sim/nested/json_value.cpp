@@ -129,7 +129,10 @@ class Reader {
     *cp = 0;
     for (int i = 0; i < 4; i++) {
       char c = s_[pos_++];
-      unsigned d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : 16;
+      unsigned d = c >= '0' && c <= '9'   ? c - '0'
+                   : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                   : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                          : 16;
       if (d == 16) return fail("bad \\u escape");
       *cp = *cp * 16 + d;
     }
