@@ -231,7 +231,9 @@ KVMSIM_CASE(hugepage, move_zaps_old_range, Need::tdp, Need::stats) {
   kvm_pre_fault_memory p{};
   p.gpa = 1 * GiB;
   p.size = 4 * KiB;
-  c.expect_err(c.pre_fault(v.vcpu, p), ENOENT);
+  // The move zapped everything (SLOT_ZAP_ALL): on 6.12 a pre-fault on the old vCPU never returns.
+  const int vcpu = c.profile().prefault_hangs_after_zap_all ? c.create_vcpu(v.vm, 1) : v.vcpu;
+  c.expect_err(c.pre_fault(vcpu, p), ENOENT);
 }
 
 // Enabling dirty logging (no manual protect) eagerly splits huge leaves when eager_page_split.

@@ -115,7 +115,9 @@ KVMSIM_CASE(prefault, after_slot_delete_is_enoent, Need::pre_fault) {
   c.add_slot(vm, make_region(0, 1 * GiB, 64 * KiB, mem));
   expect_prefault(c, vcpu, 1 * GiB, 4 * KiB, Ret::ok(0), 1 * GiB + 4 * KiB, 0);
   c.add_slot(vm, make_region(0, 1 * GiB, 0, mem));
-  expect_prefault(c, vcpu, 1 * GiB, 4 * KiB, Ret::fail(ENOENT), 1 * GiB, 4 * KiB);
+  // The delete zapped everything (SLOT_ZAP_ALL): on 6.12 a pre-fault on the old vCPU never returns.
+  const int after = c.profile().prefault_hangs_after_zap_all ? c.create_vcpu(vm, 1) : vcpu;
+  expect_prefault(c, after, 1 * GiB, 4 * KiB, Ret::fail(ENOENT), 1 * GiB, 4 * KiB);
 }
 
 // One step consumes the remainder of the mapped huge page: a 2M leaf covers gpa+4K..2M.

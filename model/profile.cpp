@@ -147,6 +147,58 @@ Profile linux_6_12() {
   p.caps[KVM_CAP_DISABLE_QUIRKS2] = same(0x7ff);
   // The oracle's vCPU model (qemu64) has MAXPHYADDR 40: a slot at 1T-4K is accepted, one at 1T is not.
   p.max_gfn = (1ull << 28) - 1;
+  p.prefault_hangs_after_zap_all = true;  // docs/nested.md "pre-fault can hang after a zap-all"
+  return p;
+}
+
+// The same 6.12 kernel with private memory: Debian's generic image (linux-image-6.12.117+deb12-amd64,
+// CONFIG_KVM_PRIVATE_MEM=y) with kvm.ko/kvm-amd.ko rebuilt with CONFIG_KVM_SW_PROTECTED_VM
+// (scripts/nested/setup.sh --flavour linux-6.12-swprot). 6.12 offers guest_memfd, the GUEST_MEMFD slot
+// flag and the PRIVATE attribute only to VMs with private memory, and has no guest_memfd flags.
+// Cap values: measured in that guest by traces/nested/caps_probe_swprot.trace (`--update`).
+Profile linux_6_12_swprot() {
+  Profile p = linux_6_12();
+  p.name = "linux-6.12-swprot";
+  p.description = "Debian 6.12 generic kernel + kvm rebuilt with CONFIG_KVM_SW_PROTECTED_VM (nested oracle)";
+  p.caps[KVM_CAP_GUEST_MEMFD] = CapAnswer{1, 0, 1};
+  p.caps[KVM_CAP_MEMORY_ATTRIBUTES] = CapAnswer{KVM_MEMORY_ATTRIBUTE_PRIVATE, 0, KVM_MEMORY_ATTRIBUTE_PRIVATE};
+  p.caps[KVM_CAP_VM_TYPES] = same(1u << KVM_X86_DEFAULT_VM | 1u << KVM_X86_SW_PROTECTED_VM);
+  p.vm_types = 1u << KVM_X86_DEFAULT_VM | 1u << KVM_X86_SW_PROTECTED_VM;
+  p.has_guest_memfd = true;
+  p.has_memory_attributes = true;
+  p.gmem_slot_needs_private_mem = true;
+  return p;
+}
+
+// linux-6.12 booted with kvm.nx_huge_pages=force (the oracle's AMD vCPU defaults to N): exec faults get
+// no huge pages unless the VM disables the workaround; the recovery thread is not modelled in time.
+Profile linux_6_12_nx() {
+  Profile p = linux_6_12();
+  p.name = "linux-6.12-nx";
+  p.description = "linux-6.12 (nested oracle) with kvm.nx_huge_pages=force";
+  p.nx_huge_pages = true;
+  return p;
+}
+
+// linux-6.12 with kvm_amd.npt=0: the shadow MMU. No pre-fault (the cap reads 0, the ioctl answers
+// EOPNOTSUPP) and no eager split (only the TDP MMU splits eagerly).
+Profile linux_6_12_shadow() {
+  Profile p = linux_6_12();
+  p.name = "linux-6.12-shadow";
+  p.description = "linux-6.12 (nested oracle) with kvm_amd.npt=0: shadow paging";
+  p.caps[KVM_CAP_PRE_FAULT_MEMORY] = same(0);
+  p.tdp = false;
+  p.eager_page_split = false;
+  return p;
+}
+
+// linux-6.12 booted with kvm.eager_page_split=N: enabling dirty logging leaves huge leaves in place
+// (write-protected); they are broken up only by the write faults that follow.
+Profile linux_6_12_no_eager_split() {
+  Profile p = linux_6_12();
+  p.name = "linux-6.12-no-eager-split";
+  p.description = "linux-6.12 (nested oracle) with kvm.eager_page_split=N";
+  p.eager_page_split = false;
   return p;
 }
 
@@ -154,7 +206,8 @@ Profile linux_6_12() {
 
 const std::vector<Profile>& builtin_profiles() {
   static const std::vector<Profile> profiles = {linux_6_18(), linux_6_18_pvm(), linux_6_18_nx(), linux_6_1(),
-                                                linux_6_12()};
+                                                linux_6_12(), linux_6_12_swprot(), linux_6_12_nx(),
+                                                linux_6_12_shadow(), linux_6_12_no_eager_split()};
   return profiles;
 }
 

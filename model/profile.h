@@ -67,6 +67,10 @@ struct Profile {
   //    aligned group of 8 SPTEs (PTE_PREFETCH_NUM); the TDP MMU maps only the faulting page.
   bool drop_large_spte = false;
   bool direct_pte_prefetch = false;
+  // 6.12.117 (measured on the nested oracle): after a zap-all (SLOT_ZAP_ALL move/delete) a vCPU's root is
+  // obsolete and KVM_PRE_FAULT_MEMORY on it retries forever (only KVM_RUN reloads the root). The model does
+  // not hang; cases and traces read this to pre-fault through a fresh vCPU instead.
+  bool prefault_hangs_after_zap_all = false;
   // Non-zero: KVM_PRE_FAULT_MEMORY fails with this errno while the VM has never had a memslot
   // (kvm_pvm: loading the shadow root fails with ENOSPC; measured). Checked in the x86 arch step
   // after pre_fault_allowed and before the "not the TDP fault handler" EOPNOTSUPP.

@@ -17,6 +17,7 @@
 #include "sim/backends.h"
 #include "sim/differential.h"
 #include "sim/kvm/probe.h"
+#include "sim/nested/nested_replay.h"
 #include "sim/replay.h"
 #include "sim/trace/constants.h"
 #include "sim/trace/eval.h"
@@ -231,9 +232,17 @@ int run_replay(const ReplayArgs& args, std::ostream& out, std::ostream& err) {
     err << "kvmsim: " << error << "\n";
     return kExitUsage;
   }
+  // The nested oracle boots once per flavour for all traces, so it cannot go through the per-file loop.
+  if (nested::uses_nested(args.backend)) {
+    if (files.empty()) {
+      err << "kvmsim: no *.trace files found\n";
+      return kExitNothingRan;
+    }
+    return nested::run_nested_replay_command(args, files, out, err);
+  }
   const auto& known = backend_names();
   if (!backend_pair(args.backend) && std::find(known.begin(), known.end(), args.backend) == known.end()) {
-    err << "kvmsim: unknown backend '" << args.backend << "' (known: model, kvm, A,B, both)\n";
+    err << "kvmsim: unknown backend '" << args.backend << "' (known: model, kvm, nested, A,B, both)\n";
     return kExitUsage;
   }
   if (files.empty()) {

@@ -27,6 +27,22 @@ void side_problems(const ReplayReport& r, const std::string& trace_profile, std:
   }
 }
 
+// One statement's two results, as lock-step and recorded pairing both compare them: unobservable on
+// either side is never a divergence; the first divergence is kept, later ones only counted; a host
+// limit on either side stops the comparison (see differential.h).
+void compare_statement(const StatementResult& x, const StatementResult& y, const std::string& a_name,
+                       const std::string& b_name, DiffReport* d) {
+  if (d->stopped) return;
+  if (x.host_limit || y.host_limit) {
+    const StatementResult& refused = x.host_limit ? x : y;
+    d->stopped = DiffReport::HostLimitStop{x.line, x.statement, x.host_limit ? a_name : b_name, refused.message};
+    return;
+  }
+  auto cx = comparable_actual(x), cy = comparable_actual(y);
+  if (!cx || !cy || *cx == *cy) return;
+  if (d->divergences++ == 0) d->first = Divergence{x.line, x.statement, *cx, *cy};
+}
+
 }  // namespace
 
 std::optional<std::string> comparable_actual(const StatementResult& r) {
@@ -56,19 +72,37 @@ DiffReport replay_pair(const trace::Trace& trace, KvmApi& a, KvmApi& b) {
     StatementResult x = ra.step();
     StatementResult y = rb.step();
     KVMSIM_ASSERT_CTX(x.line == y.line, std::to_string(x.line) + " vs " + std::to_string(y.line));
-    if (d.stopped) continue;
-    if (x.host_limit || y.host_limit) {
-      const StatementResult& refused = x.host_limit ? x : y;
-      d.stopped = DiffReport::HostLimitStop{x.line, x.statement, x.host_limit ? a.backend_name() : b.backend_name(),
-                                            refused.message};
-      continue;
-    }
-    auto cx = comparable_actual(x), cy = comparable_actual(y);
-    if (!cx || !cy || *cx == *cy) continue;
-    if (d.divergences++ == 0) d.first = Divergence{x.line, x.statement, *cx, *cy};
+    compare_statement(x, y, a.backend_name(), b.backend_name(), &d);
   }
   d.a = ra.report();
   d.b = rb.report();
+  return d;
+}
+
+DiffReport diff_recorded(const trace::Trace& trace, const ReplayReport& a, const ReplayReport& b) {
+  DiffReport d;
+  d.file = trace.file;
+  d.trace_profile = trace.profile.value_or("");
+  d.a = a;
+  d.b = b;
+  // A recorded report comes from another process (a guest): it is input, not an invariant. A report
+  // that stops early or steps other lines than the trace is a divergence, not an abort.
+  const std::size_t n = trace.statements.size();
+  for (std::size_t i = 0; i < n; i++) {
+    const trace::Statement& st = trace.statements[i];
+    const StatementResult* x = i < a.results.size() ? &a.results[i] : nullptr;
+    const StatementResult* y = i < b.results.size() ? &b.results[i] : nullptr;
+    bool x_ok = x && x->line == st.line, y_ok = y && y->line == st.line;
+    if (x_ok && y_ok) {
+      compare_statement(*x, *y, a.backend, b.backend, &d);
+      continue;
+    }
+    if (d.divergences++ == 0) {
+      d.first = Divergence{st.line, x_ok ? x->statement : y_ok ? y->statement : "",
+                           x_ok ? comparable_actual(*x).value_or("unobservable") : "no result recorded",
+                           y_ok ? comparable_actual(*y).value_or("unobservable") : "no result recorded"};
+    }
+  }
   return d;
 }
 

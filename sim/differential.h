@@ -65,4 +65,9 @@ std::string profile_label(const std::string& trace_profile, const std::string& b
 // Runs `trace` on `a` and `b` in lock-step. Both backends must be fresh; both must outlive the call.
 DiffReport replay_pair(const trace::Trace& trace, KvmApi& a, KvmApi& b);
 
+// The same comparison over two reports recorded separately (e.g. the nested oracle's, replayed in a
+// guest, and the model's): statement i of each report is compared when both carry the trace's i-th
+// line; a report without it (cut short, or of another trace) counts as a divergence there.
+DiffReport diff_recorded(const trace::Trace& trace, const ReplayReport& a, const ReplayReport& b);
+
 }  // namespace kvmsim

@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
   auto* rp = app.add_subcommand("replay", "Replay traces and check their expected results");
   rp->add_option("files", replay.files, "Trace files or directories (searched recursively for *.trace)")
       ->required();
-  rp->add_option("--backend", replay.backend, "Backend: model, kvm, or a pair A,B run in lock-step (both = model,kvm)")->capture_default_str();
+  rp->add_option("--backend", replay.backend, "Backend: model, kvm, nested (real 6.12 TDP MMU in QEMU), or a pair A,B (both = model,kvm; model,nested)")->capture_default_str();
   rp->add_option("--profile", replay.profile, "Profile for the model (default: the trace's header)");
   rp->add_flag("--update", replay.update, "Write actual results into the trace files");
   rp->add_option("--format", replay.format, "Report format")
@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
 
   conf::ConformanceArgs conformance;
   auto* conf_cmd = app.add_subcommand("conformance", "Run the conformance suite on one or more backends");
-  conf_cmd->add_option("--backend", conformance.backend, "model, kvm, both, or a comma list")->capture_default_str();
+  conf_cmd->add_option("--backend", conformance.backend, "model, kvm, nested (6.12 TDP MMU in QEMU), both, or a comma list")->capture_default_str();
   conf_cmd->add_option("--profile", conformance.profile, "Profile the model answers as (default: matches the run)");
   conf_cmd->add_option("--group", conformance.group, "Only this group (vm, memslot, gmem, attributes, prefault, "
                                                      "hugepage, dirtylog, access)");

@@ -493,7 +493,8 @@ std::string ReplayReport::json() const {
     if (i) out += ",";
     out += "{\"line\":" + std::to_string(r.line) + ",\"statement\":" + json_quote(r.statement) +
            ",\"status\":" + json_quote(step_status_name(r.status)) + ",\"expected\":" + json_quote(r.expected) +
-           ",\"actual\":" + json_quote(r.actual) + ",\"message\":" + json_quote(r.message) + "}";
+           ",\"actual\":" + json_quote(r.actual) + ",\"message\":" + json_quote(r.message) +
+           (r.host_limit ? ",\"host_limit\":true}" : "}");
   }
   return out + "]}\n";
 }

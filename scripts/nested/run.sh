@@ -6,8 +6,14 @@
 # report on stdout. Any boot, module or report failure exits non-zero with the console log tail: the oracle
 # never skips silently.
 #
-# Usage: scripts/nested/run.sh [--flavour linux-6.12] [--build-dir DIR] [--timeout S] [--trace-timeout S]
-#                              [--kvm-params "k=v ..."] [--kvm-amd-params "k=v ..."] [--update] TRACE|DIR...
+# Usage: scripts/nested/run.sh [--flavour linux-6.12|linux-6.12-swprot] [--profile P] [--build-dir DIR]
+#                              [--timeout S] [--trace-timeout S] [--kvm-params "k=v ..."]
+#                              [--kvm-amd-params "k=v ..."] [--update] TRACE|DIR...
+#        or:   scripts/nested/run.sh [same options] --conformance "ARGS"
+#   --profile  what the guest's kvmsim answers as (default: the flavour's name).
+#   --conformance  run the conformance cases (`kvmsim conformance --list ARGS`, ARGS e.g. "--group prefault")
+#              in the guest instead of traces, one `kvmsim conformance --backend kvm --format json
+#              --filter ID` per case under --trace-timeout; the report's "conformance" lists them.
 #   --trace-timeout  per trace, inside the guest (default 120 s): a hung ioctl is signalled (SIGTERM) and
 #              the trace fails with exit 143 while the others still run.
 #   --update   run `kvmsim replay --update` in the guest and write the updated traces back (recording the
@@ -18,42 +24,55 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 build_dir="$root/build"
 flavour=linux-6.12
+profile=""
 timeout_s=600
 trace_timeout_s=120
 kvm_params=""
 kvm_amd_params=""
 update=0
+conformance=""
+conformance_mode=0
 inputs=()
-usage() { sed -n '9,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '9,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --flavour) flavour="$2"; shift 2 ;;
+    --profile) profile="$2"; shift 2 ;;
     --build-dir) build_dir="$(realpath -m "$2")"; shift 2 ;;
     --timeout) timeout_s="$2"; shift 2 ;;
     --trace-timeout) trace_timeout_s="$2"; shift 2 ;;
     --kvm-params) kvm_params="$2"; shift 2 ;;
     --kvm-amd-params) kvm_amd_params="$2"; shift 2 ;;
     --update) update=1; shift ;;
+    --conformance) conformance="$2"; conformance_mode=1; shift 2 ;;
     -h|--help) usage ;;
     -*) echo "run.sh: unknown option '$1'" >&2; usage ;;
     *) inputs+=("$1"); shift ;;
   esac
 done
-[[ ${#inputs[@]} -gt 0 ]] || { echo "run.sh: no traces given" >&2; usage; }
+[[ ${#inputs[@]} -gt 0 || $conformance_mode -eq 1 ]] || { echo "run.sh: no traces given" >&2; usage; }
 
-# Flavour → kernel package and module load order (read from each module's depends=). Only the cloud
-# flavour exists so far; the generic flavour (irqbypass → kvm → ccp → kvm-amd) and the rebuilt
-# SW_PROTECTED kvm.ko are the next step (docs/nested.md).
+# Flavour → kernel package and module load order (read from each module's depends=: kvm-amd needs ccp in
+# the generic kernel, where CONFIG_KVM_AMD_SEV links the PSP driver). swprot's kvm and kvm-amd are the
+# modules setup.sh rebuilt with CONFIG_KVM_SW_PROTECTED_VM; the others come from the image package.
 # shellcheck source=versions.env
 source "$here/versions.env"
 case "$flavour" in
   linux-6.12)
-    profile=linux-6.12
     release="$NESTED_KERNEL_RELEASE"
+    kernel_pkg="$NESTED_KERNEL_PKG=$NESTED_KERNEL_VERSION"
     modules=(virt/lib/irqbypass arch/x86/kvm/kvm arch/x86/kvm/kvm-amd)
+    rebuilt=()
     ;;
-  *) echo "run.sh: unknown flavour '$flavour' (known: linux-6.12)" >&2; exit 2 ;;
+  linux-6.12-swprot)
+    release="$NESTED_SWPROT_KERNEL_RELEASE"
+    kernel_pkg="$NESTED_SWPROT_KERNEL_PKG=$NESTED_SWPROT_VERSION (kvm.ko, kvm-amd.ko rebuilt from $NESTED_SWPROT_SOURCE_PKG=$NESTED_SWPROT_VERSION with CONFIG_KVM_SW_PROTECTED_VM)"
+    modules=(virt/lib/irqbypass arch/x86/kvm/kvm drivers/crypto/ccp/ccp arch/x86/kvm/kvm-amd)
+    rebuilt=(kvm kvm-amd)
+    ;;
+  *) echo "run.sh: unknown flavour '$flavour' (known: linux-6.12, linux-6.12-swprot)" >&2; exit 2 ;;
 esac
+[[ -n "$profile" ]] || profile="$flavour"
 
 # ---- traces: files and directories (recursively, sorted for a deterministic order)
 traces=()
@@ -66,10 +85,10 @@ for i in "${inputs[@]}"; do
     echo "run.sh: no such trace file or directory: $i" >&2; exit 2
   fi
 done
-[[ ${#traces[@]} -gt 0 ]] || { echo "run.sh: no *.trace files found in ${inputs[*]}" >&2; exit 2; }
+[[ ${#traces[@]} -gt 0 || $conformance_mode -eq 1 ]] || { echo "run.sh: no *.trace files found in ${inputs[*]}" >&2; exit 2; }
 
 # ---- kernel, busybox (cached, pinned) and a static kvmsim
-"$here/setup.sh" --build-dir "$build_dir"
+"$here/setup.sh" --build-dir "$build_dir" --flavour "$flavour"
 cache="$build_dir/nested/cache"
 kdir="$cache/kernel-$release"
 if [[ ! -f "$build_dir/CMakeCache.txt" ]] || ! grep -q '^KVMSIM_STATIC_RUNNER:BOOL=ON' "$build_dir/CMakeCache.txt"; then
@@ -86,9 +105,16 @@ mkdir -p "$stage"/{bin,dev,proc,sys,tmp,modules,traces}
 cp "$cache/busybox/bin/busybox" "$stage/bin/busybox"
 cp "$kvmsim" "$stage/bin/kvmsim"
 for m in "${modules[@]}"; do
+  name="$(basename "$m")"
+  if [[ " ${rebuilt[*]} " == *" $name "* ]]; then
+    src="$cache/swprot-modules-$release/$name.ko"
+    [[ -f "$src" ]] || { echo "run.sh: rebuilt module $src missing (scripts/nested/setup.sh --flavour $flavour)" >&2; exit 3; }
+    cp "$src" "$stage/modules/$name.ko"
+    continue
+  fi
   src="$kdir/lib/modules/$release/kernel/$m.ko.xz"
   [[ -f "$src" ]] || { echo "run.sh: module $src missing from the kernel package" >&2; exit 3; }
-  xz -dc "$src" > "$stage/modules/$(basename "$m").ko"  # busybox insmod cannot read .ko.xz
+  xz -dc "$src" > "$stage/modules/$name.ko"  # busybox insmod cannot read .ko.xz
 done
 for idx in "${!traces[@]}"; do
   cp "${traces[$idx]}" "$stage/traces/$(printf '%03d' "$idx").trace"
@@ -134,7 +160,23 @@ echo "META thp.defrag \$(p /sys/kernel/mm/transparent_hugepage/defrag)" > \$out
 echo "META thp.use_zero_page \$(p /sys/kernel/mm/transparent_hugepage/use_zero_page)" > \$out
 echo "META hugepages_1g \$(p /sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages)" > \$out
 echo "META hugepages_2m \$(p /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages)" > \$out
+if [ "$conformance_mode" = 1 ]; then
+  # One kvmsim per case, each under the per-trace timeout: a case that hangs in the kernel (6.12 pre-fault
+  # after a zap-all, docs/nested.md) costs its own timeout and the others still report.
+  t0=\$(up)
+  set -f  # ARGS may hold a --filter glob: split it into words, never expand it against the guest's files
+  kvmsim conformance --profile $profile --list $conformance | cut -d' ' -f1 > /tmp/cases
+  set +f
+  while IFS= read -r id; do
+    timeout -s TERM $trace_timeout_s kvmsim conformance --backend kvm --format json --profile $profile --require-kvm --filter "\$id" > /tmp/conf.json 2> /tmp/conf.err
+    echo "CASE \$id \$?" > \$out
+    echo "CONF-JSON \$(cat /tmp/conf.json | tr -d '\n')" > \$out
+  done < /tmp/cases
+  t1=\$(up)
+  echo "CONF 0 \$t0 \$t1" > \$out
+fi
 for t in /traces/*.trace; do
+  [ -f "\$t" ] || continue
   n=\$(basename \$t .trace)
   t0=\$(up)
   timeout -s TERM $trace_timeout_s kvmsim replay $replay_flags \$t > /tmp/\$n.json 2> /tmp/\$n.err
@@ -148,6 +190,11 @@ for t in /traces/*.trace; do
     echo "FILE-END \$n" > \$out
   fi
 done
+# THP allocation outcome of the whole run: writes to THP-eligible memory that fell back to 4K show here.
+for k in thp_fault_alloc thp_fault_fallback thp_split_pmd thp_zero_page_alloc; do
+  echo "META vmstat.\$k \$(awk -v k=\$k '\$1 == k { print \$2 }' /proc/vmstat)" > \$out
+done
+echo "META meminfo.MemFree \$(awk '\$1 == "MemFree:" { print \$2 }' /proc/meminfo)" > \$out
 echo "KVMSIM-NESTED-END" > \$out
 poweroff -f
 EOF
@@ -188,7 +235,10 @@ grep -q '^KVMSIM-NESTED-END' "$res" || die "the guest report is truncated (no EN
 
 # ---- report
 meta() { awk -v k="$1" '$1 == "META" && $2 == k { $1 = ""; $2 = ""; sub(/^ +/, ""); print; exit }' "$res"; }
-jstr() { local s="$1"; s="${s//\\/\\\\}"; s="${s//\"/\\\"}"; printf '"%s"' "$s"; }
+jstr() {  # a JSON string: backslash, quote, newline, tab and CR escaped
+  local s="$1"; s="${s//\\/\\\\}"; s="${s//\"/\\\"}"; s="${s//$'\n'/\\n}"; s="${s//$'\t'/\\t}"; s="${s//$'\r'/}"
+  printf '"%s"' "$s"
+}
 init_up="$(meta init_uptime)"
 mod_up="$(meta modules_uptime)"
 wall="$(awk -v a="$t_start" -v b="$t_end" 'BEGIN { printf "%.2f", b - a }')"
@@ -217,12 +267,26 @@ for idx in "${!traces[@]}"; do
 done
 qemu_version="$(qemu-system-x86_64 --version | head -n1)"
 printf '{"schema": 1, "oracle": "nested-tdp", "flavour": %s, "profile": %s, "kernel_package": %s, "kernel_release": %s,\n' \
-  "$(jstr "$flavour")" "$(jstr "$profile")" "$(jstr "$NESTED_KERNEL_PKG=$NESTED_KERNEL_VERSION")" "$(jstr "$(meta uname)")"
-printf ' "qemu": %s, "kvm_params": %s, "kvm_amd_params": %s,\n' "$(jstr "$qemu_version")" "$(jstr "$kvm_params")" "$(jstr "$kvm_amd_params")"
-printf ' "guest": {"kvm.tdp_mmu": %s, "kvm.nx_huge_pages": %s, "kvm.eager_page_split": %s, "kvm_amd.npt": %s, "thp.enabled": %s, "thp.defrag": %s, "thp.use_zero_page": %s, "hugepages_1g": %s, "hugepages_2m": %s},\n' \
+  "$(jstr "$flavour")" "$(jstr "$profile")" "$(jstr "$kernel_pkg")" "$(jstr "$(meta uname)")"
+printf ' "busybox": %s, "qemu": %s, "kvm_params": %s, "kvm_amd_params": %s,\n' "$(jstr "$NESTED_BUSYBOX_PKG=$NESTED_BUSYBOX_VERSION")" "$(jstr "$qemu_version")" "$(jstr "$kvm_params")" "$(jstr "$kvm_amd_params")"
+printf ' "guest": {"kvm.tdp_mmu": %s, "kvm.nx_huge_pages": %s, "kvm.eager_page_split": %s, "kvm_amd.npt": %s, "thp.enabled": %s, "thp.defrag": %s, "thp.use_zero_page": %s, "hugepages_1g": %s, "hugepages_2m": %s, "vmstat.thp_fault_alloc": %s, "vmstat.thp_fault_fallback": %s, "vmstat.thp_split_pmd": %s, "vmstat.thp_zero_page_alloc": %s, "meminfo.MemFree_kB": %s},\n' \
   "$(jstr "$(meta kvm.tdp_mmu)")" "$(jstr "$(meta kvm.nx_huge_pages)")" "$(jstr "$(meta kvm.eager_page_split)")" \
   "$(jstr "$(meta kvm_amd.npt)")" "$(jstr "$(meta thp.enabled)")" "$(jstr "$(meta thp.defrag)")" \
-  "$(jstr "$(meta thp.use_zero_page)")" "$(jstr "$(meta hugepages_1g)")" "$(jstr "$(meta hugepages_2m)")"
+  "$(jstr "$(meta thp.use_zero_page)")" "$(jstr "$(meta hugepages_1g)")" "$(jstr "$(meta hugepages_2m)")" \
+  "$(jstr "$(meta vmstat.thp_fault_alloc)")" "$(jstr "$(meta vmstat.thp_fault_fallback)")" \
+  "$(jstr "$(meta vmstat.thp_split_pmd)")" "$(jstr "$(meta vmstat.thp_zero_page_alloc)")" "$(jstr "$(meta meminfo.MemFree)")"
 printf ' "boot_seconds": %s, "insmod_seconds": %s, "wall_seconds": %s,\n' "$init_up" "$insmod_s" "$wall"
+cjson=null
+if [[ $conformance_mode -eq 1 ]]; then
+  cline="$(grep '^CONF ' "$res" || true)"
+  [[ -n "$cline" ]] || die "no conformance result from the guest"
+  read -r _ crc ct0 ct1 <<< "$cline"
+  csecs="$(awk -v a="$ct0" -v b="$ct1" 'BEGIN { printf "%.2f", b - a }')"
+  cases_json="$(awk '$1 == "CASE" { if (n++) printf ", "; printf "{\"id\": \"%s\", \"exit\": %s, \"report\": ", $2, $3; getline;
+                  sub(/^CONF-JSON /, ""); if ($0 == "") $0 = "null"; printf "%s}", $0 }' "$res")"
+  cjson="{\"exit\": $crc, \"seconds\": $csecs, \"cases\": [$cases_json]}"
+  [[ "$crc" == 0 ]] || status=1
+fi
+printf ' "conformance": %s,\n' "$cjson"
 printf ' "traces": [%s],\n "passed": %d, "failed": %d}\n' "$tjson" "$passed" "$failed"
 exit $status

@@ -22,7 +22,7 @@ constexpr u64 k2M = 2ull << 20;
 constexpr u64 kEntryRead = 0x00, kEntryWrite = 0x10, kEntryExec = 0x20;
 constexpr u8 kCodeBytes[] = {
     0x8A, 0x07, 0xE6, 0x10, 0xEB, 0xFC, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  // mov al,[rdi]; out 0x10,al; jmp out
-    0xF0, 0x80, 0x0F, 0x00, 0xE6, 0x10, 0xEB, 0xFC, 0, 0, 0, 0, 0, 0, 0, 0,  // lock or byte [rdi],0; out; jmp
+    0xC6, 0x07, 0x00, 0xE6, 0x10, 0xEB, 0xFC, 0, 0, 0, 0, 0, 0, 0, 0, 0,  // mov byte [rdi],0; out; jmp
     0xFF, 0xD7, 0xE6, 0x10, 0xEB, 0xFC, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  // call rdi; out; jmp
 };
 constexpr u64 kScratchOff = 0x800;   // rax points here (exec of raw bytes `00 00` = add [rax],al)

@@ -25,8 +25,10 @@
 // (its PDE never changes, so shadow entries built for it stay valid). Exec of a gpa without RAM (no memslot)
 // ends in KVM_EXIT_INTERNAL_ERROR (emulation failure) and is reported as an error (EIO).
 //
-// Accesses: read = `mov al,[rdi]`; write = `lock or byte [rdi],0` (one write fault that keeps the
-// byte's value); exec = `call rdi`. For exec of ordinary RAM the backend first places a `ret`
+// Accesses: read = `mov al,[rdi]`; write = `mov byte [rdi],0` (a pure store: one write fault; it
+// clobbers that byte, and no trace observes guest memory contents); exec = `call rdi`. Not a
+// read-modify-write such as `lock or [rdi],0`: QEMU TCG (the nested oracle) faults an RMW in for read
+// first, so untouched THP memory got the host's huge zero page and then a 4K CoW instead of a THP. For exec of ordinary RAM the backend first places a `ret`
 // (0xC3) at the target through the host mapping and restores the original byte afterwards; a
 // target the host cannot write (no slot, read-only or unmapped host memory) is called as is.
 //
