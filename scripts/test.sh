@@ -20,3 +20,5 @@ rc=0
 build/kvmsim replay --backend both --require-kvm --divergences-only traces/ > "$diff_log" || rc=$?
 grep -E '^(DIVERGE|replay:)' "$diff_log" || true
 if [[ $rc -ne 0 ]]; then cat "$diff_log"; exit "$rc"; fi
+echo "== the nested TDP oracle: Linux 6.12 under QEMU TCG, every flavour paired with the model (docs/nested.md)"
+scripts/nested/ci.sh --build-dir build
