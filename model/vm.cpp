@@ -9,7 +9,7 @@ namespace kvmsim::model {
 
 using namespace uapi;
 
-Vm::Vm(const Profile& profile, HostMemory& host, u64 type)
+Vm::Vm(const Profile& profile, HostMemory& host, u64 type, PageTableImpl pt_impl)
     : profile_(profile),
       host_(host),
       type_(type),
@@ -19,7 +19,7 @@ Vm::Vm(const Profile& profile, HostMemory& host, u64 type)
       nr_as_(has_private_mem_ ? 1 : std::max<u32>(1, profile.nr_address_spaces)),
       slots_(nr_as_) {
   for (u32 as = 0; as < nr_as_; ++as)
-    mmu_.emplace_back(profile.root_level, profile.max_huge_level, nx_workaround());
+    mmu_.emplace_back(profile.root_level, profile.max_huge_level, nx_workaround(), pt_impl);
 }
 
 const GuestMemfd* Vm::gmem(u64 file_id) const {

@@ -52,7 +52,9 @@ class Vm {
   static constexpr u32 kMaxVcpuIds = 4096;  // KVM_MAX_VCPU_IDS = KVM_MAX_VCPUS(1024) * 4
   static constexpr u32 kMaxVcpus = 1024;    // CONFIG_KVM_MAX_NR_VCPUS default
 
-  Vm(const Profile& profile, HostMemory& host, u64 type);
+  // `pt_impl` chooses the page-table storage (compact default, or the per-SPTE reference);
+  // observable behaviour is the same.
+  Vm(const Profile& profile, HostMemory& host, u64 type, PageTableImpl pt_impl = PageTableImpl::compact);
 
   u64 type() const { return type_; }
   bool has_private_mem() const { return has_private_mem_; }

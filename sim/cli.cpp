@@ -232,7 +232,7 @@ int run_replay(const ReplayArgs& args, std::ostream& out, std::ostream& err) {
   }
   const auto& known = backend_names();
   if (!backend_pair(args.backend) && std::find(known.begin(), known.end(), args.backend) == known.end()) {
-    err << "kvmsim: unknown backend '" << args.backend << "' (known: model, kvm, A,B, both)\n";
+    err << "kvmsim: unknown backend '" << args.backend << "' (known: model, model-ref, kvm, A,B, both)\n";
     return kExitUsage;
   }
   if (files.empty()) {
@@ -246,7 +246,7 @@ int run_replay(const ReplayArgs& args, std::ostream& out, std::ostream& err) {
     }
     for (const auto* n : {&names->first, &names->second}) {
       if (std::find(backend_names().begin(), backend_names().end(), *n) == backend_names().end()) {
-        err << "kvmsim: unknown backend '" << *n << "' (known: model, kvm, A,B, both)\n";
+        err << "kvmsim: unknown backend '" << *n << "' (known: model, model-ref, kvm, A,B, both)\n";
         return kExitUsage;
       }
     }

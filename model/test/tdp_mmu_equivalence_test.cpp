@@ -1,0 +1,379 @@
+// Compact page tables (TdpMmu, the default) against the per-SPTE reference (TdpMmuRef via
+// PageTableImpl::reference): generated operation sequences must give identical results, stats
+// and leaves. Two levels: raw page-table operations on two TdpMmu, and whole ioctl sequences on
+// two model::Kvm (one per implementation). Generators cluster gfns on table boundaries so the
+// uniform-table paths (materialise, compress, bulk ranges) meet each other.
+#include <gtest/gtest.h>
+#include <rapidcheck.h>
+#include <rapidcheck/gtest.h>
+
+#include <cerrno>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "model/kvm.h"
+#include "model/profile.h"
+#include "model/tdp_mmu.h"
+#include "model/uapi.h"
+
+using namespace kvmsim;
+using namespace kvmsim::model;
+
+namespace {
+
+constexpr u64 k2M = 512, k1G = 512 * 512;  // in gfns
+constexpr u64 kSpace = 2 * k1G;            // generated gfns stay below 2 GiB
+
+// A gfn near the interesting places: 1G / 2M / 4K boundaries, or anywhere.
+rc::Gen<u64> gen_gfn() {
+  return rc::gen::apply(
+      [](u64 g1, u64 m2, u64 k4) { return g1 * k1G + m2 * k2M + k4; }, rc::gen::inRange<u64>(0, 2),
+      rc::gen::oneOf(rc::gen::element<u64>(0, 1, 2, 510, 511), rc::gen::inRange<u64>(0, 512)),
+      rc::gen::oneOf(rc::gen::element<u64>(0, 1, 255, 511), rc::gen::inRange<u64>(0, 512)));
+}
+
+// [start, end) with end > start, both near boundaries; sometimes very large.
+rc::Gen<std::pair<u64, u64>> gen_range() {
+  return rc::gen::apply(
+      [](u64 a, u64 len) { return std::make_pair(a, std::min(kSpace, a + len)); }, gen_gfn(),
+      rc::gen::oneOf(rc::gen::element<u64>(1, k2M, k2M + 1, 3 * k2M, k1G, kSpace),
+                     rc::gen::inRange<u64>(1, 4 * k2M)));
+}
+
+rc::Gen<SpteAttrs> gen_attrs() {
+  return rc::gen::apply(
+      [](bool w, bool x, bool p, bool a, bool d) { return SpteAttrs{w, x, p, a, d && w}; },
+      rc::gen::arbitrary<bool>(), rc::gen::weightedElement<bool>({{4, true}, {1, false}}),
+      rc::gen::weightedElement<bool>({{1, true}, {4, false}}), rc::gen::arbitrary<bool>(),
+      rc::gen::arbitrary<bool>());
+}
+
+struct Leaf {
+  u64 gfn;
+  int level;
+  SpteAttrs attrs;
+  bool operator==(const Leaf&) const = default;
+};
+
+std::vector<Leaf> leaves(const TdpMmu& m) {
+  std::vector<Leaf> out;
+  m.for_each_leaf(0, m.max_gfn_exclusive(), [&](u64 gfn, int level, const SpteAttrs& a) {
+    out.push_back(Leaf{gfn, level, a});
+  });
+  return out;
+}
+
+std::string describe(const std::vector<Leaf>& a, const std::vector<Leaf>& b) {
+  std::ostringstream os;
+  os << a.size() << " vs " << b.size() << " leaves";
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i)
+    if (!(a[i] == b[i])) {
+      os << "; first difference at #" << i << ": gfn " << a[i].gfn << " level " << a[i].level << " vs gfn "
+         << b[i].gfn << " level " << b[i].level;
+      break;
+    }
+  return os.str();
+}
+
+void expect_same(const TdpMmu& fast, const TdpMmu& ref, const std::string& after) {
+  fast.check_invariants();
+  ref.check_invariants();
+  for (int l = 1; l <= 3; ++l) RC_ASSERT(fast.pages(l) == ref.pages(l));
+  RC_ASSERT(fast.nx_lpage_splits() == ref.nx_lpage_splits());
+  const auto a = leaves(fast), b = leaves(ref);
+  if (a != b) RC_FAIL("after " + after + ": " + describe(a, b));
+}
+
+// A deterministic, gfn-dependent max level for recovery (as lpage_info would give).
+int max_level_of(u64 gfn, int level, u64 salt) {
+  const u64 h = (gfn / pages_per_hpage(level) + salt) % 5;
+  return h == 0 ? 1 : (h == 1 ? 2 : 3);
+}
+
+}  // namespace
+
+// Raw page-table operations: every result, stat and leaf identical after every step.
+static void page_table_ops_match() {
+  const int root = *rc::gen::element(4, 5);
+  const int max_huge = *rc::gen::element(2, 3);
+  bool nx = *rc::gen::arbitrary<bool>();
+  TdpMmu fast(root, max_huge, nx, PageTableImpl::compact);
+  TdpMmu ref(root, max_huge, nx, PageTableImpl::reference);
+  RC_ASSERT(fast.impl() == PageTableImpl::compact);
+  RC_ASSERT(ref.impl() == PageTableImpl::reference);
+  const int steps = *rc::gen::inRange(1, 40);
+  for (int step = 0; step < steps; ++step) {
+    const int op = *rc::gen::inRange(0, 14);
+    std::string what = "op " + std::to_string(op);
+    switch (op) {
+      case 0:
+      case 1: {  // map (a fault, with NX information as hugepage_adjust gives it)
+        const u64 gfn = *gen_gfn();
+        const int req = *rc::gen::inRange(1, max_huge + 1);
+        MapFaultInfo f;
+        f.req_level = req;
+        f.huge_page_disallowed = nx && *rc::gen::arbitrary<bool>();
+        f.prefetch = *rc::gen::arbitrary<bool>();
+        const int goal = f.huge_page_disallowed ? 1 : req;
+        const SpteAttrs a = *gen_attrs();
+        const MapResult r1 = fast.map(gfn, goal, a, f), r2 = ref.map(gfn, goal, a, f);
+        RC_ASSERT(r1.level == r2.level);
+        RC_ASSERT(r1.spurious == r2.spurious);
+        break;
+      }
+      case 2:
+      case 3: {  // bulk map of a level-aligned range
+        const int level = *rc::gen::inRange(1, max_huge + 1);
+        const u64 step_g = pages_per_hpage(level);
+        auto [s, e] = *gen_range();
+        s = gfn_round_for_level(s, level);
+        e = std::max(s + step_g, gfn_round_for_level(e + step_g - 1, level));
+        MapFaultInfo f;
+        f.req_level = level;
+        f.prefetch = *rc::gen::arbitrary<bool>();
+        const SpteAttrs a = *gen_attrs();
+        RC_ASSERT(fast.map_range(s, e, level, a, f) == ref.map_range(s, e, level, a, f));
+        break;
+      }
+      case 4: {
+        auto [s, e] = *gen_range();
+        RC_ASSERT(fast.zap_gfn_range(s, e) == ref.zap_gfn_range(s, e));
+        break;
+      }
+      case 5: {
+        if (*rc::gen::inRange(0, 4) == 0) {  // toggling the mitigation zaps all roots
+          nx = !nx;
+          fast.set_nx_huge_pages(nx);
+          ref.set_nx_huge_pages(nx);
+        }
+        fast.zap_all();
+        ref.zap_all();
+        break;
+      }
+      case 6: {
+        auto [s, e] = *gen_range();
+        const int target = *rc::gen::inRange(1, 3);
+        RC_ASSERT(fast.split_huge_pages(s, e, target) == ref.split_huge_pages(s, e, target));
+        break;
+      }
+      case 7: {
+        auto [s, e] = *gen_range();
+        RC_ASSERT(fast.write_protect_range(s, e) == ref.write_protect_range(s, e));
+        break;
+      }
+      case 8: {
+        auto [s, e] = *gen_range();
+        RC_ASSERT(fast.clear_dirty(s, e) == ref.clear_dirty(s, e));
+        break;
+      }
+      case 9: {
+        const u64 gfn = *gen_gfn();
+        const bool write = *rc::gen::arbitrary<bool>();
+        RC_ASSERT(fast.mark_accessed(gfn, write) == ref.mark_accessed(gfn, write));
+        break;
+      }
+      case 10:
+      case 11: {
+        auto [s, e] = *gen_range();
+        const u64 salt = *rc::gen::inRange<u64>(0, 5);
+        auto ml = [salt](u64 gfn, int level) { return max_level_of(gfn, level, salt); };
+        if (op == 10)
+          RC_ASSERT(fast.recover_huge_pages(s, e, ml) == ref.recover_huge_pages(s, e, ml));
+        else
+          RC_ASSERT(fast.zap_collapsible(s, e, ml) == ref.zap_collapsible(s, e, ml));
+        break;
+      }
+      case 12: {
+        const u64 max = *rc::gen::inRange<u64>(0, 4);
+        const u64 dl = *rc::gen::inRange<u64>(0, 3);
+        auto pred = [dl](u64 gfn) { return dl && (gfn / k2M) % dl == 0; };
+        RC_ASSERT(fast.nx_recover(max, pred) == ref.nx_recover(max, pred));
+        break;
+      }
+      case 13: {
+        for (int i = 0; i < 8; ++i) {
+          const u64 gfn = *gen_gfn();
+          RC_ASSERT(fast.lookup(gfn) == ref.lookup(gfn));
+        }
+        break;
+      }
+    }
+    RC_ASSERT(fast.pages(1) == ref.pages(1));
+    RC_ASSERT(fast.pages(2) == ref.pages(2));
+    RC_ASSERT(fast.pages(3) == ref.pages(3));
+    RC_ASSERT(fast.nx_lpage_splits() == ref.nx_lpage_splits());
+    if (step + 1 == steps || step % 8 == 7) expect_same(fast, ref, what);
+  }
+  // The compact tree never holds more than the kernel's tables for the same leaves.
+  RC_ASSERT(fast.kernel_pt_bytes() <= ref.kernel_pt_bytes() + 4096);
+}
+
+// Uniform storage is what makes large ranges cheap: 1 GiB of 4K leaves mapped in bulk is one
+// level-2 table of uniform entries, and any one-page change materialises one table only.
+TEST(TdpMmuEquivalence, UniformRangeIsCompactAndMaterialisesOnChange) {
+  TdpMmu m(4, 3, false);
+  MapFaultInfo f;
+  f.prefetch = true;
+  const SpteAttrs rw{true, true, false, false, true};
+  EXPECT_EQ(m.map_range(0, k1G, 1, rw, f), k1G);
+  EXPECT_EQ(m.pages(1), k1G);
+  const u64 compact = m.pt_bytes();
+  EXPECT_LT(compact, 16u * 1024);  // root, one 1G table, one 2M table: no 4K tables
+  EXPECT_EQ(m.kernel_pt_bytes(), (3 + 512) * 4096u);
+  m.check_invariants();
+  // Re-mapping the same range is spurious everywhere and changes nothing.
+  EXPECT_EQ(m.map_range(0, k1G, 1, rw, f), 0u);
+  EXPECT_EQ(m.pt_bytes(), compact);
+  // A write-protect of one page materialises exactly one 4K table.
+  EXPECT_EQ(m.write_protect_range(k2M + 7, k2M + 8), 1u);
+  EXPECT_GT(m.pt_bytes(), compact);
+  EXPECT_FALSE(m.lookup(k2M + 7).writable);
+  EXPECT_TRUE(m.lookup(k2M + 8).writable);
+  m.check_invariants();
+  // Making it uniform again through the fault path folds it back.
+  MapFaultInfo fault;
+  EXPECT_FALSE(m.map(k2M + 7, 1, rw, fault).spurious);
+  EXPECT_LE(m.pt_bytes(), compact + 4096);  // the 2M table keeps its child-pointer array
+  m.check_invariants();
+}
+
+namespace {
+
+// Whole-model operation sequences through model::Kvm: regions, pre-fault, guest accesses,
+// dirty logging, attributes. Both Kvm objects get the same calls; every return value, every
+// access outcome, stats and mappings of probed gpas must agree.
+struct Pair {
+  Kvm fast{default_profile(), PageTableImpl::compact};
+  Kvm ref{default_profile(), PageTableImpl::reference};
+};
+
+template <class F>
+auto both(Pair& p, F&& f) {
+  auto a = f(p.fast);
+  auto b = f(p.ref);
+  RC_ASSERT(a == b);
+  return a;
+}
+
+}  // namespace
+
+static void kvm_operation_sequences_match() {
+  Pair p;
+  const u64 type = *rc::gen::element<u64>(u64{uapi::KVM_X86_DEFAULT_VM}, u64{uapi::KVM_X86_SW_PROTECTED_VM});
+  const Ret vm = both(p, [&](Kvm& k) { return k.ioctl_create_vm(k.kvm_fd(), type); });
+  RC_PRE(vm.is_ok());
+  const int vm_fd = static_cast<int>(vm.ret);
+  const Ret vcpu = both(p, [&](Kvm& k) { return k.ioctl_create_vcpu(vm_fd, 0); });
+  RC_ASSERT(vcpu.is_ok());
+  const int vcpu_fd = static_cast<int>(vcpu.ret);
+  constexpr u64 kRam = 8ull << 20;  // per slot
+  const Backing backing = *rc::gen::element(Backing::anon, Backing::thp, Backing::hugetlb_2m);
+  const Ret host = both(p, [&](Kvm& k) { return k.mmap(2 * kRam, backing, 2ull << 20); });
+  RC_ASSERT(host.is_ok());
+  int gmem_fd = -1;
+  if (type == uapi::KVM_X86_SW_PROTECTED_VM) {
+    uapi::kvm_create_guest_memfd g{};
+    g.size = 2 * kRam;
+    const Ret r = both(p, [&](Kvm& k) { return k.ioctl_create_guest_memfd(vm_fd, g); });
+    RC_ASSERT(r.is_ok());
+    gmem_fd = static_cast<int>(r.ret);
+  }
+  auto set_slot = [&](u32 slot, u64 flags, u64 size) {
+    uapi::kvm_userspace_memory_region2 r{};
+    r.slot = slot;
+    r.flags = flags | (gmem_fd >= 0 ? uapi::KVM_MEM_GUEST_MEMFD : 0);
+    r.guest_phys_addr = slot * kRam;
+    r.memory_size = size;
+    r.userspace_addr = static_cast<u64>(host.ret) + slot * kRam;
+    r.guest_memfd = gmem_fd >= 0 ? static_cast<u32>(gmem_fd) : 0;
+    r.guest_memfd_offset = slot * kRam;
+    both(p, [&](Kvm& k) { return k.ioctl_set_user_memory_region2(vm_fd, r); });
+  };
+  set_slot(0, 0, kRam);
+  set_slot(1, 0, kRam);
+  const auto gen_gpa = rc::gen::apply([](u64 m, u64 k) { return m * (2ull << 20) + k * 4096; },
+                                      rc::gen::inRange<u64>(0, 2 * kRam / (2ull << 20) + 1),
+                                      rc::gen::oneOf(rc::gen::element<u64>(0, 1, 511), rc::gen::inRange<u64>(0, 512)));
+  const int steps = *rc::gen::inRange(1, 40);
+  for (int step = 0; step < steps; ++step) {
+    switch (*rc::gen::inRange(0, 7)) {
+      case 0: {  // pre-fault a range
+        const u64 gpa = *gen_gpa;
+        uapi::kvm_pre_fault_memory pf{};
+        pf.gpa = gpa;
+        pf.size = *rc::gen::element<u64>(4096, 2ull << 20, 4ull << 20, 2 * kRam);
+        uapi::kvm_pre_fault_memory pf2 = pf;
+        const Ret a = p.fast.ioctl_pre_fault_memory(vcpu_fd, pf);
+        const Ret b = p.ref.ioctl_pre_fault_memory(vcpu_fd, pf2);
+        RC_ASSERT(a == b);
+        RC_ASSERT(pf.gpa == pf2.gpa);
+        RC_ASSERT(pf.size == pf2.size);
+        break;
+      }
+      case 1:
+      case 2: {  // guest access
+        const u64 gpa = *gen_gpa;
+        const AccessKind kind = *rc::gen::element(AccessKind::read, AccessKind::write, AccessKind::exec);
+        const AccessOutcome a = p.fast.access(vcpu_fd, gpa, kind), b = p.ref.access(vcpu_fd, gpa, kind);
+        RC_ASSERT(a == b);
+        break;
+      }
+      case 3: {  // dirty logging on/off (eager split, recovery)
+        const u32 slot = *rc::gen::inRange<u32>(0, 2);
+        set_slot(slot, *rc::gen::arbitrary<bool>() ? uapi::KVM_MEM_LOG_DIRTY_PAGES : 0, kRam);
+        break;
+      }
+      case 4: {  // dirty log read (write-protects / clears D)
+        const u32 slot = *rc::gen::inRange<u32>(0, 2);
+        std::vector<u64> b1, b2;
+        const Ret a = p.fast.ioctl_get_dirty_log(vm_fd, slot, b1), b = p.ref.ioctl_get_dirty_log(vm_fd, slot, b2);
+        RC_ASSERT(a == b);
+        RC_ASSERT(b1 == b2);
+        break;
+      }
+      case 5: {  // attribute conversion of a 4K..4M range
+        const u64 gpa = *gen_gpa;
+        const u64 size = *rc::gen::element<u64>(4096, 2ull << 20, 4ull << 20);
+        uapi::kvm_memory_attributes at{gpa, size,
+                                       *rc::gen::arbitrary<bool>() ? uapi::KVM_MEMORY_ATTRIBUTE_PRIVATE : 0, 0};
+        both(p, [&](Kvm& k) { return k.ioctl_set_memory_attributes(vm_fd, at); });
+        break;
+      }
+      case 6: {  // delete and re-create a slot (zaps its range)
+        const u32 slot = *rc::gen::inRange<u32>(0, 2);
+        set_slot(slot, 0, 0);
+        set_slot(slot, 0, kRam);
+        break;
+      }
+    }
+    RC_ASSERT(p.fast.stats(vm_fd) == p.ref.stats(vm_fd));
+  }
+  for (u64 gpa = 0; gpa < 2 * kRam; gpa += 4096 * 37)
+    RC_ASSERT(p.fast.mapping(vm_fd, gpa) == p.ref.mapping(vm_fd, gpa));
+}
+
+namespace {
+
+// Runs a property with a fixed seed (deterministic unit tests) and `cases` generated cases.
+void check_property(void (*prop)(), const char* id, int cases) {
+  rc::detail::TestParams params;
+  params.seed = 20261121;
+  params.maxSuccess = cases;
+  rc::detail::TestMetadata meta;
+  meta.id = id;
+  const auto result = rc::detail::checkTestable(prop, meta, params);
+  std::ostringstream ss;
+  rc::detail::printResultMessage(result, ss);
+  EXPECT_TRUE(result.is<rc::detail::SuccessResult>()) << ss.str();
+}
+
+}  // namespace
+
+TEST(TdpMmuEquivalence, CompactMatchesReference) {
+  check_property(&page_table_ops_match, "TdpMmuEquivalence/CompactMatchesReference", 1000);
+}
+
+TEST(TdpMmuEquivalence, KvmOperationSequencesMatch) {
+  check_property(&kvm_operation_sequences_match, "TdpMmuEquivalence/KvmOperationSequencesMatch", 1000);
+}
