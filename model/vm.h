@@ -125,6 +125,8 @@ class Vm {
   bool slot_zap_all() const;
 
   Ret pre_fault_step(u64 gpa, u64 size);
+  // Bytes a run of identical pre-fault steps at gpa maps in bulk (0: take one step instead).
+  u64 pre_fault_bulk(u64 gpa, u64 size);
 
   // Integration points of the TDP MMU.
   void zap_gfn_range(u16 as_id, u64 start, u64 end);
