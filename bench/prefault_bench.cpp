@@ -13,6 +13,7 @@
 //   kernel_pt_bytes   what KVM's page tables hold for the same leaves (4 KiB per table page)
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -47,9 +48,18 @@ PrefaultVm make_vm(const model::Profile& profile, Backing backing, u64 bytes) {
   }
   v.vm_fd = static_cast<int>(vm.ret);
   v.vcpu_fd = static_cast<int>(vcpu.ret);
-  const uapi::kvm_userspace_memory_region r{0, 0, 0, bytes, static_cast<u64>(host.ret)};
-  const Ret slot = k.ioctl_set_user_memory_region(v.vm_fd, r);
-  if (!slot.is_ok()) v.error = "KVM_SET_USER_MEMORY_REGION errno " + std::to_string(slot.err);
+  // A memslot holds fewer than 2^31 pages (KVM_MEM_MAX_NR_PAGES): guests above 4 TiB use
+  // several adjacent 4 TiB slots, as a VMM would.
+  constexpr u64 kMaxSlot = 4ull << 40;
+  for (u64 off = 0, id = 0; off < bytes; off += kMaxSlot, ++id) {
+    const uapi::kvm_userspace_memory_region r{static_cast<u32>(id), 0, off, std::min(kMaxSlot, bytes - off),
+                                              static_cast<u64>(host.ret) + off};
+    const Ret slot = k.ioctl_set_user_memory_region(v.vm_fd, r);
+    if (!slot.is_ok()) {
+      v.error = "KVM_SET_USER_MEMORY_REGION errno " + std::to_string(slot.err);
+      break;
+    }
+  }
   return v;
 }
 

@@ -121,9 +121,17 @@ u64 Vm::pre_fault_bulk(u64 gpa, u64 size) {
   auto flush = [&](u64 upto) {
     if (run_level) mmu.map_range(run_start, upto, run_level, attrs, info);
   };
+  // Within the run, the only per-page input that can vary is lpage_info; so once a decision
+  // reached the cap (host level, profile maximum), a page allowed at the cap maps at the cap.
+  const int cap = std::min(host_level, profile_.max_huge_level);
   while (c < end) {
-    f.gpa = c << 12;
-    const int level = hugepage_adjust(adjust_input(*slot, c, f, false)).goal_level;
+    int level;
+    if (run_level == cap && !slot->lpage_info->disallowed(cap, c)) {
+      level = cap;
+    } else {
+      f.gpa = c << 12;
+      level = hugepage_adjust(adjust_input(*slot, c, f, false)).goal_level;
+    }
     // disallowed_hugepage_adjust may lower a huge mapping under the NX mitigation: per page.
     if (level > 1 && nx_workaround()) break;
     const u64 first = gfn_round_for_level(c, level);
