@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <optional>
 #include <string>
 
@@ -445,8 +446,15 @@ u64 TdpMmu::zap_gfn_range(u64 start, u64 end) {
 
 void TdpMmu::zap_all() {
   if (ref_) return ref_->zap_all();
-  for (int i = 0; i < kSptesPerPage; ++i)
-    if (is_shadow_present_pte(root_->spte[i])) set_spte(*root_, i, kNonPresentSpte);
+  // Memslot deletion zaps everything on DEFAULT VMs, so this runs once per deleted slot: scan
+  // the root 8 entries at a time (non-present entries are 0) instead of entry by entry.
+  for (int w = 0; w < kSptesPerPage; w += 8) {
+    u64 word;
+    std::memcpy(&word, &root_->spte[w], sizeof word);
+    if (!word) continue;
+    for (int i = w; i < w + 8; ++i)
+      if (is_shadow_present_pte(root_->spte[i])) set_spte(*root_, i, kNonPresentSpte);
+  }
 }
 
 // The reference walks entries at levels > target in pre-order, splitting every huge leaf and
