@@ -107,7 +107,8 @@ class HostMemory {
     int level = 0;
     std::string detail;  // e.g. "thp chunk 0x100000200000 is a THP"
   };
-  HostPeek peek(u64 hva) const;
+  // with_detail = false: level only, no string formatting (the fault path).
+  HostPeek peek(u64 hva, bool with_detail = true) const;
 
   // access_ok(): [addr, addr+size) does not wrap and ends at or below the user pointer limit.
   bool access_ok(u64 addr, u64 size) const;

@@ -36,8 +36,15 @@ std::vector<const Memslot*> MemslotSet::overlapping(u64 start, u64 end) const {
 }
 
 bool MemslotSet::overlaps(u64 start, u64 end, std::optional<u16> except) const {
-  for (const Memslot* s : overlapping(start, end))
-    if (!except || s->id != *except) return true;
+  // overlapping() without building the vector: this runs on every slot create/move.
+  if (start >= end) return false;
+  auto it = by_gfn_.upper_bound(start);
+  if (it != by_gfn_.begin()) {
+    auto prev = std::prev(it);
+    if ((!except || prev->second != *except) && find(prev->second)->end_gfn() > start) return true;
+  }
+  for (; it != by_gfn_.end() && it->first < end; ++it)
+    if (!except || it->second != *except) return true;
   return false;
 }
 
