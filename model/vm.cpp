@@ -107,13 +107,13 @@ void Vm::host_invalidated(const std::vector<HostRange>& ranges) {
   // intersects, translated to the covered gfns (partial pages round outwards).
   for (const HostRange& h : ranges) {
     for (u32 as = 0; as < nr_as_; ++as) {
-      for (const auto& [id, s] : slots_[as].by_id()) {
-        const u64 hs = std::max(h.start, s.userspace_addr);
-        const u64 he = std::min(h.end, s.hva_end());
+      for (const Memslot* s : slots_[as].by_id()) {
+        const u64 hs = std::max(h.start, s->userspace_addr);
+        const u64 he = std::min(h.end, s->hva_end());
         if (hs >= he) continue;
-        const u64 start = s.base_gfn + ((hs - s.userspace_addr) >> 12);
-        const u64 end = s.base_gfn + ((he - s.userspace_addr + kPageSize - 1) >> 12);
-        zap_gfn_range(s.as_id, start, end);
+        const u64 start = s->base_gfn + ((hs - s->userspace_addr) >> 12);
+        const u64 end = s->base_gfn + ((he - s->userspace_addr + kPageSize - 1) >> 12);
+        zap_gfn_range(s->as_id, start, end);
       }
     }
   }
