@@ -1,5 +1,6 @@
-// TDP MMU page table: walks, splits, zaps and stats (see tdp_mmu.h for the contract).
-#include "model/tdp_mmu.h"
+// Reference TDP MMU page table, one SPTE per entry: walks, splits, zaps and stats (see
+// tdp_mmu_ref.h; tdp_mmu.h for the contract).
+#include "model/tdp_mmu_ref.h"
 
 #include <algorithm>
 #include <array>

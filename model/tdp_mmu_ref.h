@@ -1,4 +1,9 @@
-// TdpMmuRef: one TDP root (the direct page table of one address space), modelled on
+// TdpMmuRef: the reference page table. The same contract as TdpMmu (tdp_mmu.h), stored the
+// straightforward way KVM stores it: one table object per page-table page, one SPTE per entry,
+// every operation entry by entry. It is the executable specification the compact default is
+// checked against (model/test/tdp_mmu_equivalence_test.cpp, backend `model-ref`): keep it
+// simple rather than fast, and never give it the compact storage (spte_bit::kUniformTable).
+// One TDP root (the direct page table of one address space), modelled on
 // arch/x86/kvm/mmu/tdp_mmu.c. A 4- or 5-level radix tree of SPTEs over gfns, with KVM's
 // statistics kept exactly as handle_changed_spte() keeps them:
 //  * pages_4k/2m/1g = present *leaf* SPTEs per level. Every leaf-ness transition counts +1/-1;
