@@ -164,6 +164,19 @@ u64 TdpMmu::kernel_pt_bytes() const {
   return (tables + uniform) * 4096;
 }
 
+// The walk cache: the table the last walk ended in, valid until a table is freed (every free
+// bumps table_gen_; tables never move, and a linked table's ancestors only change by freeing it).
+TdpMmu::Table* TdpMmu::cached_table(u64 gfn) const {
+  if (!walk_cache_ || walk_cache_gen_ != table_gen_) return nullptr;
+  const u64 span = pages_per_hpage(walk_cache_->level) * kSptesPerPage;
+  return gfn - walk_cache_->base_gfn < span ? walk_cache_ : nullptr;  // unsigned: gfn < base misses
+}
+
+void TdpMmu::remember_walk(const Table* t) const {
+  walk_cache_ = const_cast<Table*>(t);
+  walk_cache_gen_ = table_gen_;
+}
+
 void TdpMmu::account_leaf(int level, i64 delta) {
   KVMSIM_ASSERT_CTX(level >= 1 && level <= max_huge_level_,
                     "leaf at level " + std::to_string(level) + " above max huge level " +
@@ -196,6 +209,7 @@ void TdpMmu::untrack_possible_nx_huge_page(Table& sp) {
 // handle_removed_pt(): every present leaf beneath is a leaf->non-present transition; the
 // table leaves the possible-NX list (tdp_mmu_unlink_sp).
 void TdpMmu::free_table(std::unique_ptr<Table> t) {
+  ++table_gen_;  // the walk cache may point into this subtree
   for (int i = 0; i < kSptesPerPage; ++i) {
     const spte_t s = t->spte[i];
     if (is_nonleaf_spte(s))
@@ -253,6 +267,7 @@ void TdpMmu::try_compress(Table& t) {
     if (t.spte[i] != v) return;
   Table& parent = *t.parent;
   const int pi = t.parent_index;
+  ++table_gen_;
   parent.child[pi].reset();  // `t` is gone from here on
   parent.spte[pi] = make_uniform_table(v);
 }
@@ -285,8 +300,15 @@ MapResult TdpMmu::map(u64 gfn, int goal_level, const SpteAttrs& attrs, const Map
   KVMSIM_ASSERT_CTX(goal_level >= 1 && goal_level <= max_huge_level_,
                     "goal_level " + std::to_string(goal_level));
   int goal = goal_level;
+  // Start where the last walk ended when that table covers gfn and the goal is not above it:
+  // every entry on the path down to it is a link, so the walk from the root would only descend.
   Table* t = root_.get();
-  for (int level = root_level_;; --level) {
+  int start = root_level_;
+  if (Table* c = cached_table(gfn); c && goal <= c->level) {
+    t = c;
+    start = c->level;
+  }
+  for (int level = start;; --level) {
     const int i = spte_index(gfn, level);
     const spte_t old = t->spte[i];
 
@@ -305,6 +327,7 @@ MapResult TdpMmu::map(u64 gfn, int goal_level, const SpteAttrs& attrs, const Map
       const spte_t new_spte = make_leaf_spte(attrs, level, nx_huge_pages_);
       if (new_spte == old) return MapResult{level, true};
       set_spte(*t, i, new_spte);  // replaces a leaf, or frees a table (fault-time recovery)
+      remember_walk(t);
       if (t->spte[0] == new_spte && t->spte[kSptesPerPage - 1] == new_spte) try_compress(*t);
       return MapResult{level, false};
     }
@@ -389,7 +412,8 @@ u64 TdpMmu::map_range_in(Table& t, u64 start, u64 end, int level, spte_t leaf, c
 Mapping TdpMmu::lookup(u64 gfn) const {
   if (ref_) return ref_->lookup(gfn);
   if (gfn >= max_gfn_exclusive()) return Mapping{};
-  const Table* t = root_.get();
+  const Table* t = cached_table(gfn);
+  if (!t) t = root_.get();
   for (;;) {
     const int i = spte_index(gfn, t->level);
     const spte_t s = t->spte[i];
@@ -397,6 +421,7 @@ Mapping TdpMmu::lookup(u64 gfn) const {
       t = t->child[i].get();
       continue;
     }
+    remember_walk(t);
     int level = t->level;
     spte_t leaf = s;
     if (is_uniform_table(s)) {
@@ -527,7 +552,8 @@ u64 TdpMmu::clear_dirty(u64 start, u64 end) {
 bool TdpMmu::mark_accessed(u64 gfn, bool write) {
   if (ref_) return ref_->mark_accessed(gfn, write);
   if (gfn >= max_gfn_exclusive()) return false;
-  Table* t = root_.get();
+  Table* t = cached_table(gfn);
+  if (!t) t = root_.get();
   for (;;) {
     const int i = spte_index(gfn, t->level);
     spte_t s = t->spte[i];

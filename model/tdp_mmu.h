@@ -135,6 +135,8 @@ class TdpMmu {
   template <class Fn>
   u64 collapse_in(Table& t, u64 start, u64 end, const MaxLevelFn& max_level, Fn&& act);
   void check_table(const Table& t, u64 counts[4], u64& tracked) const;
+  Table* cached_table(u64 gfn) const;
+  void remember_walk(const Table* t) const;
 
   int root_level_;
   int max_huge_level_;
@@ -144,6 +146,11 @@ class TdpMmu {
   u64 pages_[4] = {0, 0, 0, 0};  // index = level; [0] unused
   u64 next_track_seq_ = 1;
   std::map<u64, Table*> tracked_;  // possible NX huge pages, by tracking order (FIFO)
+  // Walk cache (a performance hint, never observable): consecutive accesses to one 2M region
+  // skip the walk from the root.
+  u64 table_gen_ = 0;
+  mutable Table* walk_cache_ = nullptr;
+  mutable u64 walk_cache_gen_ = 0;
 };
 
 }  // namespace kvmsim::model
