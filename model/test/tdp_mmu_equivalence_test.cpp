@@ -453,3 +453,33 @@ TEST(TdpMmuEquivalence, TerabytePrefaultAt4K) {
   EXPECT_EQ(st.at("pages_2m"), 0u);
   EXPECT_EQ(vm.kvm.mapping(vm.vm_fd, (1ull << 40) - 4096)->level, 1);
 }
+
+// 5-level paging (profile linux-6.18-la57): guest physical addresses at and above 64 TiB are
+// accepted and mapped under a 5-level root, identically on both page-table implementations;
+// the 4-level linux-6.18 refuses the same slot.
+TEST(TdpMmuEquivalence, La57ProfileMapsAbove64TiB) {
+  const Profile& la57 = *find_profile("linux-6.18-la57");
+  EXPECT_EQ(la57.root_level, 5);
+  constexpr u64 kGpa = 1ull << 46, kSize = 1ull << 30;
+  auto run = [&](const Profile& prof, PageTableImpl impl, Stats* st) {
+    Kvm kvm(prof, impl);
+    const int vm_fd = static_cast<int>(kvm.ioctl_create_vm(kvm.kvm_fd(), uapi::KVM_X86_DEFAULT_VM).ret);
+    const int vcpu_fd = static_cast<int>(kvm.ioctl_create_vcpu(vm_fd, 0).ret);
+    const Ret host = kvm.mmap(kSize, Backing::hugetlb_2m, 1ull << 30);
+    const uapi::kvm_userspace_memory_region r{0, 0, kGpa, kSize, static_cast<u64>(host.ret)};
+    const Ret slot = kvm.ioctl_set_user_memory_region(vm_fd, r);
+    if (!slot.is_ok()) return slot;
+    uapi::kvm_pre_fault_memory p{kGpa, kSize, 0, {}};
+    const Ret pf = kvm.ioctl_pre_fault_memory(vcpu_fd, p);
+    *st = *kvm.stats(vm_fd);
+    EXPECT_EQ(kvm.vm(vm_fd)->mmu(0).root_level(), 5);
+    EXPECT_EQ(kvm.mapping(vm_fd, kGpa + kSize - 4096)->level, 2);
+    return pf;
+  };
+  Stats fast, ref, none;
+  EXPECT_EQ(run(la57, PageTableImpl::compact, &fast), Ret::ok());
+  EXPECT_EQ(run(la57, PageTableImpl::reference, &ref), Ret::ok());
+  EXPECT_EQ(fast, ref);
+  EXPECT_EQ(fast.at("pages_2m"), kSize >> 21);
+  EXPECT_EQ(run(default_profile(), PageTableImpl::compact, &none), Ret::fail(EINVAL));
+}
