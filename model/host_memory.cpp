@@ -281,16 +281,7 @@ bool HostMemory::read_fault_run(u64 hva, u64 limit, u64* end, HostFault* f) cons
   const u64 hs = huge_size(*r);
   const u64 page = hva & ~(hs - 1);
   const bool written = is_written(page);
-  for (const auto& run : written_.runs(page, e)) {
-    if (written && run.start <= page) {
-      e = std::min(e, run.end);
-      break;
-    }
-    if (!written) {
-      e = std::min(e, std::max(run.start, hva));
-      break;
-    }
-  }
+  e = std::min(e, written_.uniform_end(page, e));  // O(log n): no scan of later runs
   if (e <= hva) return false;
   *end = e;
   f->err = 0;

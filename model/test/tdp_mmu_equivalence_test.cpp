@@ -483,3 +483,26 @@ TEST(TdpMmuEquivalence, La57ProfileMapsAbove64TiB) {
   EXPECT_EQ(fast.at("pages_2m"), kSize >> 21);
   EXPECT_EQ(run(default_profile(), PageTableImpl::compact, &none), Ret::fail(EINVAL));
 }
+
+// Host pages written by the VMM map writable, unwritten ones read-only: a slot whose pages
+// alternate cuts the bulk runs at every page, and each page must still get its own answer.
+TEST(TdpMmuEquivalence, BulkPrefaultFollowsHostWrittenPages) {
+  constexpr u64 kSize = 4ull << 20;
+  Stats st[2];
+  std::vector<Mapping> maps[2];
+  for (int side = 0; side < 2; ++side) {
+    PrefaultVm v(side ? PageTableImpl::reference : PageTableImpl::compact);
+    ASSERT_TRUE(v.setup(Backing::anon_nohuge, 0, kSize, 0));
+    const u64 hva = v.kvm.vm(v.vm_fd)->slots(0).by_gfn(0)->userspace_addr;
+    for (u64 off = 0; off < kSize; off += 2 * 4096) ASSERT_TRUE(v.kvm.touch(hva + off, 4096).is_ok());
+    ASSERT_TRUE(v.kvm.touch(hva + kSize / 2, kSize / 4).is_ok());  // and one long written run
+    uapi::kvm_pre_fault_memory p{};
+    EXPECT_EQ(v.prefault(0, kSize, &p), Ret::ok());
+    st[side] = *v.kvm.stats(v.vm_fd);
+    for (u64 off = 0; off < kSize; off += 4096) maps[side].push_back(*v.kvm.mapping(v.vm_fd, off));
+  }
+  EXPECT_EQ(st[0], st[1]);
+  EXPECT_EQ(maps[0], maps[1]);
+  EXPECT_TRUE(maps[0][0].writable);
+  EXPECT_FALSE(maps[0][1].writable);
+}
