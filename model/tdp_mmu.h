@@ -147,7 +147,8 @@ class TdpMmu {
   u64 next_track_seq_ = 1;
   std::map<u64, Table*> tracked_;  // possible NX huge pages, by tracking order (FIFO)
   // Walk cache (a performance hint, never observable): consecutive accesses to one 2M region
-  // skip the walk from the root.
+  // skip the walk from the root. Const lookups update it, so a TdpMmu is not safe to share
+  // between threads even read-only (the model is single-threaded by design).
   u64 table_gen_ = 0;
   mutable Table* walk_cache_ = nullptr;
   mutable u64 walk_cache_gen_ = 0;
