@@ -1,5 +1,6 @@
 // KVM_PRE_FAULT_MEMORY, x86 arch step (kvm_arch_vcpu_pre_fault_memory, kvm-semantics.md §5):
 // one prefetch read fault at gpa; progress = the rest of the page at the level that was mapped.
+// Plus Vm::pre_fault_bulk: runs of identical steps mapped at once (same results, see below).
 // The generic loop (progress hides later errors, struct written back) is Vm::pre_fault_memory.
 #include <algorithm>
 #include <cerrno>
@@ -44,10 +45,6 @@ Ret Vm::pre_fault_step(u64 gpa, u64 size) {
   }
   return Ret::fail(r.err);
 }
-
-}  // namespace kvmsim::model
-
-namespace kvmsim::model {
 
 // Bulk path. The kernel faults page by page; so does pre_fault_step(). When a run of pages
 // would each take that step with the same outcome (fixed or spurious, same SPTE attributes,
