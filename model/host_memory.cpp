@@ -269,6 +269,28 @@ HostFault HostMemory::fault_4k(const HostRegion& r, u64 hva, bool write) {
   return f;
 }
 
+bool HostMemory::read_fault_run(u64 hva, u64 limit, u64* end, HostFault* f) const {
+  const HostRegion* r = region_at(hva);
+  if (!r || r->prot == PROT_NONE || r->file || thp_eligible(*r) || limit <= hva) return false;
+  // Chunk state (left from a time the region was THP-eligible) decides faults in its chunk.
+  auto c = chunks_.lower_bound(chunk_of(hva));
+  if (c != chunks_.end() && c->first == chunk_of(hva)) return false;
+  u64 e = std::min(limit, r->end);
+  if (c != chunks_.end()) e = std::min(e, c->first);
+  // fault_4k(read): level from the backing, writable iff the host page was written.
+  const u64 hs = huge_size(*r);
+  const u64 page = hva & ~(hs - 1);
+  const bool written = is_written(page);
+  e = std::min(e, written_.uniform_end(page, e));  // O(log n): no scan of later runs
+  if (e <= hva) return false;
+  *end = e;
+  f->err = 0;
+  f->level = r->backing == Backing::hugetlb_1g ? 3 : r->backing == Backing::hugetlb_2m ? 2 : 1;
+  f->writable = (r->prot & PROT_WRITE) && written;
+  f->invalidated.clear();
+  return true;
+}
+
 HostFault HostMemory::fault_in(u64 hva, bool write) {
   HostFault f;
   const HostRegion* r = region_at(hva);

@@ -94,6 +94,11 @@ class HostMemory {
   std::vector<HostRange> punch_file(u64 file_id, u64 offset, u64 len);
 
   HostFault fault_in(u64 hva, bool write);
+  // Bulk pre-fault support: the largest end <= limit such that a read fault_in() of every page
+  // of [hva, end) would change nothing and answer *f (same level and writability, no error,
+  // nothing invalidated). False when that does not hold for hva itself (THP-eligible memory,
+  // whose read faults create chunk state; file mappings; unmapped or PROT_NONE). O(log n).
+  bool read_fault_run(u64 hva, u64 limit, u64* end, HostFault* f) const;
 
   // What host_pfn_mapping_level() would see for hva right now, without faulting anything in
   // (for `explain` and in-place huge page recovery). An untouched THP-eligible chunk reports
@@ -102,7 +107,8 @@ class HostMemory {
     int level = 0;
     std::string detail;  // e.g. "thp chunk 0x100000200000 is a THP"
   };
-  HostPeek peek(u64 hva) const;
+  // with_detail = false: level only, no string formatting (the fault path).
+  HostPeek peek(u64 hva, bool with_detail = true) const;
   // get_user_pages_fast_only(FOLL_WRITE) on one page: true iff hva is mapped by a present,
   // writable host PTE right now (nothing is faulted in). KVM's PTE prefetch uses this.
   bool gup_fast_writable(u64 hva) const;

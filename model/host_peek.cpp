@@ -11,28 +11,29 @@ namespace kvmsim::model {
 
 using namespace uapi;
 
-HostMemory::HostPeek HostMemory::peek(u64 hva) const {
+HostMemory::HostPeek HostMemory::peek(u64 hva, bool with_detail) const {
   HostPeek p;
   const HostRegion* r = region_at(hva);
   if (!r) {
-    p.detail = "hva " + hex(hva) + " is not mapped in the VMM";
+    if (with_detail) p.detail = "hva " + hex(hva) + " is not mapped in the VMM";
     return p;
   }
   if (r->prot == PROT_NONE) {
-    p.detail = "hva " + hex(hva) + " is PROT_NONE";
+    if (with_detail) p.detail = "hva " + hex(hva) + " is PROT_NONE";
     return p;
   }
-  const std::string what = std::string(r->file ? (r->file->kind == MappedFile::Kind::guest_memfd ? "guest_memfd mmap" : "memfd mmap")
-                                               : backing_name(r->backing));
+  // Built only for a detail text (the fault path asks for the level alone).
+  auto what = [&] { return std::string(r->file ? (r->file->kind == MappedFile::Kind::guest_memfd ? "guest_memfd mmap" : "memfd mmap")
+                                               : backing_name(r->backing)); };
   if (r->file) {
     p.level = 1;
-    p.detail = what + ": 4K pages";
+    if (with_detail) p.detail = what() + ": 4K pages";
     return p;
   }
   if (r->backing == Backing::hugetlb_1g || r->backing == Backing::hugetlb_2m) {
     // hugetlbfs pages are always mapped at their size once present.
     p.level = r->backing == Backing::hugetlb_1g ? 3 : 2;
-    p.detail = what + ": " + level_name(p.level) + " pages";
+    if (with_detail) p.detail = what() + ": " + level_name(p.level) + " pages";
     return p;
   }
   const u64 chunk = chunk_of(hva);
@@ -40,25 +41,25 @@ HostMemory::HostPeek HostMemory::peek(u64 hva) const {
     switch (*c) {
       case Chunk::thp:
         p.level = 2;
-        p.detail = what + ": 2M chunk " + hex(chunk) + " is a THP";
+        if (with_detail) p.detail = what() + ": 2M chunk " + hex(chunk) + " is a THP";
         return p;
       case Chunk::huge_zero:
         p.level = 2;
-        p.detail = what + ": 2M chunk " + hex(chunk) + " maps the huge zero page (read-only)";
+        if (with_detail) p.detail = what() + ": 2M chunk " + hex(chunk) + " maps the huge zero page (read-only)";
         return p;
       case Chunk::split:
         p.level = 1;
-        p.detail = what + ": 2M chunk " + hex(chunk) + " was split to 4K";
+        if (with_detail) p.detail = what() + ": 2M chunk " + hex(chunk) + " was split to 4K";
         return p;
     }
   }
   if (thp_eligible(*r) && chunk_inside(*r, chunk)) {
     p.level = 2;
-    p.detail = what + ": untouched THP-eligible 2M chunk " + hex(chunk) + " (a fault maps it huge)";
+    if (with_detail) p.detail = what() + ": untouched THP-eligible 2M chunk " + hex(chunk) + " (a fault maps it huge)";
     return p;
   }
   p.level = 1;
-  p.detail = what + (thp_eligible(*r) ? ": 2M chunk " + hex(chunk) + " not entirely inside the mapping, 4K" : ": 4K pages");
+  if (with_detail) p.detail = what() + (thp_eligible(*r) ? ": 2M chunk " + hex(chunk) + " not entirely inside the mapping, 4K" : ": 4K pages");
   return p;
 }
 

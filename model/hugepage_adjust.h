@@ -28,6 +28,7 @@ struct HugepageAdjustInput {
   std::string host_detail;    // how the host maps it, for the explanation ("anon_nohuge")
   bool nx_huge_pages = false; // NX huge page workaround on for this VM
   bool pfn_error = false;     // error/no-slot pfn: MMIO or failed fault, never huge
+  bool explain = true;        // fill HugepageDecision::limits; off on the fault path (no strings)
 };
 
 struct LevelLimit {

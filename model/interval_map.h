@@ -4,6 +4,7 @@
 // so "a range is uniform" is answered by looking at one run. Iteration is in key order.
 #pragma once
 
+#include <algorithm>
 #include <iterator>
 #include <map>
 #include <optional>
@@ -60,6 +61,14 @@ class IntervalMap {
     --it;
     if (key < it->second.end) return it->second.value;
     return std::nullopt;
+  }
+
+  // First key after `key` (at most `limit`) whose value or presence differs from key's: the end
+  // of the run containing key, or the start of the next run. O(log n).
+  u64 uniform_end(u64 key, u64 limit) const {
+    auto it = runs_.upper_bound(key);
+    if (it != runs_.begin() && key < std::prev(it)->second.end) return std::min(limit, std::prev(it)->second.end);
+    return it == runs_.end() ? limit : std::min(limit, it->first);
   }
 
   // True iff all keys of [start, end) are absent, or all map to one value (stored in *value).

@@ -10,7 +10,7 @@ namespace kvmsim::model {
 
 using namespace uapi;
 
-Kvm::Kvm(const Profile& profile) : profile_(profile), host_(profile) {
+Kvm::Kvm(const Profile& profile, PageTableImpl pt_impl) : profile_(profile), pt_impl_(pt_impl), host_(profile) {
   kvm_fd_ = alloc_fd(FdEntry{FdKind::system});
 }
 
@@ -120,7 +120,7 @@ Ret Kvm::ioctl_create_vm(int fd, u64 type) {
   if (e->kind == FdKind::vcpu) return Ret::fail(EINVAL);
   if (e->kind != FdKind::system) return Ret::fail(ENOTTY);
   if (type >= 32 || !(profile_.vm_types & (1ull << type))) return Ret::fail(EINVAL);
-  auto v = std::make_shared<Vm>(profile_, host_, type);
+  auto v = std::make_shared<Vm>(profile_, host_, type, pt_impl_);
   // Host invalidations caused by KVM's own GUP reach every VM, like any MMU notifier event.
   v->set_host_notifier([this](const std::vector<HostRange>& r) { forward(r); });
   vms_.push_back(v);

@@ -24,12 +24,13 @@ namespace kvmsim::model {
 
 class Kvm : public KvmApi {
  public:
-  explicit Kvm(const Profile& profile);
+  // `pt_impl`: page-table storage of every VM (PageTableImpl::reference = backend "model-ref").
+  explicit Kvm(const Profile& profile, PageTableImpl pt_impl = PageTableImpl::compact);
   // VMs hold a notifier pointing back at this Kvm: it must stay where it was built.
   Kvm(const Kvm&) = delete;
   Kvm& operator=(const Kvm&) = delete;
 
-  std::string backend_name() const override { return "model"; }
+  std::string backend_name() const override { return pt_impl_ == PageTableImpl::reference ? "model-ref" : "model"; }
   const Profile& profile() const override { return profile_; }
 
   Ret mmap(u64 size, Backing backing, u64 align) override;
@@ -96,6 +97,7 @@ class Kvm : public KvmApi {
   void maybe_release_gmem(u64 file_id);
 
   const Profile& profile_;
+  PageTableImpl pt_impl_;
   HostMemory host_;
   int kvm_fd_ = -1;
   std::map<int, FdEntry> fds_;

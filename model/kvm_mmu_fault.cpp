@@ -55,8 +55,9 @@ HugepageAdjustInput Vm::adjust_input(const Memslot& slot, u64 gfn, const PageFau
   in.lpage = &*slot.lpage_info;
   in.max_huge_level = profile_.max_huge_level;
   in.nx_huge_pages = nx_workaround();
+  in.explain = with_detail;
   if (!in.gmem_backed) {
-    HostMemory::HostPeek p = host_.peek(slot.hva_of(gfn));
+    HostMemory::HostPeek p = host_.peek(slot.hva_of(gfn), with_detail);
     in.host_level = std::max(1, p.level);
     if (with_detail) in.host_detail = p.detail;
   }

@@ -4,14 +4,16 @@
 
 namespace kvmsim::model {
 
-const Memslot* MemslotSet::find(u16 id) const {
-  auto it = by_id_.find(id);
-  return it == by_id_.end() ? nullptr : &it->second;
-}
+const Memslot* MemslotSet::find(u16 id) const { return id < by_id_.size() ? by_id_[id].get() : nullptr; }
 
-Memslot* MemslotSet::find(u16 id) {
-  auto it = by_id_.find(id);
-  return it == by_id_.end() ? nullptr : &it->second;
+Memslot* MemslotSet::find(u16 id) { return id < by_id_.size() ? by_id_[id].get() : nullptr; }
+
+std::vector<const Memslot*> MemslotSet::by_id() const {
+  std::vector<const Memslot*> out;
+  out.reserve(size_);
+  for (const auto& s : by_id_)
+    if (s) out.push_back(s.get());
+  return out;
 }
 
 const Memslot* MemslotSet::by_gfn(u64 gfn) const {
@@ -36,27 +38,36 @@ std::vector<const Memslot*> MemslotSet::overlapping(u64 start, u64 end) const {
 }
 
 bool MemslotSet::overlaps(u64 start, u64 end, std::optional<u16> except) const {
-  for (const Memslot* s : overlapping(start, end))
-    if (!except || s->id != *except) return true;
+  // overlapping() without building the vector: this runs on every slot create/move.
+  if (start >= end) return false;
+  auto it = by_gfn_.upper_bound(start);
+  if (it != by_gfn_.begin()) {
+    auto prev = std::prev(it);
+    if ((!except || prev->second != *except) && find(prev->second)->end_gfn() > start) return true;
+  }
+  for (; it != by_gfn_.end() && it->first < end; ++it)
+    if (!except || it->second != *except) return true;
   return false;
 }
 
 void MemslotSet::insert(Memslot slot) {
-  KVMSIM_ASSERT(!by_id_.count(slot.id), "duplicate slot id %u", slot.id);
+  KVMSIM_ASSERT(!find(slot.id), "duplicate slot id %u", slot.id);
   KVMSIM_ASSERT(slot.npages > 0 && !overlaps(slot.base_gfn, slot.end_gfn(), std::nullopt),
                 "slot %u [%llx,%llx) overlaps", slot.id, (unsigned long long)slot.base_gfn,
                 (unsigned long long)slot.end_gfn());
   by_gfn_.emplace(slot.base_gfn, slot.id);
   total_pages_ += slot.npages;
   const u16 id = slot.id;
-  by_id_.emplace(id, std::move(slot));
+  if (id >= by_id_.size()) by_id_.resize(id + 1u);
+  by_id_[id] = std::make_unique<Memslot>(std::move(slot));
+  ++size_;
 }
 
 Memslot MemslotSet::erase(u16 id) {
-  auto it = by_id_.find(id);
-  KVMSIM_ASSERT(it != by_id_.end(), "erase of missing slot %u", id);
-  Memslot s = std::move(it->second);
-  by_id_.erase(it);
+  KVMSIM_ASSERT(find(id), "erase of missing slot %u", id);
+  Memslot s = std::move(*by_id_[id]);
+  by_id_[id].reset();
+  --size_;
   by_gfn_.erase(s.base_gfn);
   total_pages_ -= s.npages;
   return s;

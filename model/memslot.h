@@ -1,11 +1,13 @@
 // Memslot and MemslotSet: one guest-physical -> host-virtual slot, and the slots of one address
 // space. Invariants of a MemslotSet: ids are unique; slots never overlap in gfn space; both
-// indexes (by id, by base gfn) always describe the same slots. Containers are ordered maps, so
-// iteration order is deterministic (by id, or by gfn), and lookups are O(log n): 32764 creates
-// and deletes take milliseconds.
+// indexes (by id, by base gfn) always describe the same slots. Slots live in a vector indexed by
+// id (O(1) lookup, stable addresses, iteration by id) and an ordered map by base gfn (O(log n)
+// overlap and gfn lookups), so iteration order is deterministic and 32764 creates and deletes
+// take milliseconds.
 #pragma once
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -60,12 +62,14 @@ class MemslotSet {
   void insert(Memslot slot);  // the caller has checked id uniqueness and overlap
   Memslot erase(u16 id);
 
-  std::size_t size() const { return by_id_.size(); }
+  std::size_t size() const { return size_; }
   u64 total_pages() const { return total_pages_; }
-  const std::map<u16, Memslot>& by_id() const { return by_id_; }
+  // Every slot, in id order.
+  std::vector<const Memslot*> by_id() const;
 
  private:
-  std::map<u16, Memslot> by_id_;
+  std::vector<std::unique_ptr<Memslot>> by_id_;  // index = slot id; null: no such slot
+  std::size_t size_ = 0;
   std::map<u64, u16> by_gfn_;  // base_gfn -> id
   u64 total_pages_ = 0;
 };

@@ -1,5 +1,6 @@
 // KVM_PRE_FAULT_MEMORY, x86 arch step (kvm_arch_vcpu_pre_fault_memory, kvm-semantics.md §5):
 // one prefetch read fault at gpa; progress = the rest of the page at the level that was mapped.
+// Plus Vm::pre_fault_bulk: runs of identical steps mapped at once (same results, see below).
 // The generic loop (progress hides later errors, struct written back) is Vm::pre_fault_memory.
 #include <algorithm>
 #include <cerrno>
@@ -43,6 +44,104 @@ Ret Vm::pre_fault_step(u64 gpa, u64 size) {
       break;
   }
   return Ret::fail(r.err);
+}
+
+// Bulk path. The kernel faults page by page; so does pre_fault_step(). When a run of pages
+// would each take that step with the same outcome (fixed or spurious, same SPTE attributes,
+// no side effect besides the mapping), the run is mapped with TdpMmu::map_range, which stands
+// for exactly those map() calls, and the loop advances by the bytes the steps would have
+// advanced. Anything else (no slot, dirty logging, THP-eligible or file-backed host memory,
+// closed guest_memfd, NX adjustments) returns 0 and takes the per-page step, so results,
+// errors and partial-progress semantics are those of the per-page loop by construction.
+u64 Vm::pre_fault_bulk(u64 gpa, u64 size) {
+  // The reference page tables come with the reference (per-page) loop: model vs model-ref then
+  // also checks this bulk path against the steps it replaces.
+  if (mmu_[0].impl() == PageTableImpl::reference) return 0;
+  if (!pre_fault_allowed_ || !profile_.tdp) return 0;
+  if (profile_.prefault_no_memslot_errno && !ever_had_memslot_) return 0;
+  const u64 g = gpa >> 12;
+  const Memslot* slot = slots_[0].by_gfn(g);
+  // Dirty-logged slots mark each written gfn dirty as they map (make_spte): per page.
+  if (!slot || (slot->flags & KVM_MEM_LOG_DIRTY_PAGES)) return 0;
+  const u64 req_end = g + size / kPageSize;  // exclusive; size is page aligned
+  u64 end = std::min(req_end, slot->end_gfn());
+  const bool is_private = has_private_mem_ && (attributes_.get(g) & KVM_MEMORY_ATTRIBUTE_PRIVATE);
+  if (has_private_mem_) {
+    // The attribute run containing g, clipped to `end` (binary search on uniform()).
+    u64 lo = g + 1, hi = end;  // uniform over [g, lo) holds; find the largest such end
+    if (!attributes_.uniform(g, hi)) {
+      while (hi - lo > 1) {
+        const u64 mid = lo + (hi - lo) / 2;
+        if (attributes_.uniform(g, mid)) lo = mid;
+        else hi = mid;
+      }
+      end = lo;
+    }
+  }
+  SpteAttrs attrs;
+  attrs.executable = true;  // as page_fault(): ACC_ALL, not accessed (prefetch)
+  attrs.is_private = is_private;
+  int host_level = 1;
+  if (is_private || slot->gmem_only) {
+    if (!slot->gmem || !slot->gmem->file_open) return 0;
+    attrs.writable = true;  // guest_memfd order 0: every page maps at 4K
+  } else {
+    HostFault h;
+    u64 hend = 0;
+    if (!host_.read_fault_run(slot->hva_of(g), slot->hva_of(end - 1) + kPageSize, &hend, &h)) return 0;
+    end = g + (hend - slot->hva_of(g)) / kPageSize;
+    if (end <= g) return 0;
+    attrs.writable = h.writable && !(slot->flags & KVM_MEM_READONLY);
+    host_level = h.level;
+  }
+  attrs.dirty = attrs.writable;
+
+  PageFault f;
+  f.prefetch = true;
+  f.is_private = is_private;
+  MapFaultInfo info;
+  info.prefetch = true;
+  TdpMmu& mmu = mmu_[0];
+  if (host_level == 1) {
+    // 4K host pages (or guest_memfd): every decision is 4K; the run is one map_range.
+    f.gpa = gpa;
+    KVMSIM_ASSERT(hugepage_adjust(adjust_input(*slot, g, f, false)).goal_level == 1, "gfn %llx",
+                  static_cast<unsigned long long>(g));
+    mmu.map_range(g, end, 1, attrs, info);
+    return (end - g) * kPageSize;
+  }
+  // Huge host pages: one level decision per page of the decided level, as the steps would
+  // make it; consecutive pages at the same level go to map_range together.
+  u64 c = g;            // next gfn a step would start at
+  u64 run_start = g;    // first gfn of the pending map_range, aligned to run_level
+  int run_level = 0;
+  auto flush = [&](u64 upto) {
+    if (run_level) mmu.map_range(run_start, upto, run_level, attrs, info);
+  };
+  // Within the run, the only per-page input that can vary is lpage_info; so once a decision
+  // reached the cap (host level, profile maximum), a page allowed at the cap maps at the cap.
+  const int cap = std::min(host_level, profile_.max_huge_level);
+  while (c < end) {
+    int level;
+    if (run_level == cap && !slot->lpage_info->disallowed(cap, c)) {
+      level = cap;
+    } else {
+      f.gpa = c << 12;
+      level = hugepage_adjust(adjust_input(*slot, c, f, false)).goal_level;
+    }
+    // disallowed_hugepage_adjust may lower a huge mapping under the NX mitigation: per page.
+    if (level > 1 && nx_workaround()) break;
+    const u64 first = gfn_round_for_level(c, level);
+    if (level != run_level) {
+      flush(c);
+      run_level = level;
+      run_start = first;
+    }
+    c = first + pages_per_hpage(level);
+  }
+  if (c == g) return 0;
+  flush(c);
+  return (std::min(c, req_end) - g) * kPageSize;
 }
 
 }  // namespace kvmsim::model

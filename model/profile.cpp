@@ -202,12 +202,23 @@ Profile linux_6_12_no_eager_split() {
   return p;
 }
 
+// Upstream 6.18 on a host with 5-level paging (LA57, MAXPHYADDR 52): a 5-level TDP root, so
+// guests beyond 64 TiB of physical address space. Everything else is linux-6.18.
+Profile linux_6_18_la57() {
+  Profile p = linux_6_18();
+  p.name = "linux-6.18-la57";
+  p.description = "linux-6.18 on a 5-level paging host: 5-level TDP root, MAXPHYADDR 52";
+  p.root_level = 5;
+  p.max_gfn = (1ull << 40) - 1;
+  return p;
+}
+
 }  // namespace
 
 const std::vector<Profile>& builtin_profiles() {
   static const std::vector<Profile> profiles = {linux_6_18(), linux_6_18_pvm(), linux_6_18_nx(), linux_6_1(),
                                                 linux_6_12(), linux_6_12_swprot(), linux_6_12_nx(),
-                                                linux_6_12_shadow(), linux_6_12_no_eager_split()};
+                                                linux_6_12_shadow(), linux_6_12_no_eager_split(), linux_6_18_la57()};
   return profiles;
 }
 

@@ -51,14 +51,29 @@ inline constexpr spte_t kExec = 1u << 3;
 inline constexpr spte_t kPrivate = 1u << 4;
 inline constexpr spte_t kAccessed = 1u << 5;
 inline constexpr spte_t kDirty = 1u << 6;
+// Compact tables only (TdpMmu, never TdpMmuRef): this entry links a child table that is not
+// materialised because its 512 entries are all equal; the other bits are that common child
+// entry (0 = all non-present, or a leaf at the child level). KVM has no such entry: it is a
+// storage form of a present non-leaf SPTE whose table is uniform.
+inline constexpr spte_t kUniformTable = 1u << 7;
 }  // namespace spte_bit
 
 inline constexpr spte_t kNonPresentSpte = 0;
 inline constexpr spte_t kNonLeafSpte = spte_bit::kPresent;
 
-inline bool is_shadow_present_pte(spte_t s) { return s & spte_bit::kPresent; }
-inline bool is_last_spte(spte_t s) { return (s & spte_bit::kPresent) && (s & spte_bit::kLeaf); }
-inline bool is_nonleaf_spte(spte_t s) { return (s & spte_bit::kPresent) && !(s & spte_bit::kLeaf); }
+// A uniform-table entry (kUniformTable) is present and not a leaf, but it is not a *materialised*
+// non-leaf either: is_nonleaf_spte() means "has a child table object".
+inline bool is_uniform_table(spte_t s) { return s & spte_bit::kUniformTable; }
+inline spte_t uniform_child_spte(spte_t s) { return static_cast<spte_t>(s & ~spte_bit::kUniformTable); }
+inline spte_t make_uniform_table(spte_t child) { return static_cast<spte_t>(child | spte_bit::kUniformTable); }
+inline bool is_shadow_present_pte(spte_t s) { return s & (spte_bit::kPresent | spte_bit::kUniformTable); }
+inline bool is_last_spte(spte_t s) {
+  return (s & (spte_bit::kPresent | spte_bit::kLeaf | spte_bit::kUniformTable)) ==
+         (spte_bit::kPresent | spte_bit::kLeaf);
+}
+inline bool is_nonleaf_spte(spte_t s) {
+  return (s & (spte_bit::kPresent | spte_bit::kLeaf | spte_bit::kUniformTable)) == spte_bit::kPresent;
+}
 
 inline SpteAttrs spte_attrs(spte_t s) {
   return SpteAttrs{(s & spte_bit::kWritable) != 0, (s & spte_bit::kExec) != 0,

@@ -9,7 +9,7 @@ namespace kvmsim::model {
 
 using namespace uapi;
 
-Vm::Vm(const Profile& profile, HostMemory& host, u64 type)
+Vm::Vm(const Profile& profile, HostMemory& host, u64 type, PageTableImpl pt_impl)
     : profile_(profile),
       host_(host),
       type_(type),
@@ -19,7 +19,7 @@ Vm::Vm(const Profile& profile, HostMemory& host, u64 type)
       nr_as_(has_private_mem_ ? 1 : std::max<u32>(1, profile.nr_address_spaces)),
       slots_(nr_as_) {
   for (u32 as = 0; as < nr_as_; ++as)
-    mmu_.emplace_back(profile.root_level, profile.max_huge_level, nx_workaround());
+    mmu_.emplace_back(profile.root_level, profile.max_huge_level, nx_workaround(), pt_impl);
 }
 
 const GuestMemfd* Vm::gmem(u64 file_id) const {
@@ -107,13 +107,13 @@ void Vm::host_invalidated(const std::vector<HostRange>& ranges) {
   // intersects, translated to the covered gfns (partial pages round outwards).
   for (const HostRange& h : ranges) {
     for (u32 as = 0; as < nr_as_; ++as) {
-      for (const auto& [id, s] : slots_[as].by_id()) {
-        const u64 hs = std::max(h.start, s.userspace_addr);
-        const u64 he = std::min(h.end, s.hva_end());
+      for (const Memslot* s : slots_[as].by_id()) {
+        const u64 hs = std::max(h.start, s->userspace_addr);
+        const u64 he = std::min(h.end, s->hva_end());
         if (hs >= he) continue;
-        const u64 start = s.base_gfn + ((hs - s.userspace_addr) >> 12);
-        const u64 end = s.base_gfn + ((he - s.userspace_addr + kPageSize - 1) >> 12);
-        zap_gfn_range(s.as_id, start, end);
+        const u64 start = s->base_gfn + ((hs - s->userspace_addr) >> 12);
+        const u64 end = s->base_gfn + ((he - s->userspace_addr + kPageSize - 1) >> 12);
+        zap_gfn_range(s->as_id, start, end);
       }
     }
   }
@@ -151,6 +151,12 @@ Ret Vm::pre_fault_memory(u32 vcpu_id, kvm_pre_fault_memory& range) {
   const u64 full_size = range.size;
   Ret r = Ret::ok();
   while (range.size) {
+    // Runs of pages whose steps would all succeed alike are mapped at once (pre_fault.cpp).
+    if (const u64 done = pre_fault_bulk(range.gpa, range.size)) {
+      range.size -= done;
+      range.gpa += done;
+      continue;
+    }
     r = pre_fault_step(range.gpa, range.size);
     // 0 (no progress) and EIO are WARNs in the kernel; like any error they stop the loop.
     if (!r.is_ok() || r.ret == 0) break;

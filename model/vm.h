@@ -52,7 +52,9 @@ class Vm {
   static constexpr u32 kMaxVcpuIds = 4096;  // KVM_MAX_VCPU_IDS = KVM_MAX_VCPUS(1024) * 4
   static constexpr u32 kMaxVcpus = 1024;    // CONFIG_KVM_MAX_NR_VCPUS default
 
-  Vm(const Profile& profile, HostMemory& host, u64 type);
+  // `pt_impl` chooses the page-table storage (compact default, or the per-SPTE reference);
+  // observable behaviour is the same.
+  Vm(const Profile& profile, HostMemory& host, u64 type, PageTableImpl pt_impl = PageTableImpl::compact);
 
   u64 type() const { return type_; }
   bool has_private_mem() const { return has_private_mem_; }
@@ -126,6 +128,8 @@ class Vm {
   // Legacy MMU PTE prefetch after a 4K fault at gfn (pte_prefetch.cpp).
   void direct_pte_prefetch(u64 gfn);
   bool prefetch_sptes(u64 start, u64 end);
+  // Bytes a run of identical pre-fault steps at gpa maps in bulk (0: take one step instead).
+  u64 pre_fault_bulk(u64 gpa, u64 size);
 
   // Integration points of the TDP MMU.
   void zap_gfn_range(u16 as_id, u64 start, u64 end);

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs the Debian packages kvmsim needs, only those missing. Idempotent; needs root for apt-get.
+# Installs the Debian packages kvmsim needs, only those missing (--bench: plus gnuplot-nox for plots). Idempotent; needs root for apt-get.
 set -euo pipefail
 pkgs=(cmake g++ make git libgtest-dev librapidcheck-dev libbenchmark-dev libcli11-dev)
+# --bench: also what scripts/bench-plot.sh needs (not part of the quick start).
+if [[ "${1:-}" == --bench ]]; then pkgs+=(gnuplot-nox); fi
 missing=()
 for p in "${pkgs[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

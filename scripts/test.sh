@@ -7,8 +7,12 @@ echo "== unit tests and conformance cases (ctest)"
 (cd build && ctest --output-on-failure -j"$(nproc)" --timeout 600)
 echo "== golden traces on the model"
 build/kvmsim replay traces/
+echo "== golden traces: compact page tables vs the per-SPTE reference (model,model-ref)"
+build/kvmsim replay --backend model,model-ref traces/ | tail -1
 echo "== conformance: model (upstream profile)"
 build/kvmsim conformance --backend model | grep -E '^(FAILED|conformance:)'
+echo "== conformance: model on the per-SPTE reference page tables"
+build/kvmsim conformance --backend model-ref | grep -E '^(FAILED|conformance:)'
 echo "== conformance: model and this host's /dev/kvm (fails if /dev/kvm is missing or everything skipped)"
 build/kvmsim conformance --backend both --require-kvm | grep -E '^(FAILED|conformance:)'
 echo "== differential: model vs this host's /dev/kvm on the traces measured here"

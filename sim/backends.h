@@ -1,5 +1,6 @@
 // Backend selection by name: the one place that knows which KvmApi implementations exist.
-// "model" is the pure model (model::Kvm) configured with a profile; "kvm" is this host's /dev/kvm.
+// "model" is the pure model (model::Kvm) configured with a profile; "model-ref" the same model on the
+// per-SPTE reference page tables (model/tdp_mmu_ref.h); "kvm" is this host's /dev/kvm.
 #pragma once
 
 #include <memory>

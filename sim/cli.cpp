@@ -225,6 +225,9 @@ FileStatus replay_one(const std::string& file, const ReplayArgs& args, HostProfi
 
 }  // namespace
 
+// What --backend accepts, for usage errors.
+constexpr const char* kKnownBackendSpecs = "model, model-ref, kvm, nested, A,B, both";
+
 int run_replay(const ReplayArgs& args, std::ostream& out, std::ostream& err) {
   std::vector<std::string> files;
   std::string error;
@@ -242,7 +245,7 @@ int run_replay(const ReplayArgs& args, std::ostream& out, std::ostream& err) {
   }
   const auto& known = backend_names();
   if (!backend_pair(args.backend) && std::find(known.begin(), known.end(), args.backend) == known.end()) {
-    err << "kvmsim: unknown backend '" << args.backend << "' (known: model, kvm, nested, A,B, both)\n";
+    err << "kvmsim: unknown backend '" << args.backend << "' (known: " << kKnownBackendSpecs << ")\n";
     return kExitUsage;
   }
   if (files.empty()) {
@@ -260,7 +263,7 @@ int run_replay(const ReplayArgs& args, std::ostream& out, std::ostream& err) {
     }
     for (const auto* n : {&names->first, &names->second}) {
       if (std::find(backend_names().begin(), backend_names().end(), *n) == backend_names().end()) {
-        err << "kvmsim: unknown backend '" << *n << "' (known: model, kvm, A,B, both)\n";
+        err << "kvmsim: unknown backend '" << *n << "' (known: " << kKnownBackendSpecs << ")\n";
         return kExitUsage;
       }
     }

@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
   auto* rp = app.add_subcommand("replay", "Replay traces and check their expected results");
   rp->add_option("files", replay.files, "Trace files or directories (searched recursively for *.trace)")
       ->required();
-  rp->add_option("--backend", replay.backend, "Backend: model, kvm, nested (real 6.12 TDP MMU in QEMU), or a pair A,B (both = model,kvm; model,nested)")->capture_default_str();
+  rp->add_option("--backend", replay.backend, "Backend: model, model-ref (per-SPTE reference page tables), kvm, nested (real 6.12 TDP MMU in QEMU), or a pair A,B (both = model,kvm; model,nested)")->capture_default_str();
   rp->add_option("--profile", replay.profile, "Profile for the model (default: the trace's header)");
   rp->add_flag("--update", replay.update, "Write actual results into the trace files");
   rp->add_option("--format", replay.format, "Report format")

@@ -33,10 +33,17 @@ MapResult fault(TdpMmu& m, u64 gfn, bool exec, int req_level) {
   return m.map(gfn, goal, kRWX, f);
 }
 
+// Every unit test runs on the compact default and on the per-SPTE reference.
+class TdpMmuBoth : public ::testing::TestWithParam<PageTableImpl> {};
+INSTANTIATE_TEST_SUITE_P(TdpMmu, TdpMmuBoth, ::testing::Values(PageTableImpl::compact, PageTableImpl::reference),
+                         [](const ::testing::TestParamInfo<PageTableImpl>& p) {
+                           return std::string(p.param == PageTableImpl::compact ? "compact" : "reference");
+                         });
+
 }  // namespace
 
-TEST(TdpMmu, MapCountsLeavesPerLevel) {
-  TdpMmu m;
+TEST_P(TdpMmuBoth, MapCountsLeavesPerLevel) {
+  TdpMmu m(4, 3, false, GetParam());
   EXPECT_EQ(counts(m), (Counts{0, 0, 0, 0}));
   EXPECT_EQ(m.map(5, 1, kRWX, {}).level, 1);
   EXPECT_EQ(m.map(k2M, 2, kRWX, {}).level, 2);
@@ -50,8 +57,8 @@ TEST(TdpMmu, MapCountsLeavesPerLevel) {
   EXPECT_EQ(m.lookup(k1G + 12345).level, 3);
 }
 
-TEST(TdpMmu, IdenticalLeafIsSpuriousAndPermissionChangeKeepsStats) {
-  TdpMmu m;
+TEST_P(TdpMmuBoth, IdenticalLeafIsSpuriousAndPermissionChangeKeepsStats) {
+  TdpMmu m(4, 3, false, GetParam());
   m.map(7, 1, kRWX, {});
   MapResult r = m.map(7, 1, kRWX, {});
   EXPECT_TRUE(r.spurious);
@@ -63,16 +70,16 @@ TEST(TdpMmu, IdenticalLeafIsSpuriousAndPermissionChangeKeepsStats) {
   EXPECT_EQ(counts(m), (Counts{1, 0, 0, 0}));
 }
 
-TEST(TdpMmu, HugeLeafReplacesTableAndItsLeaves) {
-  TdpMmu m;
+TEST_P(TdpMmuBoth, HugeLeafReplacesTableAndItsLeaves) {
+  TdpMmu m(4, 3, false, GetParam());
   for (u64 g = 0; g < 10; ++g) m.map(g, 1, kRWX, {});
   EXPECT_EQ(counts(m), (Counts{10, 0, 0, 0}));
   EXPECT_EQ(m.map(3, 2, kRWX, {}).level, 2);  // fault-time recovery: +1, -10
   EXPECT_EQ(counts(m), (Counts{0, 1, 0, 0}));
 }
 
-TEST(TdpMmu, FaultBelowHugeLeafSplitsItInPlace) {
-  TdpMmu m;
+TEST_P(TdpMmuBoth, FaultBelowHugeLeafSplitsItInPlace) {
+  TdpMmu m(4, 3, false, GetParam());
   m.map(0, 3, kRWX, {});
   EXPECT_EQ(counts(m), (Counts{0, 0, 1, 0}));
   SpteAttrs ro = kRWX;
@@ -84,8 +91,8 @@ TEST(TdpMmu, FaultBelowHugeLeafSplitsItInPlace) {
   EXPECT_FALSE(m.lookup(k2M + 3).writable);
 }
 
-TEST(TdpMmu, ZapRangeZapsOverlappingHugeLeavesEntirely) {
-  TdpMmu m;
+TEST_P(TdpMmuBoth, ZapRangeZapsOverlappingHugeLeavesEntirely) {
+  TdpMmu m(4, 3, false, GetParam());
   m.map(0, 2, kRWX, {});
   m.map(k2M, 1, kRWX, {});
   m.map(k2M + 1, 1, kRWX, {});
@@ -97,17 +104,17 @@ TEST(TdpMmu, ZapRangeZapsOverlappingHugeLeavesEntirely) {
   EXPECT_EQ(counts(m), (Counts{0, 0, 0, 0}));
 }
 
-TEST(TdpMmu, EagerSplitOf1GGives262144SmallLeaves) {
-  TdpMmu m;
+TEST_P(TdpMmuBoth, EagerSplitOf1GGives262144SmallLeaves) {
+  TdpMmu m(4, 3, false, GetParam());
   m.map(k1G, 3, kRWX, {});
   EXPECT_EQ(m.split_huge_pages(k1G, 2 * k1G, 1), 1u + 512u);
   EXPECT_EQ(counts(m), (Counts{262144, 0, 0, 0}));
 }
 
-TEST(TdpMmu, Linux61DirtyLogOnThenOffOnHugetlb1G) {
+TEST_P(TdpMmuBoth, Linux61DirtyLogOnThenOffOnHugetlb1G) {
   // nested-tdp.md: a 1G hugetlb slot plus the guest's 4K code page elsewhere. 6.1: enabling
   // dirty logging splits straight to 4K (262145), disabling zaps collapsible tables (1 left).
-  TdpMmu m;
+  TdpMmu m(4, 3, false, GetParam());
   m.map(1, 1, kRWX, {});  // code page at GPA 0x1000 (slot 0)
   m.map(k1G, 3, kRWX, {});
   m.split_huge_pages(k1G, 2 * k1G, 1);
@@ -119,9 +126,9 @@ TEST(TdpMmu, Linux61DirtyLogOnThenOffOnHugetlb1G) {
   EXPECT_EQ(counts(m), (Counts{1, 0, 0, 0}));
 }
 
-TEST(TdpMmu, InPlaceRecoveryVersusZapCollapsible) {
-  auto build = [] {
-    TdpMmu m;
+TEST_P(TdpMmuBoth, InPlaceRecoveryVersusZapCollapsible) {
+  auto build = [this] {
+    TdpMmu m(4, 3, false, GetParam());
     m.map(k1G, 3, kRWX, {});
     m.split_huge_pages(k1G, 2 * k1G, 1);
     m.write_protect_range(k1G, 2 * k1G);
@@ -150,8 +157,8 @@ TEST(TdpMmu, InPlaceRecoveryVersusZapCollapsible) {
   EXPECT_EQ(counts(d), (Counts{509 * 512, 0, 0, 0}));
 }
 
-TEST(TdpMmu, RecoveredHugeLeafIsNotExecutableUnderNx) {
-  TdpMmu m(4, 3, true);
+TEST_P(TdpMmuBoth, RecoveredHugeLeafIsNotExecutableUnderNx) {
+  TdpMmu m(4, 3, true, GetParam());
   m.map(0, 1, kRWX, {});
   EXPECT_TRUE(m.lookup(0).executable);
   m.recover_huge_pages(0, k2M, [](u64, int) { return 2; });
@@ -160,8 +167,8 @@ TEST(TdpMmu, RecoveredHugeLeafIsNotExecutableUnderNx) {
 }
 
 // nx_huge_pages_test (kvm-semantics.md §4.6): a 3x2M HugeTLB-backed slot.
-TEST(TdpMmu, NxHugePagesTestSequenceWithMitigation) {
-  TdpMmu m(4, 3, true);
+TEST_P(TdpMmuBoth, NxHugePagesTestSequenceWithMitigation) {
+  TdpMmu m(4, 3, true, GetParam());
   const u64 r0 = 0, r1 = k2M, r2 = 2 * k2M;
   fault(m, r0, false, 2);
   EXPECT_EQ(counts(m), (Counts{0, 1, 0, 0}));
@@ -182,8 +189,8 @@ TEST(TdpMmu, NxHugePagesTestSequenceWithMitigation) {
   EXPECT_EQ(counts(m), (Counts{0, 2, 0, 0}));
 }
 
-TEST(TdpMmu, NxHugePagesTestSequenceWithoutMitigation) {
-  TdpMmu m(4, 3, false);
+TEST_P(TdpMmuBoth, NxHugePagesTestSequenceWithoutMitigation) {
+  TdpMmu m(4, 3, false, GetParam());
   const u64 r0 = 0, r1 = k2M, r2 = 2 * k2M;
   std::vector<u64> seen;
   fault(m, r0, false, 2);
@@ -202,8 +209,8 @@ TEST(TdpMmu, NxHugePagesTestSequenceWithoutMitigation) {
   EXPECT_EQ(counts(m), (Counts{0, 3, 0, 0}));
 }
 
-TEST(TdpMmu, NxRecoverSkipsDirtyLoggedTablesButUntracksThem) {
-  TdpMmu m(4, 3, true);
+TEST_P(TdpMmuBoth, NxRecoverSkipsDirtyLoggedTablesButUntracksThem) {
+  TdpMmu m(4, 3, true, GetParam());
   fault(m, 0, false, 2);
   fault(m, 0, true, 2);
   EXPECT_EQ(counts(m), (Counts{512, 0, 0, 1}));
@@ -214,8 +221,8 @@ TEST(TdpMmu, NxRecoverSkipsDirtyLoggedTablesButUntracksThem) {
   EXPECT_EQ(counts(m), (Counts{0, 1, 0, 0}));
 }
 
-TEST(TdpMmu, NxTrackingNeedsReqLevelAtLeastTheTableLevel) {
-  TdpMmu m(4, 3, true);
+TEST_P(TdpMmuBoth, NxTrackingNeedsReqLevelAtLeastTheTableLevel) {
+  TdpMmu m(4, 3, true, GetParam());
   MapFaultInfo f;
   f.huge_page_disallowed = true;
   f.req_level = 2;  // region could be 2M, not 1G: only the 2M-entry table is tracked
@@ -230,8 +237,8 @@ TEST(TdpMmu, NxTrackingNeedsReqLevelAtLeastTheTableLevel) {
   EXPECT_EQ(counts(m), (Counts{0, 0, 0, 0}));
 }
 
-TEST(TdpMmu, FiveLevelRootAndNo1GProfile) {
-  TdpMmu m(5, 2, false);
+TEST_P(TdpMmuBoth, FiveLevelRootAndNo1GProfile) {
+  TdpMmu m(5, 2, false, GetParam());
   EXPECT_EQ(m.max_gfn_exclusive(), 1ull << 45);
   m.map((1ull << 44) + 3, 2, kRWX, {});
   EXPECT_EQ(m.lookup((1ull << 44) + 100).level, 2);
@@ -239,8 +246,8 @@ TEST(TdpMmu, FiveLevelRootAndNo1GProfile) {
   EXPECT_EQ(counts(m), (Counts{0, 1, 0, 0}));
 }
 
-TEST(TdpMmu, DirtyAndAccessedBits) {
-  TdpMmu m;
+TEST_P(TdpMmuBoth, DirtyAndAccessedBits) {
+  TdpMmu m(4, 3, false, GetParam());
   SpteAttrs a = kRWX;
   a.accessed = false;
   m.map(9, 1, a, {});
@@ -254,8 +261,8 @@ TEST(TdpMmu, DirtyAndAccessedBits) {
   EXPECT_FALSE(m.mark_accessed(10, false));
 }
 
-TEST(TdpMmu, LeafVisitorIsInGfnOrderAndClipsToRange) {
-  TdpMmu m;
+TEST_P(TdpMmuBoth, LeafVisitorIsInGfnOrderAndClipsToRange) {
+  TdpMmu m(4, 3, false, GetParam());
   m.map(k1G, 3, kRWX, {});
   m.map(3, 1, kRWX, {});
   m.map(k2M, 2, kRWX, {});
@@ -269,8 +276,8 @@ TEST(TdpMmu, LeafVisitorIsInGfnOrderAndClipsToRange) {
 
 // Pre-faulting 64 GiB at 4K must be fast (brief: well under 10 s). This test only checks the
 // result; run it with --gtest_filter to time it.
-TEST(TdpMmu, PrefaultLargeRangeAt4K) {
-  TdpMmu m;
+TEST_P(TdpMmuBoth, PrefaultLargeRangeAt4K) {
+  TdpMmu m(4, 3, false, GetParam());
   const u64 n = 16ull << 20;  // 64 GiB of 4K pages
   SpteAttrs a = kRWX;
   a.accessed = false;

@@ -184,7 +184,7 @@ TEST(Differential, CliPairExitCodes) {
   args.backend = "model,nope";
   std::ostringstream out3, err3;
   EXPECT_EQ(run_replay(args, out3, err3), kExitUsage);
-  EXPECT_EQ(err3.str(), "kvmsim: unknown backend 'nope' (known: model, kvm, A,B, both)\n");
+  EXPECT_EQ(err3.str(), "kvmsim: unknown backend 'nope' (known: model, model-ref, kvm, nested, A,B, both)\n");
   args.backend = "model,model";
   args.update = true;
   std::ostringstream out4, err4;
