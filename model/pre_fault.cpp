@@ -24,9 +24,12 @@ Ret Vm::pre_fault_step(u64 gpa, u64 size) {
   f.gpa = gpa;
   f.prefetch = true;
   f.is_private = has_private_mem_ && (attributes_.get(gpa >> 12) & KVM_MEMORY_ATTRIBUTE_PRIVATE);
-  // f/g. A RETRY (racing invalidation, or an INVALID slot being deleted, which prefetch faults
-  // turn into EAGAIN) cannot happen in a single-threaded trace: every ioctl completes before
-  // the next starts, so no slot is ever observed INVALID here.
+  // f/g. A slot being deleted or moved (KVM_MEMSLOT_INVALID) cannot be observed by a
+  // single-threaded trace; fault injection stands in for the racing ioctl. A prefetch fault
+  // answers -EAGAIN rather than retrying (the pre-fault ABI gives no progress guarantee).
+  if (slots_[0].by_gfn(gpa >> 12) && inject(FaultSite::pre_fault_invalid_slot) &&
+      profile_.prefault_eagain_on_invalid_slot)
+    return Ret::fail(EAGAIN);
   const FaultResult r = page_fault(f);
   switch (r.kind) {
     case FaultResult::Kind::fixed:

@@ -151,6 +151,11 @@ Ret Vm::pre_fault_memory(u32 vcpu_id, kvm_pre_fault_memory& range) {
   const u64 full_size = range.size;
   Ret r = Ret::ok();
   while (range.size) {
+    // signal_pending() at the top of each iteration: EINTR, keeping the progress made so far.
+    if (inject(FaultSite::pre_fault_signal)) {
+      r = Ret::fail(EINTR);
+      break;
+    }
     r = pre_fault_step(range.gpa, range.size);
     // 0 (no progress) and EIO are WARNs in the kernel; like any error they stop the loop.
     if (!r.is_ok() || r.ret == 0) break;

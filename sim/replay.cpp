@@ -257,6 +257,17 @@ StatementResult Replayer::run(const Statement& st) {
     return r;
   }
 
+  // ---- fault injection: only a backend that can inject observes it ----
+  if (spec->op == trace::Op::inject) {
+    const std::string& site = st.args.at(0).word;
+    const std::string& kind = st.args.at(1).word;
+    if (!api_.inject_fault(site, kind, kw("after", 0), kw("count", 1))) {
+      r.status = StepStatus::unobservable;
+      r.expected = expected_text(st);
+      return r;
+    }
+  }
+
   // ---- calls returning an int (and maybe out-fields) ----
   Ret ret;
   std::string out_text;  // ` => {...}` of what the backend wrote back
@@ -377,6 +388,7 @@ StatementResult Replayer::run(const Statement& st) {
     case trace::Op::pread: ret = api_.pread(fd_arg(0), arg(1), arg(2)); break;
     case trace::Op::close: ret = api_.close(fd_arg(0)); break;
     case trace::Op::access:
+    case trace::Op::inject: ret = Ret::ok(); break;  // armed above
     case trace::Op::expect_stats:
     case trace::Op::expect_mapping: KVMSIM_ASSERT_CTX(false, "handled above"); break;
   }

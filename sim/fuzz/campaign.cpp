@@ -1,0 +1,195 @@
+#include "sim/fuzz/campaign.h"
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <variant>
+
+#include "model/core_assert.h"
+#include "sim/differential.h"
+#include "sim/fuzz/generator.h"
+#include "sim/fuzz/shrinker.h"
+#include "sim/replay.h"
+#include "sim/trace/parser.h"
+
+namespace kvmsim::fuzz {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+constexpr std::size_t kMinCase = 30, kMaxCase = 80;
+
+GenOptions gen_options(const CampaignOptions& o) {
+  GenOptions g;
+  g.profile = o.profile_a ? o.profile_a->name : "";
+  g.faults = o.faults;
+  return g;
+}
+
+// Case lengths come from stream 0 of the seed, so the split of --steps into cases is fixed too.
+std::size_t case_length(const CampaignOptions& o, std::size_t index, std::size_t done) {
+  Rng r(o.seed, 0);
+  std::size_t len = 0;
+  for (std::size_t i = 0; i <= index; i++) len = kMinCase + r.below(kMaxCase - kMinCase + 1);
+  return std::min(len, o.steps - done);
+}
+
+struct PairRun {
+  std::optional<DiffReport> report;  // nullopt: parse error or backend unavailable
+  std::string error;
+  bool unavailable = false;
+  std::optional<trace::Trace> trace;
+};
+
+PairRun run_pair(const CampaignOptions& o, const std::string& text) {
+  PairRun out;
+  auto parsed = trace::parse(text, "fuzz.trace");
+  if (auto* e = std::get_if<trace::ParseError>(&parsed)) {
+    out.error = e->str();
+    return out;
+  }
+  out.trace = std::move(std::get<trace::Trace>(parsed));
+  std::string why;
+  auto a = make_backend(o.backend_a, *o.profile_a, o.backend_options, &why);
+  if (!a) {
+    out.unavailable = true;
+    out.error = o.backend_a + ": " + why;
+    return out;
+  }
+  auto b = make_backend(o.backend_b, *o.profile_b, o.backend_options, &why);
+  if (!b) {
+    out.unavailable = true;
+    out.error = o.backend_b + ": " + why;
+    return out;
+  }
+  out.report = replay_pair(*out.trace, *a, *b);
+  return out;
+}
+
+std::string seed_file_part(const Seed& s) { return s.text.size() > 16 ? s.text.substr(0, 16) : s.text; }
+
+}  // namespace
+
+std::string campaign_case(const CampaignOptions& o, std::size_t index, std::size_t* length) {
+  std::size_t done = 0;
+  for (std::size_t i = 0; i < index; i++) done += case_length(o, i, done);
+  const std::size_t len = case_length(o, index, done);
+  if (length) *length = len;
+  Rng rng(o.seed, index + 1);
+  const GenOptions g = gen_options(o);
+  Swarm swarm = draw_swarm(rng, g);
+  return generate_case(rng, len, swarm, g);
+}
+
+CampaignResult run_campaign(const CampaignOptions& o) {
+  CampaignResult res;
+  const std::string pair = o.backend_a + "," + o.backend_b;
+  res.report = "kvmsim fuzz: seed " + o.seed.text + "\n";
+  res.report += "options: steps=" + std::to_string(o.steps) + " backend=" + pair + " profiles=" +
+                o.profile_a->name + "," + o.profile_b->name + " faults=" + (o.faults ? "on" : "off") + "\n";
+  const GenOptions g = gen_options(o);
+  Rng lengths(o.seed, 0);
+  const auto start = Clock::now();
+  for (std::size_t index = 0; res.steps < o.steps; index++) {
+    if (o.time_budget_s > 0 && since(start) >= o.time_budget_s) {
+      res.budget_hit = true;
+      break;
+    }
+    const std::size_t len = std::min<std::size_t>(kMinCase + lengths.below(kMaxCase - kMinCase + 1), o.steps - res.steps);
+    Rng rng(o.seed, index + 1);
+    Swarm swarm = draw_swarm(rng, g);
+    const std::string text = generate_case(rng, len, swarm, g);
+    const auto case_start = Clock::now();
+    PairRun run = run_pair(o, text);
+    res.seconds += since(case_start);
+    if (run.unavailable) {
+      res.unavailable = run.error;
+      res.report += "unavailable: " + run.error + "\n";
+      break;
+    }
+    // A generated case that does not parse is a generator bug, never a finding.
+    KVMSIM_ASSERT_CTX(run.report.has_value(), "generated case does not parse: " + run.error + "\n" + text);
+    res.cases++;
+    res.steps += len;
+    const DiffReport& d = *run.report;
+    res.emitted += "# ---- case " + std::to_string(index) + " (" + swarm.describe() + ")\n" +
+                   apply_rewrites(*run.trace, d.a.results);
+    res.report += "case " + std::to_string(index) + ": " + std::to_string(len) + " statements, " +
+                  std::to_string(d.divergences) + " divergent; swarm " + swarm.describe() + "\n";
+    if (!d.first) continue;
+
+    FoundDivergence f;
+    f.case_index = index;
+    f.signature = signature_of(*d.first);
+    f.line = d.first->line;
+    f.original = text;
+    f.original_statements = count_statements(text);
+    res.report += "divergence: line " + std::to_string(f.line) + ": " + d.first->statement + "\n  " + o.backend_a +
+                  " " + d.first->a_actual + ", " + o.backend_b + " " + d.first->b_actual + "\n  signature: " +
+                  f.signature.str() + "\n";
+    std::string minimal = text;
+    if (o.shrink) {
+      auto keeps_bug = [&](const std::string& candidate) {
+        PairRun r = run_pair(o, candidate);
+        return r.report && r.report->first && signature_of(*r.report->first) == f.signature;
+      };
+      const auto shrink_start = Clock::now();
+      auto stop = [&] { return o.shrink_budget_s > 0 && since(shrink_start) >= o.shrink_budget_s; };
+      ShrinkStats st;
+      minimal = shrink_trace(text, f.line, keeps_bug, o.shrink_max_candidates, stop, &st);
+      f.shrink_candidates = st.candidates;
+      res.report += "shrunk: " + std::to_string(f.original_statements) + " -> " +
+                    std::to_string(count_statements(minimal)) + " statements (" + std::to_string(st.candidates) +
+                    " candidates, " + std::to_string(st.accepted) + " accepted" +
+                    (st.budget_exhausted ? ", budget exhausted" : "") + ")\n";
+    }
+    // Re-run: how reliably does the minimal case reproduce (a real kernel can be flaky)?
+    f.reruns = o.reruns;
+    PairRun last;
+    for (int i = 0; i < o.reruns; i++) {
+      PairRun r = run_pair(o, minimal);
+      if (r.report && r.report->first && signature_of(*r.report->first) == f.signature) {
+        f.reproduced++;
+        last = std::move(r);
+      }
+    }
+    if (!last.report) last = run_pair(o, minimal);
+    // Expected results: side B's answers (the kernel's, for model,kvm).
+    std::string expected = last.report ? apply_rewrites(*last.trace, last.report->b.results) : minimal;
+    std::string header_comment = "# found by kvmsim fuzz --seed " + o.seed.text + " --backend " + pair + " (case " +
+                                 std::to_string(index) + ")\n# signature: " + f.signature.str() +
+                                 "\n# expected results are " + o.backend_b + "'s answers\n";
+    // The comment goes after the header lines (`kvmsim-trace 1`, `profile ...`).
+    std::size_t pos = 0;
+    for (int i = 0; i < 2 && pos < expected.size(); i++) {
+      std::size_t nl = expected.find('\n', pos);
+      std::string l = expected.substr(pos, nl - pos);
+      if (l.rfind("kvmsim-trace", 0) != 0 && l.rfind("profile ", 0) != 0) break;
+      pos = nl == std::string::npos ? expected.size() : nl + 1;
+    }
+    f.shrunk = expected.substr(0, pos) + header_comment + expected.substr(pos);
+    f.shrunk_statements = count_statements(f.shrunk);
+    res.report += "reproduced " + std::to_string(f.reproduced) + "/" + std::to_string(f.reruns) + "\n";
+    if (!o.out_dir.empty()) {
+      std::filesystem::create_directories(o.out_dir);
+      f.file = (std::filesystem::path(o.out_dir) /
+                ("fuzz-" + seed_file_part(o.seed) + "-case" + std::to_string(index) + ".trace"))
+                   .string();
+      std::ofstream(f.file, std::ios::binary) << f.shrunk;
+      f.replay_command = "kvmsim replay --backend " + (o.replay_hint.empty() ? pair : o.replay_hint) + " " + f.file;
+      res.report += "written: " + f.file + "\nreplay: " + f.replay_command + "\n";
+    }
+    res.report += "--- minimal trace ---\n" + f.shrunk;
+    res.found = std::move(f);
+    break;
+  }
+  if (!res.found && res.unavailable.empty())
+    res.report += std::string("result: no divergence in ") + std::to_string(res.cases) + " cases, " +
+                  std::to_string(res.steps) + " statements" + (res.budget_hit ? " (time budget reached)" : "") + "\n";
+  return res;
+}
+
+}  // namespace kvmsim::fuzz

@@ -1,0 +1,56 @@
+// The fuzz case generator: one case is one trace (format v1) of modest length, generated from a
+// Rng and a small predicted state (host mappings, memslots, guest_memfd files). The state is a
+// prediction, never the backends' answer: arguments are drawn from it and biased to collide
+// (a hot set of GPAs on 2M/1G boundaries and slot edges, sizes around 4K/2M/1G +-4K, existing slot
+// ids, overlapping guest_memfd offsets), and a tuned share of calls is invalid on purpose so
+// errno paths run. Swarm testing: per case some operation kinds are off and the rest weighted
+// unevenly.
+// Named restrictions (each a deliberate, documented limit; see docs/fuzz.md):
+//  * host_range_inside_mappings: a memslot's userspace range always lies inside a mapping the
+//    trace created (on /dev/kvm a guest write through any other hva lands in kvmsim's own memory);
+//  * no_write_after_munmap: no guest write is generated after a munmap (the hole may be reused by
+//    the process's allocator on a real host);
+//  * no_mmap_after_preamble: mappings are created only in the preamble (so a munmap hole is never
+//    refilled by the trace itself);
+//  * closed_fds_unused: a closed guest_memfd handle is never used again (the fd number is reused).
+// Invariant: the output is a pure function of (rng state, length, swarm, options).
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "sim/fuzz/seed.h"
+
+namespace kvmsim::fuzz {
+
+// Operation kinds a case can contain (swarm switches index this list).
+enum class OpKind {
+  slot_create, slot_delete, slot_move, slot_flags, slot_gmem_bind, gmem_create, gmem_fallocate, gmem_close,
+  attributes, pre_fault, access, dirty_get, dirty_clear, dirty_enable, host_madvise, host_munmap, host_touch,
+  observe_stats, observe_mapping, inject,
+};
+constexpr std::size_t kOpKinds = static_cast<std::size_t>(OpKind::inject) + 1;
+const char* op_kind_name(OpKind k);
+
+// Per-case operation weights; 0 = switched off.
+struct Swarm {
+  std::vector<unsigned> weights = std::vector<unsigned>(kOpKinds, 0);
+  std::string describe() const;  // "slot_create=5 access=8 ..." (enabled kinds only, fixed order)
+};
+
+struct GenOptions {
+  std::string profile;           // written as the trace's `profile` header ("" = none)
+  bool faults = false;           // generate `inject(...)` statements
+  unsigned invalid_percent = 12; // share of calls made invalid on purpose
+  bool include_1g = true;        // sometimes map a 1G region so 1G-sized slots are possible
+};
+
+// Draws a swarm: each kind is on with probability 3/4 (at least three kinds), weights 1..9.
+// `inject` is on only with options.faults.
+Swarm draw_swarm(Rng& rng, const GenOptions& options);
+
+// One case: the trace text (header, preamble, then `length` generated statements).
+std::string generate_case(Rng& rng, std::size_t length, const Swarm& swarm, const GenOptions& options);
+
+}  // namespace kvmsim::fuzz

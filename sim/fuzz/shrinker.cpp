@@ -1,0 +1,175 @@
+#include "sim/fuzz/shrinker.h"
+
+#include <sstream>
+#include <vector>
+
+namespace kvmsim::fuzz {
+
+namespace {
+
+bool is_header(const std::string& l) { return l.rfind("kvmsim-trace", 0) == 0 || l.rfind("profile ", 0) == 0; }
+bool is_statement(const std::string& l) {
+  std::size_t i = l.find_first_not_of(" \t\r");
+  return i != std::string::npos && l[i] != '#' && !is_header(l);
+}
+
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  std::string l;
+  while (std::getline(in, l)) out.push_back(l);
+  return out;
+}
+
+std::string join(const std::vector<std::string>& header, const std::vector<std::string>& body) {
+  std::string s;
+  for (const auto& l : header) s += l + "\n";
+  for (const auto& l : body) s += l + "\n";
+  return s;
+}
+
+// Spans [begin, end) of number-like expression terms in the argument part of a call statement
+// (between its first '(' and the matching ')'), e.g. `2M`, `0x800`, `1G+4K` is two terms.
+std::vector<std::pair<std::size_t, std::size_t>> number_spans(const std::string& l) {
+  std::vector<std::pair<std::size_t, std::size_t>> out;
+  std::size_t open = l.find('(');
+  if (open == std::string::npos || l.rfind("expect", 0) == 0) return out;
+  int depth = 0;
+  std::size_t close = std::string::npos;
+  for (std::size_t i = open; i < l.size(); i++) {
+    if (l[i] == '(') depth++;
+    if (l[i] == ')' && --depth == 0) {
+      close = i;
+      break;
+    }
+  }
+  if (close == std::string::npos) return out;
+  for (std::size_t i = open + 1; i < close;) {
+    const bool starts = (l[i] >= '0' && l[i] <= '9') &&
+                        !(std::isalnum(static_cast<unsigned char>(l[i - 1])) || l[i - 1] == '_');
+    if (!starts) {
+      i++;
+      continue;
+    }
+    std::size_t j = i;
+    while (j < close && (std::isalnum(static_cast<unsigned char>(l[j])) || l[j] == '_')) j++;
+    out.emplace_back(i, j);
+    i = j;
+  }
+  return out;
+}
+
+struct Shrinker {
+  const std::function<bool(const std::string&)>& keeps_bug;
+  std::size_t budget;
+  const std::function<bool()>& should_stop;
+  ShrinkStats* stats;
+  std::vector<std::string> header, body;
+
+  bool out_of_budget() {
+    if ((budget && stats->candidates >= budget) || should_stop()) {
+      stats->budget_exhausted = true;
+      return true;
+    }
+    return false;
+  }
+  bool try_body(const std::vector<std::string>& candidate) {
+    if (out_of_budget()) return false;
+    stats->candidates++;
+    if (!keeps_bug(join(header, candidate))) return false;
+    stats->accepted++;
+    body = candidate;
+    return true;
+  }
+
+  bool drop_tail() {
+    bool changed = false;
+    // Halve the tail while it still reproduces.
+    for (std::size_t cut = body.size() / 2; cut > 0 && body.size() > 1; cut = std::min(cut, body.size() / 2)) {
+      std::vector<std::string> c(body.begin(), body.end() - static_cast<long>(cut));
+      if (try_body(c)) changed = true;
+      else cut /= 2;
+      if (stats->budget_exhausted) break;
+    }
+    return changed;
+  }
+  bool drop_singles() {
+    bool changed = false;
+    for (std::size_t i = body.size(); i-- > 0;) {
+      if (stats->budget_exhausted) break;
+      std::vector<std::string> c = body;
+      c.erase(c.begin() + static_cast<long>(i));
+      if (try_body(c)) changed = true;
+    }
+    return changed;
+  }
+  bool simplify_args() {
+    static const char* const kSimple[] = {"0", "4K", "2M", "1G"};
+    bool changed = false;
+    for (std::size_t i = 0; i < body.size() && !stats->budget_exhausted; i++) {
+      // Right to left so earlier spans stay valid after an edit.
+      auto spans = number_spans(body[i]);
+      for (std::size_t k = spans.size(); k-- > 0 && !stats->budget_exhausted;) {
+        const auto [b, e] = spans[k];
+        const std::string& l = body[i];
+        // `X+term` -> `X`: drop the term with its operator.
+        if (b > 0 && (l[b - 1] == '+' || l[b - 1] == '-')) {
+          std::vector<std::string> c = body;
+          c[i] = l.substr(0, b - 1) + l.substr(e);
+          if (try_body(c)) {
+            changed = true;
+            continue;
+          }
+        }
+        const std::string current = l.substr(b, e - b);
+        for (const char* s : kSimple) {
+          if (current == s) break;  // simpler values come first: stop at the current one
+          std::vector<std::string> c = body;
+          c[i] = l.substr(0, b) + s + l.substr(e);
+          if (try_body(c)) {
+            changed = true;
+            break;
+          }
+        }
+      }
+    }
+    return changed;
+  }
+};
+
+}  // namespace
+
+std::size_t count_statements(const std::string& text) {
+  std::size_t n = 0;
+  for (const auto& l : split_lines(text)) n += is_statement(l);
+  return n;
+}
+
+std::string shrink_trace(const std::string& text, int diverging_line, const std::function<bool(const std::string&)>& keeps_bug,
+                         std::size_t budget, const std::function<bool()>& should_stop, ShrinkStats* stats) {
+  ShrinkStats local;
+  if (!stats) stats = &local;
+  Shrinker s{keeps_bug, budget, should_stop, stats, {}, {}};
+  auto lines = split_lines(text);
+  std::vector<std::string> after;
+  for (std::size_t i = 0; i < lines.size(); i++) {
+    if (is_header(lines[i])) s.header.push_back(lines[i]);
+    else if (!is_statement(lines[i])) continue;
+    else if (diverging_line <= 0 || static_cast<int>(i) + 1 <= diverging_line) s.body.push_back(lines[i]);
+    else after.push_back(lines[i]);
+  }
+  // Pass 1a: everything after the diverging statement, if the prefix alone still reproduces.
+  if (!after.empty()) {
+    std::vector<std::string> prefix = s.body;
+    s.body.insert(s.body.end(), after.begin(), after.end());
+    s.try_body(prefix);
+  }
+  for (bool changed = true; changed && !stats->budget_exhausted;) {
+    changed = s.drop_tail();
+    changed |= s.drop_singles();
+    changed |= s.simplify_args();
+  }
+  return join(s.header, s.body);
+}
+
+}  // namespace kvmsim::fuzz
