@@ -152,6 +152,10 @@ AccessOutcome Vm::access(u32 vcpu_id, u64 gpa, AccessKind kind) {
     case FaultResult::Kind::spurious:
       return AccessOutcome{AccessOutcome::Kind::ok};
     case FaultResult::Kind::emulate:
+      // An instruction fetch has nothing to emulate: the emulator cannot fetch the instruction
+      // from MMIO, so KVM_RUN exits with KVM_EXIT_INTERNAL_ERROR (emulation failure), which the
+      // trace writes as -1 EIO like the kvm backend (found by kvmsim fuzz; traces/regressions/).
+      if (f.exec) return AccessOutcome{AccessOutcome::Kind::error, EIO};
       return AccessOutcome{AccessOutcome::Kind::mmio};
     case FaultResult::Kind::memory_fault:
       return AccessOutcome{AccessOutcome::Kind::memory_fault, r.err, r.flags, r.gpa, r.size};

@@ -284,11 +284,14 @@ class CaseGen {
       }
     }
     emit("KVM_PRE_FAULT_MEMORY(vcpu, {gpa=" + sz(gpa) + ", size=" + sz(size) + extra + "})");
+    touched_.push_back(gpa & ~(4 * K - 1));
   }
   void access() {
     u64 gpa;
+    bool stub_possible = false;
     if (auto id = existing_slot(); id && rng_.chance(80)) {
       const Slot& s = slots_[*id];
+      stub_possible = s.gmem.empty() && !munmapped_;
       static const std::vector<u64> offs = {0, 4 * K, M, 2 * M, 2 * M - 4 * K, 4 * M - 4 * K};
       u64 o = rng_.pick(offs);
       gpa = s.gpa + (o < s.size ? o : s.size - 4 * K);
@@ -298,7 +301,9 @@ class CaseGen {
     static const std::vector<std::string> kinds = {"read", "write", "write", "exec"};
     std::string kind = rng_.pick(kinds);
     if (kind == "write" && munmapped_) kind = "read";  // restriction no_write_after_munmap
+    if (kind == "exec" && !stub_possible) kind = "read";  // restriction exec_needs_stub
     emit("access(vcpu, " + sz(gpa) + ", " + kind + ")");
+    touched_.push_back(gpa);
   }
   u32 dirty_slot() {
     if (invalid()) return rng_.chance(50) ? 7 : 0x10000;
@@ -348,7 +353,11 @@ class CaseGen {
     emit("touch(" + hva(map, off) + ", " + sz(len) + ")");
   }
   void observe_stats() { emit("expect stats(vm) pages_4k=0 pages_2m=0 pages_1g=0"); }
-  void observe_mapping() { emit("expect mapping(vm, " + sz(hot_gpa() & ~(4 * K - 1)) + ")"); }
+  // Mostly where the guest has been: that is where a level decision shows.
+  void observe_mapping() {
+    const u64 gpa = !touched_.empty() && rng_.chance(75) ? rng_.pick(touched_) : hot_gpa() & ~(4 * K - 1);
+    emit("expect mapping(vm, " + sz(gpa) + ")");
+  }
   void inject() {
     switch (rng_.below(4)) {
       case 0: emit("inject(pre_fault, eintr, after=" + std::to_string(rng_.below(4)) + ")"); break;
@@ -392,6 +401,7 @@ class CaseGen {
   std::vector<Gmem> gmems_;
   bool munmapped_ = false;
   std::size_t emitted_ = 0;
+  std::vector<u64> touched_;  // gpas accessed or pre-faulted, in order
 };
 
 }  // namespace

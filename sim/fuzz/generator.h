@@ -12,7 +12,11 @@
 //    the process's allocator on a real host);
 //  * no_mmap_after_preamble: mappings are created only in the preamble (so a munmap hole is never
 //    refilled by the trace itself);
-//  * closed_fds_unused: a closed guest_memfd handle is never used again (the fd number is reused).
+//  * closed_fds_unused: a closed guest_memfd handle is never used again (the fd number is reused);
+//  * exec_needs_stub: exec accesses only target predicted non-guest_memfd slots and none after a
+//    munmap: the kvm backend executes a `ret` it writes through the slot's hva, and without one the
+//    guest runs whatever bytes are there and the backend answers -1 EIO (a backend limit, not the
+//    kernel's; found by this fuzzer, docs/fuzz.md).
 // Invariant: the output is a pure function of (rng state, length, swarm, options).
 #pragma once
 

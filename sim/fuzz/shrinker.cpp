@@ -1,11 +1,16 @@
 #include "sim/fuzz/shrinker.h"
 
+#include <cctype>
+#include <cstdint>
+#include <optional>
 #include <sstream>
 #include <vector>
 
 namespace kvmsim::fuzz {
 
 namespace {
+
+using u64 = std::uint64_t;
 
 bool is_header(const std::string& l) { return l.rfind("kvmsim-trace", 0) == 0 || l.rfind("profile ", 0) == 0; }
 bool is_statement(const std::string& l) {
@@ -59,6 +64,30 @@ std::vector<std::pair<std::size_t, std::size_t>> number_spans(const std::string&
   return out;
 }
 
+// The value of one number term (`0x1_000`, `2M`, `17`), nullopt if it is not a plain number.
+std::optional<u64> term_value(const std::string& t) {
+  u64 v = 0;
+  std::size_t i = 0;
+  int base = 10;
+  if (t.size() > 2 && t[0] == '0' && (t[1] == 'x' || t[1] == 'X')) {
+    base = 16;
+    i = 2;
+  }
+  for (; i < t.size(); i++) {
+    const char c = t[i];
+    if (c == '_') continue;
+    int d = c >= '0' && c <= '9' ? c - '0' : base == 16 && std::isxdigit(static_cast<unsigned char>(c)) ? std::tolower(c) - 'a' + 10 : -1;
+    if (d < 0) break;
+    if (v > (UINT64_MAX - static_cast<u64>(d)) / static_cast<u64>(base)) return std::nullopt;
+    v = v * static_cast<u64>(base) + static_cast<u64>(d);
+  }
+  if (i == t.size()) return v;
+  if (i + 1 != t.size()) return std::nullopt;
+  const int shift = t[i] == 'K' ? 10 : t[i] == 'M' ? 20 : t[i] == 'G' ? 30 : t[i] == 'T' ? 40 : -1;
+  if (shift < 0 || (v >> (64 - shift))) return std::nullopt;
+  return v << shift;
+}
+
 struct Shrinker {
   const std::function<bool(const std::string&)>& keeps_bug;
   std::size_t budget;
@@ -105,6 +134,7 @@ struct Shrinker {
   }
   bool simplify_args() {
     static const char* const kSimple[] = {"0", "4K", "2M", "1G"};
+    static const u64 kSimpleValue[] = {0, 4096, 2u << 20, 1u << 30};
     bool changed = false;
     for (std::size_t i = 0; i < body.size() && !stats->budget_exhausted; i++) {
       // Right to left so earlier spans stay valid after an edit.
@@ -112,6 +142,15 @@ struct Shrinker {
       for (std::size_t k = spans.size(); k-- > 0 && !stats->budget_exhausted;) {
         const auto [b, e] = spans[k];
         const std::string& l = body[i];
+        // `term+X` -> `X`: drop a leading term with its operator.
+        if (e < l.size() && l[e] == '+' && b > 0 && (l[b - 1] == '(' || l[b - 1] == ' ' || l[b - 1] == '=')) {
+          std::vector<std::string> c = body;
+          c[i] = l.substr(0, b) + l.substr(e + 1);
+          if (try_body(c)) {
+            changed = true;
+            continue;
+          }
+        }
         // `X+term` -> `X`: drop the term with its operator.
         if (b > 0 && (l[b - 1] == '+' || l[b - 1] == '-')) {
           std::vector<std::string> c = body;
@@ -122,8 +161,11 @@ struct Shrinker {
           }
         }
         const std::string current = l.substr(b, e - b);
-        for (const char* s : kSimple) {
-          if (current == s) break;  // simpler values come first: stop at the current one
+        const auto value = term_value(current);
+        for (std::size_t v = 0; v < 4; v++) {
+          const char* s = kSimple[v];
+          // Only toward smaller values (simpler values come first: stop at the current one).
+          if (current == s || !value || kSimpleValue[v] >= *value) break;
           std::vector<std::string> c = body;
           c[i] = l.substr(0, b) + s + l.substr(e);
           if (try_body(c)) {

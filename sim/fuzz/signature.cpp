@@ -1,5 +1,6 @@
 #include "sim/fuzz/signature.h"
 
+#include <string>
 #include <vector>
 
 namespace kvmsim::fuzz {
@@ -45,6 +46,10 @@ std::vector<std::pair<std::string, std::string>> items(const std::string& actual
   return out;
 }
 
+bool is_number(const std::string& s) {
+  return !s.empty() && s.size() < 18 && s.find_first_not_of("0123456789") == std::string::npos;
+}
+
 }  // namespace
 
 std::string statement_kind(const std::string& statement) {
@@ -79,6 +84,13 @@ Signature signature_of(const Divergence& d) {
       s.field = ka;
       s.a = va;
       s.b = vb;
+      // A counter's absolute values depend on every earlier access; how far the two sides are apart
+      // is what identifies the bug, and it survives dropping unrelated accesses.
+      if (s.kind == "expect stats" && is_number(va) && is_number(vb)) {
+        const long long delta = std::stoll(vb) - std::stoll(va);
+        s.a = "B-A";
+        s.b = (delta > 0 ? "+" : "") + std::to_string(delta);
+      }
       return s;
     }
   }

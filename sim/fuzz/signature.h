@@ -2,7 +2,9 @@
 // keeps a smaller candidate only if its first divergence has the same signature, so minimisation
 // never drifts to another bug, nor to an empty trace (which has no divergence at all).
 // Fields: `result` for the return value or errno, an out-field or counter name (`gpa`, `pages_2m`,
-// `level`), or `bitmap`. Values are the differing items as written in the actual texts.
+// `level`), or `bitmap`. Values are the differing items as written in the actual texts, except for
+// `expect stats` counters: there the signature holds the difference (a = "B-A", b = "+1"), because
+// a counter's absolute value depends on every earlier access while the difference is the bug's.
 #pragma once
 
 #include <optional>
