@@ -55,6 +55,7 @@ struct FuzzArgs {
   std::string emit_trace;        // write every case with the observed results of side A
   bool faults = false;
   bool no_shrink = false;
+  bool strict = false;
   u64 max_host_mem = 2ull << 30;
 };
 

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstddef>
+#include <map>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -32,6 +33,7 @@ struct CampaignOptions {
   double time_budget_s = 0;      // 0: none; checked between cases
   bool faults = false;           // generate inject statements
   bool shrink = true;
+  bool strict = false;           // known open divergences (known_open.h) are findings too
   double shrink_budget_s = 60;   // wall-clock cap of the shrinker
   std::size_t shrink_max_candidates = 0;  // 0: unlimited (deterministic cap for tests)
   int reruns = 5;
@@ -55,6 +57,7 @@ struct FoundDivergence {
 struct CampaignResult {
   std::size_t cases = 0, steps = 0;  // cases and generated statements replayed
   std::optional<FoundDivergence> found;
+  std::map<std::string, std::size_t> explained;  // known open divergences met (known_open.h), by name
   std::string unavailable;     // non-empty: a backend could not be created (exit 77)
   std::string report;          // deterministic text: seed, options, one line per case, outcome
   std::string emitted;         // every case with side A's observed results (for --emit-trace)

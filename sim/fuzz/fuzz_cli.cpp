@@ -43,6 +43,7 @@ int run_fuzz(const FuzzArgs& args, std::ostream& out, std::ostream& err) {
   o.time_budget_s = args.time_budget;
   o.faults = args.faults;
   o.shrink = !args.no_shrink;
+  o.strict = args.strict;
   o.out_dir = args.out;
   o.backend_options.max_host_mem = args.max_host_mem;
 

@@ -50,6 +50,7 @@ class CaseGen {
   std::string run(std::size_t length) {
     preamble();
     const std::size_t base = emitted_;
+    limit_ = base + length;
     for (std::size_t tries = 0; emitted_ - base < length && tries < 50 * length + 100; tries++) step();
     KVMSIM_ASSERT_CTX(emitted_ - base == length, "generator stalled: " + swarm_.describe());
     return out_;
@@ -112,13 +113,41 @@ class CaseGen {
     for (std::size_t i = 0; i < maps_.size(); i++)
       if (maps_[i].size >= size) fit.push_back(i);
     if (fit.empty()) return false;
-    const HostMap& m = maps_[rng_.pick(fit)];
-    static const std::vector<u64> offs = {0, 0, 4 * K, M, 2 * M, 2 * M - 4 * K};
-    u64 o = rng_.pick(offs);
-    if (o + size > m.size) o = 0;
-    *map = m.name;
-    *off = o;
-    return true;
+    for (int tries = 0; tries < 8; tries++) {
+      const HostMap& m = maps_[rng_.pick(fit)];
+      static const std::vector<u64> offs = {0, 0, 4 * K, M, 2 * M, 2 * M - 4 * K};
+      u64 o = rng_.pick(offs);
+      if (o + size > m.size) o = 0;
+      if (in_hole(m.name, o, size)) continue;  // restriction holes_stay_unused
+      *map = m.name;
+      *off = o;
+      return true;
+    }
+    return false;
+  }
+  bool in_hole(const std::string& map, u64 off, u64 size) const {
+    for (const auto& h : holes_)
+      if (h.map == map && off < h.off + h.size && h.off < off + size) return true;
+    return false;
+  }
+  // A gpa the guest may touch: inside a predicted slot whose host range is intact, or (before any
+  // munmap) anywhere in the hot set. nullopt: nothing safe.
+  std::optional<u64> guest_gpa(bool* in_intact_slot, std::string* hva_text = nullptr) {
+    std::vector<u32> intact;
+    for (const auto& [id, s] : slots_)
+      if (!in_hole(s.map, s.hva_off, s.size)) intact.push_back(id);
+    *in_intact_slot = false;
+    if (!intact.empty() && (holes_.empty() ? rng_.chance(80) : true)) {
+      const Slot& s = slots_[rng_.pick(intact)];
+      static const std::vector<u64> offs = {0, 4 * K, M, 2 * M, 2 * M - 4 * K, 4 * M - 4 * K};
+      u64 o = rng_.pick(offs);
+      *in_intact_slot = s.gmem.empty();
+      const u64 delta = o < s.size ? o : s.size - 4 * K;
+      if (hva_text) *hva_text = hva(s.map, s.hva_off + delta);
+      return s.gpa + delta;
+    }
+    if (!holes_.empty()) return std::nullopt;
+    return hot_gpa() & ~(4 * K - 1);
   }
   std::string hva(const std::string& map, u64 off) { return off ? map + "+" + sz(off) : map; }
   bool overlaps(u64 gpa, u64 size, std::optional<u32> except) const {
@@ -177,7 +206,10 @@ class CaseGen {
       return;
     }
     emit(region_stmt(v2, id, flags, gpa, size, uaddr));
-    if (!slots_.count(id) && !overlaps(gpa, size, std::nullopt)) slots_[id] = Slot{gpa, size, flags, map, off, "", 0};
+    if (!slots_.count(id) && !overlaps(gpa, size, std::nullopt)) {
+      slots_[id] = Slot{gpa, size, flags, map, off, "", 0};
+      had_slot_ = true;
+    }
   }
   void slot_delete() {
     auto id = existing_slot();
@@ -231,7 +263,10 @@ class CaseGen {
     emit(region_stmt(true, id, flags, gpa, size, hva(map, off), gname, goff));
     if (gname == g.name && flags == 4u && !slots_.count(id) && !overlaps(gpa, size, std::nullopt) &&
         goff + size <= g.size)
+    {
       slots_[id] = Slot{gpa, size, 0, map, off, g.name, goff};
+      had_slot_ = true;
+    }
   }
   void gmem_create() {
     static const std::vector<u64> sizes = {2 * M, 4 * M, 8 * M};
@@ -273,7 +308,11 @@ class CaseGen {
          (rng_.chance(50) ? "KVM_MEMORY_ATTRIBUTE_PRIVATE" : "0") + "})");
   }
   void pre_fault() {
-    u64 gpa = hot_gpa() & ~(4 * K - 1);
+    if (!had_slot_) return;  // restriction no_guest_entry_before_first_slot
+    bool unused;
+    auto where = guest_gpa(&unused);
+    if (!where) return;
+    u64 gpa = *where;
     u64 size = hot_size(4 * M);
     std::string extra;
     if (invalid()) {
@@ -287,21 +326,20 @@ class CaseGen {
     touched_.push_back(gpa & ~(4 * K - 1));
   }
   void access() {
-    u64 gpa;
+    if (!had_slot_) return;  // restriction no_guest_entry_before_first_slot
     bool stub_possible = false;
-    if (auto id = existing_slot(); id && rng_.chance(80)) {
-      const Slot& s = slots_[*id];
-      stub_possible = s.gmem.empty() && !munmapped_;
-      static const std::vector<u64> offs = {0, 4 * K, M, 2 * M, 2 * M - 4 * K, 4 * M - 4 * K};
-      u64 o = rng_.pick(offs);
-      gpa = s.gpa + (o < s.size ? o : s.size - 4 * K);
-    } else {
-      gpa = hot_gpa() & ~(4 * K - 1);
-    }
+    std::string page_hva;
+    auto where = guest_gpa(&stub_possible, &page_hva);
+    if (!where) return;
+    const u64 gpa = *where;
     static const std::vector<std::string> kinds = {"read", "write", "write", "exec"};
     std::string kind = rng_.pick(kinds);
     if (kind == "write" && munmapped_) kind = "read";  // restriction no_write_after_munmap
     if (kind == "exec" && !stub_possible) kind = "read";  // restriction exec_needs_stub
+    if (kind == "exec" && emitted_ + 2 > limit_) kind = "read";  // no room for the touch
+    // restriction exec_after_touch: the VMM writes the code before the guest runs it (the kvm
+    // backend writes its `ret` stub through the hva, which makes the host page present and writable).
+    if (kind == "exec") emit("touch(" + page_hva + ", 4K)");
     emit("access(vcpu, " + sz(gpa) + ", " + kind + ")");
     touched_.push_back(gpa);
   }
@@ -333,9 +371,9 @@ class CaseGen {
     std::string map;
     u64 off = 0;
     if (!host_range(len, &map, &off)) return;
-    static const std::vector<std::string> advice = {"MADV_DONTNEED", "MADV_DONTNEED", "MADV_HUGEPAGE",
-                                                    "MADV_NOHUGEPAGE"};
-    emit("madvise(" + hva(map, off) + ", " + sz(len) + ", " + rng_.pick(advice) + ")");
+    // restriction madvise_dontneed_only: MADV_(NO)HUGEPAGE on part of a mapping zaps KVM's mappings
+    // on this kernel for shmem (and anon with HUGEPAGE), which the model does not (docs/fuzz.md).
+    emit("madvise(" + hva(map, off) + ", " + sz(len) + ", MADV_DONTNEED)");
   }
   void host_munmap() {
     u64 len = hot_size(2 * M);
@@ -344,6 +382,7 @@ class CaseGen {
     if (!host_range(len, &map, &off)) return;
     emit("munmap(" + hva(map, off) + ", " + sz(len) + ")");
     munmapped_ = true;
+    holes_.push_back(Hole{map, off, len});
   }
   void host_touch() {
     u64 len = hot_size(4 * M);
@@ -400,7 +439,13 @@ class CaseGen {
   std::map<u32, Slot> slots_;  // ordered: iteration reaches the output
   std::vector<Gmem> gmems_;
   bool munmapped_ = false;
-  std::size_t emitted_ = 0;
+  bool had_slot_ = false;  // a slot creation predicted to succeed has been emitted
+  struct Hole {
+    std::string map;
+    u64 off = 0, size = 0;
+  };
+  std::vector<Hole> holes_;  // munmapped host ranges, never referenced again
+  std::size_t emitted_ = 0, limit_ = 0;
   std::vector<u64> touched_;  // gpas accessed or pre-faulted, in order
 };
 

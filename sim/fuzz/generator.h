@@ -8,15 +8,27 @@
 // Named restrictions (each a deliberate, documented limit; see docs/fuzz.md):
 //  * host_range_inside_mappings: a memslot's userspace range always lies inside a mapping the
 //    trace created (on /dev/kvm a guest write through any other hva lands in kvmsim's own memory);
-//  * no_write_after_munmap: no guest write is generated after a munmap (the hole may be reused by
-//    the process's allocator on a real host);
+//  * no_write_after_munmap: no guest write is generated after a munmap;
+//  * holes_stay_unused: a munmapped host range is never referenced again, neither by a host call
+//    nor through a slot (the guest only touches slots whose host range is intact once a hole
+//    exists): on /dev/kvm the hole is refilled by the backend's own later mappings (its guest
+//    agent), so the kernel would see other memory (found by this fuzzer: madvise answered 0 where
+//    the model says ENOMEM);
+//  * no_guest_entry_before_first_slot: no access or pre-fault before a slot creation predicted to
+//    succeed: on /dev/kvm the first access adds the backend's agent memslot, which ends the
+//    pvm kernel's "no memslot yet" ENOSPC for pre-fault (found by this fuzzer);
 //  * no_mmap_after_preamble: mappings are created only in the preamble (so a munmap hole is never
 //    refilled by the trace itself);
 //  * closed_fds_unused: a closed guest_memfd handle is never used again (the fd number is reused);
 //  * exec_needs_stub: exec accesses only target predicted non-guest_memfd slots and none after a
 //    munmap: the kvm backend executes a `ret` it writes through the slot's hva, and without one the
 //    guest runs whatever bytes are there and the backend answers -1 EIO (a backend limit, not the
-//    kernel's; found by this fuzzer, docs/fuzz.md).
+//    kernel's; found by this fuzzer, docs/fuzz.md);
+//  * exec_after_touch: an exec access is preceded by a touch of its host page (the VMM writes the
+//    code first; the kvm backend writes its stub there, which the model must see too);
+//  * madvise_dontneed_only: no MADV_HUGEPAGE/NOHUGEPAGE: on this kernel they zap KVM's mappings of
+//    the range for shmem (both) and anon (HUGEPAGE), which the model does not (open finding,
+//    docs/fuzz.md).
 // Invariant: the output is a pure function of (rng state, length, swarm, options).
 #pragma once
 
