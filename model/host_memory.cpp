@@ -17,7 +17,7 @@ bool is_pow2(u64 v) { return v && !(v & (v - 1)); }
 }  // namespace
 
 HostMemory::HostMemory(const Profile& profile)
-    : thp_(profile.thp), huge_zero_page_(profile.huge_zero_page), user_ptr_max_(profile.user_ptr_max) {}
+    : thp_(profile.thp), huge_zero_page_(profile.huge_zero_page), huge_zero_wp_thp_(profile.huge_zero_wp_allocates_thp), user_ptr_max_(profile.user_ptr_max) {}
 
 bool HostMemory::access_ok(u64 addr, u64 size) const {
   return addr + size >= addr && addr + size <= user_ptr_max_;
@@ -298,6 +298,14 @@ HostFault HostMemory::fault_in(u64 hva, bool write) {
       case Chunk::huge_zero:
         if (!write) {
           f.level = 2;
+          return f;
+        }
+        if (huge_zero_wp_thp_) {
+          // The huge zero PMD is replaced by a freshly allocated THP: one 2M invalidation.
+          it->second = Chunk::thp;
+          f.invalidated.push_back(HostRange{chunk, chunk + kChunk});
+          f.level = 2;
+          f.writable = (r->prot & PROT_WRITE) != 0;
           return f;
         }
         split_chunk(chunk, f.invalidated);  // CoW of the huge zero page happens at 4K

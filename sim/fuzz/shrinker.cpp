@@ -122,13 +122,21 @@ struct Shrinker {
     }
     return changed;
   }
+  // The generator writes the code an exec access runs (restriction exec_after_touch): a touch
+  // right before an exec access belongs to it and is dropped only together with it.
+  static bool is_exec(const std::string& l) {
+    return l.rfind("access(", 0) == 0 && l.find(", exec)") != std::string::npos;
+  }
   bool drop_singles() {
     bool changed = false;
     for (std::size_t i = body.size(); i-- > 0;) {
       if (stats->budget_exhausted) break;
+      if (body[i].rfind("touch(", 0) == 0 && i + 1 < body.size() && is_exec(body[i + 1])) continue;
       std::vector<std::string> c = body;
-      c.erase(c.begin() + static_cast<long>(i));
+      const bool pair = is_exec(body[i]) && i > 0 && body[i - 1].rfind("touch(", 0) == 0;
+      c.erase(c.begin() + static_cast<long>(pair ? i - 1 : i), c.begin() + static_cast<long>(i) + 1);
       if (try_body(c)) changed = true;
+      if (pair && i > 0) i--;
     }
     return changed;
   }
@@ -137,6 +145,9 @@ struct Shrinker {
     static const u64 kSimpleValue[] = {0, 4096, 2u << 20, 1u << 30};
     bool changed = false;
     for (std::size_t i = 0; i < body.size() && !stats->budget_exhausted; i++) {
+      // The touch of an exec pair names the page the exec runs: keep the two consistent.
+      if (body[i].rfind("touch(", 0) == 0 && i + 1 < body.size() && is_exec(body[i + 1])) continue;
+      if (is_exec(body[i]) && i > 0 && body[i - 1].rfind("touch(", 0) == 0) continue;
       // Right to left so earlier spans stay valid after an edit.
       auto spans = number_spans(body[i]);
       for (std::size_t k = spans.size(); k-- > 0 && !stats->budget_exhausted;) {
