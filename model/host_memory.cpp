@@ -264,7 +264,10 @@ HostFault HostMemory::fault_4k(const HostRegion& r, u64 hva, bool write) {
   const u64 page = hva & ~(hs - 1);
   HostFault f;
   f.level = r.backing == Backing::hugetlb_1g ? 3 : r.backing == Backing::hugetlb_2m ? 2 : 1;
-  if (write) written_.assign(page, page + hs, true);
+  // A shared mapping has no write-notify (shmem, memfd): a read fault allocates the page-cache page
+  // and installs a writable PTE, so KVM's writable GUP succeeds and maps it writable (found by
+  // kvmsim fuzz: dirty-logged shmem slot, traces/regressions/shmem_read_fault_maps_writable.trace).
+  if (write || r.shared) written_.assign(page, page + hs, true);
   f.writable = (r.prot & PROT_WRITE) && is_written(page);
   return f;
 }

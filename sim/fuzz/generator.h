@@ -26,6 +26,8 @@
 //    kernel's; found by this fuzzer, docs/fuzz.md);
 //  * exec_after_touch: an exec access is preceded by a touch of its host page (the VMM writes the
 //    code first; the kvm backend writes its stub there, which the model must see too);
+//  * munmap_2m_granular: munmap only whole 2M-aligned chunks of thp mappings: on this host a munmap
+//    zaps KVM's mappings of the whole 2M region around it (open finding, docs/fuzz.md);
 //  * madvise_dontneed_only: no MADV_HUGEPAGE/NOHUGEPAGE: on this kernel they zap KVM's mappings of
 //    the range for shmem (both) and anon (HUGEPAGE), which the model does not (open finding,
 //    docs/fuzz.md).
