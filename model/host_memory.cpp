@@ -267,6 +267,10 @@ HostFault HostMemory::fault_4k(const HostRegion& r, u64 hva, bool write) {
   // A shared mapping has no write-notify (shmem, memfd): a read fault allocates the page-cache page
   // and installs a writable PTE, so KVM's writable GUP succeeds and maps it writable (found by
   // kvmsim fuzz: dirty-logged shmem slot, traces/regressions/shmem_read_fault_maps_writable.trace).
+  // A write to a private anonymous page never written before replaces the zero page a read may have
+  // mapped (CoW): the MMU notifier invalidates it, so a KVM mapping of the zero page goes (found by
+  // kvmsim fuzz: traces/regressions/zero_page_cow_zaps_4k.trace).
+  if (write && !r.shared && !r.file && hs == kPage && !is_written(page)) f.invalidated.push_back(HostRange{page, page + hs});
   if (write || r.shared) written_.assign(page, page + hs, true);
   f.writable = (r.prot & PROT_WRITE) && is_written(page);
   return f;
