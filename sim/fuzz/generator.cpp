@@ -169,6 +169,11 @@ class CaseGen {
     if (auto s = existing_slot(); s && rng_.chance(30)) return *s;
     return static_cast<u32>(rng_.below(6));
   }
+  bool gmem_closed(const std::string& name) const {
+    for (const auto& g : gmems_)
+      if (g.name == name) return !g.open;
+    return false;
+  }
   std::vector<std::size_t> open_gmems() const {
     std::vector<std::size_t> v;
     for (std::size_t i = 0; i < gmems_.size(); i++)
@@ -226,6 +231,7 @@ class CaseGen {
     auto id = existing_slot();
     if (!id) return;
     Slot s = slots_[*id];
+    if (gmem_closed(s.gmem)) return;  // restriction closed_fds_unused
     u64 gpa = hot_gpa() & ~(4 * K - 1);
     if (invalid()) gpa |= 0x800;
     emit(region_stmt(!s.gmem.empty(), *id, s.flags | (s.gmem.empty() ? 0u : 4u), gpa, s.size, hva(s.map, s.hva_off),
@@ -236,6 +242,7 @@ class CaseGen {
     auto id = existing_slot();
     if (!id) return;
     Slot s = slots_[*id];
+    if (gmem_closed(s.gmem)) return;  // restriction closed_fds_unused
     u32 flags = s.flags ^ 1u;  // toggle LOG_DIRTY
     if (invalid()) flags ^= 2u;  // READONLY cannot change: EINVAL
     emit(region_stmt(!s.gmem.empty(), *id, flags | (s.gmem.empty() ? 0u : 4u), s.gpa, s.size, hva(s.map, s.hva_off),
