@@ -13,3 +13,5 @@ echo "== conformance: model and this host's /dev/kvm (fails if /dev/kvm is missi
 build/kvmsim conformance --backend both --require-kvm | grep -E '^(FAILED|conformance:)'
 echo "== differential: model vs this host's /dev/kvm on the traces measured here"
 build/kvmsim replay --backend both --require-kvm traces/pvm
+echo "== fuzz: fixed seeds, model vs this host's /dev/kvm, bounded (docs/fuzz.md)"
+scripts/fuzz-ci.sh
