@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <sstream>
 
@@ -14,6 +15,7 @@
 #include "sim/differential.h"
 #include "sim/fuzz/campaign.h"
 #include "sim/fuzz/generator.h"
+#include "sim/fuzz/known_open.h"
 #include "sim/fuzz/shrinker.h"
 #include "sim/fuzz/signature.h"
 #include "sim/kvm/probe.h"
@@ -233,6 +235,51 @@ TEST(FuzzCli, UsageAndFaultsOnKvmRefused) {
   EXPECT_EQ(run_fuzz(a, o2, e2), kExitOk) << o2.str() << e2.str();
   EXPECT_EQ(o2.str().rfind("seed 1\n", 0), 0u) << "the seed is printed first";
   EXPECT_NE(e2.str().find("rate: model,model"), std::string::npos);
+}
+
+TEST(FuzzKnownOpen, OnlyModelVersusShadowKvm) {
+  const model::Profile& pvm = *model::find_profile("linux-6.18-pvm");
+  const model::Profile& tdp = *model::find_profile("linux-6.18");
+  const Signature prefetch{"expect stats", "pages_4k", "B-A", "+7"};
+  const KnownOpen* k = explain_divergence(prefetch, "model", pvm, "kvm", pvm);
+  ASSERT_TRUE(k);
+  EXPECT_EQ(k->name, "shadow_pte_prefetch");
+  EXPECT_FALSE(explain_divergence(prefetch, "model", tdp, "kvm", tdp)) << "a TDP kernel does not prefetch";
+  EXPECT_FALSE(explain_divergence(prefetch, "model", pvm, "model", pvm)) << "never between two models";
+  EXPECT_FALSE(explain_divergence(Signature{"expect stats", "pages_4k", "B-A", "-1"}, "model", pvm, "kvm", pvm));
+  EXPECT_FALSE(explain_divergence(Signature{"expect stats", "pages_2m", "B-A", "+1"}, "model", pvm, "kvm", pvm));
+  const KnownOpen* drop = explain_divergence(Signature{"expect stats", "pages_4k", "B-A", "-509"}, "model", pvm, "kvm", pvm);
+  ASSERT_TRUE(drop);
+  EXPECT_EQ(drop->name, "shadow_drop_leaf_on_dirty_write");
+  const KnownOpen* agent = explain_divergence(
+      Signature{"KVM_PRE_FAULT_MEMORY", "result", "-1 ENOSPC", "-1 EOPNOTSUPP"}, "model", pvm, "kvm", pvm);
+  ASSERT_TRUE(agent);
+  EXPECT_EQ(agent->name, "kvm_agent_memslot");
+  EXPECT_FALSE(explain_divergence(Signature{"KVM_PRE_FAULT_MEMORY", "result", "-1 EOPNOTSUPP", "-1 ENOSPC"}, "model",
+                                  pvm, "kvm", pvm));
+}
+
+TEST(FuzzCli, EmitTraceIsIdenticalAcrossRuns) {
+  auto run = [](const std::string& file) {
+    FuzzArgs a;
+    a.seed = "0123456789abcdef0123456789abcdef01234567";
+    a.backend = "model,model";
+    a.steps = 300;
+    a.faults = true;
+    a.emit_trace = file;
+    std::ostringstream out, err;
+    EXPECT_EQ(run_fuzz(a, out, err), kExitOk) << out.str();
+    std::ifstream in(file, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return std::make_pair(out.str(), ss.str());
+  };
+  auto [out1, emitted1] = run(::testing::TempDir() + "emit1.trace");
+  auto [out2, emitted2] = run(::testing::TempDir() + "emit2.trace");
+  EXPECT_EQ(out1, out2);
+  EXPECT_EQ(emitted1, emitted2);
+  EXPECT_NE(emitted1.find("inject("), std::string::npos) << "--faults generates inject statements";
+  EXPECT_EQ(out1.rfind("seed 0123456789abcdef0123456789abcdef01234567\n", 0), 0u);
 }
 
 TEST(FuzzKvm, ShortCampaignAgainstThisKernel) {
