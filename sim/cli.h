@@ -56,6 +56,7 @@ struct FuzzArgs {
   bool faults = false;
   bool no_shrink = false;
   bool strict = false;
+  bool no_invariants = false;
   u64 max_host_mem = 2ull << 30;
 };
 

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -50,6 +51,9 @@ std::optional<std::string> comparable_actual(const StatementResult& r);
 std::string profile_label(const std::string& trace_profile, const std::string& backend_profile);
 
 // Runs `trace` on `a` and `b` in lock-step. Both backends must be fresh; both must outlive the call.
-DiffReport replay_pair(const trace::Trace& trace, KvmApi& a, KvmApi& b);
+// `after_step`, if set, is called after every statement (both sides stepped), e.g. to check the
+// model's invariants (kvmsim fuzz).
+DiffReport replay_pair(const trace::Trace& trace, KvmApi& a, KvmApi& b,
+                       const std::function<void(const StatementResult&)>& after_step = {});
 
 }  // namespace kvmsim

@@ -85,6 +85,7 @@ int main(int argc, char** argv) {
   fz->add_flag("--faults", fuzz.faults, "Generate inject statements (backends that honour them only)");
   fz->add_flag("--no-shrink", fuzz.no_shrink, "Report a divergence without shrinking it");
   fz->add_flag("--strict", fuzz.strict, "Known open divergences (KNOWN_DIFFERENCES.md) are findings too");
+  fz->add_flag("--no-invariants", fuzz.no_invariants, "Do not check the model's invariants after every statement");
   fz->add_option("--max-host-mem", fuzz.max_host_mem, "Host memory cap of the kvm backend, bytes")
       ->capture_default_str();
 

@@ -7,6 +7,8 @@
 #include <variant>
 
 #include "model/core_assert.h"
+#include "model/invariants.h"
+#include "model/kvm.h"
 #include "sim/differential.h"
 #include "sim/fuzz/generator.h"
 #include "sim/fuzz/known_open.h"
@@ -22,6 +24,7 @@ using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 constexpr std::size_t kMinCase = 30, kMaxCase = 80;
+constexpr int kMaxCheckedFd = 64;  // a generated case opens far fewer fds
 
 GenOptions gen_options(const CampaignOptions& o) {
   GenOptions g;
@@ -66,7 +69,18 @@ PairRun run_pair(const CampaignOptions& o, const std::string& text) {
     out.error = o.backend_b + ": " + why;
     return out;
   }
-  out.report = replay_pair(*out.trace, *a, *b);
+  // The model's own invariants after every statement (model/invariants.h: aborts with the values on
+  // a violation; the seed printed first reproduces it).
+  std::function<void(const StatementResult&)> check;
+  if (o.check_invariants) {
+    check = [&](const StatementResult&) {
+      for (KvmApi* side : {a.get(), b.get()})
+        if (auto* m = dynamic_cast<model::Kvm*>(side))
+          for (int fd = 0; fd < kMaxCheckedFd; fd++)
+            if (const model::Vm* vm = m->vm(fd)) model::check_invariants(*vm);
+    };
+  }
+  out.report = replay_pair(*out.trace, *a, *b, check);
   return out;
 }
 
@@ -103,6 +117,11 @@ CampaignResult run_campaign(const CampaignOptions& o) {
     Rng rng(o.seed, index + 1);
     Swarm swarm = draw_swarm(rng, g);
     const std::string text = generate_case(rng, len, swarm, g);
+    // If the model aborts on a broken invariant, this file is the case that did it.
+    if (!o.out_dir.empty()) {
+      std::filesystem::create_directories(o.out_dir);
+      std::ofstream(std::filesystem::path(o.out_dir) / "last-case.trace", std::ios::binary) << text;
+    }
     const auto case_start = Clock::now();
     PairRun run = run_pair(o, text);
     res.seconds += since(case_start);

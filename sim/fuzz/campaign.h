@@ -34,10 +34,13 @@ struct CampaignOptions {
   bool faults = false;           // generate inject statements
   bool shrink = true;
   bool strict = false;           // known open divergences (known_open.h) are findings too
+  bool check_invariants = true;  // model sides: check_invariants() of every VM after every statement
   double shrink_budget_s = 60;   // wall-clock cap of the shrinker
   std::size_t shrink_max_candidates = 0;  // 0: unlimited (deterministic cap for tests)
   int reruns = 5;
-  std::string out_dir;           // where the shrunk trace is written ("" : not written)
+  std::string out_dir;           // where the shrunk trace is written ("" : not written); the case
+                                 // being run is kept in last-case.trace (the model aborting on an
+                                 // invariant leaves it behind)
   std::string replay_hint;       // how to name the pair in the printed replay command (default A,B)
 };
 

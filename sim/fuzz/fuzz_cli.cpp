@@ -44,6 +44,7 @@ int run_fuzz(const FuzzArgs& args, std::ostream& out, std::ostream& err) {
   o.faults = args.faults;
   o.shrink = !args.no_shrink;
   o.strict = args.strict;
+  o.check_invariants = !args.no_invariants;
   o.out_dir = args.out;
   o.backend_options.max_host_mem = args.max_host_mem;
 
