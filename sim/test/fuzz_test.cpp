@@ -294,6 +294,7 @@ TEST(FuzzCli, EmitTraceIsIdenticalAcrossRuns) {
     a.steps = 300;
     a.faults = true;
     a.emit_trace = file;
+    a.out = ::testing::TempDir() + "fuzz-emit";
     std::ostringstream out, err;
     EXPECT_EQ(run_fuzz(a, out, err), kExitOk) << out.str();
     std::ifstream in(file, std::ios::binary);
