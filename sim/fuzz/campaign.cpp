@@ -33,14 +33,6 @@ GenOptions gen_options(const CampaignOptions& o) {
   return g;
 }
 
-// Case lengths come from stream 0 of the seed, so the split of --steps into cases is fixed too.
-std::size_t case_length(const CampaignOptions& o, std::size_t index, std::size_t done) {
-  Rng r(o.seed, 0);
-  std::size_t len = 0;
-  for (std::size_t i = 0; i <= index; i++) len = kMinCase + r.below(kMaxCase - kMinCase + 1);
-  return std::min(len, o.steps - done);
-}
-
 struct PairRun {
   std::optional<DiffReport> report;  // nullopt: parse error or backend unavailable
   std::string error;
@@ -88,17 +80,6 @@ std::string seed_file_part(const Seed& s) { return s.text.size() > 16 ? s.text.s
 
 }  // namespace
 
-std::string campaign_case(const CampaignOptions& o, std::size_t index, std::size_t* length) {
-  std::size_t done = 0;
-  for (std::size_t i = 0; i < index; i++) done += case_length(o, i, done);
-  const std::size_t len = case_length(o, index, done);
-  if (length) *length = len;
-  Rng rng(o.seed, index + 1);
-  const GenOptions g = gen_options(o);
-  Swarm swarm = draw_swarm(rng, g);
-  return generate_case(rng, len, swarm, g);
-}
-
 CampaignResult run_campaign(const CampaignOptions& o) {
   CampaignResult res;
   const std::string pair = o.backend_a + "," + o.backend_b;
@@ -106,7 +87,7 @@ CampaignResult run_campaign(const CampaignOptions& o) {
   res.report += "options: steps=" + std::to_string(o.steps) + " backend=" + pair + " profiles=" +
                 o.profile_a->name + "," + o.profile_b->name + " faults=" + (o.faults ? "on" : "off") + "\n";
   const GenOptions g = gen_options(o);
-  Rng lengths(o.seed, 0);
+  Rng lengths(o.seed, 0);  // case lengths: stream 0, so the split of --steps into cases is fixed too
   const auto start = Clock::now();
   for (std::size_t index = 0; res.steps < o.steps; index++) {
     if (o.time_budget_s > 0 && since(start) >= o.time_budget_s) {

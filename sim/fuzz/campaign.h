@@ -71,7 +71,4 @@ struct CampaignResult {
 
 CampaignResult run_campaign(const CampaignOptions& options);
 
-// The generated text of case `index` of a campaign (what run_campaign replays), for tests and tools.
-std::string campaign_case(const CampaignOptions& options, std::size_t index, std::size_t* length);
-
 }  // namespace kvmsim::fuzz
