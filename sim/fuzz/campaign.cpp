@@ -141,9 +141,13 @@ CampaignResult run_campaign(const CampaignOptions& o) {
                   " " + d.first->a_actual + ", " + o.backend_b + " " + d.first->b_actual + "\n  signature: " +
                   f.signature.str() + "\n";
     std::string minimal = text;
+    // Shrinking and re-runs chase the divergence only: a candidate that trips an invariant must not
+    // abort the campaign and lose the finding.
+    CampaignOptions quiet = o;
+    quiet.check_invariants = false;
     if (o.shrink) {
       auto keeps_bug = [&](const std::string& candidate) {
-        PairRun r = run_pair(o, candidate);
+        PairRun r = run_pair(quiet, candidate);
         return r.report && r.report->first && signature_of(*r.report->first) == f.signature;
       };
       const auto shrink_start = Clock::now();
@@ -160,13 +164,13 @@ CampaignResult run_campaign(const CampaignOptions& o) {
     f.reruns = o.reruns;
     PairRun last;
     for (int i = 0; i < o.reruns; i++) {
-      PairRun r = run_pair(o, minimal);
+      PairRun r = run_pair(quiet, minimal);
       if (r.report && r.report->first && signature_of(*r.report->first) == f.signature) {
         f.reproduced++;
         last = std::move(r);
       }
     }
-    if (!last.report) last = run_pair(o, minimal);
+    if (!last.report) last = run_pair(quiet, minimal);
     // Expected results: side B's answers (the kernel's, for model,kvm).
     std::string expected = last.report ? apply_rewrites(*last.trace, last.report->b.results) : minimal;
     std::string header_comment = "# found by kvmsim fuzz --seed " + o.seed.text + " --backend " + pair + " (case " +
