@@ -25,6 +25,8 @@ double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::
 
 constexpr std::size_t kMinCase = 30, kMaxCase = 80;
 constexpr int kMaxCheckedFd = 64;  // a generated case opens far fewer fds
+// Choice-level shrinking is broad but blunt: cap it, the trace-level pass finishes the job.
+constexpr std::size_t kMaxChoiceCandidates = 1000;
 
 GenOptions gen_options(const CampaignOptions& o) {
   GenOptions g;
@@ -96,6 +98,7 @@ CampaignResult run_campaign(const CampaignOptions& o) {
     }
     const std::size_t len = std::min<std::size_t>(kMinCase + lengths.below(kMaxCase - kMinCase + 1), o.steps - res.steps);
     Rng rng(o.seed, index + 1);
+    rng.record();  // the choice sequence RapidCheck shrinks on a divergence
     Swarm swarm = draw_swarm(rng, g);
     const std::string text = generate_case(rng, len, swarm, g);
     // If the model aborts on a broken invariant, this file is the case that did it.
@@ -151,14 +154,40 @@ CampaignResult run_campaign(const CampaignOptions& o) {
         return r.report && r.report->first && signature_of(*r.report->first) == f.signature;
       };
       const auto shrink_start = Clock::now();
+      // Stage 1 (RapidCheck; a quarter of the time budget, at most kMaxChoiceCandidates): shrink the case's choice sequence, regenerating the
+      // trace from each candidate; it can turn a statement into a simpler one, not only drop it.
+      auto regenerate = [&](const std::vector<u64>& c) {
+        Rng r = Rng::replay(c);
+        Swarm sw = draw_swarm(r, g);
+        return generate_case(r, len, sw, g);
+      };
+      auto stop_choices = [&] { return o.shrink_budget_s > 0 && since(shrink_start) >= o.shrink_budget_s / 4; };
+      ShrinkStats cst;
+      const std::size_t choice_budget = o.shrink_max_candidates ? o.shrink_max_candidates / 2 : kMaxChoiceCandidates;
+      const std::vector<u64> small =
+          shrink_choices(rng.recorded(), [&](const std::vector<u64>& c) { return keeps_bug(regenerate(c)); },
+                         choice_budget, stop_choices, &cst);
+      std::string from = text;
+      int start_line = f.line;
+      if (cst.accepted) {
+        from = regenerate(small);
+        PairRun r = run_pair(quiet, from);
+        KVMSIM_ASSERT_CTX(r.report && r.report->first, "accepted choice candidate no longer diverges");
+        start_line = r.report->first->line;
+      }
+      // Stage 2: the trace-level passes (shrinker.h) on the regenerated text.
       auto stop = [&] { return o.shrink_budget_s > 0 && since(shrink_start) >= o.shrink_budget_s; };
       ShrinkStats st;
-      minimal = shrink_trace(text, f.line, keeps_bug, o.shrink_max_candidates, stop, &st);
-      f.shrink_candidates = st.candidates;
+      minimal = shrink_trace(from, start_line, keeps_bug,
+                             o.shrink_max_candidates ? o.shrink_max_candidates - cst.candidates : 0, stop, &st);
+      f.shrink_candidates = cst.candidates + st.candidates;
       res.report += "shrunk: " + std::to_string(f.original_statements) + " -> " +
-                    std::to_string(count_statements(minimal)) + " statements (" + std::to_string(st.candidates) +
+                    std::to_string(count_statements(minimal)) + " statements (choices: " +
+                    std::to_string(rng.recorded().size()) + " -> " + std::to_string(small.size()) + ", " +
+                    std::to_string(cst.candidates) + " candidates, " + std::to_string(cst.accepted) + " accepted" +
+                    (cst.budget_exhausted ? " (capped)" : "") + "; trace: " + std::to_string(st.candidates) +
                     " candidates, " + std::to_string(st.accepted) + " accepted" +
-                    (st.budget_exhausted ? ", budget exhausted" : "") + ")\n";
+                    (st.budget_exhausted ? " (budget exhausted)" : "") + ")\n";
     }
     // Re-run: how reliably does the minimal case reproduce (a real kernel can be flaky)?
     f.reruns = o.reruns;

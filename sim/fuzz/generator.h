@@ -33,7 +33,9 @@
 //  * madvise_dontneed_only: no MADV_HUGEPAGE/NOHUGEPAGE: on this kernel they zap KVM's mappings of
 //    the range for shmem (both) and anon (HUGEPAGE), which the model does not (open finding,
 //    docs/fuzz.md).
-// Invariant: the output is a pure function of (rng state, length, swarm, options).
+// Invariant: the output is a pure function of (rng state, length, swarm, options). From a seeded Rng
+// a case has exactly `length` generated statements; from a replayed (shrunk) choice sequence it may
+// have fewer.
 #pragma once
 
 #include <cstddef>

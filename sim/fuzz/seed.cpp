@@ -63,8 +63,22 @@ Rng::Rng(const Seed& seed, u64 stream) {
   for (auto& w : s_) w = splitmix(&x);
 }
 
+Rng Rng::replay(std::vector<u64> choices) {
+  Rng r(0);
+  r.replaying_ = true;
+  r.choices_ = std::move(choices);
+  return r;
+}
+
 u64 Rng::next() {
+  if (replaying_) {
+    const u64 v = pos_ < choices_.size() ? choices_[pos_] : 0;
+    pos_++;
+    if (recording_) recorded_.push_back(v);
+    return v;
+  }
   const u64 result = rotl(s_[1] * 5, 7) * 9;
+  if (recording_) recorded_.push_back(result);
   const u64 t = s_[1] << 17;
   s_[2] ^= s_[0];
   s_[3] ^= s_[1];

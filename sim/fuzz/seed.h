@@ -30,6 +30,14 @@ class Rng {
  public:
   explicit Rng(u64 seed);
   Rng(const Seed& seed, u64 stream);  // independent stream `stream` of a seed
+  // Replays a choice sequence instead of drawing: the n-th next() returns choices[n], 0 past the end.
+  // The shrinker edits recorded sequences with RapidCheck (shorter, smaller = simpler choices: every
+  // pool in the generator lists its simplest value first).
+  static Rng replay(std::vector<u64> choices);
+  bool replaying() const { return replaying_; }
+  // Every value next() returned since record() was called.
+  void record() { recording_ = true; }
+  const std::vector<u64>& recorded() const { return recorded_; }
   u64 next();
   u64 below(u64 n);                      // uniform in [0, n), n > 0
   bool chance(unsigned percent) { return below(100) < percent; }
@@ -39,7 +47,11 @@ class Rng {
   const T& pick(const std::vector<T>& v) { return v[below(v.size())]; }
 
  private:
-  u64 s_[4];
+  u64 s_[4] = {0, 0, 0, 0};
+  bool replaying_ = false, recording_ = false;
+  std::vector<u64> choices_;  // replay mode
+  std::size_t pos_ = 0;
+  std::vector<u64> recorded_;
 };
 
 }  // namespace kvmsim::fuzz

@@ -1,5 +1,7 @@
 #include "sim/fuzz/shrinker.h"
 
+#include <rapidcheck.h>
+
 #include <cctype>
 #include <cstdint>
 #include <optional>
@@ -223,6 +225,39 @@ std::string shrink_trace(const std::string& text, int diverging_line, const std:
     changed |= s.simplify_args();
   }
   return join(s.header, s.body);
+}
+
+std::vector<std::uint64_t> shrink_choices(std::vector<std::uint64_t> choices,
+                                          const std::function<bool(const std::vector<std::uint64_t>&)>& keeps_bug,
+                                          std::size_t budget, const std::function<bool()>& should_stop,
+                                          ShrinkStats* stats) {
+  ShrinkStats local;
+  if (!stats) stats = &local;
+  auto out_of_budget = [&] {
+    if ((budget && stats->candidates >= budget) || should_stop()) stats->budget_exhausted = true;
+    return stats->budget_exhausted;
+  };
+  for (bool improved = true; improved && !out_of_budget();) {
+    improved = false;
+    // Each element straight to 0 (the simplest choice everywhere) or to half: a full towards()
+    // sequence per element costs ~64 candidates for each of hundreds of choices.
+    auto seq = rc::seq::concat(rc::shrink::eachElement(choices, [](std::uint64_t v) {
+                                 return v == 0 ? rc::Seq<std::uint64_t>() : v == 1 ? rc::seq::just<std::uint64_t>(0)
+                                                                          : rc::seq::just<std::uint64_t>(0, v / 2);
+                               }),
+                               rc::shrink::removeChunks(choices));
+    while (auto candidate = seq.next()) {
+      if (out_of_budget()) break;
+      stats->candidates++;
+      if (keeps_bug(*candidate)) {
+        stats->accepted++;
+        choices = std::move(*candidate);
+        improved = true;
+        break;
+      }
+    }
+  }
+  return choices;
 }
 
 }  // namespace kvmsim::fuzz

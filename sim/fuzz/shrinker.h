@@ -11,8 +11,10 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace kvmsim::fuzz {
 
@@ -26,6 +28,16 @@ struct ShrinkStats {
 // `should_stop()` is polled between candidates (a wall-clock deadline lives with the caller).
 std::string shrink_trace(const std::string& text, int diverging_line, const std::function<bool(const std::string&)>& keeps_bug,
                          std::size_t budget, const std::function<bool()>& should_stop, ShrinkStats* stats);
+
+// Choice-level shrinking with RapidCheck's shrink sequences (rc::shrink::eachElement to 0 or half,
+// then rc::shrink::removeChunks): `choices` is the Rng draw sequence a case was generated
+// from (Rng::record), `keeps_bug(candidate)` regenerates the case from the candidate (Rng::replay) and
+// runs it. Greedy: the first accepted candidate restarts the sequences from it. Runs before the
+// trace-level pass; it can change what a statement is, not only drop it.
+std::vector<std::uint64_t> shrink_choices(std::vector<std::uint64_t> choices,
+                                          const std::function<bool(const std::vector<std::uint64_t>&)>& keeps_bug,
+                                          std::size_t budget, const std::function<bool()>& should_stop,
+                                          ShrinkStats* stats);
 
 // Number of statement lines (not header, comment or blank).
 std::size_t count_statements(const std::string& text);

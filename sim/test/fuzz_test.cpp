@@ -129,6 +129,41 @@ TEST(FuzzSignature, KindFieldAndValues) {
   EXPECT_EQ(signature_of(e), (Signature{"KVM_CREATE_GUEST_MEMFD", "result", "ok", "failed: -1 EINVAL"}));
 }
 
+TEST(FuzzShrinker, RecordedChoicesRegenerateTheCase) {
+  GenOptions g;
+  g.profile = "linux-6.18";
+  Rng rng(seed_from_u64(9), 3);
+  rng.record();
+  Swarm sw = draw_swarm(rng, g);
+  const std::string text = generate_case(rng, 50, sw, g);
+  Rng again = Rng::replay(rng.recorded());
+  Swarm sw2 = draw_swarm(again, g);
+  EXPECT_EQ(generate_case(again, 50, sw2, g), text);
+  // All-zero choices: the simplest case (every pick takes its pool's first entry); still parses.
+  Rng zero = Rng::replay({});
+  Swarm sz = draw_swarm(zero, g);
+  const std::string simple = generate_case(zero, 10, sz, g);
+  EXPECT_TRUE(std::holds_alternative<trace::Trace>(trace::parse(simple, "z.trace"))) << simple;
+}
+
+TEST(FuzzShrinker, ChoicesShrinkWithRapidCheck) {
+  // The "bug" needs a choice >= 100 somewhere after a 7: the minimum is {7, 100}.
+  const std::vector<u64> start = {3, 900, 7, 12, 5000, 44, 1};
+  auto keeps = [](const std::vector<u64>& c) {
+    for (std::size_t i = 0; i < c.size(); i++)
+      if (c[i] == 7)
+        for (std::size_t j = i + 1; j < c.size(); j++)
+          if (c[j] >= 100) return true;
+    return false;
+  };
+  ShrinkStats st;
+  std::vector<u64> out = shrink_choices(start, keeps, 0, [] { return false; }, &st);
+  EXPECT_TRUE(keeps(out));
+  EXPECT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0], 7u);
+  EXPECT_LT(out[1], 200u) << "halving toward 0 stops just above the threshold";
+}
+
 TEST(FuzzShrinker, KeepsOnlyWhatThePredicateNeeds) {
   const std::string text =
       "kvmsim-trace 1\nprofile linux-6.18\n# comment\na(1M+4K)\nb(3)\nc(0x1234)\nd(8K)\ne()\n";
