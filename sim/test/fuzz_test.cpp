@@ -319,6 +319,14 @@ TEST(FuzzKnownOpen, OnlyModelVersusShadowKvm) {
   EXPECT_EQ(agent->name, "kvm_agent_memslot");
   EXPECT_FALSE(explain_divergence(Signature{"KVM_PRE_FAULT_MEMORY", "result", "-1 EOPNOTSUPP", "-1 ENOSPC"}, "model",
                                   pvm, "kvm", pvm));
+  // Dirty bitmaps: the kernel may log more (dropped leaf), never fewer or other pages.
+  const KnownOpen* more = explain_divergence(Signature{"KVM_GET_DIRTY_LOG", "bitmap", "[1]", "[1, 511]"}, "model", pvm,
+                                             "kvm", pvm);
+  ASSERT_TRUE(more);
+  EXPECT_EQ(more->name, "shadow_drop_leaf_on_dirty_write");
+  EXPECT_TRUE(explain_divergence(Signature{"KVM_GET_DIRTY_LOG", "bitmap", "[]", "[0-3]"}, "model", pvm, "kvm", pvm));
+  EXPECT_FALSE(explain_divergence(Signature{"KVM_GET_DIRTY_LOG", "bitmap", "[1, 7]", "[1, 511]"}, "model", pvm, "kvm", pvm));
+  EXPECT_FALSE(explain_divergence(Signature{"KVM_GET_DIRTY_LOG", "bitmap", "[0-9]", "[0-3]"}, "model", pvm, "kvm", pvm));
 }
 
 TEST(FuzzCli, EmitTraceIsIdenticalAcrossRuns) {
