@@ -69,6 +69,16 @@ std::string statement_kind(const std::string& statement) {
 Signature signature_of(const Divergence& d) {
   Signature s;
   s.kind = statement_kind(d.statement);
+  // A guest access's kind is part of what it is: `access exec`, `access write`.
+  if (s.kind == "access") {
+    const auto close = d.statement.rfind(')');
+    const auto comma = d.statement.rfind(',', close);
+    if (close != std::string::npos && comma != std::string::npos) {
+      std::string word = d.statement.substr(comma + 1, close - comma - 1);
+      while (!word.empty() && word.front() == ' ') word.erase(word.begin());
+      s.kind += " " + word;
+    }
+  }
   auto a = items(d.a_actual), b = items(d.b_actual);
   for (std::size_t i = 0; i < std::max(a.size(), b.size()); i++) {
     const std::string ka = i < a.size() ? a[i].first : b[i].first;

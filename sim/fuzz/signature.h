@@ -15,7 +15,7 @@
 namespace kvmsim::fuzz {
 
 struct Signature {
-  std::string kind;   // callee: `KVM_PRE_FAULT_MEMORY`, `access`, `expect stats`
+  std::string kind;   // callee: `KVM_PRE_FAULT_MEMORY`, `expect stats`; guest accesses with their kind: `access exec`
   std::string field;  // `result`, `gpa`, `pages_4k`, ...
   std::string a, b;   // the differing values
   bool operator==(const Signature&) const = default;

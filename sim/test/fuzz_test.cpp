@@ -125,6 +125,8 @@ TEST(FuzzSignature, KindFieldAndValues) {
   Divergence p{3, "KVM_PRE_FAULT_MEMORY(vcpu, {gpa=0, size=8K})", "0 => {gpa=8K, size=0}",
                "0 => {gpa=4K, size=4K}"};
   EXPECT_EQ(signature_of(p), (Signature{"KVM_PRE_FAULT_MEMORY", "gpa", "8K", "4K"}));
+  Divergence x{5, "access(vcpu, 4G, exec)", "ok", "-1 EIO"};
+  EXPECT_EQ(signature_of(x), (Signature{"access exec", "result", "ok", "-1 EIO"}));
   Divergence e{3, "x = KVM_CREATE_GUEST_MEMFD(vm, {size=2M})", "ok", "failed: -1 EINVAL"};
   EXPECT_EQ(signature_of(e), (Signature{"KVM_CREATE_GUEST_MEMFD", "result", "ok", "failed: -1 EINVAL"}));
 }
@@ -319,6 +321,11 @@ TEST(FuzzKnownOpen, OnlyModelVersusShadowKvm) {
   EXPECT_EQ(agent->name, "kvm_agent_memslot");
   EXPECT_FALSE(explain_divergence(Signature{"KVM_PRE_FAULT_MEMORY", "result", "-1 EOPNOTSUPP", "-1 ENOSPC"}, "model",
                                   pvm, "kvm", pvm));
+  const KnownOpen* stub = explain_divergence(Signature{"access exec", "result", "ok", "-1 EIO"}, "model", pvm, "kvm", pvm);
+  ASSERT_TRUE(stub);
+  EXPECT_EQ(stub->name, "kvm_exec_stub");
+  EXPECT_FALSE(explain_divergence(Signature{"access read", "result", "ok", "-1 EIO"}, "model", pvm, "kvm", pvm));
+  EXPECT_FALSE(explain_divergence(Signature{"access exec", "result", "mmio", "-1 EIO"}, "model", pvm, "kvm", pvm));
   // Dirty bitmaps: the kernel may log more (dropped leaf), never fewer or other pages.
   const KnownOpen* more = explain_divergence(Signature{"KVM_GET_DIRTY_LOG", "bitmap", "[1]", "[1, 511]"}, "model", pvm,
                                              "kvm", pvm);
