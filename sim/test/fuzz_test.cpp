@@ -333,7 +333,12 @@ TEST(FuzzKnownOpen, OnlyModelVersusShadowKvm) {
   EXPECT_EQ(more->name, "shadow_drop_leaf_on_dirty_write");
   EXPECT_TRUE(explain_divergence(Signature{"KVM_GET_DIRTY_LOG", "bitmap", "[]", "[0-3]"}, "model", pvm, "kvm", pvm));
   EXPECT_FALSE(explain_divergence(Signature{"KVM_GET_DIRTY_LOG", "bitmap", "[1, 7]", "[1, 511]"}, "model", pvm, "kvm", pvm));
-  EXPECT_FALSE(explain_divergence(Signature{"KVM_GET_DIRTY_LOG", "bitmap", "[0-9]", "[0-3]"}, "model", pvm, "kvm", pvm));
+  EXPECT_FALSE(explain_divergence(Signature{"KVM_GET_DIRTY_LOG", "bitmap", "[1]", "[1, 511]"}, "model", tdp, "kvm", tdp));
+  const KnownOpen* fewer = explain_divergence(Signature{"KVM_GET_DIRTY_LOG", "bitmap", "[511]", "[]"}, "model", pvm,
+                                              "kvm", pvm);
+  ASSERT_TRUE(fewer);
+  EXPECT_EQ(fewer->name, "shadow_pte_prefetch") << "a prefetched page takes no fault, so it is not logged";
+  EXPECT_FALSE(explain_divergence(Signature{"KVM_GET_DIRTY_LOG", "bitmap", "[0-9]", "[3, 12]"}, "model", pvm, "kvm", pvm));
 }
 
 TEST(FuzzCli, EmitTraceIsIdenticalAcrossRuns) {
