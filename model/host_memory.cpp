@@ -17,7 +17,7 @@ bool is_pow2(u64 v) { return v && !(v & (v - 1)); }
 }  // namespace
 
 HostMemory::HostMemory(const Profile& profile)
-    : thp_(profile.thp), huge_zero_page_(profile.huge_zero_page), user_ptr_max_(profile.user_ptr_max) {}
+    : thp_(profile.thp), huge_zero_page_(profile.huge_zero_page), huge_zero_wp_thp_(profile.huge_zero_wp_allocates_thp), user_ptr_max_(profile.user_ptr_max) {}
 
 bool HostMemory::access_ok(u64 addr, u64 size) const {
   return addr + size >= addr && addr + size <= user_ptr_max_;
@@ -264,7 +264,14 @@ HostFault HostMemory::fault_4k(const HostRegion& r, u64 hva, bool write) {
   const u64 page = hva & ~(hs - 1);
   HostFault f;
   f.level = r.backing == Backing::hugetlb_1g ? 3 : r.backing == Backing::hugetlb_2m ? 2 : 1;
-  if (write) written_.assign(page, page + hs, true);
+  // A shared mapping has no write-notify (shmem, memfd): a read fault allocates the page-cache page
+  // and installs a writable PTE, so KVM's writable GUP succeeds and maps it writable (found by
+  // kvmsim fuzz: dirty-logged shmem slot, traces/regressions/shmem_read_fault_maps_writable.trace).
+  // A write to a private anonymous page never written before replaces the zero page a read may have
+  // mapped (CoW): the MMU notifier invalidates it, so a KVM mapping of the zero page goes (found by
+  // kvmsim fuzz: traces/regressions/zero_page_cow_zaps_4k.trace).
+  if (write && !r.shared && !r.file && hs == kPage && !is_written(page)) f.invalidated.push_back(HostRange{page, page + hs});
+  if (write || r.shared) written_.assign(page, page + hs, true);
   f.writable = (r.prot & PROT_WRITE) && is_written(page);
   return f;
 }
@@ -320,6 +327,14 @@ HostFault HostMemory::fault_in(u64 hva, bool write) {
       case Chunk::huge_zero:
         if (!write) {
           f.level = 2;
+          return f;
+        }
+        if (huge_zero_wp_thp_) {
+          // The huge zero PMD is replaced by a freshly allocated THP: one 2M invalidation.
+          it->second = Chunk::thp;
+          f.invalidated.push_back(HostRange{chunk, chunk + kChunk});
+          f.level = 2;
+          f.writable = (r->prot & PROT_WRITE) != 0;
           return f;
         }
         split_chunk(chunk, f.invalidated);  // CoW of the huge zero page happens at 4K

@@ -139,6 +139,7 @@ class HostMemory {
 
   ThpPolicy thp_;
   bool huge_zero_page_;
+  bool huge_zero_wp_thp_;
   u64 user_ptr_max_;
   u64 next_ = kMmapBase;
   std::map<u64, HostRegion> regions_;  // start -> region

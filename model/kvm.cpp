@@ -123,6 +123,7 @@ Ret Kvm::ioctl_create_vm(int fd, u64 type) {
   auto v = std::make_shared<Vm>(profile_, host_, type, pt_impl_);
   // Host invalidations caused by KVM's own GUP reach every VM, like any MMU notifier event.
   v->set_host_notifier([this](const std::vector<HostRange>& r) { forward(r); });
+  v->set_fault_injector(&faults_);
   vms_.push_back(v);
   FdEntry ve{FdKind::vm};
   ve.vm = std::move(v);
@@ -341,6 +342,13 @@ std::optional<Mapping> Kvm::mapping(int vm_fd, u64 gpa) {
   const Vm* v = vm(vm_fd);
   if (!v) return std::nullopt;
   return v->mapping(gpa);
+}
+
+bool Kvm::inject_fault(const std::string& site, const std::string& kind, u64 after, u64 count) {
+  auto s = fault_site_for(site, kind);
+  if (!s) return false;
+  faults_.arm(FaultRule{*s, after, count});
+  return true;
 }
 
 }  // namespace kvmsim::model

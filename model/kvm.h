@@ -65,11 +65,14 @@ class Kvm : public KvmApi {
   AccessOutcome access(int vcpu_fd, u64 gpa, AccessKind kind) override;
   std::optional<Stats> stats(int vm_fd) override;
   std::optional<Mapping> mapping(int vm_fd, u64 gpa) override;
+  bool inject_fault(const std::string& site, const std::string& kind, u64 after, u64 count) override;
 
   // ---- introspection for the MMU, the trace engine and tests ----
   const Vm* vm(int fd) const;  // the VM of a VM fd, else nullptr
   Vm* vm(int fd);
   HostMemory& host() { return host_; }
+  // The process-wide fault injector every VM consults (fault_injection.h); seeded rates for fuzzing.
+  FaultInjector& faults() { return faults_; }
   const HostMemory& host() const { return host_; }
 
  private:
@@ -105,6 +108,7 @@ class Kvm : public KvmApi {
   // guest_memfd files whose fd is closed but that are still mmapped (the VMA holds the file).
   std::map<u64, std::shared_ptr<Vm>> mapped_gmem_;
   u64 next_file_id_ = 1;
+  FaultInjector faults_;
 };
 
 }  // namespace kvmsim::model

@@ -72,6 +72,14 @@ class KvmApi {
   virtual std::optional<Stats> stats(int vm_fd) = 0;
   virtual std::optional<Mapping> mapping(int vm_fd, u64 gpa) = 0;
 
+  // ---- fault injection (trace `inject(SITE, KIND, after=N, count=C)`, model/fault_injection.h) ----
+  // Arms a deterministic fault; false = this backend cannot inject (the real kernel): the replay
+  // engine then reports the statement as unobservable, never as a divergence.
+  virtual bool inject_fault(const std::string& site, const std::string& kind, u64 after, u64 count) {
+    (void)site, (void)kind, (void)after, (void)count;
+    return false;
+  }
+
   // Why the last call failed in a way the kernel would not explain by itself (a safety cap, a
   // missing host resource); empty text when there is nothing to add. Reading it clears it.
   struct Diagnostic {

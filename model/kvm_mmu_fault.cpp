@@ -37,6 +37,7 @@ FaultResult error(int err) {
 
 void Vm::init_lpage_info(Memslot& slot) const {
   slot.lpage_info.emplace(slot.base_gfn, slot.npages, slot.userspace_addr);
+  if (profile_.planted_bug_lpage_tail) slot.lpage_info->plant_tail_bug();
   // kvm_mmu_init_memslot_memory_attributes(): only VMs with private memory track MIXED.
   if (has_private_mem_)
     slot.lpage_info->init_mixed([this](u64 s, u64 e, u64* a) { return attributes_.uniform(s, e, a); });
@@ -75,6 +76,8 @@ int Vm::max_mapping_level(const Memslot& slot, u64 gfn) const {
 
 FaultResult Vm::page_fault(const PageFault& f) {
   const u64 gfn = f.gpa >> 12;
+  // mmu_topup_memory_caches() runs first in the TDP fault handler: its failure is the fault's.
+  if (inject(FaultSite::alloc)) return error(ENOMEM);
   const Memslot* slot = slots_[0].by_gfn(gfn);
   // kvm_mmu_faultin_pfn: the private/shared check comes first, even without a slot.
   const bool mem_private = has_private_mem_ && (attributes_.get(gfn) & KVM_MEMORY_ATTRIBUTE_PRIVATE);
@@ -111,6 +114,10 @@ FaultResult Vm::page_fault(const PageFault& f) {
     attrs.writable = h.writable && !readonly;
   }
   attrs.dirty = attrs.writable;  // make_spte: writable leaves are created dirty
+
+  // is_page_fault_stale(): an MMU-notifier invalidation raced with this fault -> RET_PF_RETRY;
+  // both callers (KVM_RUN re-entering the guest, kvm_tdp_map_page's loop) fault again.
+  if (inject(FaultSite::fault_retry)) return page_fault(f);
 
   FaultResult r;
   r.decision = hugepage_adjust(adjust_input(*slot, gfn, f, false));
@@ -156,6 +163,10 @@ AccessOutcome Vm::access(u32 vcpu_id, u64 gpa, AccessKind kind) {
     case FaultResult::Kind::spurious:
       return AccessOutcome{AccessOutcome::Kind::ok};
     case FaultResult::Kind::emulate:
+      // An instruction fetch has nothing to emulate: the emulator cannot fetch the instruction
+      // from MMIO, so KVM_RUN exits with KVM_EXIT_INTERNAL_ERROR (emulation failure), which the
+      // trace writes as -1 EIO like the kvm backend (found by kvmsim fuzz; traces/regressions/).
+      if (f.exec) return AccessOutcome{AccessOutcome::Kind::error, EIO};
       return AccessOutcome{AccessOutcome::Kind::mmio};
     case FaultResult::Kind::memory_fault:
       return AccessOutcome{AccessOutcome::Kind::memory_fault, r.err, r.flags, r.gpa, r.size};

@@ -45,7 +45,8 @@ bool LpageInfo::head_misaligned(int level) const {
   return base_gfn_ & (pages_per_hpage(level) - 1);
 }
 bool LpageInfo::tail_misaligned(int level) const {
-  return (base_gfn_ + npages_) & (pages_per_hpage(level) - 1);
+  const u64 end = base_gfn_ + npages_ - (planted_tail_bug_ ? 1 : 0);
+  return end & (pages_per_hpage(level) - 1);
 }
 bool LpageInfo::hva_incongruent(int level) const {
   return (base_gfn_ ^ (userspace_addr_ >> 12)) & (pages_per_hpage(level) - 1);

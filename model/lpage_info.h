@@ -35,6 +35,9 @@ class LpageInfo {
  public:
   LpageInfo(u64 base_gfn, u64 npages, u64 userspace_addr);
 
+  // Profile::planted_bug_lpage_tail (test only): the tail rule is off by one.
+  void plant_tail_bug() { planted_tail_bug_ = true; }
+
   u64 base_gfn() const { return base_gfn_; }
   u64 npages() const { return npages_; }
   u64 userspace_addr() const { return userspace_addr_; }
@@ -73,6 +76,7 @@ class LpageInfo {
   u64 npages_;
   u64 userspace_addr_;
   std::set<u64> mixed_[2];  // region indexes, [0] = 2M, [1] = 1G
+  bool planted_tail_bug_ = false;
 };
 
 }  // namespace kvmsim::model

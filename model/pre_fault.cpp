@@ -25,9 +25,12 @@ Ret Vm::pre_fault_step(u64 gpa, u64 size) {
   f.gpa = gpa;
   f.prefetch = true;
   f.is_private = has_private_mem_ && (attributes_.get(gpa >> 12) & KVM_MEMORY_ATTRIBUTE_PRIVATE);
-  // f/g. A RETRY (racing invalidation, or an INVALID slot being deleted, which prefetch faults
-  // turn into EAGAIN) cannot happen in a single-threaded trace: every ioctl completes before
-  // the next starts, so no slot is ever observed INVALID here.
+  // f/g. A slot being deleted or moved (KVM_MEMSLOT_INVALID) cannot be observed by a
+  // single-threaded trace; fault injection stands in for the racing ioctl. A prefetch fault
+  // answers -EAGAIN rather than retrying (the pre-fault ABI gives no progress guarantee).
+  if (slots_[0].by_gfn(gpa >> 12) && inject(FaultSite::pre_fault_invalid_slot) &&
+      profile_.prefault_eagain_on_invalid_slot)
+    return Ret::fail(EAGAIN);
   const FaultResult r = page_fault(f);
   switch (r.kind) {
     case FaultResult::Kind::fixed:
@@ -57,6 +60,9 @@ u64 Vm::pre_fault_bulk(u64 gpa, u64 size) {
   // The reference page tables come with the reference (per-page) loop: model vs model-ref then
   // also checks this bulk path against the steps it replaces.
   if (mmu_[0].impl() == PageTableImpl::reference) return 0;
+  // Injected faults count consultations per step (signal per iteration, alloc per fault): a bulk
+  // run would skip them, so with injection on the loop goes page by page, like the kernel.
+  if (faults_ && faults_->active()) return 0;
   if (!pre_fault_allowed_ || !profile_.tdp) return 0;
   if (profile_.prefault_no_memslot_errno && !ever_had_memslot_) return 0;
   const u64 g = gpa >> 12;

@@ -54,6 +54,12 @@ Profile linux_6_18() {
 Profile linux_6_18_pvm() {
   Profile p = linux_6_18();
   p.name = "linux-6.18-pvm";
+  // Measured by kvmsim fuzz (traces/regressions/huge_zero_page_write_allocates_thp.trace). Upstream
+  // since v6.13 (do_huge_zero_wp_pmd), so linux-6.18 should follow once its tdp/ traces are re-checked.
+  p.huge_zero_wp_allocates_thp = true;
+  // /sys/kernel/mm/transparent_hugepage/enabled is [madvise] here: plain anonymous memory gets no THP
+  // (found by kvmsim fuzz: traces/regressions/anon_thp_policy_madvise.trace).
+  p.thp = ThpPolicy::madvise;
   p.description = "6.18 with kvm_pvm: shadow paging, no SMM, no memory attributes, no private VMs";
   p.caps[KVM_CAP_MULTI_ADDRESS_SPACE] = same(0);
   p.caps.erase(KVM_CAP_MEMORY_ATTRIBUTES);

@@ -139,6 +139,11 @@ Ret Vm::set_user_memory_region(const kvm_userspace_memory_region2& mem, bool v2,
     if (slot.gmem) unbind_gmem(slot);
     return Ret::fail(EINVAL);
   }
+  // kvm_alloc_memslot_metadata (rmaps, lpage_info) can fail; fault injection stands in for it.
+  if ((change == Change::create || change == Change::move) && inject(FaultSite::alloc)) {
+    if (slot.gmem) unbind_gmem(slot);
+    return Ret::fail(ENOMEM);
+  }
 
   // 20. commit.
   if (change == Change::create) {

@@ -151,6 +151,11 @@ Ret Vm::pre_fault_memory(u32 vcpu_id, kvm_pre_fault_memory& range) {
   const u64 full_size = range.size;
   Ret r = Ret::ok();
   while (range.size) {
+    // signal_pending() at the top of each iteration: EINTR, keeping the progress made so far.
+    if (inject(FaultSite::pre_fault_signal)) {
+      r = Ret::fail(EINTR);
+      break;
+    }
     // Runs of pages whose steps would all succeed alike are mapped at once (pre_fault.cpp).
     if (const u64 done = pre_fault_bulk(range.gpa, range.size)) {
       range.size -= done;

@@ -15,6 +15,7 @@
 #include <set>
 #include <vector>
 
+#include "model/fault_injection.h"
 #include "model/guest_memfd.h"
 #include "model/host_memory.h"
 #include "model/kvm_mmu_fault.h"
@@ -113,6 +114,8 @@ class Vm {
   // forwards them to every VM; unset, only this VM is told.
   using HostNotifier = std::function<void(const std::vector<HostRange>&)>;
   void set_host_notifier(HostNotifier n) { host_notifier_ = std::move(n); }
+  // Fault injection (fault_injection.h): the injector the Kvm owns; nullptr (the default) = none.
+  void set_fault_injector(FaultInjector* f) { faults_ = f; }
   const std::vector<MmuEvent>& mmu_events() const { return events_; }
   void clear_mmu_events() { events_.clear(); }
 
@@ -147,6 +150,8 @@ class Vm {
   bool pre_fault_allowed_;
   // Set by the first memslot creation, never cleared (profile.prefault_no_memslot_errno).
   bool ever_had_memslot_ = false;
+  FaultInjector* faults_ = nullptr;
+  bool inject(FaultSite s) { return faults_ && faults_->should_fail(s); }
   u32 nr_as_;
   std::vector<MemslotSet> slots_;
   MemoryAttributes attributes_;

@@ -26,3 +26,5 @@ grep -E '^(DIVERGE|replay:)' "$diff_log" || true
 if [[ $rc -ne 0 ]]; then cat "$diff_log"; exit "$rc"; fi
 echo "== the nested TDP oracle: Linux 6.12 under QEMU TCG, every flavour paired with the model (docs/nested.md)"
 scripts/nested/ci.sh --build-dir build
+echo "== fuzz: fixed seeds, model vs this host's /dev/kvm, bounded (docs/fuzz.md)"
+scripts/fuzz-ci.sh

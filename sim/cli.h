@@ -47,10 +47,30 @@ struct ProbeArgs {
   std::string device = "/dev/kvm";
 };
 
+// kvmsim fuzz (sim/fuzz/fuzz_cli.cpp, docs/fuzz.md).
+struct FuzzArgs {
+  std::string seed;              // decimal u64 or 40 hex digits; empty: drawn at random and printed
+  u64 steps = 1000;
+  std::string backend = "model,kvm";  // any pair A,B that make_backend accepts
+  std::string profile;           // the model side's profile (default: the host's when paired with kvm)
+  double time_budget = 0;        // seconds, 0 = none
+  std::string out = "fuzz-out";  // where a shrunk divergence is written
+  std::string emit_trace;        // write every case with the observed results of side A
+  bool faults = false;
+  bool no_shrink = false;
+  bool strict = false;
+  bool no_invariants = false;
+  u64 max_host_mem = 2ull << 30;
+};
+
 int run_replay(const ReplayArgs& args, std::ostream& out, std::ostream& err);
 int run_explain(const ExplainArgs& args, std::ostream& out, std::ostream& err);
 int run_caps(const CapsArgs& args, std::ostream& out, std::ostream& err);
 int run_profiles(std::ostream& out);
+// Prints the seed first, then a deterministic report (one line per case; on a divergence the
+// shrunk trace and the replay command), then the rate on `err`. Exit: 0 no divergence, 1
+// divergence (trace written), 2 usage, 77 a backend is unavailable.
+int run_fuzz(const FuzzArgs& args, std::ostream& out, std::ostream& err);
 // Prints what this host's /dev/kvm answers (release, MMU module params, THP policy, VM types, every
 // cap on /dev/kvm and on a default VM), the matching profile and the caps where they differ.
 // Returns kExitNothingRan with a one-line reason on `err` when the device cannot be opened.

@@ -61,7 +61,8 @@ std::string profile_label(const std::string& trace_profile, const std::string& b
   return "profile difference (trace written for " + trace_profile + ", backend answers as " + backend_profile + ")";
 }
 
-DiffReport replay_pair(const trace::Trace& trace, KvmApi& a, KvmApi& b) {
+DiffReport replay_pair(const trace::Trace& trace, KvmApi& a, KvmApi& b,
+                       const std::function<void(const StatementResult&)>& after_step) {
   Replayer ra(trace, a, ReplayOptions{});
   Replayer rb(trace, b, ReplayOptions{});
   DiffReport d;
@@ -72,6 +73,7 @@ DiffReport replay_pair(const trace::Trace& trace, KvmApi& a, KvmApi& b) {
     StatementResult x = ra.step();
     StatementResult y = rb.step();
     KVMSIM_ASSERT_CTX(x.line == y.line, std::to_string(x.line) + " vs " + std::to_string(y.line));
+    if (after_step) after_step(x);
     compare_statement(x, y, a.backend_name(), b.backend_name(), &d);
   }
   d.a = ra.report();

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -63,7 +64,10 @@ std::optional<std::string> comparable_actual(const StatementResult& r);
 std::string profile_label(const std::string& trace_profile, const std::string& backend_profile);
 
 // Runs `trace` on `a` and `b` in lock-step. Both backends must be fresh; both must outlive the call.
-DiffReport replay_pair(const trace::Trace& trace, KvmApi& a, KvmApi& b);
+// `after_step`, if set, is called after every statement (both sides stepped), e.g. to check the
+// model's invariants (kvmsim fuzz).
+DiffReport replay_pair(const trace::Trace& trace, KvmApi& a, KvmApi& b,
+                       const std::function<void(const StatementResult&)>& after_step = {});
 
 // The same comparison over two reports recorded separately (e.g. the nested oracle's, replayed in a
 // guest, and the model's): statement i of each report is compared when both carry the trace's i-th

@@ -1,4 +1,4 @@
-// kvmsim command line. Subcommands: replay (one backend, or two in lock-step), caps, profiles, probe.
+// kvmsim command line. Subcommands: replay (one backend, or two in lock-step), caps, profiles, probe, fuzz.
 // Exit codes (documented in README.md): 0 all expectations hold; 1 a mismatch or divergence;
 // 2 usage error or malformed input; 77 nothing could run (no trace, backend unavailable).
 // Results go to stdout, diagnostics to stderr.
@@ -75,6 +75,22 @@ int main(int argc, char** argv) {
   conf_cmd->add_option("--max-host-mem", conformance.max_host_mem, "Host memory cap of the kvm backend, bytes")
       ->capture_default_str();
 
+  FuzzArgs fuzz;
+  auto* fz = app.add_subcommand("fuzz", "Differential fuzzing of two backends with shrinking (docs/fuzz.md)");
+  fz->add_option("--seed", fuzz.seed, "Seed: decimal u64 or 40 hex digits (default: random, printed first)");
+  fz->add_option("--steps", fuzz.steps, "Generated statements in total")->capture_default_str();
+  fz->add_option("--backend", fuzz.backend, "Backend pair A,B")->capture_default_str();
+  fz->add_option("--profile", fuzz.profile, "Profile of the model side (default: the host's when paired with kvm)");
+  fz->add_option("--time-budget", fuzz.time_budget, "Stop starting new cases after this many seconds");
+  fz->add_option("--out", fuzz.out, "Directory for the shrunk trace of a divergence")->capture_default_str();
+  fz->add_option("--emit-trace", fuzz.emit_trace, "Write every generated case with side A's results to FILE");
+  fz->add_flag("--faults", fuzz.faults, "Generate inject statements (backends that honour them only)");
+  fz->add_flag("--no-shrink", fuzz.no_shrink, "Report a divergence without shrinking it");
+  fz->add_flag("--strict", fuzz.strict, "Known open divergences (KNOWN_DIFFERENCES.md) are findings too");
+  fz->add_flag("--no-invariants", fuzz.no_invariants, "Do not check the model's invariants after every statement");
+  fz->add_option("--max-host-mem", fuzz.max_host_mem, "Host memory cap of the kvm backend, bytes")
+      ->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -90,6 +106,7 @@ int main(int argc, char** argv) {
   if (*pp) return run_profiles(std::cout);
   if (*ep) return run_explain(explain, std::cout, std::cerr);
   if (*conf_cmd) return conf::run_conformance(conformance, std::cout, std::cerr);
+  if (*fz) return run_fuzz(fuzz, std::cout, std::cerr);
   if (*pr) return run_probe(probe, std::cout, std::cerr);
   return kExitUsage;
 }

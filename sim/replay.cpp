@@ -155,7 +155,7 @@ StatementResult Replayer::step() {
   if (!r.message.empty()) {
     // A backend's own explanation (e.g. the real backend refusing a request over its safety cap).
     if (!diag.text.empty()) r.message += " (" + api_.backend_name() + ": " + diag.text + ")";
-    r.host_limit = diag.host_limit;
+    r.host_limit = r.host_limit || diag.host_limit;
     r.message += "\n    " + r.statement;
   }
   results_.push_back(r);
@@ -255,6 +255,20 @@ StatementResult Replayer::run(const Statement& st) {
     r.status = e.kind == Result::Kind::none ? StepStatus::unchecked : equal ? StepStatus::matched : StepStatus::mismatch;
     if (r.status != StepStatus::matched) r.rewrite = "= " + r.actual;
     return r;
+  }
+
+  // ---- fault injection: only a backend that can inject observes it ----
+  if (spec->op == trace::Op::inject) {
+    const std::string& site = st.args.at(0).word;
+    const std::string& kind = st.args.at(1).word;
+    if (!api_.inject_fault(site, kind, kw("after", 0), kw("count", 1))) {
+      r.status = StepStatus::unobservable;
+      // A backend that cannot inject (a real kernel) goes on unfaulted: paired with one that did,
+      // the two states part here for a reason that is not the kernel's.
+      r.host_limit = true;
+      r.expected = expected_text(st);
+      return r;
+    }
   }
 
   // ---- calls returning an int (and maybe out-fields) ----
@@ -377,6 +391,7 @@ StatementResult Replayer::run(const Statement& st) {
     case trace::Op::pread: ret = api_.pread(fd_arg(0), arg(1), arg(2)); break;
     case trace::Op::close: ret = api_.close(fd_arg(0)); break;
     case trace::Op::access:
+    case trace::Op::inject: ret = Ret::ok(); break;  // armed above
     case trace::Op::expect_stats:
     case trace::Op::expect_mapping: KVMSIM_ASSERT_CTX(false, "handled above"); break;
   }

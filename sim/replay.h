@@ -36,8 +36,8 @@ struct StatementResult {
   std::string message;    // for mismatch / unobservable / not_run: `FILE:LINE: ...` + "\n    " + statement
   // What --update writes into the statement's result span (nullopt: leave the line alone).
   std::optional<std::string> rewrite;
-  // The backend could not put this statement to the kernel here (its safety cap, missing huge
-  // pages; KvmApi::Diagnostic::host_limit): a failure of this host, not a kernel answer.
+  // The backend could not do what this statement asks on this host (its safety cap, missing huge
+  // pages, KvmApi::Diagnostic::host_limit; or an `inject` it cannot perform): not a kernel answer.
   bool host_limit = false;
 };
 

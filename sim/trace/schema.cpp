@@ -18,6 +18,8 @@ ParamSpec PW(std::string_view n, std::vector<std::string_view> w) { return Param
 const std::vector<std::string_view> kBackings = {"anon", "anon_nohuge", "thp", "shmem", "hugetlb_2m", "hugetlb_1g"};
 const std::vector<std::string_view> kAccess = {"read", "write", "exec"};
 const std::vector<std::string_view> kLevels = {"4K", "2M", "1G", "none"};
+const std::vector<std::string_view> kInjectSites = {"pre_fault", "alloc", "fault"};
+const std::vector<std::string_view> kInjectKinds = {"eintr", "eagain", "enomem", "retry"};
 
 // VM ioctls accept `vm`; a raw number or another fd kind is the caller's way to test EBADF/ENOTTY.
 constexpr unsigned kVmLike = kHandleVm;
@@ -77,6 +79,9 @@ std::vector<StatementSpec> build() {
   add({"access", Op::access, false, {PH("vcpu", kHandleVcpu), PE("gpa"), PW("kind", kAccess)}, {},
        Binding::forbidden, 0, ResultKind::access});
 
+  // ---- fault injection [ext]: the model arms a deterministic fault; other backends cannot ----
+  add({"inject", Op::inject, false, {PW("site", kInjectSites), PW("kind", kInjectKinds)}, {E("after"), E("count")}});
+
   // ---- observations ----
   add({"stats", Op::expect_stats, true, {PH("vm", kVmLike)}, {}, Binding::forbidden, 0, ResultKind::none, {}, {},
        true});
@@ -113,6 +118,8 @@ const StatementSpec* find_statement(std::string_view callee, bool expect) {
 
 const std::vector<std::string_view>& backing_words() { return kBackings; }
 const std::vector<std::string_view>& access_words() { return kAccess; }
+const std::vector<std::string_view>& inject_site_words() { return kInjectSites; }
+const std::vector<std::string_view>& inject_kind_words() { return kInjectKinds; }
 const std::vector<std::string_view>& level_words() { return kLevels; }
 
 const std::vector<FieldSpec>& memory_fault_fields() {

@@ -67,7 +67,7 @@ enum class Op {
   create_vm, create_vcpu, create_guest_memfd, check_extension, set_user_memory_region,
   set_user_memory_region2, set_memory_attributes, pre_fault_memory, get_dirty_log, clear_dirty_log,
   enable_cap, fallocate, ftruncate, read, write, pread, close, access,
-  expect_stats, expect_mapping,
+  expect_stats, expect_mapping, inject,
 };
 
 struct StatementSpec {
@@ -91,6 +91,9 @@ const StatementSpec* find_statement(std::string_view callee, bool expect);
 const std::vector<std::string_view>& backing_words();
 const std::vector<std::string_view>& access_words();
 const std::vector<std::string_view>& level_words();
+// `inject(SITE, KIND, after=N, count=C)` words (model/fault_injection.h for the valid pairs).
+const std::vector<std::string_view>& inject_site_words();
+const std::vector<std::string_view>& inject_kind_words();
 
 }  // namespace kvmsim::trace
 

@@ -1,0 +1,74 @@
+// A fuzz campaign: from one seed, generate cases (generator.h), replay each on two fresh backends in
+// lock-step (sim/differential.h replay_pair, the same comparison rules as `replay --backend A,B`),
+// and on the first divergence shrink the case (shrinker.h) under its signature (signature.h),
+// re-run the result 5 times to measure how reliably it reproduces, and write it as a v1 trace whose
+// expected results are side B's answers (the kernel when B is kvm).
+// Determinism rules (enforced by sim/test/fuzz_test.cpp): every option is derived from the seed;
+// the report (CampaignResult::report) and the emitted trace are built only from generated text and
+// backend answers, never from the clock, addresses or unordered containers. Timing (the steps/s
+// rate, the time budget) is kept out of `report` and goes to the rate line only. A time budget
+// stops a campaign between cases, so a budget-limited run is a deterministic prefix of the full one.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <ostream>
+#include <string>
+
+#include "model/profile.h"
+#include "sim/backends.h"
+#include "sim/fuzz/seed.h"
+#include "sim/fuzz/signature.h"
+
+namespace kvmsim::fuzz {
+
+struct CampaignOptions {
+  Seed seed;
+  std::size_t steps = 1000;               // total generated statements over all cases
+  std::string backend_a = "model", backend_b = "kvm";
+  const model::Profile* profile_a = nullptr;  // the profile each side answers as (must outlive the run)
+  const model::Profile* profile_b = nullptr;
+  BackendOptions backend_options;
+  double time_budget_s = 0;      // 0: none; checked between cases
+  bool faults = false;           // generate inject statements
+  bool shrink = true;
+  bool strict = false;           // known open divergences (known_open.h) are findings too
+  bool check_invariants = true;  // model sides: check_invariants() of every VM after every statement
+  double shrink_budget_s = 60;   // wall-clock cap of the shrinker
+  std::size_t shrink_max_candidates = 0;  // 0: unlimited (deterministic cap for tests)
+  int reruns = 5;
+  std::string out_dir;           // where the shrunk trace is written ("" : not written); the case
+                                 // being run is kept in last-case.trace (the model aborting on an
+                                 // invariant leaves it behind)
+  std::string replay_hint;       // how to name the pair in the printed replay command (default A,B)
+};
+
+struct FoundDivergence {
+  std::size_t case_index = 0;
+  Signature signature;
+  int line = 0;                  // in the original case
+  std::string original;          // the generated case
+  std::string shrunk;            // minimised, expected results from side B
+  std::size_t original_statements = 0, shrunk_statements = 0;
+  std::size_t shrink_candidates = 0;
+  int reproduced = 0, reruns = 0;
+  std::string file;              // written trace ("" when out_dir is empty)
+  std::string replay_command;
+};
+
+struct CampaignResult {
+  std::size_t cases = 0, steps = 0;  // cases and generated statements replayed
+  std::optional<FoundDivergence> found;
+  std::map<std::string, std::size_t> explained;  // known open divergences met (known_open.h), by name
+  std::string unavailable;     // non-empty: a backend could not be created (exit 77)
+  std::string report;          // deterministic text: seed, options, one line per case, outcome
+  std::string emitted;         // every case with side A's observed results (for --emit-trace)
+  double seconds = 0;          // wall clock of the replay part (for the rate)
+  bool budget_hit = false;
+  double rate() const { return seconds > 0 ? static_cast<double>(steps) / seconds : 0; }
+};
+
+CampaignResult run_campaign(const CampaignOptions& options);
+
+}  // namespace kvmsim::fuzz

@@ -1,0 +1,78 @@
+// The fuzz case generator: one case is one trace (format v1) of modest length, generated from a
+// Rng and a small predicted state (host mappings, memslots, guest_memfd files). The state is a
+// prediction, never the backends' answer: arguments are drawn from it and biased to collide
+// (a hot set of GPAs on 2M/1G boundaries and slot edges, sizes around 4K/2M/1G +-4K, existing slot
+// ids, overlapping guest_memfd offsets), and a tuned share of calls is invalid on purpose so
+// errno paths run. Swarm testing: per case some operation kinds are off and the rest weighted
+// unevenly.
+// Named restrictions (each a deliberate, documented limit; see docs/fuzz.md):
+//  * host_range_inside_mappings: a memslot's userspace range always lies inside a mapping the
+//    trace created (on /dev/kvm a guest write through any other hva lands in kvmsim's own memory);
+//  * no_write_after_munmap: no guest write is generated after a munmap;
+//  * holes_stay_unused: a munmapped host range is never referenced again, neither by a host call
+//    nor through a slot (the guest only touches slots whose host range is intact once a hole
+//    exists): on /dev/kvm the hole is refilled by the backend's own later mappings (its guest
+//    agent), so the kernel would see other memory (found by this fuzzer: madvise answered 0 where
+//    the model says ENOMEM);
+//  * no_guest_entry_before_first_slot: no access or pre-fault before a slot creation predicted to
+//    succeed: on /dev/kvm the first access adds the backend's agent memslot, which ends the
+//    pvm kernel's "no memslot yet" ENOSPC for pre-fault (found by this fuzzer);
+//  * no_mmap_after_preamble: mappings are created only in the preamble (so a munmap hole is never
+//    refilled by the trace itself);
+//  * closed_fds_unused: a closed guest_memfd handle is never used again (the fd number is reused);
+//  * exec_needs_stub: exec accesses only target predicted non-guest_memfd slots and none after a
+//    munmap: the kvm backend executes a `ret` it writes through the slot's hva, and without one the
+//    guest runs whatever bytes are there and the backend answers -1 EIO (a backend limit, not the
+//    kernel's; found by this fuzzer, docs/fuzz.md);
+//  * exec_after_touch: an exec access is preceded by a touch of its host page (the VMM writes the
+//    code first; the kvm backend writes its stub there, which the model must see too);
+//  * munmap_2m_granular: munmap only whole 2M-aligned chunks of thp mappings: on this host a munmap
+//    zaps KVM's mappings of the whole 2M region around it (open finding, docs/fuzz.md);
+//  * manual_protect_before_slots: KVM_ENABLE_CAP(MANUAL_DIRTY_LOG_PROTECT2) only before the first
+//    slot (open finding: model/invariants.cpp rejects a reachable state after a later change);
+//  * madvise_dontneed_only: no MADV_HUGEPAGE/NOHUGEPAGE: on this kernel they zap KVM's mappings of
+//    the range for shmem (both) and anon (HUGEPAGE), which the model does not (open finding,
+//    docs/fuzz.md).
+// Invariant: the output is a pure function of (rng state, length, swarm, options). From a seeded Rng
+// a case has exactly `length` generated statements; from a replayed (shrunk) choice sequence it may
+// have fewer.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "sim/fuzz/seed.h"
+
+namespace kvmsim::fuzz {
+
+// Operation kinds a case can contain (swarm switches index this list).
+enum class OpKind {
+  slot_create, slot_delete, slot_move, slot_flags, slot_gmem_bind, gmem_create, gmem_fallocate, gmem_close,
+  attributes, pre_fault, access, dirty_get, dirty_clear, dirty_enable, host_madvise, host_munmap, host_touch,
+  observe_stats, observe_mapping, inject,
+};
+constexpr std::size_t kOpKinds = static_cast<std::size_t>(OpKind::inject) + 1;
+const char* op_kind_name(OpKind k);
+
+// Per-case operation weights; 0 = switched off.
+struct Swarm {
+  std::vector<unsigned> weights = std::vector<unsigned>(kOpKinds, 0);
+  std::string describe() const;  // "slot_create=5 access=8 ..." (enabled kinds only, fixed order)
+};
+
+struct GenOptions {
+  std::string profile;           // written as the trace's `profile` header ("" = none)
+  bool faults = false;           // generate `inject(...)` statements
+  unsigned invalid_percent = 12; // share of calls made invalid on purpose
+  bool include_1g = true;        // sometimes map a 1G region so 1G-sized slots are possible
+};
+
+// Draws a swarm: each kind is on with probability 3/4 (at least three kinds), weights 1..9.
+// `inject` is on only with options.faults.
+Swarm draw_swarm(Rng& rng, const GenOptions& options);
+
+// One case: the trace text (header, preamble, then `length` generated statements).
+std::string generate_case(Rng& rng, std::size_t length, const Swarm& swarm, const GenOptions& options);
+
+}  // namespace kvmsim::fuzz

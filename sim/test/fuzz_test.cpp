@@ -1,0 +1,394 @@
+// kvmsim fuzz: seeds, generator determinism, the shrinker, the planted-bug self-test (found and
+// shrunk to <= 6 statements within 60 s, model vs model-with-planted-bug), inject statements
+// (parse/print round-trip, unobservable where unsupported), and a short campaign on /dev/kvm.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include "model/kvm.h"
+#include "model/profile.h"
+#include "sim/cli.h"
+#include "sim/differential.h"
+#include "sim/fuzz/campaign.h"
+#include "sim/fuzz/generator.h"
+#include "sim/fuzz/known_open.h"
+#include "sim/fuzz/shrinker.h"
+#include "sim/fuzz/signature.h"
+#include "sim/kvm/probe.h"
+#include "sim/replay.h"
+#include "sim/trace/parser.h"
+#include "sim/trace/printer.h"
+
+namespace kvmsim::fuzz {
+namespace {
+
+TEST(FuzzSeed, DecimalAndFortyHexDigits) {
+  auto d = parse_seed("18446744073709551615");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->words[0], UINT64_MAX);
+  EXPECT_FALSE(parse_seed("18446744073709551616"));
+  EXPECT_FALSE(parse_seed(""));
+  EXPECT_FALSE(parse_seed("12x"));
+  auto h = parse_seed("0123456789abcdef0123456789ABCDEF01234567");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->words[0], 0x0123456789abcdefull);
+  EXPECT_EQ(h->words[2], 0x01234567ull);
+  EXPECT_FALSE(parse_seed("0123456789abcdef0123456789ABCDEF0123456g"));
+  EXPECT_FALSE(parse_seed("0123456789abcdef0123456789ABCDEF012345"));  // 38 digits, too long for u64
+  // Different seeds, different streams; same seed, same stream.
+  Rng a(*d, 1), b(*d, 1), c(*h, 1);
+  u64 x = a.next();
+  EXPECT_EQ(x, b.next());
+  EXPECT_NE(x, c.next());
+}
+
+TEST(FuzzGenerator, CasesParseAndHaveTheRequestedLength) {
+  for (u64 s = 1; s <= 40; s++) {
+    Rng rng(s);
+    GenOptions g;
+    g.profile = "linux-6.18";
+    g.faults = s % 2;
+    Swarm sw = draw_swarm(rng, g);
+    std::string text = generate_case(rng, 60, sw, g);
+    auto parsed = trace::parse(text, "gen.trace");
+    if (auto* e = std::get_if<trace::ParseError>(&parsed)) FAIL() << e->str() << "\n" << text;
+    // Preamble: 2 or 3 mmaps, the VM and the vCPU.
+    const std::size_t n = std::get<trace::Trace>(parsed).statements.size();
+    EXPECT_TRUE(n == 64 || n == 65) << n;
+  }
+}
+
+CampaignOptions model_pair(u64 seed, std::size_t steps) {
+  CampaignOptions o;
+  o.seed = seed_from_u64(seed);
+  o.steps = steps;
+  o.backend_a = o.backend_b = "model";
+  o.profile_a = o.profile_b = model::find_profile("linux-6.18");
+  return o;
+}
+
+std::size_t hash(const std::string& s) { return std::hash<std::string>{}(s); }
+
+TEST(FuzzDeterminism, SameSeedSameReportAndEmittedTrace) {
+  for (u64 seed : {1ull, 2ull, 77ull, 123456789ull}) {
+    for (bool faults : {false, true}) {
+      CampaignOptions o = model_pair(seed, 400);
+      o.faults = faults;
+      CampaignResult a = run_campaign(o), b = run_campaign(o);
+      EXPECT_EQ(hash(a.report), hash(b.report)) << "seed " << seed;
+      EXPECT_EQ(hash(a.emitted), hash(b.emitted)) << "seed " << seed;
+      EXPECT_EQ(a.steps, 400u);
+      EXPECT_FALSE(a.found) << a.report;
+    }
+  }
+  // Different seeds give different cases.
+  EXPECT_NE(run_campaign(model_pair(1, 200)).emitted, run_campaign(model_pair(2, 200)).emitted);
+}
+
+// The determinism rules, enforced on the sources: nothing in the model (nor in the generator, the
+// shrinker or the signature) may read a clock, draw from a system random source or iterate an
+// unordered container. Only the campaign runner (time budget, rate) and the CLI (a seed when none
+// is given) may, and they keep it out of reports and traces.
+TEST(FuzzDeterminism, SourcesFollowTheRules) {
+  namespace fs = std::filesystem;
+  const char* const banned[] = {"unordered_map", "unordered_set", "<chrono>", "<random>", "<ctime>", "std::rand",
+                                "random_device", "system_clock", "steady_clock", "time(nullptr)", "getpid"};
+  std::vector<fs::path> files;
+  for (const char* dir : {"model", "sim/fuzz"})
+    for (const auto& e : fs::directory_iterator(fs::path(KVMSIM_SOURCE_DIR) / dir))
+      if (e.is_regular_file() && (e.path().extension() == ".cpp" || e.path().extension() == ".h")) files.push_back(e.path());
+  ASSERT_GT(files.size(), 20u);
+  for (const auto& f : files) {
+    const std::string name = f.filename().string();
+    if (name == "campaign.cpp" || name == "fuzz_cli.cpp") continue;  // the documented exceptions
+    std::ifstream in(f);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const std::string text = ss.str();
+    for (const char* b : banned) EXPECT_EQ(text.find(b), std::string::npos) << f << " uses " << b;
+  }
+}
+
+TEST(FuzzSignature, KindFieldAndValues) {
+  Divergence d{7, "expect stats(vm) pages_4k=0 pages_2m=0", "pages_4k=0 pages_2m=1", "pages_4k=512 pages_2m=0"};
+  Signature s = signature_of(d);
+  EXPECT_EQ(s.kind, "expect stats");
+  EXPECT_EQ(s.field, "pages_4k");
+  EXPECT_EQ(s.a, "B-A");
+  EXPECT_EQ(s.b, "+512");
+  Divergence d2{9, "expect stats(vm) pages_4k=0", "pages_4k=3", "pages_4k=515"};
+  EXPECT_EQ(signature_of(d2), s) << "same difference, same bug";
+  Divergence p{3, "KVM_PRE_FAULT_MEMORY(vcpu, {gpa=0, size=8K})", "0 => {gpa=8K, size=0}",
+               "0 => {gpa=4K, size=4K}"};
+  EXPECT_EQ(signature_of(p), (Signature{"KVM_PRE_FAULT_MEMORY", "gpa", "8K", "4K"}));
+  Divergence x{5, "access(vcpu, 4G, exec)", "ok", "-1 EIO"};
+  EXPECT_EQ(signature_of(x), (Signature{"access exec", "result", "ok", "-1 EIO"}));
+  Divergence e{3, "x = KVM_CREATE_GUEST_MEMFD(vm, {size=2M})", "ok", "failed: -1 EINVAL"};
+  EXPECT_EQ(signature_of(e), (Signature{"KVM_CREATE_GUEST_MEMFD", "result", "ok", "failed: -1 EINVAL"}));
+}
+
+TEST(FuzzShrinker, RecordedChoicesRegenerateTheCase) {
+  GenOptions g;
+  g.profile = "linux-6.18";
+  Rng rng(seed_from_u64(9), 3);
+  rng.record();
+  Swarm sw = draw_swarm(rng, g);
+  const std::string text = generate_case(rng, 50, sw, g);
+  Rng again = Rng::replay(rng.recorded());
+  Swarm sw2 = draw_swarm(again, g);
+  EXPECT_EQ(generate_case(again, 50, sw2, g), text);
+  // All-zero choices: the simplest case (every pick takes its pool's first entry); still parses.
+  Rng zero = Rng::replay({});
+  Swarm sz = draw_swarm(zero, g);
+  const std::string simple = generate_case(zero, 10, sz, g);
+  EXPECT_TRUE(std::holds_alternative<trace::Trace>(trace::parse(simple, "z.trace"))) << simple;
+}
+
+TEST(FuzzShrinker, ChoicesShrinkWithRapidCheck) {
+  // The "bug" needs a choice >= 100 somewhere after a 7: the minimum is {7, 100}.
+  const std::vector<u64> start = {3, 900, 7, 12, 5000, 44, 1};
+  auto keeps = [](const std::vector<u64>& c) {
+    for (std::size_t i = 0; i < c.size(); i++)
+      if (c[i] == 7)
+        for (std::size_t j = i + 1; j < c.size(); j++)
+          if (c[j] >= 100) return true;
+    return false;
+  };
+  ShrinkStats st;
+  std::vector<u64> out = shrink_choices(start, keeps, 0, [] { return false; }, &st);
+  EXPECT_TRUE(keeps(out));
+  EXPECT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0], 7u);
+  EXPECT_LT(out[1], 200u) << "halving toward 0 stops just above the threshold";
+}
+
+TEST(FuzzShrinker, KeepsOnlyWhatThePredicateNeeds) {
+  const std::string text =
+      "kvmsim-trace 1\nprofile linux-6.18\n# comment\na(1M+4K)\nb(3)\nc(0x1234)\nd(8K)\ne()\n";
+  auto keeps = [](const std::string& t) { return t.find("c(") != std::string::npos && t.find("b(") != std::string::npos; };
+  ShrinkStats st;
+  std::string out = shrink_trace(text, 6, keeps, 0, [] { return false; }, &st);
+  EXPECT_EQ(out, "kvmsim-trace 1\nprofile linux-6.18\nb(0)\nc(0)\n");
+  EXPECT_GT(st.accepted, 0u);
+  EXPECT_EQ(count_statements(out), 2u);
+  // The predicate never accepts the empty trace: the shrinker keeps what it found.
+  std::string none = shrink_trace(text, 0, [](const std::string&) { return false; }, 0, [] { return false; }, nullptr);
+  EXPECT_EQ(count_statements(none), 5u);
+}
+
+model::Profile planted_profile() {
+  model::Profile p = *model::find_profile("linux-6.18");
+  p.name = "linux-6.18-planted";
+  p.planted_bug_lpage_tail = true;
+  return p;
+}
+
+TEST(FuzzPlantedBug, FoundAndShrunkToSixStatementsWithin60s) {
+  const model::Profile planted = planted_profile();
+  const auto start = std::chrono::steady_clock::now();
+  const std::string out_dir = ::testing::TempDir() + "fuzz-planted";
+  std::optional<FoundDivergence> found;
+  u64 seed = 1;
+  for (; seed <= 20 && !found; seed++) {
+    CampaignOptions o = model_pair(seed, 2000);
+    o.profile_b = &planted;
+    // The differential path is under test: the planted model breaks invariants.cpp (a 2M leaf past a
+    // slot's end) and would abort before a divergence is seen.
+    o.check_invariants = false;
+    o.out_dir = out_dir;
+    o.shrink_budget_s = 50;
+    CampaignResult r = run_campaign(o);
+    found = r.found;
+    if (found) std::printf("%s", r.report.c_str());
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_TRUE(found) << "the planted lpage_info tail bug was not found in 20 seeds";
+  EXPECT_LT(secs, 60.0);
+  EXPECT_LE(found->shrunk_statements, 6u) << found->shrunk;
+  EXPECT_EQ(found->reproduced, 5);
+  // The written trace replays: side A (the correct model) mismatches the kernel-side expectations
+  // it carries, the planted side matches them.
+  ASSERT_FALSE(found->file.empty());
+  auto parsed = trace::parse(found->shrunk, found->file);
+  ASSERT_TRUE(std::holds_alternative<trace::Trace>(parsed));
+  const auto& t = std::get<trace::Trace>(parsed);
+  model::Kvm bad(planted), good(*model::find_profile("linux-6.18"));
+  EXPECT_TRUE(replay(t, bad, {}).ok());
+  EXPECT_FALSE(replay(t, good, {}).ok());
+}
+
+TEST(FuzzPlantedBug, NoBugNoDivergence) {
+  // Control: the same campaign without the planted bug finds nothing (the self-test can fail).
+  CampaignResult r = run_campaign(model_pair(1, 2000));
+  EXPECT_FALSE(r.found) << r.report;
+}
+
+TEST(FuzzInject, ParsePrintRoundTrip) {
+  const std::string text =
+      "kvmsim-trace 1\n"
+      "inject(pre_fault, eintr, after=2)\n"
+      "inject(pre_fault, eagain)\n"
+      "inject(alloc, enomem, after=1, count=3) = 0\n"
+      "inject(fault, retry, count=2)\n";
+  auto parsed = trace::parse(text, "i.trace");
+  ASSERT_TRUE(std::holds_alternative<trace::Trace>(parsed)) << std::get<trace::ParseError>(parsed).str();
+  const auto& t = std::get<trace::Trace>(parsed);
+  ASSERT_EQ(t.statements.size(), 4u);
+  for (const auto& st : t.statements) {
+    std::string printed = trace::print_statement(st);
+    auto again = trace::parse("kvmsim-trace 1\n" + printed + "\n", "j.trace");
+    ASSERT_TRUE(std::holds_alternative<trace::Trace>(again)) << printed;
+    EXPECT_EQ(std::get<trace::Trace>(again).statements.at(0), st) << printed;
+  }
+  EXPECT_EQ(trace::print_statement(t.statements[0]), "inject(pre_fault, eintr, after=2)");
+  auto bad = trace::parse("kvmsim-trace 1\ninject(prefault, eintr)\n", "k.trace");
+  EXPECT_TRUE(std::holds_alternative<trace::ParseError>(bad));
+  auto bad_kw = trace::parse("kvmsim-trace 1\ninject(pre_fault, eintr, when=2)\n", "k.trace");
+  EXPECT_TRUE(std::holds_alternative<trace::ParseError>(bad_kw));
+}
+
+// A model that cannot inject (as the real kernel): inject is unobservable and never a divergence.
+class NoInject : public model::Kvm {
+ public:
+  using model::Kvm::Kvm;
+  std::string backend_name() const override { return "noinject"; }
+  bool inject_fault(const std::string&, const std::string&, u64, u64) override { return false; }
+};
+
+TEST(FuzzInject, UnobservableWhereUnsupported) {
+  const std::string text =
+      "kvmsim-trace 1\n"
+      "mem = mmap(2M, anon_nohuge)\n"
+      "vm = KVM_CREATE_VM(KVM_X86_DEFAULT_VM)\n"
+      "vcpu = KVM_CREATE_VCPU(vm, 0)\n"
+      "KVM_SET_USER_MEMORY_REGION(vm, {slot=0, guest_phys_addr=0, memory_size=2M, userspace_addr=mem}) = 0\n"
+      "inject(alloc, enomem) = 0\n"
+      "access(vcpu, 0, write)\n";
+  auto t = std::get<trace::Trace>(trace::parse(text, "u.trace"));
+  const model::Profile& p = *model::find_profile("linux-6.18");
+  model::Kvm a(p);
+  NoInject b(p);
+  DiffReport d = replay_pair(t, a, b);
+  ASSERT_TRUE(d.first);
+  EXPECT_EQ(d.first->line, 7) << "the inject line itself is not a divergence; its effect is";
+  EXPECT_EQ(d.first->a_actual, "-1 ENOMEM");
+  EXPECT_EQ(d.b.counts.unobservable, 1u);
+  EXPECT_EQ(d.a.counts.matched, 5u);
+}
+
+TEST(FuzzCli, UsageAndFaultsOnKvmRefused) {
+  std::ostringstream out, err;
+  FuzzArgs a;
+  a.seed = "xyz";
+  a.backend = "model,model";
+  EXPECT_EQ(run_fuzz(a, out, err), kExitUsage);
+  a.seed = "1";
+  a.backend = "model";
+  EXPECT_EQ(run_fuzz(a, out, err), kExitUsage);
+  a.backend = "model,kvm";
+  a.faults = true;
+  EXPECT_EQ(run_fuzz(a, out, err), kExitUsage);
+  a.backend = "model,model";
+  a.steps = 100;
+  a.out = ::testing::TempDir() + "fuzz-cli";
+  std::ostringstream o2, e2;
+  EXPECT_EQ(run_fuzz(a, o2, e2), kExitOk) << o2.str() << e2.str();
+  EXPECT_EQ(o2.str().rfind("seed 1\n", 0), 0u) << "the seed is printed first";
+  EXPECT_NE(e2.str().find("rate: model,model"), std::string::npos);
+}
+
+TEST(FuzzKnownOpen, OnlyModelVersusShadowKvm) {
+  const model::Profile& pvm = *model::find_profile("linux-6.18-pvm");
+  const model::Profile& tdp = *model::find_profile("linux-6.18");
+  const Signature prefetch{"expect stats", "pages_4k", "B-A", "+7"};
+  const KnownOpen* k = explain_divergence(prefetch, "model", pvm, "kvm", pvm);
+  ASSERT_TRUE(k);
+  EXPECT_EQ(k->name, "shadow_pte_prefetch");
+  EXPECT_FALSE(explain_divergence(prefetch, "model", tdp, "kvm", tdp)) << "a TDP kernel does not prefetch";
+  EXPECT_FALSE(explain_divergence(prefetch, "model", pvm, "model", pvm)) << "never between two models";
+  EXPECT_FALSE(explain_divergence(Signature{"expect stats", "pages_4k", "B-A", "-1"}, "model", pvm, "kvm", pvm));
+  EXPECT_FALSE(explain_divergence(Signature{"expect stats", "pages_2m", "B-A", "+1"}, "model", pvm, "kvm", pvm));
+  const KnownOpen* drop = explain_divergence(Signature{"expect stats", "pages_4k", "B-A", "-509"}, "model", pvm, "kvm", pvm);
+  ASSERT_TRUE(drop);
+  EXPECT_EQ(drop->name, "shadow_drop_leaf_on_dirty_write");
+  const KnownOpen* agent = explain_divergence(
+      Signature{"KVM_PRE_FAULT_MEMORY", "result", "-1 ENOSPC", "-1 EOPNOTSUPP"}, "model", pvm, "kvm", pvm);
+  ASSERT_TRUE(agent);
+  EXPECT_EQ(agent->name, "kvm_agent_memslot");
+  EXPECT_FALSE(explain_divergence(Signature{"KVM_PRE_FAULT_MEMORY", "result", "-1 EOPNOTSUPP", "-1 ENOSPC"}, "model",
+                                  pvm, "kvm", pvm));
+  const KnownOpen* stub = explain_divergence(Signature{"access exec", "result", "ok", "-1 EIO"}, "model", pvm, "kvm", pvm);
+  ASSERT_TRUE(stub);
+  EXPECT_EQ(stub->name, "kvm_exec_stub");
+  EXPECT_FALSE(explain_divergence(Signature{"access read", "result", "ok", "-1 EIO"}, "model", pvm, "kvm", pvm));
+  EXPECT_FALSE(explain_divergence(Signature{"access exec", "result", "mmio", "-1 EIO"}, "model", pvm, "kvm", pvm));
+  // Dirty bitmaps: the kernel may log more (dropped leaf), never fewer or other pages.
+  const KnownOpen* more = explain_divergence(Signature{"KVM_GET_DIRTY_LOG", "bitmap", "[1]", "[1, 511]"}, "model", pvm,
+                                             "kvm", pvm);
+  ASSERT_TRUE(more);
+  EXPECT_EQ(more->name, "shadow_drop_leaf_on_dirty_write");
+  EXPECT_TRUE(explain_divergence(Signature{"KVM_GET_DIRTY_LOG", "bitmap", "[]", "[0-3]"}, "model", pvm, "kvm", pvm));
+  EXPECT_FALSE(explain_divergence(Signature{"KVM_GET_DIRTY_LOG", "bitmap", "[1, 7]", "[1, 511]"}, "model", pvm, "kvm", pvm));
+  EXPECT_FALSE(explain_divergence(Signature{"KVM_GET_DIRTY_LOG", "bitmap", "[1]", "[1, 511]"}, "model", tdp, "kvm", tdp));
+  const KnownOpen* fewer = explain_divergence(Signature{"KVM_GET_DIRTY_LOG", "bitmap", "[511]", "[]"}, "model", pvm,
+                                              "kvm", pvm);
+  ASSERT_TRUE(fewer);
+  EXPECT_EQ(fewer->name, "shadow_pte_prefetch") << "a prefetched page takes no fault, so it is not logged";
+  EXPECT_FALSE(explain_divergence(Signature{"KVM_GET_DIRTY_LOG", "bitmap", "[0-9]", "[3, 12]"}, "model", pvm, "kvm", pvm));
+}
+
+TEST(FuzzCli, EmitTraceIsIdenticalAcrossRuns) {
+  auto run = [](const std::string& file) {
+    FuzzArgs a;
+    a.seed = "0123456789abcdef0123456789abcdef01234567";
+    a.backend = "model,model";
+    a.steps = 300;
+    a.faults = true;
+    a.emit_trace = file;
+    a.out = ::testing::TempDir() + "fuzz-emit";
+    std::ostringstream out, err;
+    EXPECT_EQ(run_fuzz(a, out, err), kExitOk) << out.str();
+    std::ifstream in(file, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return std::make_pair(out.str(), ss.str());
+  };
+  auto [out1, emitted1] = run(::testing::TempDir() + "emit1.trace");
+  auto [out2, emitted2] = run(::testing::TempDir() + "emit2.trace");
+  EXPECT_EQ(out1, out2);
+  EXPECT_EQ(emitted1, emitted2);
+  EXPECT_NE(emitted1.find("inject("), std::string::npos) << "--faults generates inject statements";
+  EXPECT_EQ(out1.rfind("seed 0123456789abcdef0123456789abcdef01234567\n", 0), 0u);
+}
+
+TEST(FuzzKvm, ShortCampaignAgainstThisKernel) {
+  std::string why;
+  kvm::HostProbe probe = kvm::probe_host(&why);
+  if (!why.empty()) GTEST_SKIP() << "no /dev/kvm: " << why;
+  const model::Profile* host = model::find_profile(kvm::matching_profile(probe));
+  ASSERT_TRUE(host);
+  CampaignOptions o;
+  o.seed = seed_from_u64(1);
+  o.steps = 300;
+  o.backend_a = "model";
+  o.backend_b = "kvm";
+  o.profile_a = o.profile_b = host;
+  o.out_dir = ::testing::TempDir() + "fuzz-kvm";
+  CampaignResult k = run_campaign(o);
+  EXPECT_FALSE(k.found) << k.report;
+  EXPECT_EQ(k.steps, 300u);
+  // The emitted trace holds side A's (the model's) results, so it does not depend on side B.
+  CampaignOptions m = o;
+  m.backend_b = "model";
+  CampaignResult mm = run_campaign(m);
+  if (!k.found) {
+    EXPECT_EQ(k.emitted, mm.emitted);
+  }
+}
+
+}  // namespace
+}  // namespace kvmsim::fuzz
