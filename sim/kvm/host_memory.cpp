@@ -3,10 +3,12 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23  // Linux 5.14; /usr/include is 6.1 but keep older libcs building
@@ -120,6 +122,31 @@ Ret HostMemory::map_fd(int fd, u64 size, u64 offset, int prot, int flags, bool t
   return Ret::ok(static_cast<i64>(reinterpret_cast<u64>(m)));
 }
 
+std::optional<u64> HostMemory::foreign_mapping(u64 addr, u64 size) const {
+  const u64 end = size > ~addr ? ~0ull : addr + round_up(size, k4K);
+  std::FILE* f = std::fopen("/proc/self/maps", "r");
+  if (!f) return addr;  // cannot tell: treat as foreign, never risk it
+  std::optional<u64> found;
+  unsigned long long ms = 0, me = 0;
+  char line[512];
+  while (!found && std::fgets(line, sizeof line, f)) {
+    if (std::sscanf(line, "%llx-%llx", &ms, &me) != 2) continue;
+    u64 cur = std::max<u64>(ms, addr);
+    const u64 stop = std::min<u64>(me, end);
+    while (cur < stop) {
+      auto it = regions_.upper_bound(cur);
+      if (it == regions_.begin() || cur >= std::prev(it)->first + std::prev(it)->second.size) {
+        found = cur;
+        break;
+      }
+      --it;
+      cur = it->first + it->second.size;
+    }
+  }
+  std::fclose(f);
+  return found;
+}
+
 Ret HostMemory::unmap(u64 addr, u64 size) {
   if (::munmap(reinterpret_cast<void*>(addr), size) != 0) return Ret::fail(errno);
   erase_range(addr, round_up(size, k4K));
@@ -138,6 +165,13 @@ Ret HostMemory::mprotect(u64 addr, u64 size, int prot) {
   split_at(end);
   for (auto it = regions_.lower_bound(addr); it != regions_.end() && it->first < end; ++it) it->second.prot = prot;
   return Ret::ok();
+}
+
+bool HostMemory::owns(u64 addr) const {
+  auto it = regions_.upper_bound(addr);
+  if (it == regions_.begin()) return false;
+  --it;
+  return addr < it->first + it->second.size;
 }
 
 bool HostMemory::host_writable(u64 addr, u64 len) const {

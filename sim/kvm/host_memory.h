@@ -8,6 +8,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 
 #include "model/types.h"
@@ -35,6 +36,12 @@ class HostMemory {
   // True if [addr, addr+len) is inside our mappings and host-writable without faulting.
   bool host_writable(u64 addr, u64 len) const;
   u64 mapped_bytes() const { return mapped_bytes_; }
+  // addr lies in a mapping this backend made (any protection).
+  bool owns(u64 addr) const;
+  // The first address of [addr, addr+size) that is mapped in this process but not by this backend
+  // (kvmsim's code, heap, stack, the guest agent): munmap/madvise/mprotect there would hit kvmsim
+  // itself. nullopt: every page is ours or unmapped. Reads /proc/self/maps.
+  std::optional<u64> foreign_mapping(u64 addr, u64 size) const;
   u64 cap() const { return cap_; }
   const std::string& last_diagnostic() const { return diag_; }
   // The last failure was the cap or missing huge pages, not something the kernel decided.

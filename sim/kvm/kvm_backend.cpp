@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "model/spte.h"
 #include "sim/kvm/binary_stats.h"
 
 namespace kvmsim::kvm {
@@ -84,9 +85,36 @@ Ret KvmBackend::mmap_fd(int fd, u64 size, u64 offset, int prot, int flags) {
   return r;
 }
 
-Ret KvmBackend::munmap(u64 addr, u64 size) { return mem_.unmap(addr, size); }
-Ret KvmBackend::madvise(u64 addr, u64 size, int advice) { return mem_.madvise(addr, size, advice); }
-Ret KvmBackend::mprotect(u64 addr, u64 size, int prot) { return mem_.mprotect(addr, size, prot); }
+std::optional<Ret> KvmBackend::refuse_foreign_range(const char* call, u64 addr, u64 size) {
+  const auto foreign = mem_.foreign_mapping(addr, size);
+  if (!foreign) return std::nullopt;
+  diag_host_limit_ = true;
+  diag_ = std::string(call) + ": refused: " + model::hex(*foreign) +
+          " is memory of this process that the trace did not map (kvmsim's own); not passed to the kernel";
+  return Ret::fail(EINVAL);
+}
+
+Ret KvmBackend::munmap(u64 addr, u64 size) {
+  if (auto r = refuse_foreign_range("munmap", addr, size)) return *r;
+  return mem_.unmap(addr, size);
+}
+Ret KvmBackend::madvise(u64 addr, u64 size, int advice) {
+  if (auto r = refuse_foreign_range("madvise", addr, size)) return *r;
+  return mem_.madvise(addr, size, advice);
+}
+Ret KvmBackend::mprotect(u64 addr, u64 size, int prot) {
+  if (auto r = refuse_foreign_range("mprotect", addr, size)) return *r;
+  return mem_.mprotect(addr, size, prot);
+}
+
+std::optional<Ret> KvmBackend::refuse_foreign_fd(const char* call, int fd) {
+  if (files_.count(fd) || vms_.count(fd) || vcpus_.count(fd)) return std::nullopt;
+  if (::fcntl(fd, F_GETFD) == -1) return std::nullopt;  // not open: the kernel answers (EBADF)
+  diag_host_limit_ = true;
+  diag_ = std::string(call) + ": refused: fd " + std::to_string(fd) +
+          " is open in this process but was not created by the trace (kvmsim's own); not passed to the kernel";
+  return Ret::fail(EBADF);
+}
 
 Ret KvmBackend::touch(u64 addr, u64 size) {
   Ret r = mem_.touch(addr, size);
@@ -263,12 +291,17 @@ Ret KvmBackend::ioctl_enable_cap(int fd, const kvm_enable_cap& cap) {
 // ---------------------------------------------------------------- file calls
 
 Ret KvmBackend::fallocate(int fd, int mode, u64 offset, u64 len) {
+  if (auto r = refuse_foreign_fd("fallocate", fd)) return *r;
   return sys(::fallocate(fd, mode, static_cast<off_t>(offset), static_cast<off_t>(len)));
 }
 
-Ret KvmBackend::ftruncate(int fd, u64 len) { return sys(::ftruncate(fd, static_cast<off_t>(len))); }
+Ret KvmBackend::ftruncate(int fd, u64 len) {
+  if (auto r = refuse_foreign_fd("ftruncate", fd)) return *r;
+  return sys(::ftruncate(fd, static_cast<off_t>(len)));
+}
 
 Ret KvmBackend::read(int fd, u64 len) {
+  if (auto r = refuse_foreign_fd("read", fd)) return *r;
   if (len > kMaxScratch) return Ret::fail(ENOMEM);
   Scratch s(len);
   if (!s.ok()) return Ret::fail(ENOMEM);
@@ -276,6 +309,7 @@ Ret KvmBackend::read(int fd, u64 len) {
 }
 
 Ret KvmBackend::write(int fd, u64 len) {
+  if (auto r = refuse_foreign_fd("write", fd)) return *r;
   if (len > kMaxScratch) return Ret::fail(ENOMEM);
   Scratch s(len);
   if (!s.ok()) return Ret::fail(ENOMEM);
@@ -283,6 +317,7 @@ Ret KvmBackend::write(int fd, u64 len) {
 }
 
 Ret KvmBackend::pread(int fd, u64 len, u64 offset) {
+  if (auto r = refuse_foreign_fd("pread", fd)) return *r;
   if (len > kMaxScratch) return Ret::fail(ENOMEM);
   Scratch s(len);
   if (!s.ok()) return Ret::fail(ENOMEM);
@@ -290,7 +325,7 @@ Ret KvmBackend::pread(int fd, u64 len, u64 offset) {
 }
 
 Ret KvmBackend::close(int fd) {
-  if (fd == kvm_fd_) return Ret::fail(EBADF);  // the backend's own device fd is not the trace's to close
+  if (auto r = refuse_foreign_fd("close", fd)) return *r;  // e.g. /dev/kvm, stdio, report files
   Ret r = sys(::close(fd));
   if (!r.is_ok()) return r;
   files_.erase(fd);
@@ -400,6 +435,20 @@ bool KvmBackend::ensure_vcpu_ready(Vcpu& v) {
   return true;
 }
 
+std::optional<u64> KvmBackend::write_hits_own_memory(const Vm& vm, u64 gpa) const {
+  for (const auto& [id, s] : vm.slots) {
+    if (slot_as(id) != 0 || gpa < s.gpa || gpa >= s.gpa + s.size) continue;
+    const u64 hva = (s.uaddr + (gpa - s.gpa)) & ~(kPageSize - 1);
+    if (mem_.owns(hva)) return std::nullopt;
+    // mincore() fails with ENOMEM exactly when the page is not mapped in this process: then the
+    // kernel answers the fault itself (EFAULT) and nothing of ours is at risk.
+    unsigned char vec = 0;
+    if (::mincore(reinterpret_cast<void*>(hva), kPageSize, &vec) != 0) return std::nullopt;
+    return hva;
+  }
+  return std::nullopt;
+}
+
 u64 KvmBackend::exec_stub_hva(const Vm& vm, u64 gpa) const {
   for (const auto& [id, s] : vm.slots) {
     if (slot_as(id) != 0 || gpa < s.gpa || gpa >= s.gpa + s.size) continue;
@@ -426,6 +475,16 @@ AccessOutcome KvmBackend::access(int vcpu_fd, u64 gpa, AccessKind kind) {
   }
   Vcpu& v = it->second;
   Vm& vm = *v.vm;
+  // A slot may point anywhere (traces probe the kernel's checks, the fuzz shrinker simplifies
+  // addresses): a guest store through it must never land in kvmsim's own memory.
+  if (kind == AccessKind::write) {
+    if (auto hva = write_hits_own_memory(vm, gpa)) {
+      diag_host_limit_ = true;
+      diag_ = "access: refused: a guest write to gpa " + model::hex(gpa) + " would store to hva " + model::hex(*hva) +
+              ", memory of this process that the trace did not map";
+      return fail(EFAULT);
+    }
+  }
   evict_agent_if_colliding(vm, ~0u, gpa, 1);  // the target must not be agent memory
   if (!ensure_agent(vm, gpa)) return fail(ENOSPC);
   if (!ensure_vcpu_ready(v)) return fail(EIO);

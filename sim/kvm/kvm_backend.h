@@ -118,6 +118,13 @@ class KvmBackend final : public KvmApi {
   bool ensure_agent(Vm& vm, u64 avoid_gpa);  // placement avoids trace slots and avoid_gpa
   bool ensure_vcpu_ready(Vcpu& v);
   u64 exec_stub_hva(const Vm& vm, u64 gpa) const;
+  // The hva a guest write to gpa would store to when it is memory of this process that the
+  // backend did not map for the trace (its heap, stack, code): nullopt when the write is safe.
+  std::optional<u64> write_hits_own_memory(const Vm& vm, u64 gpa) const;
+  // Safety: host-memory and file calls on what belongs to kvmsim rather than to the trace are
+  // refused as host limits (KvmApi::Diagnostic) instead of being passed to the kernel.
+  std::optional<Ret> refuse_foreign_range(const char* call, u64 addr, u64 size);
+  std::optional<Ret> refuse_foreign_fd(const char* call, int fd);
   Ret sys(long r) { return r < 0 ? Ret::fail(errno) : Ret::ok(r); }
 
   model::Profile profile_;

@@ -78,12 +78,27 @@ TEST_F(KvmBackendTest, AccessReadWriteOkAndLandsInHostMemory) {
   reinterpret_cast<volatile u8*>(m)[0] = 0x5a;
   EXPECT_EQ(access(0x100000, AccessKind::read).kind, Kind::ok) << kb_->last_diagnostic();
   EXPECT_EQ(access(0x100000 + 5 * k4K, AccessKind::write).kind, Kind::ok) << kb_->last_diagnostic();
-  // The write is a locked OR of 0: the byte keeps its value.
+  // The write stores one byte at its own target only: page 0 keeps its value.
   EXPECT_EQ(reinterpret_cast<volatile u8*>(m)[0], 0x5a);
   auto o = access(0x100000 + 7 * k4K + 3, AccessKind::exec);
   EXPECT_EQ(o.kind, Kind::ok) << kb_->last_diagnostic();
   EXPECT_EQ(reinterpret_cast<volatile u8*>(m)[7 * k4K + 3], 0) << "exec stub must be restored";
   EXPECT_EQ(stat("pages_4k"), 3u);  // read, write and exec pages; agent leaves excluded
+}
+
+// A slot may point at kvmsim's own memory (traces probe the kernel's checks with arbitrary
+// addresses; the fuzz shrinker simplifies them): a guest store there is refused as a host limit.
+TEST_F(KvmBackendTest, GuestWriteIntoTheProcessOwnMemoryIsRefused) {
+  alignas(4096) static volatile u8 own[k4K];  // in kvmsim's .bss, not mapped by the backend
+  own[0] = 0x5a;
+  ASSERT_EQ(slot(0, 0x100000, k4K, reinterpret_cast<u64>(&own[0])), Ret::ok());
+  AccessOutcome o = access(0x100000, AccessKind::write);
+  EXPECT_EQ(o.kind, Kind::error);
+  EXPECT_EQ(o.err, EFAULT);
+  const KvmApi::Diagnostic d = api_->take_diagnostic();
+  EXPECT_TRUE(d.host_limit);
+  EXPECT_NE(d.text.find("memory of this process"), std::string::npos) << d.text;
+  EXPECT_EQ(own[0], 0x5a);
 }
 
 TEST_F(KvmBackendTest, AccessOutcomes) {
