@@ -509,7 +509,8 @@ std::string ReplayReport::json() const {
     out += "{\"line\":" + std::to_string(r.line) + ",\"statement\":" + json_quote(r.statement) +
            ",\"status\":" + json_quote(step_status_name(r.status)) + ",\"expected\":" + json_quote(r.expected) +
            ",\"actual\":" + json_quote(r.actual) + ",\"message\":" + json_quote(r.message) +
-           (r.host_limit ? ",\"host_limit\":true}" : "}");
+           (r.host_limit ? ",\"host_limit\":true" : "") +
+           (r.rewrite ? ",\"rewrite\":" + json_quote(*r.rewrite) : std::string()) + "}";
   }
   return out + "]}\n";
 }

@@ -62,6 +62,7 @@ struct CampaignResult {
   std::optional<FoundDivergence> found;
   std::map<std::string, std::size_t> explained;  // known open divergences met (known_open.h), by name
   std::string unavailable;     // non-empty: a backend could not be created (exit 77)
+  std::string failure;         // non-empty: the nested oracle failed to boot or report (exit 1)
   std::string report;          // deterministic text: seed, options, one line per case, outcome
   std::string emitted;         // every case with side A's observed results (for --emit-trace)
   double seconds = 0;          // wall clock of the replay part (for the rate)

@@ -6,6 +6,8 @@
 #include "model/profile.h"
 #include "sim/cli.h"
 #include "sim/fuzz/campaign.h"
+#include "sim/fuzz/nested_campaign.h"
+#include "sim/nested/nested_runner.h"
 #include "sim/kvm/probe.h"
 
 namespace kvmsim {
@@ -20,6 +22,16 @@ int run_fuzz(const FuzzArgs& args, std::ostream& out, std::ostream& err) {
   o.backend_a = args.backend.substr(0, comma);
   o.backend_b = args.backend.substr(comma + 1);
   const bool uses_kvm = o.backend_a == "kvm" || o.backend_b == "kvm";
+  const bool uses_nested = o.backend_a == "nested" || o.backend_b == "nested";
+  if (uses_nested && (o.backend_a != "model" || o.backend_b != "nested")) {
+    err << "kvmsim fuzz: the nested oracle pairs only as model,nested\n";
+    return kExitUsage;
+  }
+  if (args.faults && uses_nested) {
+    err << "kvmsim fuzz: --faults needs two backends that honour inject statements (e.g. model,model); "
+           "the nested oracle's kernel cannot fail on demand\n";
+    return kExitUsage;
+  }
   if (args.faults && uses_kvm) {
     // The kernel cannot be made to fail deterministically at a chosen step, so injected faults would
     // show up as divergences by construction.
@@ -61,8 +73,15 @@ int run_fuzz(const FuzzArgs& args, std::ostream& out, std::ostream& err) {
     }
     host = kvm::matching_profile(p);
   }
-  const std::string model_name =
-      !args.profile.empty() ? args.profile : uses_kvm ? host : model::default_profile().name;
+  // The nested oracle boots as the model's profile: --profile must name one of its flavours.
+  const std::string model_name = !args.profile.empty() ? args.profile
+                                 : uses_kvm             ? host
+                                 : uses_nested          ? nested::flavours().front()
+                                                        : model::default_profile().name;
+  if (uses_nested && !nested::is_flavour(model_name)) {
+    err << "kvmsim fuzz: profile '" << model_name << "' is not a nested oracle flavour\n";
+    return kExitUsage;
+  }
   const model::Profile* pm = model::find_profile(model_name);
   const model::Profile* ph = uses_kvm ? model::find_profile(host) : pm;
   if (!pm || !ph) {
@@ -75,7 +94,10 @@ int run_fuzz(const FuzzArgs& args, std::ostream& out, std::ostream& err) {
 
   out << "seed " << seed->text << "\n";
   out.flush();
-  fuzz::CampaignResult r = fuzz::run_campaign(o);
+  if (uses_nested) o.profile_b = o.profile_a;
+  nested::RunOptions ro;
+  ro.trace_timeout_s = 30;  // a generated case takes well under a second in the guest; a hang costs this
+  fuzz::CampaignResult r = uses_nested ? fuzz::run_nested_campaign(o, ro) : fuzz::run_campaign(o);
   out << r.report;
   if (!args.emit_trace.empty()) std::ofstream(args.emit_trace, std::ios::binary) << r.emitted;
   char rate[160];
@@ -83,6 +105,10 @@ int run_fuzz(const FuzzArgs& args, std::ostream& out, std::ostream& err) {
                 r.steps, r.seconds);
   err << rate;
   if (!r.unavailable.empty()) return kExitNothingRan;
+  if (!r.failure.empty()) {
+    err << "kvmsim fuzz: " << r.failure << "\n";
+    return kExitMismatch;  // an oracle that does not report is a failure, never a skip
+  }
   return r.found ? kExitMismatch : kExitOk;
 }
 

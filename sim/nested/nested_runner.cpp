@@ -195,6 +195,7 @@ std::optional<ReplayReport> replay_report_from_json(const JsonValue& v, const st
     s.actual = item.str("actual");
     s.message = replace_all(item.str("message"), guest_file, file);
     if (const JsonValue* h = item.get("host_limit")) s.host_limit = h->kind == JsonValue::Kind::boolean && h->boolean;
+    if (const JsonValue* w = item.get("rewrite"); w && w->kind == JsonValue::Kind::string) s.rewrite = w->text;
     if (!status_from_name(item.str("status"), &s.status)) {
       *error = "unknown statement status '" + item.str("status") + "'";
       return std::nullopt;

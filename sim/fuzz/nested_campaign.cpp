@@ -1,0 +1,279 @@
+#include "sim/fuzz/nested_campaign.h"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "model/core_assert.h"
+#include "model/kvm.h"
+#include "sim/differential.h"
+#include "sim/fuzz/generator.h"
+#include "sim/fuzz/known_open.h"
+#include "sim/fuzz/shrinker.h"
+#include "sim/trace/parser.h"
+
+namespace kvmsim::fuzz {
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+constexpr std::size_t kMinCase = 30, kMaxCase = 80;  // as run_campaign
+constexpr std::size_t kMaxCandidatesPerRound = 48;   // one boot runs them all
+
+std::optional<trace::Trace> parse_case(const std::string& text) {
+  auto parsed = trace::parse(text, "fuzz.trace");
+  if (std::holds_alternative<trace::ParseError>(parsed)) return std::nullopt;
+  return std::get<trace::Trace>(std::move(parsed));
+}
+
+// One batch: every text replayed in one boot and on the model, paired. nullopt entries: the case
+// did not parse (a shrink candidate that dropped a binding still in use).
+struct Batch {
+  std::vector<std::optional<DiffReport>> diffs;
+  std::vector<std::optional<trace::Trace>> traces;
+  std::vector<bool> hung;  // the guest's per-trace timeout killed it: the kernel never answered
+  std::string failure;     // the boot failed: why, with the console tail
+};
+
+Batch run_batch(const std::vector<std::string>& texts, const model::Profile& profile, const std::string& dir,
+                const std::string& tag, const nested::RunOptions& ro) {
+  Batch b;
+  std::vector<std::string> files;
+  std::vector<std::size_t> index;  // files[i] is texts[index[i]]
+  fs::create_directories(dir);
+  for (std::size_t i = 0; i < texts.size(); i++) {
+    b.traces.push_back(parse_case(texts[i]));
+    if (!b.traces.back()) continue;
+    files.push_back((fs::path(dir) / (tag + "-" + std::to_string(i) + ".trace")).string());
+    std::ofstream(files.back(), std::ios::binary) << texts[i];
+    index.push_back(i);
+  }
+  b.diffs.resize(texts.size());
+  b.hung.resize(texts.size());
+  if (files.empty()) return b;
+  nested::BootRun run = nested::run_nested_replay(files, profile, ro);
+  if (!run.ok) {
+    b.failure = run.failure;
+    return b;
+  }
+  for (std::size_t k = 0; k < files.size(); k++) {
+    const std::size_t i = index[k];
+    const trace::Trace& t = *b.traces[i];
+    if (k < run.traces.size() && !run.traces[k].report && run.traces[k].exit_code == 143) {
+      b.hung[i] = true;
+      continue;
+    }
+    if (k >= run.traces.size() || !run.traces[k].report) {
+      b.failure = "the oracle reported nothing for " + files[k] +
+                  (k < run.traces.size() ? " (guest exit " + std::to_string(run.traces[k].exit_code) + ")" : "");
+      return b;
+    }
+    model::Kvm m(profile);
+    ReplayReport mr = replay(t, m, ReplayOptions{});
+    b.diffs[i] = diff_recorded(t, mr, *run.traces[k].report);
+  }
+  return b;
+}
+
+// The statement lines of a case (not the header, comments or blank lines), by index into `lines`.
+std::vector<std::size_t> statement_lines(const std::vector<std::string>& lines) {
+  std::vector<std::size_t> out;
+  for (std::size_t i = 0; i < lines.size(); i++) {
+    const std::string& l = lines[i];
+    if (l.empty() || l[0] == '#' || l.rfind("kvmsim-trace", 0) == 0 || l.rfind("profile ", 0) == 0) continue;
+    out.push_back(i);
+  }
+  return out;
+}
+
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);) out.push_back(l);
+  return out;
+}
+
+std::string join_lines(const std::vector<std::string>& lines, std::size_t skip = static_cast<std::size_t>(-1)) {
+  std::string out;
+  for (std::size_t i = 0; i < lines.size(); i++)
+    if (i != skip) out += lines[i] + "\n";
+  return out;
+}
+
+bool same_bug(const std::optional<DiffReport>& d, const Signature& sig) {
+  return d && d->first && signature_of(*d->first) == sig;
+}
+
+}  // namespace
+
+CampaignResult run_nested_campaign(const CampaignOptions& o, const nested::RunOptions& ro) {
+  CampaignResult res;
+  const model::Profile& profile = *o.profile_a;
+  const std::string pair = o.backend_a + "," + o.backend_b;
+  res.report = "kvmsim fuzz: seed " + o.seed.text + "\n";
+  res.report += "options: steps=" + std::to_string(o.steps) + " backend=" + pair + " profiles=" + profile.name + "," +
+                profile.name + " faults=off (one boot per batch)\n";
+  const std::string dir = o.out_dir.empty() ? (fs::temp_directory_path() / "kvmsim-fuzz-nested").string() : o.out_dir;
+  GenOptions g;
+  g.profile = profile.name;
+
+  // Generate every case first: the same split of --steps into cases as run_campaign.
+  Rng lengths(o.seed, 0);
+  std::vector<std::string> cases;
+  std::vector<std::string> swarms;
+  for (std::size_t steps = 0, index = 0; steps < o.steps; index++) {
+    const std::size_t len = std::min<std::size_t>(kMinCase + lengths.below(kMaxCase - kMinCase + 1), o.steps - steps);
+    Rng rng(o.seed, index + 1);
+    Swarm swarm = draw_swarm(rng, g);
+    cases.push_back(generate_case(rng, len, swarm, g));
+    swarms.push_back(swarm.describe());
+    steps += len;
+  }
+  const auto start = Clock::now();
+  Batch batch = run_batch(cases, profile, dir, "case", ro);
+  res.seconds = since(start);
+  if (!batch.failure.empty()) {
+    res.failure = batch.failure;
+    res.report += "nested oracle failed: " + batch.failure + "\n";
+    return res;
+  }
+  for (std::size_t index = 0; index < cases.size(); index++) {
+    if (batch.hung[index]) {
+      // 6.12.117 never returns from KVM_PRE_FAULT_MEMORY on a vCPU whose root a zap-all made obsolete
+      // (Profile::prefault_hangs_after_zap_all): a known kernel bug when the profile says so.
+      res.cases++;
+      if (!profile.prefault_hangs_after_zap_all) {
+        res.failure = "case " + std::to_string(index) + " hung in the kernel (killed by the guest's per-trace timeout): " +
+                      (fs::path(dir) / ("case-" + std::to_string(index) + ".trace")).string();
+        res.report += res.failure + "\n";
+        return res;
+      }
+      res.explained["kernel_prefault_hang_after_zap_all"]++;
+      res.report += "case " + std::to_string(index) + ": hung in the kernel; explained: kernel_prefault_hang_after_zap_all\n";
+      continue;
+    }
+    const std::optional<DiffReport>& d = batch.diffs[index];
+    KVMSIM_ASSERT_CTX(d.has_value(), "generated case does not parse:\n" + cases[index]);
+    res.cases++;
+    res.steps += count_statements(cases[index]);
+    res.emitted += "# ---- case " + std::to_string(index) + " (" + swarms[index] + ")\n" +
+                   apply_rewrites(*batch.traces[index], d->a.results);
+    res.report += "case " + std::to_string(index) + ": " + std::to_string(count_statements(cases[index])) +
+                  " statements, " + std::to_string(d->divergences) + " divergent; swarm " + swarms[index] + "\n";
+    if (!d->first) continue;
+    const Signature sig = signature_of(*d->first);
+    if (!o.strict) {
+      if (const KnownOpen* k = explain_divergence(sig, o.backend_a, profile, o.backend_b, profile)) {
+        res.explained[k->name]++;
+        res.report += "  explained: " + k->name + " at line " + std::to_string(d->first->line) + "\n";
+        continue;
+      }
+    }
+    FoundDivergence f;
+    f.case_index = index;
+    f.signature = sig;
+    f.line = d->first->line;
+    f.original = cases[index];
+    f.original_statements = count_statements(f.original);
+    res.report += "divergence: line " + std::to_string(f.line) + ": " + d->first->statement + "\n  " + o.backend_a +
+                  " " + d->first->a_actual + ", " + o.backend_b + " " + d->first->b_actual + "\n  signature: " +
+                  sig.str() + "\n";
+
+    // Shrink: drop what follows the diverging line (it cannot change that line), then rounds of
+    // single-statement drops, one boot per round.
+    std::vector<std::string> lines = split_lines(f.original);
+    {
+      std::vector<std::string> kept;
+      for (std::size_t i = 0; i < lines.size(); i++)
+        if (static_cast<int>(i) + 1 <= f.line) kept.push_back(lines[i]);
+      lines = kept;
+    }
+    int rounds = 0;
+    const auto shrink_start = Clock::now();
+    for (bool progress = o.shrink; progress;) {
+      progress = false;
+      if (o.shrink_budget_s > 0 && since(shrink_start) >= o.shrink_budget_s) break;
+      const std::vector<std::size_t> stmts = statement_lines(lines);
+      std::vector<std::string> candidates;
+      std::vector<std::size_t> dropped;
+      // Latest statements first: they are the least likely to set up the divergence.
+      for (auto it = stmts.rbegin(); it != stmts.rend() && candidates.size() < kMaxCandidatesPerRound; ++it) {
+        if (*it + 1 == lines.size()) continue;  // the diverging statement stays
+        candidates.push_back(join_lines(lines, *it));
+        dropped.push_back(*it);
+      }
+      if (candidates.empty()) break;
+      Batch round = run_batch(candidates, profile, dir, "shrink" + std::to_string(rounds), ro);
+      rounds++;
+      f.shrink_candidates += candidates.size();
+      if (!round.failure.empty()) {
+        res.report += "shrink round " + std::to_string(rounds) + ": oracle failed, shrinking stops: " +
+                      round.failure.substr(0, round.failure.find('\n')) + "\n";
+        break;
+      }
+      for (std::size_t c = 0; c < candidates.size(); c++) {
+        if (!same_bug(round.diffs[c], sig)) continue;
+        lines.erase(lines.begin() + static_cast<std::ptrdiff_t>(dropped[c]));
+        // The diverging line moved up: everything after it goes again.
+        const int line = round.diffs[c]->first->line;
+        if (static_cast<std::size_t>(line) < lines.size()) lines.resize(static_cast<std::size_t>(line));
+        progress = true;
+        break;
+      }
+    }
+    const std::string minimal = join_lines(lines);
+    res.report += "shrunk: " + std::to_string(f.original_statements) + " -> " + std::to_string(count_statements(minimal)) +
+                  " statements (" + std::to_string(rounds) + " rounds, " + std::to_string(f.shrink_candidates) +
+                  " candidates, one boot each round)\n";
+    // Re-run the minimal case 5 times in one boot; its expected results are the oracle's answers.
+    f.reruns = o.reruns;
+    Batch again = run_batch(std::vector<std::string>(static_cast<std::size_t>(std::max(1, o.reruns)), minimal), profile,
+                            dir, "rerun", ro);
+    std::string expected = minimal;
+    for (std::size_t i = 0; i < again.diffs.size(); i++) {
+      if (!same_bug(again.diffs[i], sig)) continue;
+      f.reproduced++;
+      expected = apply_rewrites(*again.traces[i], again.diffs[i]->b.results);
+    }
+    if (!again.failure.empty()) res.report += "re-run: oracle failed: " + again.failure.substr(0, again.failure.find('\n')) + "\n";
+    const std::string comment = "# found by kvmsim fuzz --seed " + o.seed.text + " --backend " + pair + " (case " +
+                                std::to_string(index) + ")\n# signature: " + sig.str() +
+                                "\n# expected results are " + o.backend_b + "'s answers\n";
+    std::vector<std::string> out_lines = split_lines(expected);
+    std::size_t header = 0;
+    while (header < out_lines.size() && header < 2 &&
+           (out_lines[header].rfind("kvmsim-trace", 0) == 0 || out_lines[header].rfind("profile ", 0) == 0))
+      header++;
+    f.shrunk = join_lines(std::vector<std::string>(out_lines.begin(), out_lines.begin() + static_cast<std::ptrdiff_t>(header))) +
+               comment +
+               join_lines(std::vector<std::string>(out_lines.begin() + static_cast<std::ptrdiff_t>(header), out_lines.end()));
+    f.shrunk_statements = count_statements(f.shrunk);
+    res.report += "reproduced " + std::to_string(f.reproduced) + "/" + std::to_string(f.reruns) + "\n";
+    if (!o.out_dir.empty()) {
+      fs::create_directories(o.out_dir);
+      f.file = (fs::path(o.out_dir) / ("fuzz-" + o.seed.text.substr(0, 16) + "-case" + std::to_string(index) + ".trace")).string();
+      std::ofstream(f.file, std::ios::binary) << f.shrunk;
+      f.replay_command = "kvmsim replay --backend " + pair + " " + f.file;
+      res.report += "written: " + f.file + "\nreplay: " + f.replay_command + "\n";
+    }
+    res.report += "--- minimal trace ---\n" + f.shrunk;
+    res.found = std::move(f);
+    break;
+  }
+  for (const auto& [name, n] : res.explained) res.report += "explained: " + name + " x" + std::to_string(n) + "\n";
+  if (!res.found)
+    res.report += "result: no unexplained divergence in " + std::to_string(res.cases) + " cases, " +
+                  std::to_string(res.steps) + " statements\n";
+  return res;
+}
+
+}  // namespace kvmsim::fuzz
