@@ -282,6 +282,28 @@ TEST(FuzzInject, UnobservableWhereUnsupported) {
   EXPECT_EQ(d.a.counts.matched, 5u);
 }
 
+// The nested oracle pairs only as model,nested, booted as one of its flavours, without --faults; all
+// of this is refused before any boot.
+TEST(FuzzCli, NestedUsageIsCheckedBeforeBooting) {
+  FuzzArgs a;
+  a.seed = "1";
+  a.steps = 50;
+  auto code = [&] {
+    std::ostringstream out, err;
+    return run_fuzz(a, out, err);
+  };
+  a.backend = "nested,model";
+  EXPECT_EQ(code(), kExitUsage);
+  a.backend = "kvm,nested";
+  EXPECT_EQ(code(), kExitUsage);
+  a.backend = "model,nested";
+  a.faults = true;
+  EXPECT_EQ(code(), kExitUsage);
+  a.faults = false;
+  a.profile = "linux-6.18";
+  EXPECT_EQ(code(), kExitUsage) << "not an oracle flavour";
+}
+
 TEST(FuzzCli, UsageAndFaultsOnKvmRefused) {
   std::ostringstream out, err;
   FuzzArgs a;
