@@ -170,6 +170,7 @@ HostChange HostMemory::munmap(u64 addr, u64 size) {
   for (auto c = chunks_.lower_bound(chunk_of(addr)); c != chunks_.end() && c->first < end;)
     c = (c->first >= addr && c->first + kChunk <= end) ? chunks_.erase(c) : std::next(c);
   written_.erase(addr, end);
+  cached_.erase(addr, end);
   return out;
 }
 
@@ -254,6 +255,7 @@ std::vector<HostRange> HostMemory::punch_file(u64 file_id, u64 offset, u64 len) 
     if (is >= ie) continue;
     HostRange h{r.start + (is - rs), r.start + (ie - rs)};
     written_.erase(h.start, h.end);
+    cached_.erase(h.start, h.end);
     out.push_back(h);
   }
   return out;
@@ -271,9 +273,27 @@ HostFault HostMemory::fault_4k(const HostRegion& r, u64 hva, bool write) {
   // mapped (CoW): the MMU notifier invalidates it, so a KVM mapping of the zero page goes (found by
   // kvmsim fuzz: traces/regressions/zero_page_cow_zaps_4k.trace).
   if (write && !r.shared && !r.file && hs == kPage && !is_written(page)) f.invalidated.push_back(HostRange{page, page + hs});
+  // A present PTE is found by GUP's fast path: no page fault, so no fault-around either.
+  const bool faulted = !is_written(page);
   if (write || r.shared) written_.assign(page, page + hs, true);
+  if (r.shared) {
+    cached_.assign(page, page + hs, true);
+    if (faulted && !write && hs == kPage) fault_around(r, hva);
+  }
   f.writable = (r.prot & PROT_WRITE) && is_written(page);
   return f;
+}
+
+void HostMemory::fault_around(const HostRegion& r, u64 hva) {
+  // do_fault_around(): a read fault on a file mapping whose vm_ops has map_pages (shmem, memfd; not
+  // guest_memfd) also maps the page-cache pages of the aligned fault_around_bytes window, clipped
+  // to the VMA and the PMD. Shared mappings have no write-notify, so those PTEs are writable.
+  if (r.file && r.file->kind == MappedFile::Kind::guest_memfd) return;
+  const u64 window = hva & ~(kFaultAroundBytes - 1);
+  const u64 start = std::max(window, r.start);
+  const u64 end = std::min({window + kFaultAroundBytes, r.end, chunk_of(hva) + kChunk});
+  for (u64 p = start; p < end; p += kPage)
+    if (cached_.get(p).has_value()) written_.assign(p, p + kPage, true);
 }
 
 bool HostMemory::read_fault_run(u64 hva, u64 limit, u64* end, HostFault* f) const {

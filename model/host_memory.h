@@ -16,6 +16,9 @@
 //    (the chunk becomes `split`). Chunks not entirely inside a region are 4K.
 //  * A 4K (or hugetlb) page is mapped writable only once it has been written (read faults map
 //    the zero page / read-only PTEs, so KVM maps them read-only).
+//  * Shared mappings (shmem, memfd) have no write-notify: a read fault maps the page writable, and
+//    maps its page-cache neighbours in the 64 KiB fault-around window too (what the legacy MMU's
+//    PTE prefetch then finds present).
 // Invariant: huge chunk states (huge_zero, thp) exist only for chunks entirely inside one region.
 // Every operation that changes what is mapped reports the invalidated host ranges (what the MMU
 // notifier would tell KVM); the caller forwards them to every VM.
@@ -135,6 +138,8 @@ class HostMemory {
   std::vector<HostRange> mapped_parts(u64 start, u64 end) const;
   bool fully_mapped(u64 start, u64 end) const;
   HostFault fault_4k(const HostRegion& r, u64 hva, bool write);
+  static constexpr u64 kFaultAroundBytes = 64ull << 10;  // /sys/kernel/mm/.../fault_around_bytes default
+  void fault_around(const HostRegion& r, u64 hva);
   bool is_written(u64 page) const { return written_.get(page).has_value(); }
 
   ThpPolicy thp_;
@@ -145,6 +150,10 @@ class HostMemory {
   std::map<u64, HostRegion> regions_;  // start -> region
   std::map<u64, Chunk> chunks_;        // 2M chunk base -> state (absent = untouched)
   IntervalMap<bool> written_;          // host byte ranges (page granular) written at least once
+  // Pages of shared (shmem/memfd) mappings that are in the page cache: allocated by a fault or a
+  // write, kept by MADV_DONTNEED (it only drops PTEs), gone with munmap or a hole punch. Keyed by
+  // hva (addresses are never reused); a file mapped twice is not seen as one.
+  IntervalMap<bool> cached_;
 };
 
 }  // namespace kvmsim::model

@@ -31,6 +31,9 @@ void Vm::flags_changed(const Memslot& old, const Memslot& now) {
   events_.push_back(MmuEvent{is ? MmuEvent::Kind::dirty_log_on : MmuEvent::Kind::dirty_log_off, now.as_id,
                              now.base_gfn, now.end_gfn()});
   TdpMmu& mmu = mmu_.at(now.as_id);
+  // Nothing more for a READONLY slot, either way: it can never be written, so nothing needs 4K
+  // tracking or recovering (found by kvmsim fuzz: traces/regressions/readonly_dirty_log_off_keeps_4k.trace).
+  if (now.flags & KVM_MEM_READONLY) return;
   if (!is) {
     // Writes no longer need 4K tracking: rebuild huge pages where the slot allows them.
     auto max_level = [this, &now](u64 gfn, int) { return max_mapping_level(now, gfn); };
@@ -38,8 +41,6 @@ void Vm::flags_changed(const Memslot& old, const Memslot& now) {
     else mmu.zap_collapsible(now.base_gfn, now.end_gfn(), max_level);
     return;
   }
-  // A READONLY slot can never be written: only the (unmodelled) PML state changes.
-  if (now.flags & KVM_MEM_READONLY) return;
   // Manual protect with INITIALLY_SET: every page already reads dirty; KVM_CLEAR_DIRTY_LOG
   // splits and protects chunk by chunk (write_protect below).
   if ((manual_protect_ & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE) && (manual_protect_ & KVM_DIRTY_LOG_INITIALLY_SET))

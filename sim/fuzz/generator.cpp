@@ -74,7 +74,11 @@ class CaseGen {
     maps_.push_back({"m0", rng_.chance(50) ? 8 * M : 4 * M, b0 == "thp"});
     emit("m0 = mmap(" + sz(maps_[0].size) + ", " + b0 + ")");
     const std::string b1 = rng_.pick(backings);
-    maps_.push_back({"m1", rng_.pick(std::vector<u64>{2 * M, 4 * M, 4 * M + 4 * K}), b1 == "thp"});
+    // restriction shmem_whole_2m: a shmem mapping with a 4K tail gets fewer fault-around neighbours on
+    // this host than the 64 KiB window the model maps (open finding, docs/fuzz.md).
+    const std::vector<u64> m1_sizes = b1 == "shmem" ? std::vector<u64>{2 * M, 4 * M, 4 * M}
+                                                    : std::vector<u64>{2 * M, 4 * M, 4 * M + 4 * K};
+    maps_.push_back({"m1", rng_.pick(m1_sizes), b1 == "thp"});
     emit("m1 = mmap(" + sz(maps_[1].size) + ", " + b1 + ")");
     if (opt_.include_1g && rng_.chance(25)) {
       const bool thp = rng_.chance(50);

@@ -412,9 +412,9 @@ TEST(Replay, ReportRenderings) {
                 "\"unchecked\":1,\"unobservable\":0,\"not_run\":0},\"results\":["
                 "{\"line\":3,\"statement\":\"munmap(0, 4K) = -1 EINVAL\",\"status\":\"mismatch\",\"expected\":\"-1 "
                 "EINVAL\",\"actual\":\"0\",\"message\":\"t.trace:3: expected -1 EINVAL, got 0\\n    munmap(0, 4K) = -1 "
-                "EINVAL\"},"
+                "EINVAL\",\"rewrite\":\"= 0\"},"
                 "{\"line\":4,\"statement\":\"munmap(0, 4K)\",\"status\":\"unchecked\",\"expected\":\"\",\"actual\":"
-                "\"0\",\"message\":\"\"}]}\n");
+                "\"0\",\"message\":\"\",\"rewrite\":\"= 0\"}]}\n");
 }
 
 }  // namespace
