@@ -98,7 +98,9 @@ cmake --build "$build_dir" -j2 --target kvmsim_static >&2
 kvmsim="$build_dir/kvmsim_static"
 
 # ---- initramfs
-work="$build_dir/nested/run-$flavour"
+# One work directory per run (pid): concurrent runs of one flavour (a test and a campaign) must not
+# rebuild each other's initramfs. Removed after a run that reported; kept with its logs after a failure.
+work="$build_dir/nested/run-$flavour-$$"
 rm -rf "$work"
 stage="$work/initramfs"
 mkdir -p "$stage"/{bin,dev,proc,sys,tmp,modules,traces}
@@ -289,4 +291,5 @@ if [[ $conformance_mode -eq 1 ]]; then
 fi
 printf ' "conformance": %s,\n' "$cjson"
 printf ' "traces": [%s],\n "passed": %d, "failed": %d}\n' "$tjson" "$passed" "$failed"
+rm -rf "$work"
 exit $status
