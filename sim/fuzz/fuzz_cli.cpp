@@ -96,7 +96,7 @@ int run_fuzz(const FuzzArgs& args, std::ostream& out, std::ostream& err) {
   out.flush();
   if (uses_nested) o.profile_b = o.profile_a;
   nested::RunOptions ro;
-  ro.trace_timeout_s = 30;  // a generated case takes well under a second in the guest; a hang costs this
+  ro.trace_timeout_s = 15;  // a generated case takes well under a second in the guest; a hang costs this
   fuzz::CampaignResult r = uses_nested ? fuzz::run_nested_campaign(o, ro) : fuzz::run_campaign(o);
   out << r.report;
   if (!args.emit_trace.empty()) std::ofstream(args.emit_trace, std::ios::binary) << r.emitted;

@@ -231,6 +231,7 @@ class CaseGen {
     emit(std::string(rng_.chance(30) ? "KVM_SET_USER_MEMORY_REGION2" : "KVM_SET_USER_MEMORY_REGION") +
          "(vm, {slot=" + std::to_string(*id) + ", memory_size=0})");
     slots_.erase(*id);
+    zapped_all_ = true;
   }
   void slot_move() {
     auto id = existing_slot();
@@ -241,6 +242,7 @@ class CaseGen {
     if (invalid()) gpa |= 0x800;
     emit(region_stmt(!s.gmem.empty(), *id, s.flags | (s.gmem.empty() ? 0u : 4u), gpa, s.size, hva(s.map, s.hva_off),
                      s.gmem, s.gmem_off));
+    zapped_all_ = true;
     if (!(gpa & 0xfff) && s.gmem.empty() && !overlaps(gpa, s.size, *id)) slots_[*id].gpa = gpa;
   }
   void slot_flags() {
@@ -325,6 +327,7 @@ class CaseGen {
   }
   void pre_fault() {
     if (!had_slot_) return;  // restriction no_guest_entry_before_first_slot
+    if (opt_.prefault_hangs_after_zap_all && zapped_all_) return;  // restriction no_prefault_after_zap_all
     bool unused;
     auto where = guest_gpa(&unused);
     if (!where) return;
@@ -469,6 +472,7 @@ class CaseGen {
   std::vector<Gmem> gmems_;
   bool munmapped_ = false;
   bool had_slot_ = false;  // a slot creation predicted to succeed has been emitted
+  bool zapped_all_ = false;  // a slot delete or move has been emitted (a zap of all roots)
   struct Hole {
     std::string map;
     u64 off = 0, size = 0;

@@ -30,6 +30,8 @@
 //    zaps KVM's mappings of the whole 2M region around it (open finding, docs/fuzz.md);
 //  * manual_protect_before_slots: KVM_ENABLE_CAP(MANUAL_DIRTY_LOG_PROTECT2) only before the first
 //    slot (open finding: model/invariants.cpp rejects a reachable state after a later change);
+//  * no_prefault_after_zap_all: with GenOptions::prefault_hangs_after_zap_all, no pre-fault after a
+//    slot delete or move (a known kernel hang, not a finding);
 //  * shmem_whole_2m: shmem mappings are whole multiples of 2M: with a 4K tail, this host's fault-around
 //    maps fewer page-cache neighbours than the model's 64 KiB window (open finding, docs/fuzz.md);
 //  * madvise_dontneed_only: no MADV_HUGEPAGE/NOHUGEPAGE: on this kernel they zap KVM's mappings of
@@ -68,6 +70,9 @@ struct GenOptions {
   bool faults = false;           // generate `inject(...)` statements
   unsigned invalid_percent = 12; // share of calls made invalid on purpose
   bool include_1g = true;        // sometimes map a 1G region so 1G-sized slots are possible
+  // The kernel never returns from KVM_PRE_FAULT_MEMORY once a memslot delete/move zapped all roots
+  // (Profile::prefault_hangs_after_zap_all, 6.12.117): no pre-fault after the first delete or move.
+  bool prefault_hangs_after_zap_all = false;
 };
 
 // Draws a swarm: each kind is on with probability 3/4 (at least three kinds), weights 1..9.

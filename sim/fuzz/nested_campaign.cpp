@@ -125,6 +125,7 @@ CampaignResult run_nested_campaign(const CampaignOptions& o, const nested::RunOp
   const std::string dir = o.out_dir.empty() ? (fs::temp_directory_path() / "kvmsim-fuzz-nested").string() : o.out_dir;
   GenOptions g;
   g.profile = profile.name;
+  g.prefault_hangs_after_zap_all = profile.prefault_hangs_after_zap_all;
 
   // Generate every case first: the same split of --steps into cases as run_campaign.
   Rng lengths(o.seed, 0);
