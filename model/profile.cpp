@@ -195,6 +195,10 @@ Profile linux_6_12_shadow() {
   p.caps[KVM_CAP_PRE_FAULT_MEMORY] = same(0);
   p.tdp = false;
   p.eager_page_split = false;
+  // The legacy MMU's fault path, as on this machine's kvm_pvm (found by kvmsim fuzz on the oracle:
+  // traces/nested/regression_shadow_prefetch.trace).
+  p.drop_large_spte = true;
+  p.direct_pte_prefetch = true;
   return p;
 }
 

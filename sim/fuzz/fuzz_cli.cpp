@@ -95,6 +95,7 @@ int run_fuzz(const FuzzArgs& args, std::ostream& out, std::ostream& err) {
   out << "seed " << seed->text << "\n";
   out.flush();
   if (uses_nested) o.profile_b = o.profile_a;
+  if (uses_nested) o.shrink_budget_s = 300;  // one boot per round: rounds cost seconds, not milliseconds
   nested::RunOptions ro;
   ro.trace_timeout_s = 15;  // a generated case takes well under a second in the guest; a hang costs this
   fuzz::CampaignResult r = uses_nested ? fuzz::run_nested_campaign(o, ro) : fuzz::run_campaign(o);

@@ -203,14 +203,24 @@ CampaignResult run_nested_campaign(const CampaignOptions& o, const nested::RunOp
     for (bool progress = o.shrink; progress;) {
       progress = false;
       if (o.shrink_budget_s > 0 && since(shrink_start) >= o.shrink_budget_s) break;
-      const std::vector<std::size_t> stmts = statement_lines(lines);
+      std::vector<std::size_t> stmts = statement_lines(lines);
+      if (!stmts.empty() && stmts.back() + 1 == lines.size()) stmts.pop_back();  // the diverging statement stays
+      // Candidates drop a run of k statements, for k = n/2, n/4, ..., 1 (delta debugging): one boot
+      // tries them all, and the accepted candidate is the one dropping the most.
       std::vector<std::string> candidates;
-      std::vector<std::size_t> dropped;
-      // Latest statements first: they are the least likely to set up the divergence.
-      for (auto it = stmts.rbegin(); it != stmts.rend() && candidates.size() < kMaxCandidatesPerRound; ++it) {
-        if (*it + 1 == lines.size()) continue;  // the diverging statement stays
-        candidates.push_back(join_lines(lines, *it));
-        dropped.push_back(*it);
+      std::vector<std::vector<std::size_t>> dropped;
+      for (std::size_t k = std::max<std::size_t>(1, stmts.size() / 2); k >= 1 && candidates.size() < kMaxCandidatesPerRound;
+           k /= 2) {
+        for (std::size_t from = 0; from < stmts.size() && candidates.size() < kMaxCandidatesPerRound; from += k) {
+          std::vector<std::size_t> drop(stmts.begin() + static_cast<std::ptrdiff_t>(from),
+                                        stmts.begin() + static_cast<std::ptrdiff_t>(std::min(stmts.size(), from + k)));
+          std::vector<std::string> kept;
+          for (std::size_t i = 0; i < lines.size(); i++)
+            if (!std::binary_search(drop.begin(), drop.end(), i)) kept.push_back(lines[i]);
+          candidates.push_back(join_lines(kept));
+          dropped.push_back(std::move(drop));
+        }
+        if (k == 1) break;
       }
       if (candidates.empty()) break;
       Batch round = run_batch(candidates, profile, dir, "shrink" + std::to_string(rounds), ro);
@@ -221,14 +231,16 @@ CampaignResult run_nested_campaign(const CampaignOptions& o, const nested::RunOp
                       round.failure.substr(0, round.failure.find('\n')) + "\n";
         break;
       }
-      for (std::size_t c = 0; c < candidates.size(); c++) {
-        if (!same_bug(round.diffs[c], sig)) continue;
-        lines.erase(lines.begin() + static_cast<std::ptrdiff_t>(dropped[c]));
+      std::size_t best = candidates.size();
+      for (std::size_t c = 0; c < candidates.size(); c++)
+        if (same_bug(round.diffs[c], sig) && (best == candidates.size() || dropped[c].size() > dropped[best].size()))
+          best = c;
+      if (best < candidates.size()) {
+        lines = split_lines(candidates[best]);
         // The diverging line moved up: everything after it goes again.
-        const int line = round.diffs[c]->first->line;
+        const int line = round.diffs[best]->first->line;
         if (static_cast<std::size_t>(line) < lines.size()) lines.resize(static_cast<std::size_t>(line));
         progress = true;
-        break;
       }
     }
     const std::string minimal = join_lines(lines);

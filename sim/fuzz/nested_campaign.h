@@ -4,9 +4,10 @@
 // (nested::run_nested_replay), replays each case on the model as the same profile, and pairs the two
 // with diff_recorded (the comparison rules of `replay --backend model,nested`). The first unexplained
 // divergence is shrunk in rounds: statements after the diverging line are dropped (they cannot change
-// it), then each round drops one statement per candidate, runs all candidates in one boot, and keeps
-// the first one whose divergence has the same signature; the minimal case is re-run 5 times in the
-// last boot. Cost: one boot (10-20 s on 2 cores) per batch and per shrink round.
+// it), then each round tries dropping runs of n/2, n/4, ..., 1 statements (delta debugging), runs
+// all candidates in one boot, and keeps the one dropping the most whose divergence has the same
+// signature; the minimal case is re-run 5 times in the last boot. Cost: one boot (10-40 s on 2
+// cores) per batch and per shrink round; the shrink budget is 5 minutes.
 // Determinism: the generated cases, the report and the written trace depend on the seed and the
 // kernel's answers only; the time budget stops between boots.
 #pragma once
