@@ -5,6 +5,8 @@
 #   2. kvmsim replay --backend model,nested traces/nested: one boot per profile (linux-6.12,
 #      linux-6.12-swprot, linux-6.12-nx, linux-6.12-shadow), every trace paired with the model.
 #   3. kvmsim conformance --backend model,nested for linux-6.12 and linux-6.12-swprot: one boot each.
+#   4. kvmsim fuzz --backend model,nested, one seed per flavour (linux-6.12, -swprot, -shadow): one boot each
+#      unless a divergence is found (then it is shrunk on the oracle and the script fails).
 # Any download, build, boot or module-load failure, or a guest that never reports, fails this script
 # (non-zero) with the reason and the guest console tail on stderr: the oracle never skips silently.
 # Usage: scripts/nested/ci.sh [--build-dir DIR]   (default: build; kvmsim must already be built there)
@@ -34,5 +36,10 @@ for profile in linux-6.12 linux-6.12-swprot; do
   # kvmsim's exit code).
   "$build_dir/kvmsim" conformance --backend model,nested --profile "$profile" |
     awk '/^FAILED/ { p = 1; print; next } /^ / { if (p) print; next } { p = 0 } /^conformance:/ { print }'
+done
+for profile in linux-6.12 linux-6.12-swprot linux-6.12-shadow; do
+  step "fuzz --backend model,nested --profile $profile (one boot; shrinks and fails on a divergence)"
+  "$build_dir/kvmsim" fuzz --seed 1 --steps 3000 --backend model,nested --profile "$profile" \
+    --out "$build_dir/fuzz-nested" | grep -v '^case '
 done
 step "done"
