@@ -18,6 +18,7 @@
 #include <memory>
 #include <string>
 
+#include "bench/guest_sizes.h"
 #include "bench/heap_meter.h"
 #include "model/kvm.h"
 #include "model/profile.h"
@@ -119,17 +120,7 @@ void BM_PrefaultSlot(benchmark::State& state) {
 }
 
 BENCHMARK(BM_PrefaultSlot)
-    ->ArgNames({"level", "GiB", "root"})
-    ->Args({1, 1, 4})
-    ->Args({2, 1, 4})
-    ->Args({3, 1, 4})
-    ->Args({1, 64, 4})
-    ->Args({2, 64, 4})
-    ->Args({3, 64, 4})
-    ->Args({1, 1024, 4})
-    ->Args({2, 1024, 4})
-    ->Args({3, 1024, 4})
-    ->Args({2, 65536, 5})
+    ->Apply(guest_size_sweep)
     ->Unit(benchmark::kMillisecond);
 
 // Dirty logging on a 64 GiB hugetlb_2m slot pre-faulted at 2M (untimed): one iteration sets

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "bench/guest_sizes.h"
 #include "bench/heap_meter.h"
 #include "model/tdp_mmu.h"
 
@@ -141,17 +142,7 @@ void BM_TdpMmuMapRange(benchmark::State& state) {
       benchmark::Counter(static_cast<double>(npages4k), benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_TdpMmuMapRange)
-    ->ArgNames({"level", "GiB", "root"})
-    ->Args({1, 1, 4})
-    ->Args({2, 1, 4})
-    ->Args({3, 1, 4})
-    ->Args({1, 64, 4})
-    ->Args({2, 64, 4})
-    ->Args({3, 64, 4})
-    ->Args({1, 1024, 4})
-    ->Args({2, 1024, 4})
-    ->Args({3, 1024, 4})
-    ->Args({2, 65536, 5})
+    ->Apply(guest_size_sweep)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 

@@ -1,5 +1,7 @@
 #include "model/fault_injection.h"
 
+#include "model/splitmix64.h"
+
 namespace kvmsim::model {
 
 const char* fault_site_name(FaultSite s) {
@@ -46,11 +48,7 @@ bool FaultInjector::should_fail(FaultSite site) {
   }
   std::erase_if(s.rules, [](const Armed& r) { return r.pass == 0 && r.fail == 0; });
   if (!fail && s.per_mille) {
-    u64 z = (s.rng += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    z ^= z >> 31;
-    fail = z % 1000 < s.per_mille;
+    fail = splitmix64(&s.rng) % 1000 < s.per_mille;
   }
   if (fail) s.fired++;
   return fail;

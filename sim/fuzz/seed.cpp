@@ -1,23 +1,13 @@
 #include "sim/fuzz/seed.h"
 
 #include "model/core_assert.h"
+#include "model/splitmix64.h"
+#include "sim/trace/lexer.h"
 
 namespace kvmsim::fuzz {
 
 namespace {
-u64 splitmix(u64* x) {
-  u64 z = (*x += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
 u64 rotl(u64 x, int k) { return (x << k) | (x >> (64 - k)); }
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 }  // namespace
 
 std::optional<Seed> parse_seed(const std::string& text) {
@@ -25,7 +15,7 @@ std::optional<Seed> parse_seed(const std::string& text) {
   s.text = text;
   if (text.size() == 40) {
     for (std::size_t i = 0; i < 40; i++) {
-      int d = hex_digit(text[i]);
+      int d = trace::hex_digit(text[i]);
       if (d < 0) return std::nullopt;
       // digits 0-15 -> words[0], 16-31 -> words[1], 32-39 -> words[2]
       s.words[i / 16] = (s.words[i / 16] << 4) | static_cast<u64>(d);
@@ -53,14 +43,14 @@ Seed seed_from_u64(u64 v) {
 
 Rng::Rng(u64 seed) {
   u64 x = seed;
-  for (auto& w : s_) w = splitmix(&x);
+  for (auto& w : s_) w = splitmix64(&x);
 }
 
 Rng::Rng(const Seed& seed, u64 stream) {
   // A 40-hex seed differs from a decimal one with the same low word: the length is mixed in.
   u64 x = seed.words[0] ^ rotl(seed.words[1], 17) ^ rotl(seed.words[2], 41) ^
           (seed.text.size() == 40 ? 0xa5a5a5a5a5a5a5a5ull : 0) ^ (stream * 0xd1b54a32d192ed03ull);
-  for (auto& w : s_) w = splitmix(&x);
+  for (auto& w : s_) w = splitmix64(&x);
 }
 
 Rng Rng::replay(std::vector<u64> choices) {

@@ -28,6 +28,8 @@ struct LexResult {
 };
 
 LexResult lex_line(std::string_view line);
+// The value of a hex digit (either case), or -1.
+int hex_digit(char c);
 
 // A number literal: decimal or 0x hex, `_` between digits, optional K/M/G/T suffix (powers of
 // 1024). Returns the value, or an error message ("number out of range", "malformed number ...").
