@@ -23,7 +23,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-constexpr std::size_t kMinCase = 30, kMaxCase = 80;
 constexpr int kMaxCheckedFd = 64;  // a generated case opens far fewer fds
 // Choice-level shrinking is broad but blunt: cap it, the trace-level pass finishes the job.
 constexpr std::size_t kMaxChoiceCandidates = 1000;
@@ -81,6 +80,8 @@ PairRun run_pair(const CampaignOptions& o, const std::string& text) {
 
 std::string seed_file_part(const Seed& s) { return s.text.size() > 16 ? s.text.substr(0, 16) : s.text; }
 
+constexpr std::size_t kMinCase = 30, kMaxCase = 80;
+
 }  // namespace
 
 CampaignResult run_campaign(const CampaignOptions& o) {
@@ -97,7 +98,7 @@ CampaignResult run_campaign(const CampaignOptions& o) {
       res.budget_hit = true;
       break;
     }
-    const std::size_t len = std::min<std::size_t>(kMinCase + lengths.below(kMaxCase - kMinCase + 1), o.steps - res.steps);
+    const std::size_t len = next_case_length(lengths, res.steps, o.steps);
     Rng rng(o.seed, index + 1);
     rng.record();  // the choice sequence RapidCheck shrinks on a divergence
     Swarm swarm = draw_swarm(rng, g);
@@ -202,39 +203,53 @@ CampaignResult run_campaign(const CampaignOptions& o) {
     }
     if (!last.report) last = run_pair(quiet, minimal);
     // Expected results: side B's answers (the kernel's, for model,kvm).
-    std::string expected = last.report ? apply_rewrites(*last.trace, last.report->b.results) : minimal;
-    std::string header_comment = "# found by kvmsim fuzz --seed " + o.seed.text + " --backend " + pair + " (case " +
-                                 std::to_string(index) + ")\n# signature: " + f.signature.str() +
-                                 "\n# expected results are " + o.backend_b + "'s answers\n";
-    // The comment goes after the header lines (`kvmsim-trace 1`, `profile ...`).
-    std::size_t pos = 0;
-    for (int i = 0; i < 2 && pos < expected.size(); i++) {
-      std::size_t nl = expected.find('\n', pos);
-      std::string l = expected.substr(pos, nl - pos);
-      if (l.rfind("kvmsim-trace", 0) != 0 && l.rfind("profile ", 0) != 0) break;
-      pos = nl == std::string::npos ? expected.size() : nl + 1;
-    }
-    f.shrunk = expected.substr(0, pos) + header_comment + expected.substr(pos);
-    f.shrunk_statements = count_statements(f.shrunk);
-    res.report += "reproduced " + std::to_string(f.reproduced) + "/" + std::to_string(f.reruns) + "\n";
-    if (!o.out_dir.empty()) {
-      std::filesystem::create_directories(o.out_dir);
-      f.file = (std::filesystem::path(o.out_dir) /
-                ("fuzz-" + seed_file_part(o.seed) + "-case" + std::to_string(index) + ".trace"))
-                   .string();
-      std::ofstream(f.file, std::ios::binary) << f.shrunk;
-      f.replay_command = "kvmsim replay --backend " + (o.replay_hint.empty() ? pair : o.replay_hint) + " " + f.file;
-      res.report += "written: " + f.file + "\nreplay: " + f.replay_command + "\n";
-    }
-    res.report += "--- minimal trace ---\n" + f.shrunk;
-    res.found = std::move(f);
+    record_finding(o, index, last.report ? apply_rewrites(*last.trace, last.report->b.results) : minimal, std::move(f),
+                   res);
     break;
   }
+  finish_report(res);
+  return res;
+}
+
+std::size_t next_case_length(Rng& lengths, std::size_t done, std::size_t steps) {
+  return std::min<std::size_t>(kMinCase + lengths.below(kMaxCase - kMinCase + 1), steps - done);
+}
+
+void record_finding(const CampaignOptions& o, std::size_t case_index, const std::string& expected, FoundDivergence f,
+                    CampaignResult& res) {
+  const std::string pair = o.backend_a + "," + o.backend_b;
+  const std::string comment = "# found by kvmsim fuzz --seed " + o.seed.text + " --backend " + pair + " (case " +
+                              std::to_string(case_index) + ")\n# signature: " + f.signature.str() +
+                              "\n# expected results are " + o.backend_b + "'s answers\n";
+  // The comment goes after the header lines (`kvmsim-trace 1`, `profile ...`).
+  std::size_t pos = 0;
+  for (int i = 0; i < 2 && pos < expected.size(); i++) {
+    std::size_t nl = expected.find('\n', pos);
+    std::string l = expected.substr(pos, nl - pos);
+    if (l.rfind("kvmsim-trace", 0) != 0 && l.rfind("profile ", 0) != 0) break;
+    pos = nl == std::string::npos ? expected.size() : nl + 1;
+  }
+  f.shrunk = expected.substr(0, pos) + comment + expected.substr(pos);
+  f.shrunk_statements = count_statements(f.shrunk);
+  res.report += "reproduced " + std::to_string(f.reproduced) + "/" + std::to_string(f.reruns) + "\n";
+  if (!o.out_dir.empty()) {
+    std::filesystem::create_directories(o.out_dir);
+    f.file = (std::filesystem::path(o.out_dir) /
+              ("fuzz-" + seed_file_part(o.seed) + "-case" + std::to_string(case_index) + ".trace"))
+                 .string();
+    std::ofstream(f.file, std::ios::binary) << f.shrunk;
+    f.replay_command = "kvmsim replay --backend " + (o.replay_hint.empty() ? pair : o.replay_hint) + " " + f.file;
+    res.report += "written: " + f.file + "\nreplay: " + f.replay_command + "\n";
+  }
+  res.report += "--- minimal trace ---\n" + f.shrunk;
+  res.found = std::move(f);
+}
+
+void finish_report(CampaignResult& res) {
   for (const auto& [name, n] : res.explained) res.report += "explained: " + name + " x" + std::to_string(n) + "\n";
-  if (!res.found && res.unavailable.empty())
+  if (!res.found && res.unavailable.empty() && res.failure.empty())
     res.report += std::string("result: no unexplained divergence in ") + std::to_string(res.cases) + " cases, " +
                   std::to_string(res.steps) + " statements" + (res.budget_hit ? " (time budget reached)" : "") + "\n";
-  return res;
 }
 
 }  // namespace kvmsim::fuzz

@@ -72,4 +72,16 @@ struct CampaignResult {
 
 CampaignResult run_campaign(const CampaignOptions& options);
 
+// ---- shared by run_campaign and run_nested_campaign (nested_campaign.h) ----
+// The statement count of the next case: kMinCase..kMaxCase drawn from `lengths` (the seed's stream 0, so
+// the split of --steps into cases is fixed), cut to what remains of `steps` after `done`.
+std::size_t next_case_length(Rng& lengths, std::size_t done, std::size_t steps);
+// Completes `f` from `expected` (the minimal case with side B's answers): the "found by" comment after
+// the header lines, the written trace and its replay command (when out_dir is set), the report lines;
+// then moves it into res.found.
+void record_finding(const CampaignOptions& o, std::size_t case_index, const std::string& expected, FoundDivergence f,
+                    CampaignResult& res);
+// The report's closing lines: the explained counts and, without a finding, the result line.
+void finish_report(CampaignResult& res);
+
 }  // namespace kvmsim::fuzz

@@ -26,7 +26,6 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-constexpr std::size_t kMinCase = 30, kMaxCase = 80;  // as run_campaign
 constexpr std::size_t kMaxCandidatesPerRound = 48;   // one boot runs them all
 
 std::optional<trace::Trace> parse_case(const std::string& text) {
@@ -102,10 +101,9 @@ std::vector<std::string> split_lines(const std::string& text) {
   return out;
 }
 
-std::string join_lines(const std::vector<std::string>& lines, std::size_t skip = static_cast<std::size_t>(-1)) {
+std::string join_lines(const std::vector<std::string>& lines) {
   std::string out;
-  for (std::size_t i = 0; i < lines.size(); i++)
-    if (i != skip) out += lines[i] + "\n";
+  for (const auto& l : lines) out += l + "\n";
   return out;
 }
 
@@ -132,7 +130,7 @@ CampaignResult run_nested_campaign(const CampaignOptions& o, const nested::RunOp
   std::vector<std::string> cases;
   std::vector<std::string> swarms;
   for (std::size_t steps = 0, index = 0; steps < o.steps; index++) {
-    const std::size_t len = std::min<std::size_t>(kMinCase + lengths.below(kMaxCase - kMinCase + 1), o.steps - steps);
+    const std::size_t len = next_case_length(lengths, steps, o.steps);
     Rng rng(o.seed, index + 1);
     Swarm swarm = draw_swarm(rng, g);
     cases.push_back(generate_case(rng, len, swarm, g));
@@ -258,34 +256,10 @@ CampaignResult run_nested_campaign(const CampaignOptions& o, const nested::RunOp
       expected = apply_rewrites(*again.traces[i], again.diffs[i]->b.results);
     }
     if (!again.failure.empty()) res.report += "re-run: oracle failed: " + again.failure.substr(0, again.failure.find('\n')) + "\n";
-    const std::string comment = "# found by kvmsim fuzz --seed " + o.seed.text + " --backend " + pair + " (case " +
-                                std::to_string(index) + ")\n# signature: " + sig.str() +
-                                "\n# expected results are " + o.backend_b + "'s answers\n";
-    std::vector<std::string> out_lines = split_lines(expected);
-    std::size_t header = 0;
-    while (header < out_lines.size() && header < 2 &&
-           (out_lines[header].rfind("kvmsim-trace", 0) == 0 || out_lines[header].rfind("profile ", 0) == 0))
-      header++;
-    f.shrunk = join_lines(std::vector<std::string>(out_lines.begin(), out_lines.begin() + static_cast<std::ptrdiff_t>(header))) +
-               comment +
-               join_lines(std::vector<std::string>(out_lines.begin() + static_cast<std::ptrdiff_t>(header), out_lines.end()));
-    f.shrunk_statements = count_statements(f.shrunk);
-    res.report += "reproduced " + std::to_string(f.reproduced) + "/" + std::to_string(f.reruns) + "\n";
-    if (!o.out_dir.empty()) {
-      fs::create_directories(o.out_dir);
-      f.file = (fs::path(o.out_dir) / ("fuzz-" + o.seed.text.substr(0, 16) + "-case" + std::to_string(index) + ".trace")).string();
-      std::ofstream(f.file, std::ios::binary) << f.shrunk;
-      f.replay_command = "kvmsim replay --backend " + pair + " " + f.file;
-      res.report += "written: " + f.file + "\nreplay: " + f.replay_command + "\n";
-    }
-    res.report += "--- minimal trace ---\n" + f.shrunk;
-    res.found = std::move(f);
+    record_finding(o, index, expected, std::move(f), res);
     break;
   }
-  for (const auto& [name, n] : res.explained) res.report += "explained: " + name + " x" + std::to_string(n) + "\n";
-  if (!res.found)
-    res.report += "result: no unexplained divergence in " + std::to_string(res.cases) + " cases, " +
-                  std::to_string(res.steps) + " statements\n";
+  finish_report(res);
   return res;
 }
 

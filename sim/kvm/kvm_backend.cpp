@@ -435,28 +435,29 @@ bool KvmBackend::ensure_vcpu_ready(Vcpu& v) {
   return true;
 }
 
+const KvmBackend::Slot* KvmBackend::slot_at(const Vm& vm, u64 gpa) {
+  for (const auto& [id, s] : vm.slots)
+    if (slot_as(id) == 0 && gpa >= s.gpa && gpa < s.gpa + s.size) return &s;
+  return nullptr;
+}
+
 std::optional<u64> KvmBackend::write_hits_own_memory(const Vm& vm, u64 gpa) const {
-  for (const auto& [id, s] : vm.slots) {
-    if (slot_as(id) != 0 || gpa < s.gpa || gpa >= s.gpa + s.size) continue;
-    const u64 hva = (s.uaddr + (gpa - s.gpa)) & ~(kPageSize - 1);
-    if (mem_.owns(hva)) return std::nullopt;
-    // mincore() fails with ENOMEM exactly when the page is not mapped in this process: then the
-    // kernel answers the fault itself (EFAULT) and nothing of ours is at risk.
-    unsigned char vec = 0;
-    if (::mincore(reinterpret_cast<void*>(hva), kPageSize, &vec) != 0) return std::nullopt;
-    return hva;
-  }
-  return std::nullopt;
+  const Slot* s = slot_at(vm, gpa);
+  if (!s) return std::nullopt;
+  const u64 hva = (s->uaddr + (gpa - s->gpa)) & ~(kPageSize - 1);
+  if (mem_.owns(hva)) return std::nullopt;
+  // mincore() fails with ENOMEM exactly when the page is not mapped in this process: then the
+  // kernel answers the fault itself (EFAULT) and nothing of ours is at risk.
+  unsigned char vec = 0;
+  if (::mincore(reinterpret_cast<void*>(hva), kPageSize, &vec) != 0) return std::nullopt;
+  return hva;
 }
 
 u64 KvmBackend::exec_stub_hva(const Vm& vm, u64 gpa) const {
-  for (const auto& [id, s] : vm.slots) {
-    if (slot_as(id) != 0 || gpa < s.gpa || gpa >= s.gpa + s.size) continue;
-    if (s.flags & KVM_MEM_GUEST_MEMFD) return 0;  // the guest may not read uaddr at all
-    const u64 hva = s.uaddr + (gpa - s.gpa);
-    return mem_.host_writable(hva, 1) ? hva : 0;
-  }
-  return 0;
+  const Slot* s = slot_at(vm, gpa);
+  if (!s || (s->flags & KVM_MEM_GUEST_MEMFD)) return 0;  // guest_memfd: the guest may not read uaddr at all
+  const u64 hva = s->uaddr + (gpa - s->gpa);
+  return mem_.host_writable(hva, 1) ? hva : 0;
 }
 
 AccessOutcome KvmBackend::access(int vcpu_fd, u64 gpa, AccessKind kind) {

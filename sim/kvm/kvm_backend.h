@@ -117,6 +117,8 @@ class KvmBackend final : public KvmApi {
   std::optional<Ret> refuse_oversized_slot(const Vm& vm, u32 slot, u64 size);
   bool ensure_agent(Vm& vm, u64 avoid_gpa);  // placement avoids trace slots and avoid_gpa
   bool ensure_vcpu_ready(Vcpu& v);
+  // The address-space-0 slot covering gpa (nullptr: none).
+  static const Slot* slot_at(const Vm& vm, u64 gpa);
   u64 exec_stub_hva(const Vm& vm, u64 gpa) const;
   // The hva a guest write to gpa would store to when it is memory of this process that the
   // backend did not map for the trace (its heap, stack, code): nullopt when the write is safe.
