@@ -7,9 +7,7 @@
 #include <exception>
 #include <sstream>
 
-#include "sim/backends.h"
 #include "sim/json.h"
-#include "sim/nested/nested_runner.h"
 
 namespace kvmsim::conf {
 
@@ -83,15 +81,16 @@ CaseResult run_case(const Case& c, const std::string& backend, const BackendFact
 }
 
 void run_on_backend(const std::vector<const Case*>& cases, const std::string& backend, const BackendFactory& factory,
-                    bool unavailable_fails, RunReport* report) {
+                    RunReport* report) {
   report->backends.push_back(backend);
   std::string error;
   std::unique_ptr<KvmApi> probe = factory(&error);
   if (!probe) {
+    // The caller checked availability first (sim/backend: Backend::unavailable); a session that still
+    // cannot be opened is a failure of that backend, reported once per case.
     for (const Case* c : cases) {
-      CaseResult r{backend, c->group, c->name, unavailable_fails ? Status::failed : Status::skipped,
-                   "backend " + backend + " unavailable: " + error, {}};
-      if (unavailable_fails) r.failures.push_back(r.reason);
+      CaseResult r{backend, c->group, c->name, Status::failed, "backend " + backend + ": " + error, {}};
+      r.failures.push_back(r.reason);
       report->results.push_back(std::move(r));
     }
     return;
@@ -242,164 +241,30 @@ int exit_code(const RunReport& report) {
   return 0;
 }
 
-// ---------------------------------------------------------------- the nested oracle
+// ---------------------------------------------------------------- batch backends
 
-namespace {
-
-// The nested oracle cannot create a KvmApi on the host: one boot runs the suite inside the guest against
-// its /dev/kvm (`kvmsim conformance --backend kvm --format json`), and the guest's results for the
-// selected cases are reported as backend "nested". A failed boot fails every selected case.
-void run_on_nested(const std::vector<const Case*>& cases, const model::Profile& profile, const std::string& group,
-                   const std::string& filter, RunReport* report, std::ostream& diag) {
-  report->backends.push_back("nested");
-  // --group and --filter travel to the guest's `--list` (its /init splits them with globbing off); a
-  // filter with blanks would not survive that split, so then the guest lists everything and the
-  // selection below picks the cases.
-  std::string guest_args = group.empty() ? "" : "--group " + group;
-  if (!filter.empty() && filter.find_first_of(" \t\n") == std::string::npos)
-    guest_args += (guest_args.empty() ? "" : " ") + std::string("--filter ") + filter;
-  nested::RunOptions options;
-  // Per case: a case that hangs in the kernel fails alone. fill_all_slots (32764 slots) takes ~25 s in
-  // TCG when the machine is busy, so the bound is generous.
-  options.trace_timeout_s = 120;
-  options.timeout_s = 1500;
-  nested::BootRun run = nested::run_nested_conformance(profile, guest_args, options);
-  if (run.ok) {
-    char line[200];
-    std::snprintf(line, sizeof line, "; boot %.2f s, insmod %.2f s, %zu cases %.2f s, wall %.2f s", run.boot_seconds,
-                  run.insmod_seconds, run.conformance->items.size(), run.conformance_seconds, run.wall_seconds);
-    diag << "nested " << run.profile << ": " << run.versions() << "; kvm " << run.kvm_params << line << "\n";
-  } else {
-    diag << "conformance: nested oracle (" << profile.name << ") failed: " << run.failure << "\n";
-  }
+void run_on_batch(const std::vector<const Case*>& cases, Backend& backend, const model::Profile& profile,
+                  const std::string& group, const std::string& filter, RunReport* report, std::ostream& diag) {
+  report->backends.push_back(backend.name());
+  std::vector<BatchCase> results;
+  BatchRun run = backend.conformance_batch(profile, group, filter, &results);
+  if (run.ok) diag << run.summary << "\n";
+  else diag << "conformance: backend " << backend.name() << " (" << profile.name << ") failed: " << run.failure << "\n";
   for (const Case* c : cases) {
-    CaseResult r{"nested", c->group, c->name, Status::failed, {}, {}};
-    const nested::JsonValue* entry = nullptr;  // the guest's run of this case
-    const nested::JsonValue* found = nullptr;  // its result in that run's report
-    if (run.ok) {
-      for (const auto& e : run.conformance->items)
-        if (e.str("id") == c->id()) entry = &e;
-      if (const nested::JsonValue* rep = entry ? entry->get("report") : nullptr)
-        if (const nested::JsonValue* list = rep->get("cases"))
-          for (const auto& item : list->items)
-            if (item.str("backend") == "kvm" && item.str("group") == c->group && item.str("name") == c->name)
-              found = &item;
-    }
+    CaseResult r{backend.name(), c->group, c->name, Status::failed, {}, {}};
+    auto it = std::find_if(results.begin(), results.end(), [&](const BatchCase& b) { return b.id == c->id(); });
     if (!run.ok) {
-      r.reason = "the nested oracle did not run: " + run.failure.substr(0, run.failure.find('\n'));
-    } else if (!entry) {
-      r.reason = "the nested guest did not run this case";
-    } else if (!found) {
-      const long long rc = entry->integer("exit", -1);
-      r.reason = "no result from the nested guest (its kvmsim exited " + std::to_string(rc) +
-                 (rc == 143 ? ", killed by the per-case timeout" : "") + ")";
+      r.reason = "backend " + backend.name() + " did not run: " + run.failure.substr(0, run.failure.find('\n'));
+    } else if (it == results.end()) {
+      r.reason = "backend " + backend.name() + " did not run this case";
     } else {
-      const std::string st = found->str("status");
-      r.status = st == "PASSED" ? Status::passed : st == "SKIPPED" ? Status::skipped : Status::failed;
-      r.reason = found->str("reason");
-      if (const nested::JsonValue* f = found->get("failures"))
-        for (const auto& item : f->items) r.failures.push_back(item.text);
+      r.status = it->status == "PASSED" ? Status::passed : it->status == "SKIPPED" ? Status::skipped : Status::failed;
+      r.reason = it->reason;
+      r.failures = it->failures;
     }
     if (r.status == Status::failed && r.failures.empty()) r.failures.push_back(r.reason);
     report->results.push_back(std::move(r));
   }
-}
-
-}  // namespace
-
-// ---------------------------------------------------------------- entry point
-
-int run_conformance(const ConformanceArgs& args, std::ostream& out, std::ostream& err) {
-  // Backends.
-  std::vector<std::string> backends;
-  if (args.backend == "both") {
-    backends = {"model", "kvm"};
-  } else {
-    std::string item;
-    std::istringstream in(args.backend);
-    while (std::getline(in, item, ','))
-      if (!item.empty()) backends.push_back(item);
-  }
-  if (backends.empty()) {
-    err << "conformance: no backend given\n";
-    return 2;
-  }
-  const auto& known = backend_names();
-  const bool with_nested = std::find(backends.begin(), backends.end(), "nested") != backends.end();
-  for (const std::string& b : backends) {
-    if (b != "nested" && std::find(known.begin(), known.end(), b) == known.end()) {
-      err << "conformance: unknown backend '" << b << "'\n";
-      return 2;
-    }
-  }
-  if (args.format != "text" && args.format != "tap" && args.format != "junit" && args.format != "json") {
-    err << "conformance: unknown format '" << args.format << "' (text, tap, junit, json)\n";
-    return 2;
-  }
-  if (!args.group.empty()) {
-    const auto& g = group_names();
-    if (std::find(g.begin(), g.end(), args.group) == g.end()) {
-      err << "conformance: unknown group '" << args.group << "'\n";
-      return 2;
-    }
-  }
-  // The profile: the model answers as this machine's kernel when paired with it.
-  std::string profile_name = args.profile;
-  if (profile_name.empty()) {
-    const bool with_kvm = std::find(backends.begin(), backends.end(), "kvm") != backends.end();
-    profile_name = with_kvm ? "linux-6.18-pvm" : with_nested ? "linux-6.12" : model::default_profile().name;
-  }
-  if (with_nested && !nested::is_flavour(profile_name)) {
-    err << "conformance: the nested oracle runs only as a 6.12 flavour profile, not '" << profile_name << "'\n";
-    return 2;
-  }
-  const model::Profile* profile = model::find_profile(profile_name);
-  if (!profile) {
-    err << "conformance: unknown profile '" << profile_name << "'\n";
-    return 2;
-  }
-
-  const std::vector<const Case*> cases = select_cases(args.group, args.filter);
-  if (args.list) {
-    for (const Case* c : cases) {
-      out << c->id();
-      if (!c->needs.empty()) {
-        out << "  needs:";
-        for (Need n : c->needs) out << " " << need_name(n);
-      }
-      out << "\n";
-    }
-    return 0;
-  }
-  if (cases.empty()) {
-    err << "conformance: no case matches\n";
-    return 1;
-  }
-
-  RunReport report;
-  BackendOptions options;
-  options.max_host_mem = args.max_host_mem;
-  for (const std::string& b : backends) {
-    if (b == "nested") {
-      run_on_nested(cases, *profile, args.group, args.filter, &report, err);
-      continue;
-    }
-    BackendFactory factory = [b, profile, options](std::string* error) {
-      return make_backend(b, *profile, options, error);
-    };
-    run_on_backend(cases, b, factory, args.require_kvm && b == "kvm", &report);
-  }
-  if (args.format == "tap") {
-    format_tap(report, out);
-  } else if (args.format == "junit") {
-    format_junit(report, out);
-  } else if (args.format == "json") {
-    format_json(report, out);
-  } else {
-    format_text(report, out);
-  }
-  if (args.format != "text") err << summary_line(report) << "\n";
-  return exit_code(report);
 }
 
 }  // namespace kvmsim::conf

@@ -3,8 +3,8 @@
 // Invariants: every case gets its own backend instance (no state leaks between cases); a
 // backend's capabilities are probed once, on a separate instance; a run in which no case passed
 // is a failure (an all-skipped run must not look green). Output order is the registry order.
-// `kvmsim conformance` calls run_conformance(); the exit code is 0 (all passed, skips allowed if at
-// least one passed), 1 (any failure, or nothing passed), 2 (bad arguments).
+// Lock-step backends run case by case on fresh sessions (run_on_backend); batch backends run the whole
+// selection at once (run_on_batch). `kvmsim conformance` (sim/cmd/conformance_cmd.cpp) drives it.
 #pragma once
 
 #include <functional>
@@ -14,19 +14,9 @@
 #include <vector>
 
 #include "conformance/case.h"
+#include "sim/backend/backend.h"
 
 namespace kvmsim::conf {
-
-struct ConformanceArgs {
-  std::string backend = "model";  // "model", "kvm", "both", or a comma list ("model,kvm")
-  std::string profile;  // empty: linux-6.18, or linux-6.18-pvm when the kvm backend takes part
-  std::string group;    // empty: every group
-  std::string filter;   // glob over "group/name"; empty: everything
-  bool list = false;    // print the selected case ids (with needs) and exit 0
-  std::string format = "text";  // text | tap | junit | json
-  bool require_kvm = false;     // an unavailable kvm backend fails instead of skipping
-  u64 max_host_mem = 2ull << 30;
-};
 
 enum class Status { passed, failed, skipped };
 const char* status_name(Status s);  // "PASSED", "FAILED", "SKIPPED"
@@ -58,10 +48,16 @@ std::vector<const Case*> select_cases(const std::string& group, const std::strin
 CaseResult run_case(const Case& c, const std::string& backend, const BackendFactory& factory,
                     const Capabilities& caps);
 
-// Probes capabilities and runs `cases`, appending to `report`. If the backend cannot be created,
-// every case is SKIPPED (or FAILED when `unavailable_fails`) with the factory's error.
+// Probes capabilities and runs `cases`, appending to `report`. The backend must be available (the
+// caller asked Backend::unavailable() first); a session that cannot be opened fails every case.
 void run_on_backend(const std::vector<const Case*>& cases, const std::string& backend, const BackendFactory& factory,
-                    bool unavailable_fails, RunReport* report);
+                    RunReport* report);
+
+// Runs `cases` on a batch backend (one batch for the whole selection: `group`/`filter` are passed on so
+// it runs no more than needed) and appends one result per case; a failed batch fails every case.
+// One line about the batch (where it ran, or why it failed) goes to `diag`.
+void run_on_batch(const std::vector<const Case*>& cases, Backend& backend, const model::Profile& profile,
+                  const std::string& group, const std::string& filter, RunReport* report, std::ostream& diag);
 
 void format_text(const RunReport& report, std::ostream& out);
 void format_tap(const RunReport& report, std::ostream& out);
@@ -72,7 +68,5 @@ std::string summary_line(const RunReport& report);
 
 // 0 when nothing failed and at least one case passed on every backend, else 1.
 int exit_code(const RunReport& report);
-
-int run_conformance(const ConformanceArgs& args, std::ostream& out, std::ostream& err);
 
 }  // namespace kvmsim::conf

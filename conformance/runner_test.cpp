@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "conformance/runner.h"
+#include "sim/cmd/commands.h"
 
 namespace kvmsim::conf {
 namespace {
@@ -93,40 +94,40 @@ TEST(ConformanceRunner, SelectionIsDeterministicAndGrouped) {
 
 TEST(ConformanceRunner, BadArguments) {
   std::ostringstream out, err;
-  ConformanceArgs a;
+  kvmsim::ConformanceArgs a;
   a.backend = "nope";
-  EXPECT_EQ(run_conformance(a, out, err), 2);
-  a = ConformanceArgs{};
+  EXPECT_EQ(kvmsim::run_conformance(a, out, err), 2);
+  a = kvmsim::ConformanceArgs{};
   a.format = "xml";
-  EXPECT_EQ(run_conformance(a, out, err), 2);
-  a = ConformanceArgs{};
+  EXPECT_EQ(kvmsim::run_conformance(a, out, err), 2);
+  a = kvmsim::ConformanceArgs{};
   a.group = "nogroup";
-  EXPECT_EQ(run_conformance(a, out, err), 2);
-  a = ConformanceArgs{};
+  EXPECT_EQ(kvmsim::run_conformance(a, out, err), 2);
+  a = kvmsim::ConformanceArgs{};
   a.profile = "linux-0.1";
-  EXPECT_EQ(run_conformance(a, out, err), 2);
+  EXPECT_EQ(kvmsim::run_conformance(a, out, err), 2);
 }
 
 TEST(ConformanceRunner, ListAndNoMatch) {
   std::ostringstream out, err;
-  ConformanceArgs a;
+  kvmsim::ConformanceArgs a;
   a.list = true;
   a.group = "dirtylog";
-  EXPECT_EQ(run_conformance(a, out, err), 0);
+  EXPECT_EQ(kvmsim::run_conformance(a, out, err), 0);
   EXPECT_NE(out.str().find("dirtylog/ring_size_rules  needs: dirty_log_ring\n"), std::string::npos) << out.str();
   EXPECT_EQ(out.str().find("memslot/"), std::string::npos);
-  a = ConformanceArgs{};
+  a = kvmsim::ConformanceArgs{};
   a.filter = "no/such*";
-  EXPECT_EQ(run_conformance(a, out, err), 1);
+  EXPECT_EQ(kvmsim::run_conformance(a, out, err), 1);
 }
 
 // A real run of one group on the model: TAP output, exit code from the results.
 TEST(ConformanceRunner, RunsVmGroupOnModel) {
   std::ostringstream out, err;
-  ConformanceArgs a;
+  kvmsim::ConformanceArgs a;
   a.group = "vm";
   a.format = "tap";
-  const int rc = run_conformance(a, out, err);
+  const int rc = kvmsim::run_conformance(a, out, err);
   EXPECT_EQ(rc, 0) << out.str();
   EXPECT_EQ(out.str().rfind("TAP version 13\n", 0), 0u);
   EXPECT_NE(out.str().find("ok 1 - vm/create_default_vm\n"), std::string::npos) << out.str();

@@ -38,7 +38,7 @@ GenOptions gen_options(const CampaignOptions& o) {
 struct PairRun {
   std::optional<DiffReport> report;  // nullopt: parse error or backend unavailable
   std::string error;
-  bool unavailable = false;
+  bool no_session = false;  // a side could not open a session although it was available
   std::optional<trace::Trace> trace;
 };
 
@@ -51,16 +51,16 @@ PairRun run_pair(const CampaignOptions& o, const std::string& text) {
   }
   out.trace = std::move(std::get<trace::Trace>(parsed));
   std::string why;
-  auto a = make_backend(o.backend_a, *o.profile_a, o.backend_options, &why);
+  auto a = o.side_a->open(*o.profile_a, &why);
   if (!a) {
-    out.unavailable = true;
-    out.error = o.backend_a + ": " + why;
+    out.no_session = true;
+    out.error = o.side_a->name() + ": " + why;
     return out;
   }
-  auto b = make_backend(o.backend_b, *o.profile_b, o.backend_options, &why);
+  auto b = o.side_b->open(*o.profile_b, &why);
   if (!b) {
-    out.unavailable = true;
-    out.error = o.backend_b + ": " + why;
+    out.no_session = true;
+    out.error = o.side_b->name() + ": " + why;
     return out;
   }
   // The model's own invariants after every statement (model/invariants.h: aborts with the values on
@@ -86,7 +86,7 @@ constexpr std::size_t kMinCase = 30, kMaxCase = 80;
 
 CampaignResult run_campaign(const CampaignOptions& o) {
   CampaignResult res;
-  const std::string pair = o.backend_a + "," + o.backend_b;
+  const std::string pair = o.side_a->name() + "," + o.side_b->name();
   res.report = "kvmsim fuzz: seed " + o.seed.text + "\n";
   res.report += "options: steps=" + std::to_string(o.steps) + " backend=" + pair + " profiles=" +
                 o.profile_a->name + "," + o.profile_b->name + " faults=" + (o.faults ? "on" : "off") + "\n";
@@ -111,9 +111,8 @@ CampaignResult run_campaign(const CampaignOptions& o) {
     const auto case_start = Clock::now();
     PairRun run = run_pair(o, text);
     res.seconds += since(case_start);
-    if (run.unavailable) {
-      res.unavailable = run.error;
-      res.report += "unavailable: " + run.error + "\n";
+    if (run.no_session) {
+      res.failure = "could not open a session: " + run.error;
       break;
     }
     // A generated case that does not parse is a generator bug, never a finding.
@@ -128,7 +127,7 @@ CampaignResult run_campaign(const CampaignOptions& o) {
     if (!d.first) continue;
     if (!o.strict) {
       const Signature sig = signature_of(*d.first);
-      if (const KnownOpen* k = explain_divergence(sig, o.backend_a, *o.profile_a, o.backend_b, *o.profile_b)) {
+      if (const KnownOpen* k = explain_divergence(sig, *o.side_a, *o.profile_a, *o.side_b, *o.profile_b)) {
         // Later statements of this case may be echoes of it: the case ends here, the campaign goes on.
         res.explained[k->name]++;
         res.report += "  explained: " + k->name + " at line " + std::to_string(d.first->line) + " (" + sig.str() + ")\n";
@@ -142,8 +141,8 @@ CampaignResult run_campaign(const CampaignOptions& o) {
     f.line = d.first->line;
     f.original = text;
     f.original_statements = count_statements(text);
-    res.report += "divergence: line " + std::to_string(f.line) + ": " + d.first->statement + "\n  " + o.backend_a +
-                  " " + d.first->a_actual + ", " + o.backend_b + " " + d.first->b_actual + "\n  signature: " +
+    res.report += "divergence: line " + std::to_string(f.line) + ": " + d.first->statement + "\n  " + o.side_a->name() +
+                  " " + d.first->a_actual + ", " + o.side_b->name() + " " + d.first->b_actual + "\n  signature: " +
                   f.signature.str() + "\n";
     std::string minimal = text;
     // Shrinking and re-runs chase the divergence only: a candidate that trips an invariant must not
@@ -217,10 +216,10 @@ std::size_t next_case_length(Rng& lengths, std::size_t done, std::size_t steps) 
 
 void record_finding(const CampaignOptions& o, std::size_t case_index, const std::string& expected, FoundDivergence f,
                     CampaignResult& res) {
-  const std::string pair = o.backend_a + "," + o.backend_b;
+  const std::string pair = o.side_a->name() + "," + o.side_b->name();
   const std::string comment = "# found by kvmsim fuzz --seed " + o.seed.text + " --backend " + pair + " (case " +
                               std::to_string(case_index) + ")\n# signature: " + f.signature.str() +
-                              "\n# expected results are " + o.backend_b + "'s answers\n";
+                              "\n# expected results are " + o.side_b->name() + "'s answers\n";
   // The comment goes after the header lines (`kvmsim-trace 1`, `profile ...`).
   std::size_t pos = 0;
   for (int i = 0; i < 2 && pos < expected.size(); i++) {
@@ -247,7 +246,7 @@ void record_finding(const CampaignOptions& o, std::size_t case_index, const std:
 
 void finish_report(CampaignResult& res) {
   for (const auto& [name, n] : res.explained) res.report += "explained: " + name + " x" + std::to_string(n) + "\n";
-  if (!res.found && res.unavailable.empty() && res.failure.empty())
+  if (!res.found && res.failure.empty())
     res.report += std::string("result: no unexplained divergence in ") + std::to_string(res.cases) + " cases, " +
                   std::to_string(res.steps) + " statements" + (res.budget_hit ? " (time budget reached)" : "") + "\n";
 }

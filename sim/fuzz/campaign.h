@@ -17,7 +17,7 @@
 #include <string>
 
 #include "model/profile.h"
-#include "sim/backends.h"
+#include "sim/backend/backend.h"
 #include "sim/fuzz/seed.h"
 #include "sim/fuzz/signature.h"
 
@@ -26,10 +26,13 @@ namespace kvmsim::fuzz {
 struct CampaignOptions {
   Seed seed;
   std::size_t steps = 1000;               // total generated statements over all cases
-  std::string backend_a = "model", backend_b = "kvm";
+  // The two sides (sim/backend/backend.h; both must outlive the run). run_campaign needs two lock-step
+  // sides; run_batch_campaign a lock-step side A and a batch side B.
+  Backend* side_a = nullptr;
+  Backend* side_b = nullptr;
   const model::Profile* profile_a = nullptr;  // the profile each side answers as (must outlive the run)
   const model::Profile* profile_b = nullptr;
-  BackendOptions backend_options;
+  int batch_item_timeout_s = 15;  // batch side: one case (a generated case takes well under a second)
   double time_budget_s = 0;      // 0: none; checked between cases
   bool faults = false;           // generate inject statements
   bool shrink = true;
@@ -61,7 +64,6 @@ struct CampaignResult {
   std::size_t cases = 0, steps = 0;  // cases and generated statements replayed
   std::optional<FoundDivergence> found;
   std::map<std::string, std::size_t> explained;  // known open divergences met (known_open.h), by name
-  std::string unavailable;     // non-empty: a backend could not be created (exit 77)
   std::string failure;         // non-empty: the nested oracle failed to boot or report (exit 1)
   std::string report;          // deterministic text: seed, options, one line per case, outcome
   std::string emitted;         // every case with side A's observed results (for --emit-trace)

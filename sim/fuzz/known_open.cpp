@@ -17,14 +17,15 @@ const std::vector<KnownOpen>& known_open_divergences() {
   return k;
 }
 
-const KnownOpen* explain_divergence(const Signature& s, const std::string& backend_a, const model::Profile& pa,
-                                    const std::string& backend_b, const model::Profile& pb) {
-  // Only a model paired with this host's shadow-paging kernel shows these.
+const KnownOpen* explain_divergence(const Signature& s, const Backend& a, const model::Profile& pa, const Backend& b,
+                                    const model::Profile& pb) {
+  // Only a side that runs the kvm backend's guest agent against a shadow-paging kernel, paired with
+  // one that does not, shows these.
   const bool model_vs_shadow_kvm =
-      (backend_a == "model" && backend_b == "kvm" && !pb.tdp) || (backend_a == "kvm" && backend_b == "model" && !pa.tdp);
+      (!a.runs_guest_agent() && b.runs_guest_agent() && !pb.tdp) || (a.runs_guest_agent() && !b.runs_guest_agent() && !pa.tdp);
   if (!model_vs_shadow_kvm) return nullptr;
   const auto& k = known_open_divergences();
-  const bool kvm_is_b = backend_b == "kvm";
+  const bool kvm_is_b = b.runs_guest_agent();
   const std::string& model_side = kvm_is_b ? s.a : s.b;
   const std::string& kvm_side = kvm_is_b ? s.b : s.a;
   if (s.kind == "KVM_PRE_FAULT_MEMORY" && s.field == "result")

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "model/profile.h"
+#include "sim/backend/backend.h"
 #include "sim/fuzz/signature.h"
 
 namespace kvmsim::fuzz {
@@ -21,8 +22,8 @@ struct KnownOpen {
 
 // The entry that explains a first divergence with signature `s` between backend A (answering as
 // `pa`) and backend B (answering as `pb`); nullptr when none does.
-const KnownOpen* explain_divergence(const Signature& s, const std::string& backend_a, const model::Profile& pa,
-                                    const std::string& backend_b, const model::Profile& pb);
+const KnownOpen* explain_divergence(const Signature& s, const Backend& a, const model::Profile& pa, const Backend& b,
+                                    const model::Profile& pb);
 
 const std::vector<KnownOpen>& known_open_divergences();
 

@@ -43,8 +43,8 @@ struct Batch {
   std::string failure;     // the boot failed: why, with the console tail
 };
 
-Batch run_batch(const std::vector<std::string>& texts, const model::Profile& profile, const std::string& dir,
-                const std::string& tag, const nested::RunOptions& ro) {
+Batch run_batch(const CampaignOptions& o, const std::vector<std::string>& texts, const model::Profile& profile,
+                const std::string& dir, const std::string& tag) {
   Batch b;
   std::vector<std::string> files;
   std::vector<std::size_t> index;  // files[i] is texts[index[i]]
@@ -59,7 +59,12 @@ Batch run_batch(const std::vector<std::string>& texts, const model::Profile& pro
   b.diffs.resize(texts.size());
   b.hung.resize(texts.size());
   if (files.empty()) return b;
-  nested::BootRun run = nested::run_nested_replay(files, profile, ro);
+  std::vector<const trace::Trace*> batch;
+  for (std::size_t i : index) batch.push_back(&*b.traces[i]);
+  // The batch side reads the files: name each parsed case after the file it was written to.
+  for (std::size_t k = 0; k < index.size(); k++) b.traces[index[k]]->file = files[k];
+  std::vector<BatchReplay> results;
+  BatchRun run = o.side_b->replay_batch(batch, profile, BatchOptions{false, o.batch_item_timeout_s}, &results);
   if (!run.ok) {
     b.failure = run.failure;
     return b;
@@ -67,18 +72,19 @@ Batch run_batch(const std::vector<std::string>& texts, const model::Profile& pro
   for (std::size_t k = 0; k < files.size(); k++) {
     const std::size_t i = index[k];
     const trace::Trace& t = *b.traces[i];
-    if (k < run.traces.size() && !run.traces[k].report && run.traces[k].exit_code == 143) {
+    if (k < results.size() && results[k].timed_out) {
       b.hung[i] = true;
       continue;
     }
-    if (k >= run.traces.size() || !run.traces[k].report) {
-      b.failure = "the oracle reported nothing for " + files[k] +
-                  (k < run.traces.size() ? " (guest exit " + std::to_string(run.traces[k].exit_code) + ")" : "");
+    if (k >= results.size() || !results[k].report) {
+      b.failure = "the oracle reported nothing for " + files[k] + (k < results.size() ? ": " + results[k].failure : "");
       return b;
     }
-    model::Kvm m(profile);
-    ReplayReport mr = replay(t, m, ReplayOptions{});
-    b.diffs[i] = diff_recorded(t, mr, *run.traces[k].report);
+    std::string why;
+    std::unique_ptr<KvmApi> a = o.side_a->open(profile, &why);
+    KVMSIM_ASSERT_CTX(a != nullptr, "side A of a batch campaign cannot open a session: " + why);
+    ReplayReport mr = replay(t, *a, ReplayOptions{});
+    b.diffs[i] = diff_recorded(t, mr, *results[k].report);
   }
   return b;
 }
@@ -113,10 +119,10 @@ bool same_bug(const std::optional<DiffReport>& d, const Signature& sig) {
 
 }  // namespace
 
-CampaignResult run_nested_campaign(const CampaignOptions& o, const nested::RunOptions& ro) {
+CampaignResult run_batch_campaign(const CampaignOptions& o) {
   CampaignResult res;
   const model::Profile& profile = *o.profile_a;
-  const std::string pair = o.backend_a + "," + o.backend_b;
+  const std::string pair = o.side_a->name() + "," + o.side_b->name();
   res.report = "kvmsim fuzz: seed " + o.seed.text + "\n";
   res.report += "options: steps=" + std::to_string(o.steps) + " backend=" + pair + " profiles=" + profile.name + "," +
                 profile.name + " faults=off (one boot per batch)\n";
@@ -138,7 +144,7 @@ CampaignResult run_nested_campaign(const CampaignOptions& o, const nested::RunOp
     steps += len;
   }
   const auto start = Clock::now();
-  Batch batch = run_batch(cases, profile, dir, "case", ro);
+  Batch batch = run_batch(o, cases, profile, dir, "case");
   res.seconds = since(start);
   if (!batch.failure.empty()) {
     res.failure = batch.failure;
@@ -171,7 +177,7 @@ CampaignResult run_nested_campaign(const CampaignOptions& o, const nested::RunOp
     if (!d->first) continue;
     const Signature sig = signature_of(*d->first);
     if (!o.strict) {
-      if (const KnownOpen* k = explain_divergence(sig, o.backend_a, profile, o.backend_b, profile)) {
+      if (const KnownOpen* k = explain_divergence(sig, *o.side_a, profile, *o.side_b, profile)) {
         res.explained[k->name]++;
         res.report += "  explained: " + k->name + " at line " + std::to_string(d->first->line) + "\n";
         continue;
@@ -183,8 +189,8 @@ CampaignResult run_nested_campaign(const CampaignOptions& o, const nested::RunOp
     f.line = d->first->line;
     f.original = cases[index];
     f.original_statements = count_statements(f.original);
-    res.report += "divergence: line " + std::to_string(f.line) + ": " + d->first->statement + "\n  " + o.backend_a +
-                  " " + d->first->a_actual + ", " + o.backend_b + " " + d->first->b_actual + "\n  signature: " +
+    res.report += "divergence: line " + std::to_string(f.line) + ": " + d->first->statement + "\n  " + o.side_a->name() +
+                  " " + d->first->a_actual + ", " + o.side_b->name() + " " + d->first->b_actual + "\n  signature: " +
                   sig.str() + "\n";
 
     // Shrink: drop what follows the diverging line (it cannot change that line), then rounds of
@@ -221,7 +227,7 @@ CampaignResult run_nested_campaign(const CampaignOptions& o, const nested::RunOp
         if (k == 1) break;
       }
       if (candidates.empty()) break;
-      Batch round = run_batch(candidates, profile, dir, "shrink" + std::to_string(rounds), ro);
+      Batch round = run_batch(o, candidates, profile, dir, "shrink" + std::to_string(rounds));
       rounds++;
       f.shrink_candidates += candidates.size();
       if (!round.failure.empty()) {
@@ -247,8 +253,8 @@ CampaignResult run_nested_campaign(const CampaignOptions& o, const nested::RunOp
                   " candidates, one boot each round)\n";
     // Re-run the minimal case 5 times in one boot; its expected results are the oracle's answers.
     f.reruns = o.reruns;
-    Batch again = run_batch(std::vector<std::string>(static_cast<std::size_t>(std::max(1, o.reruns)), minimal), profile,
-                            dir, "rerun", ro);
+    Batch again = run_batch(o, std::vector<std::string>(static_cast<std::size_t>(std::max(1, o.reruns)), minimal),
+                            profile, dir, "rerun");
     std::string expected = minimal;
     for (std::size_t i = 0; i < again.diffs.size(); i++) {
       if (!same_bug(again.diffs[i], sig)) continue;

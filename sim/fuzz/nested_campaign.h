@@ -1,7 +1,7 @@
 // Fuzzing against the nested TDP oracle (`kvmsim fuzz --backend model,nested`). A VM boundary cannot
 // step in lock-step, so the campaign works in batches: it generates every case first (generation
 // depends on the seed only, never on answers), replays the whole batch in one boot of the oracle
-// (nested::run_nested_replay), replays each case on the model as the same profile, and pairs the two
+// (Backend::replay_batch), replays each case on the model as the same profile, and pairs the two
 // with diff_recorded (the comparison rules of `replay --backend model,nested`). The first unexplained
 // divergence is shrunk in rounds: statements after the diverging line are dropped (they cannot change
 // it), then each round tries dropping runs of n/2, n/4, ..., 1 statements (delta debugging), runs
@@ -13,12 +13,11 @@
 #pragma once
 
 #include "sim/fuzz/campaign.h"
-#include "sim/nested/nested_runner.h"
 
 namespace kvmsim::fuzz {
 
-// options.backend_a must be "model" and options.backend_b "nested", both answering as
-// *options.profile_a (a nested flavour). A boot failure sets CampaignResult::failure.
-CampaignResult run_nested_campaign(const CampaignOptions& options, const nested::RunOptions& run_options);
+// options.side_a must be lock-step and options.side_b a batch backend, both answering as
+// *options.profile_a. A batch failure (the oracle did not boot or report) sets CampaignResult::failure.
+CampaignResult run_batch_campaign(const CampaignOptions& options);
 
 }  // namespace kvmsim::fuzz

@@ -98,30 +98,47 @@ HostProbe probe_host(std::string* error, const std::string& device) {
   return p;
 }
 
-std::string matching_profile(const HostProbe& probe) {
+ProfileMatch match_profile(const HostProbe& probe) {
   auto cap = [&](u32 nr) {
     auto it = probe.caps.find(nr);
     return it == probe.caps.end() ? 0 : it->second;
   };
-  const std::string* best = nullptr;
-  int best_score = 1 << 30;
+  ProfileMatch best;
   size_t best_caps = ~size_t{0};
+  bool have = false;
   for (const auto& prof : model::builtin_profiles()) {
-    int score = 0;
-    if (probe.module_params.count("tdp_mmu")) score += prof.tdp != probe.tdp_mmu;
-    score += prof.has_pre_fault != (cap(KVM_CAP_PRE_FAULT_MEMORY) != 0);
-    score += prof.has_memory_attributes != (cap(KVM_CAP_MEMORY_ATTRIBUTES) != 0);
-    score += prof.vm_types != probe.vm_types;
-    score += prof.has_region2 != (cap(KVM_CAP_USER_MEMORY2) != 0);
-    score += prof.has_guest_memfd != (cap(KVM_CAP_GUEST_MEMFD) != 0);
+    // The features that decide which semantics apply; each one that differs is named in the note.
+    std::vector<std::string> off;
+    auto feature = [&](bool profile_has, bool host_has, const char* what) {
+      if (profile_has != host_has)
+        off.push_back(std::string(what) + (host_has ? " (host has it, profile not)" : " (profile has it, host not)"));
+    };
+    if (probe.module_params.count("tdp_mmu")) feature(prof.tdp, probe.tdp_mmu, "TDP MMU");
+    feature(prof.has_pre_fault, cap(KVM_CAP_PRE_FAULT_MEMORY) != 0, "KVM_PRE_FAULT_MEMORY");
+    feature(prof.has_memory_attributes, cap(KVM_CAP_MEMORY_ATTRIBUTES) != 0, "memory attributes");
+    if (prof.vm_types != probe.vm_types)
+      off.push_back("VM types 0x" + std::to_string(probe.vm_types) + " on the host, " +
+                    std::to_string(prof.vm_types) + " in the profile");
+    feature(prof.has_region2, cap(KVM_CAP_USER_MEMORY2) != 0, "KVM_SET_USER_MEMORY_REGION2");
+    feature(prof.has_guest_memfd, cap(KVM_CAP_GUEST_MEMFD) != 0, "guest_memfd");
     const size_t ncaps = cap_differences(probe, prof).size();
-    if (score < best_score || (score == best_score && ncaps < best_caps)) {
-      best = &prof.name;
-      best_score = score;
+    if (!have || off.size() < best.mismatches.size() || (off.size() == best.mismatches.size() && ncaps < best_caps)) {
+      best = ProfileMatch{prof.name, std::move(off), ncaps};
       best_caps = ncaps;
+      have = true;
     }
   }
-  return best ? *best : model::default_profile().name;
+  if (!have) best.name = model::default_profile().name;
+  return best;
+}
+
+std::string matching_profile(const HostProbe& probe) { return match_profile(probe).name; }
+
+std::string ProfileMatch::note() const {
+  if (mismatches.empty()) return "";
+  std::string s = "no built-in profile matches this host; answering as " + name + ", the closest, which differs in ";
+  for (std::size_t i = 0; i < mismatches.size(); i++) s += (i ? ", " : "") + mismatches[i];
+  return s;
 }
 
 std::vector<std::string> cap_differences(const HostProbe& probe, const model::Profile& profile) {

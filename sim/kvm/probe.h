@@ -30,6 +30,19 @@ const std::vector<std::pair<u32, const char*>>& known_caps();
 // Probes the host; when `device` cannot be opened, fills what it can and sets *error.
 HostProbe probe_host(std::string* error, const std::string& device = "/dev/kvm");
 
+// The built-in profile a host answers as: the one whose semantic features (TDP MMU, pre-fault, memory
+// attributes, VM types, REGION2, guest_memfd) match the probe, fewest cap differences first; ties go
+// to the earlier profile. `mismatches` names every feature in which even the best one differs (an
+// Intel EPT host, a kernel newer than every profile): the backend then answers as that fallback and
+// says so (note()).
+struct ProfileMatch {
+  std::string name;
+  std::vector<std::string> mismatches;
+  std::size_t cap_differences = 0;
+  std::string note() const;  // "" for an exact match
+};
+ProfileMatch match_profile(const HostProbe& probe);
+
 // The built-in profile whose features (TDP MMU, pre-fault, memory attributes, VM types,
 // REGION2, guest_memfd) match the probe best; ties go to the earlier profile. On this
 // development machine: "linux-6.18-pvm".

@@ -11,7 +11,8 @@
 #include <sstream>
 #include <string>
 
-#include "sim/cli.h"
+#include "sim/cmd/commands.h"
+#include "sim/cmd/support.h"
 
 namespace {
 
@@ -230,6 +231,63 @@ TEST(Cli, UpdateRecordsTheKernelsAnswers) {
   EXPECT_EQ(again.code, 0) << again.out;
   auto both = run("replay --backend both " + file);
   EXPECT_EQ(both.code, 0) << both.out;
+}
+
+}  // namespace
+
+namespace {
+
+// A backend that cannot start is the same one line and the same exit code in every subcommand (77, or
+// 1 with --require-kvm), with no per-trace or per-case lines. A device path that cannot exist makes
+// this hold on every host, with or without /dev/kvm.
+TEST(Cli, UnavailableBackendIsOneLineEverywhere) {
+  TempDir d;
+  const std::string trace = d.write("g.trace", kGood);
+  const std::string dev = " --kvm-device /nonexistent/kvm";
+  const std::string line = "kvmsim: backend kvm unavailable: cannot open /nonexistent/kvm: No such file or directory\n";
+  const std::vector<std::string> commands = {
+      "replay --backend kvm " + trace + dev,
+      "replay --backend both " + trace + dev,
+      "conformance --backend kvm" + dev,
+      "conformance --backend both --group vm" + dev,
+      "fuzz --seed 1 --steps 100 --backend model,kvm" + dev,
+      "probe --device /nonexistent/kvm",
+  };
+  for (const auto& c : commands) {
+    auto r = run(c);
+    const bool model_too = c.find("conformance --backend both") != std::string::npos;
+    EXPECT_EQ(r.code, kvmsim::kExitNothingRan) << c << "\n" << r.out;
+    EXPECT_NE(r.out.find(line), std::string::npos) << c << "\n" << r.out;
+    EXPECT_EQ(r.out.find(line), r.out.rfind(line)) << "said once: " << c;
+    EXPECT_EQ(r.out.find("FAILED"), std::string::npos) << c << "\n" << r.out;
+    EXPECT_EQ(r.out.find("SKIP kvm"), std::string::npos) << c << "\n" << r.out;
+    EXPECT_EQ(r.out.find("SKIPPED kvm"), std::string::npos) << c << "\n" << r.out;
+    // The model side of `conformance --backend both` still runs and passes.
+    if (model_too) {
+      EXPECT_NE(r.out.find("conformance: "), std::string::npos) << r.out;
+    }
+    if (c.rfind("probe", 0) != 0) {
+      auto req = run(c + " --require-kvm");
+      EXPECT_EQ(req.code, kvmsim::kExitMismatch) << c << " --require-kvm\n" << req.out;
+      EXPECT_NE(req.out.find(line), std::string::npos) << req.out;
+    }
+  }
+  // JSON stays one document on stdout.
+  std::ostringstream out, err;
+  kvmsim::ProbeArgs pa;
+  pa.format = "json";
+  pa.device = "/nonexistent/kvm";
+  EXPECT_EQ(kvmsim::run_probe(pa, out, err), kvmsim::kExitNothingRan);
+  EXPECT_EQ(out.str(),
+            "{\"schema\": 1, \"unavailable\": {\"backend\": \"kvm\", \"reason\": \"cannot open /nonexistent/kvm: No such "
+            "file or directory\"}}\n");
+  EXPECT_EQ(err.str(), line);
+}
+
+// A batch failure of a whole conformance run on a model that fails: a real failure beats exit 77.
+TEST(Cli, UnavailableBackendDoesNotHideFailures) {
+  auto r = run("conformance --backend both --group vm --profile linux-0.1 --kvm-device /nonexistent/kvm");
+  EXPECT_EQ(r.code, kvmsim::kExitUsage) << r.out;
 }
 
 }  // namespace

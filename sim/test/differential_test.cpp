@@ -12,8 +12,9 @@
 
 #include "model/kvm.h"
 #include "model/profile.h"
-#include "sim/backends.h"
-#include "sim/cli.h"
+#include "sim/backend/backend.h"
+#include "sim/cmd/commands.h"
+#include "sim/cmd/support.h"
 #include "sim/differential.h"
 #include "sim/kvm/probe.h"
 #include "sim/trace/parser.h"
@@ -200,7 +201,7 @@ TEST(Differential, RealPairAgreesOnMemslotTrace) {
   ASSERT_NE(p, nullptr);
   if (p->name != "linux-6.18-pvm") GTEST_SKIP() << "trace written for linux-6.18-pvm, host matches " << p->name;
   std::string why;
-  auto real = make_backend("kvm", *p, BackendOptions{}, &why);
+  auto real = open_backend("kvm", *p, BackendOptions{}, &why);
   if (!real) GTEST_SKIP() << "kvm backend unavailable: " << why;
   model::Kvm m(*p);
   trace::Trace t = parse_ok(

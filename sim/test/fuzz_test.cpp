@@ -3,6 +3,8 @@
 // (parse/print round-trip, unobservable where unsupported), and a short campaign on /dev/kvm.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -11,7 +13,9 @@
 
 #include "model/kvm.h"
 #include "model/profile.h"
-#include "sim/cli.h"
+#include "sim/backend/backend.h"
+#include "sim/cmd/commands.h"
+#include "sim/cmd/support.h"
 #include "sim/differential.h"
 #include "sim/fuzz/campaign.h"
 #include "sim/fuzz/generator.h"
@@ -62,11 +66,19 @@ TEST(FuzzGenerator, CasesParseAndHaveTheRequestedLength) {
   }
 }
 
+// One backend object per kind for the whole test binary.
+Backend& side(const std::string& name) {
+  static std::map<std::string, std::unique_ptr<Backend>> cache;
+  auto& b = cache[name];
+  if (!b) b = std::move(make_backends(std::get<BackendSpec>(parse_backend_spec(name, 1)), BackendOptions{}).front());
+  return *b;
+}
+
 CampaignOptions model_pair(u64 seed, std::size_t steps) {
   CampaignOptions o;
   o.seed = seed_from_u64(seed);
   o.steps = steps;
-  o.backend_a = o.backend_b = "model";
+  o.side_a = o.side_b = &side("model");
   o.profile_a = o.profile_b = model::find_profile("linux-6.18");
   return o;
 }
@@ -294,8 +306,8 @@ TEST(FuzzCli, NestedUsageIsCheckedBeforeBooting) {
   };
   a.backend = "nested,model";
   EXPECT_EQ(code(), kExitUsage);
-  a.backend = "kvm,nested";
-  EXPECT_EQ(code(), kExitUsage);
+  a.backend = "nested,nested";
+  EXPECT_EQ(code(), kExitUsage) << "side A must be lock-step";
   a.backend = "model,nested";
   a.faults = true;
   EXPECT_EQ(code(), kExitUsage);
@@ -328,24 +340,26 @@ TEST(FuzzCli, UsageAndFaultsOnKvmRefused) {
 TEST(FuzzKnownOpen, OnlyModelVersusShadowKvm) {
   const model::Profile& pvm = *model::find_profile("linux-6.18-pvm");
   const model::Profile& tdp = *model::find_profile("linux-6.18");
+  const Backend& M = side("model");
+  const Backend& K = side("kvm");  // never opened: only its kind matters
   const Signature agent_sig{"KVM_PRE_FAULT_MEMORY", "result", "-1 ENOSPC", "-1 EOPNOTSUPP"};
-  const KnownOpen* agent = explain_divergence(agent_sig, "model", pvm, "kvm", pvm);
+  const KnownOpen* agent = explain_divergence(agent_sig, M, pvm, K, pvm);
   ASSERT_TRUE(agent);
   EXPECT_EQ(agent->name, "kvm_agent_memslot");
-  EXPECT_FALSE(explain_divergence(agent_sig, "model", tdp, "kvm", tdp)) << "only against a shadow-paging kernel";
-  EXPECT_FALSE(explain_divergence(agent_sig, "model", pvm, "model", pvm)) << "never between two models";
-  EXPECT_FALSE(explain_divergence(Signature{"KVM_PRE_FAULT_MEMORY", "result", "-1 EOPNOTSUPP", "-1 ENOSPC"}, "model",
-                                  pvm, "kvm", pvm));
-  const KnownOpen* stub = explain_divergence(Signature{"access exec", "result", "ok", "-1 EIO"}, "model", pvm, "kvm", pvm);
+  EXPECT_FALSE(explain_divergence(agent_sig, M, tdp, K, tdp)) << "only against a shadow-paging kernel";
+  EXPECT_FALSE(explain_divergence(agent_sig, M, pvm, M, pvm)) << "never between two models";
+  EXPECT_FALSE(explain_divergence(Signature{"KVM_PRE_FAULT_MEMORY", "result", "-1 EOPNOTSUPP", "-1 ENOSPC"}, M, pvm, K,
+                                  pvm));
+  const KnownOpen* stub = explain_divergence(Signature{"access exec", "result", "ok", "-1 EIO"}, M, pvm, K, pvm);
   ASSERT_TRUE(stub);
   EXPECT_EQ(stub->name, "kvm_exec_stub");
-  EXPECT_FALSE(explain_divergence(Signature{"access read", "result", "ok", "-1 EIO"}, "model", pvm, "kvm", pvm));
-  EXPECT_FALSE(explain_divergence(Signature{"access exec", "result", "mmio", "-1 EIO"}, "model", pvm, "kvm", pvm));
+  EXPECT_FALSE(explain_divergence(Signature{"access read", "result", "ok", "-1 EIO"}, M, pvm, K, pvm));
+  EXPECT_FALSE(explain_divergence(Signature{"access exec", "result", "mmio", "-1 EIO"}, M, pvm, K, pvm));
   // The shadow MMU's PTE prefetch, drop_large_spte and the host's fault-around are modelled: a stats or
   // dirty bitmap difference is a finding, never explained away.
-  EXPECT_FALSE(explain_divergence(Signature{"expect stats", "pages_4k", "B-A", "+7"}, "model", pvm, "kvm", pvm));
-  EXPECT_FALSE(explain_divergence(Signature{"expect stats", "pages_4k", "B-A", "-509"}, "model", pvm, "kvm", pvm));
-  EXPECT_FALSE(explain_divergence(Signature{"KVM_GET_DIRTY_LOG", "bitmap", "[0-3, 9]", "[1, 9]"}, "model", pvm, "kvm", pvm));
+  EXPECT_FALSE(explain_divergence(Signature{"expect stats", "pages_4k", "B-A", "+7"}, M, pvm, K, pvm));
+  EXPECT_FALSE(explain_divergence(Signature{"expect stats", "pages_4k", "B-A", "-509"}, M, pvm, K, pvm));
+  EXPECT_FALSE(explain_divergence(Signature{"KVM_GET_DIRTY_LOG", "bitmap", "[0-3, 9]", "[1, 9]"}, M, pvm, K, pvm));
 }
 
 TEST(FuzzCli, EmitTraceIsIdenticalAcrossRuns) {
@@ -381,8 +395,8 @@ TEST(FuzzKvm, ShortCampaignAgainstThisKernel) {
   CampaignOptions o;
   o.seed = seed_from_u64(1);
   o.steps = 300;
-  o.backend_a = "model";
-  o.backend_b = "kvm";
+  o.side_a = &side("model");
+  o.side_b = &side("kvm");
   o.profile_a = o.profile_b = host;
   o.out_dir = ::testing::TempDir() + "fuzz-kvm";
   CampaignResult k = run_campaign(o);
@@ -390,7 +404,7 @@ TEST(FuzzKvm, ShortCampaignAgainstThisKernel) {
   EXPECT_EQ(k.steps, 300u);
   // The emitted trace holds side A's (the model's) results, so it does not depend on side B.
   CampaignOptions m = o;
-  m.backend_b = "model";
+  m.side_b = &side("model");
   CampaignResult mm = run_campaign(m);
   if (!k.found) {
     EXPECT_EQ(k.emitted, mm.emitted);

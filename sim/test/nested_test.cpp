@@ -206,7 +206,7 @@ TEST(NestedCli, BootFailureIsAFailureWithTheLog) {
   ShellResult r = run_shell("KVMSIM_NESTED_RUN=" + script.string() + " " + KVMSIM_BINARY +
                             " replay --backend model,nested " + (kNestedTraces / "caps_probe.trace").string());
   ShellResult c = run_shell("KVMSIM_NESTED_RUN=" + script.string() + " " + KVMSIM_BINARY +
-                            " conformance --backend model,nested --group vm");
+                            " conformance --backend model,nested --profile linux-6.12 --group vm");
   fs::remove(script);
   EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_NE(r.out.find("Kernel panic - not syncing"), std::string::npos) << r.out;
@@ -222,7 +222,7 @@ TEST(NestedCli, RefusesOtherProfilesAndOtherPairs) {
                             "/traces/tdp/level_backing_4k.trace");
   EXPECT_EQ(r.code, 77) << r.out;  // nothing ran
   EXPECT_NE(r.out.find("is not a nested oracle flavour"), std::string::npos) << r.out;
-  EXPECT_EQ(run_shell(std::string(KVMSIM_BINARY) + " replay --backend kvm,nested " +
+  EXPECT_EQ(run_shell(std::string(KVMSIM_BINARY) + " replay --backend nested,nosuch " +
                       (kNestedTraces / "caps_probe.trace").string())
                 .code,
             2);

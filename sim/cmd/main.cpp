@@ -1,7 +1,7 @@
-// kvmsim command line. Subcommands: replay (one backend, or two in lock-step), caps, profiles, probe, fuzz.
-// Exit codes (documented in README.md): 0 all expectations hold; 1 a mismatch or divergence;
-// 2 usage error or malformed input; 77 nothing could run (no trace, backend unavailable).
-// Results go to stdout, diagnostics to stderr.
+// kvmsim command line: the one place that parses options. Each subcommand's arguments go into its
+// struct (sim/cmd/args.h) and its function (sim/cmd/commands.h) does the rest. Exit codes are the one
+// table in sim/cmd/exit_codes.h (`kvmsim --exit-codes` prints it). Results go to stdout, diagnostics
+// to stderr.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "conformance/runner.h"
-#include "sim/cli.h"
+#include "sim/backend/backend.h"
+#include "sim/cmd/commands.h"
 #include "sim/version.h"
 
 int main(int argc, char** argv) {
@@ -18,27 +18,33 @@ int main(int argc, char** argv) {
   CLI::App app{"kvmsim: deterministic simulator of the KVM memory uAPI and TDP MMU"};
   app.require_subcommand(1);
   app.set_version_flag("--version", version_string());
+  std::string exit_codes = "Exit codes:\n";
+  for (const auto& row : kvmsim::exit_code_table())
+    exit_codes += "  " + std::to_string(row.code) + "\t" + row.meaning + "\n";
+  app.footer(exit_codes);
+  const std::string backends = "Backend: one of " + backend_kind_list() + ", or a pair A,B (both = model,kvm)";
 
   ReplayArgs replay;
   auto* rp = app.add_subcommand("replay", "Replay traces and check their expected results");
   rp->add_option("files", replay.files, "Trace files or directories (searched recursively for *.trace)")
       ->required();
-  rp->add_option("--backend", replay.backend, "Backend: model, model-ref (per-SPTE reference page tables), kvm, nested (real 6.12 TDP MMU in QEMU), or a pair A,B (both = model,kvm; model,nested)")->capture_default_str();
+  rp->add_option("--backend", replay.backend, backends)->capture_default_str();
   rp->add_option("--profile", replay.profile, "Profile for the model (default: the trace's header)");
   rp->add_flag("--update", replay.update, "Write actual results into the trace files");
   rp->add_option("--format", replay.format, "Report format")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
-  rp->add_flag("--require-kvm", replay.require_kvm, "Fail (exit 1) instead of skipping when /dev/kvm is missing");
+  rp->add_flag("--require-kvm", replay.require_kvm, "A backend that cannot run here fails (exit 1) instead of exit 77");
   rp->add_option("--max-host-mem", replay.max_host_mem, "Host memory cap of the kvm backend, bytes")
       ->capture_default_str();
+  rp->add_option("--kvm-device", replay.kvm_device, "Device of the kvm backend")->capture_default_str();
   rp->add_flag("-v,--verbose", replay.verbose, "Print every statement's result");
   rp->add_flag("--divergences-only", replay.divergences_only,
                "With a pair: fail only where the two backends disagree, not on the traces' own expectations");
 
   CapsArgs caps;
   auto* cp = app.add_subcommand("caps", "Print the capabilities a profile answers");
-  cp->add_option("--profile", caps.profile, "Profile name")->capture_default_str();
+  cp->add_option("--profile", caps.profile, "Profile name (default: the default profile)");
   cp->add_option("--format", caps.format, "Output format")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
@@ -60,9 +66,9 @@ int main(int argc, char** argv) {
   ep->add_option("--vm", explain.vm, "VM handle (default: the last VM created)");
   ep->add_option("--profile", explain.profile, "Profile (default: the trace's header)");
 
-  conf::ConformanceArgs conformance;
+  ConformanceArgs conformance;
   auto* conf_cmd = app.add_subcommand("conformance", "Run the conformance suite on one or more backends");
-  conf_cmd->add_option("--backend", conformance.backend, "model, kvm, nested (6.12 TDP MMU in QEMU), both, or a comma list")->capture_default_str();
+  conf_cmd->add_option("--backend", conformance.backend, "One of " + backend_kind_list() + ", both (= model,kvm), or a comma list")->capture_default_str();
   conf_cmd->add_option("--profile", conformance.profile, "Profile the model answers as (default: matches the run)");
   conf_cmd->add_option("--group", conformance.group, "Only this group (vm, memslot, gmem, attributes, prefault, "
                                                      "hugepage, dirtylog, access)");
@@ -71,7 +77,8 @@ int main(int argc, char** argv) {
   conf_cmd->add_option("--format", conformance.format, "Report format")
       ->check(CLI::IsMember({"text", "tap", "junit", "json"}))
       ->capture_default_str();
-  conf_cmd->add_flag("--require-kvm", conformance.require_kvm, "Fail instead of skipping when /dev/kvm is missing");
+  conf_cmd->add_flag("--require-kvm", conformance.require_kvm, "A backend that cannot run here fails (exit 1) instead of exit 77");
+  conf_cmd->add_option("--kvm-device", conformance.kvm_device, "Device of the kvm backend")->capture_default_str();
   conf_cmd->add_option("--max-host-mem", conformance.max_host_mem, "Host memory cap of the kvm backend, bytes")
       ->capture_default_str();
 
@@ -79,8 +86,9 @@ int main(int argc, char** argv) {
   auto* fz = app.add_subcommand("fuzz", "Differential fuzzing of two backends with shrinking (docs/fuzz.md)");
   fz->add_option("--seed", fuzz.seed, "Seed: decimal u64 or 40 hex digits (default: random, printed first)");
   fz->add_option("--steps", fuzz.steps, "Generated statements in total")->capture_default_str();
-  fz->add_option("--backend", fuzz.backend, "Backend pair A,B")->capture_default_str();
-  fz->add_option("--profile", fuzz.profile, "Profile of the model side (default: the host's when paired with kvm)");
+  fz->add_option("--backend", fuzz.backend, "Backend pair A,B of " + backend_kind_list())->capture_default_str();
+  fz->add_option("--profile", fuzz.profile, "Profile both sides answer as (default: a real host's, else the default)");
+  fz->add_flag("--require-kvm", fuzz.require_kvm, "A backend that cannot run here fails (exit 1) instead of exit 77");
   fz->add_option("--time-budget", fuzz.time_budget, "Stop starting new cases after this many seconds");
   fz->add_option("--out", fuzz.out, "Directory for the shrunk trace of a divergence")->capture_default_str();
   fz->add_option("--emit-trace", fuzz.emit_trace, "Write every generated case with side A's results to FILE");
@@ -88,6 +96,7 @@ int main(int argc, char** argv) {
   fz->add_flag("--no-shrink", fuzz.no_shrink, "Report a divergence without shrinking it");
   fz->add_flag("--strict", fuzz.strict, "Known open divergences (KNOWN_DIFFERENCES.md) are findings too");
   fz->add_flag("--no-invariants", fuzz.no_invariants, "Do not check the model's invariants after every statement");
+  fz->add_option("--kvm-device", fuzz.kvm_device, "Device of the kvm backend")->capture_default_str();
   fz->add_option("--max-host-mem", fuzz.max_host_mem, "Host memory cap of the kvm backend, bytes")
       ->capture_default_str();
 
@@ -105,7 +114,7 @@ int main(int argc, char** argv) {
   if (*cp) return run_caps(caps, std::cout, std::cerr);
   if (*pp) return run_profiles(std::cout);
   if (*ep) return run_explain(explain, std::cout, std::cerr);
-  if (*conf_cmd) return conf::run_conformance(conformance, std::cout, std::cerr);
+  if (*conf_cmd) return run_conformance(conformance, std::cout, std::cerr);
   if (*fz) return run_fuzz(fuzz, std::cout, std::cerr);
   if (*pr) return run_probe(probe, std::cout, std::cerr);
   return kExitUsage;

@@ -1,0 +1,75 @@
+// The arguments of every kvmsim subcommand, as plain structs: sim/cmd/main.cpp fills them from the
+// command line (the one place that parses options) and tests fill them directly.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "model/types.h"
+
+namespace kvmsim {
+
+struct ReplayArgs {
+  std::vector<std::string> files;
+  std::string backend = "model";
+  std::string profile;  // empty: the trace's `profile` header, else the default profile
+  bool update = false;
+  std::string format = "text";
+  bool require_kvm = false;  // a backend that cannot run here is a failure (exit 1), not exit 77
+  u64 max_host_mem = 2ull << 30;
+  std::string kvm_device = "/dev/kvm";
+  bool verbose = false;
+  // Pairs only: a trace passes when the two backends agree on every statement both ran, whatever
+  // its own expectations say (traces written for another profile than the host's).
+  bool divergences_only = false;
+};
+
+struct CapsArgs {
+  std::string profile;  // empty: the default profile
+  std::string format = "text";
+};
+
+struct ExplainArgs {
+  std::string file;
+  std::string gpa;      // an expression in trace syntax: 3G+2M
+  int at_line = 0;      // replay statements on lines <= at_line (0: the whole trace)
+  std::string vm;       // VM handle name (default: the last VM the replayed part created)
+  std::string profile;  // as for replay
+};
+
+struct ProbeArgs {
+  std::string format = "text";
+  std::string device = "/dev/kvm";
+};
+
+// kvmsim fuzz (sim/cmd/fuzz_cmd.cpp, docs/fuzz.md).
+struct FuzzArgs {
+  std::string seed;              // decimal u64 or 40 hex digits; empty: drawn at random and printed
+  u64 steps = 1000;
+  std::string backend = "model,kvm";  // a pair A,B of backend kinds (sim/backend/backend.h)
+  std::string profile;           // the profile both sides answer as (default: a real host's, else the default)
+  double time_budget = 0;        // seconds, 0 = none
+  std::string out = "fuzz-out";  // where a shrunk divergence is written
+  std::string emit_trace;        // write every case with the observed results of side A
+  bool faults = false;
+  bool no_shrink = false;
+  bool strict = false;
+  bool no_invariants = false;
+  bool require_kvm = false;
+  u64 max_host_mem = 2ull << 30;
+  std::string kvm_device = "/dev/kvm";
+};
+
+struct ConformanceArgs {
+  std::string backend = "model";  // a backend kind, "both", or a comma list ("model,kvm")
+  std::string profile;  // empty: a real host's profile when one takes part, else the default
+  std::string group;    // empty: every group
+  std::string filter;   // glob over "group/name"; empty: everything
+  bool list = false;    // print the selected case ids (with needs) and exit 0
+  std::string format = "text";  // text | tap | junit | json
+  bool require_kvm = false;     // a backend that cannot run here fails instead of exit 77
+  u64 max_host_mem = 2ull << 30;
+  std::string kvm_device = "/dev/kvm";
+};
+
+}  // namespace kvmsim

@@ -1,0 +1,58 @@
+// `kvmsim caps` and `kvmsim profiles`: what a profile answers, and which profiles exist.
+#include <cstdio>
+
+#include "model/profile.h"
+#include "sim/cmd/commands.h"
+#include "sim/cmd/support.h"
+#include "sim/trace/constants.h"
+
+namespace kvmsim {
+
+namespace {
+
+std::string cap_name(u32 nr) {
+  for (const auto& c : trace::constants())
+    if (std::string_view(c.name).starts_with("KVM_CAP_") && c.value == nr) return c.name;
+  return "cap " + std::to_string(nr);
+}
+
+}  // namespace
+
+int run_caps(const CapsArgs& args, std::ostream& out, std::ostream& err) {
+  const std::string name = args.profile.empty() ? model::default_profile().name : args.profile;
+  const model::Profile* p = model::find_profile(name);
+  if (!p) {
+    err << "kvmsim: unknown profile '" << name << "' (known: " << known_profile_names() << ")\n";
+    return kExitUsage;
+  }
+  // One row per capability the profile answers non-zero anywhere: system fd, shared VM, private VM.
+  if (args.format == "json") {
+    out << "{\"schema\": 1, \"profile\": \"" << p->name << "\", \"caps\": [";
+    bool first = true;
+    for (const auto& [nr, a] : p->caps) {
+      out << (first ? "" : ", ") << "{\"cap\": \"" << cap_name(nr) << "\", \"nr\": " << nr
+          << ", \"system\": " << a.system << ", \"vm\": " << a.vm_shared << ", \"private_vm\": " << a.vm_private
+          << "}";
+      first = false;
+    }
+    out << "]}\n";
+    return kExitOk;
+  }
+  out << "profile " << p->name << ": " << p->description << "\n";
+  out << "capability                                nr      system        vm  private-vm\n";
+  for (const auto& [nr, a] : p->caps) {
+    char line[160];
+    std::snprintf(line, sizeof line, "%-36s %7u %11llu %9llu %11llu\n", cap_name(nr).c_str(), nr,
+                  static_cast<unsigned long long>(a.system), static_cast<unsigned long long>(a.vm_shared),
+                  static_cast<unsigned long long>(a.vm_private));
+    out << line;
+  }
+  return kExitOk;
+}
+
+int run_profiles(std::ostream& out) {
+  for (const auto& p : model::builtin_profiles()) out << p.name << "\t" << p.description << "\n";
+  return kExitOk;
+}
+
+}  // namespace kvmsim

@@ -1,0 +1,24 @@
+// The kvmsim subcommands as functions over streams, so tests can run them without a process. One
+// file per subcommand in this folder; each returns an exit code from exit_codes.h. Results go to
+// `out`, diagnostics to `err`.
+#pragma once
+
+#include <ostream>
+
+#include "sim/cmd/args.h"
+#include "sim/cmd/exit_codes.h"
+
+namespace kvmsim {
+
+int run_replay(const ReplayArgs& args, std::ostream& out, std::ostream& err);
+int run_explain(const ExplainArgs& args, std::ostream& out, std::ostream& err);
+int run_caps(const CapsArgs& args, std::ostream& out, std::ostream& err);
+int run_profiles(std::ostream& out);
+// Prints the seed first, then a deterministic report (one line per case; on a divergence the
+// shrunk trace and the replay command), then the rate on `err`.
+int run_fuzz(const FuzzArgs& args, std::ostream& out, std::ostream& err);
+// Prints what this host's /dev/kvm answers and the profile it matches (or falls back to, and why).
+int run_probe(const ProbeArgs& args, std::ostream& out, std::ostream& err);
+int run_conformance(const ConformanceArgs& args, std::ostream& out, std::ostream& err);
+
+}  // namespace kvmsim

@@ -1,0 +1,106 @@
+// `kvmsim fuzz`: option handling around fuzz::run_campaign (two lock-step sides) and
+// fuzz::run_batch_campaign (a lock-step side and a batch side such as the nested oracle).
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <variant>
+
+#include "model/profile.h"
+#include "sim/backend/backend.h"
+#include "sim/cmd/commands.h"
+#include "sim/cmd/support.h"
+#include "sim/fuzz/campaign.h"
+#include "sim/fuzz/nested_campaign.h"
+
+namespace kvmsim {
+
+int run_fuzz(const FuzzArgs& args, std::ostream& out, std::ostream& err) {
+  auto spec = parse_backend_spec(args.backend, 2);
+  if (auto* e = std::get_if<std::string>(&spec)) {
+    err << "kvmsim fuzz: " << *e << "\n";
+    return kExitUsage;
+  }
+  const BackendSpec& s = std::get<BackendSpec>(spec);
+  if (!s.paired()) {
+    err << "kvmsim fuzz: --backend needs a pair A,B (e.g. model,kvm)\n";
+    return kExitUsage;
+  }
+  BackendOptions options;
+  options.max_host_mem = args.max_host_mem;
+  options.kvm_device = args.kvm_device;
+  auto sides = make_backends(s, options);
+  const bool batch = !sides[1]->lockstep();
+  if (!sides[0]->lockstep()) {
+    err << "kvmsim fuzz: side A must be a lock-step backend (model, model-ref, kvm); a batch backend such as "
+        << sides[0]->name() << " fuzzes as side B (e.g. model," << sides[0]->name() << ")\n";
+    return kExitUsage;
+  }
+  if (args.faults) {
+    // Only the model arms faults; a kernel cannot be made to fail deterministically at a chosen step, so
+    // injected faults would show up as divergences by construction.
+    for (const auto& side : sides) {
+      if (side->runs_guest_agent()) {
+        err << "kvmsim fuzz: --faults needs two backends that honour inject statements (e.g. model,model); "
+            << side->name() << " runs a real kernel, which cannot fail on demand\n";
+        return kExitUsage;
+      }
+    }
+  }
+  std::string seed_text = args.seed;
+  if (seed_text.empty()) {
+    // Only the choice of seed is random; everything after it is derived from the seed.
+    std::random_device rd;
+    seed_text = std::to_string((static_cast<fuzz::u64>(rd()) << 32) | rd());
+  }
+  auto seed = fuzz::parse_seed(seed_text);
+  if (!seed) {
+    err << "kvmsim fuzz: bad --seed '" << seed_text << "' (a decimal u64 or 40 hex digits)\n";
+    return kExitUsage;
+  }
+  out << "seed " << seed->text << "\n";
+  out.flush();
+  if (!check_backends(sides, !args.profile.empty(), err).empty()) return unavailable_exit(args.require_kvm);
+
+  // Profiles: exactly as `replay --backend A,B` (resolve_profiles); a batch side may refuse one.
+  std::string error;
+  auto profiles = resolve_profiles(sides, args.profile, std::nullopt, &error);
+  if (!profiles) {
+    err << "kvmsim fuzz: " << error << "\n";
+    return kExitUsage;
+  }
+  for (std::size_t i = 0; i < 2; i++) {
+    if (std::string why = sides[i]->refuses_profile(*profiles->profiles[i]); !why.empty()) {
+      err << "kvmsim fuzz: " << sides[i]->name() << ": " << why << "\n";
+      return kExitUsage;
+    }
+  }
+  fuzz::CampaignOptions o;
+  o.seed = *seed;
+  o.steps = args.steps;
+  o.time_budget_s = args.time_budget;
+  o.faults = args.faults;
+  o.shrink = !args.no_shrink;
+  o.strict = args.strict;
+  o.check_invariants = !args.no_invariants;
+  o.out_dir = args.out;
+  o.side_a = sides[0].get();
+  o.side_b = sides[1].get();
+  o.profile_a = profiles->profiles[0];
+  o.profile_b = profiles->profiles[1];
+  if (!args.profile.empty()) o.replay_hint = args.backend + " --profile " + args.profile;
+  if (batch) o.shrink_budget_s = 300;  // one boot per round: rounds cost seconds, not milliseconds
+  fuzz::CampaignResult r = batch ? fuzz::run_batch_campaign(o) : fuzz::run_campaign(o);
+  out << r.report;
+  if (!args.emit_trace.empty()) std::ofstream(args.emit_trace, std::ios::binary) << r.emitted;
+  char rate[160];
+  std::snprintf(rate, sizeof rate, "rate: %s %.1f steps/s (%zu steps in %.2f s)\n", args.backend.c_str(), r.rate(),
+                r.steps, r.seconds);
+  err << rate;
+  if (!r.failure.empty()) {
+    err << "kvmsim fuzz: " << r.failure << "\n";
+    return kExitMismatch;  // an oracle that does not report is a failure, never a skip
+  }
+  return r.found ? kExitMismatch : kExitOk;
+}
+
+}  // namespace kvmsim
