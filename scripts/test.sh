@@ -2,6 +2,8 @@
 # Quick start line 2: build and run every test; exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+echo "== citations resolve inside the repository (docs/semantics/README.md §2)"
+scripts/check-citations.sh
 scripts/build.sh
 echo "== unit tests and conformance cases (ctest)"
 (cd build && ctest --output-on-failure -j"$(nproc)" --timeout 600)
