@@ -1,5 +1,5 @@
 // Guest accesses and what KVM_RUN reports: ok, MMIO exits, -EFAULT, KVM_EXIT_MEMORY_FAULT
-// (kvm-semantics.md §2.4.4, §4.4 step 2; host-kvm.md §4; private_mem_kvm_exits_test.c).
+// (docs/semantics/guest-memfd.md §4, docs/semantics/tdp-mmu.md §4 step 2; docs/semantics/host-kvm-pvm.md §4; private_mem_kvm_exits_test.c).
 #include <cerrno>
 
 #include "conformance/case.h"

@@ -1,4 +1,4 @@
-// KVM_SET_MEMORY_ATTRIBUTES (kvm-semantics.md §2.5; host-kvm.md §3 last row).
+// KVM_SET_MEMORY_ATTRIBUTES (docs/semantics/memory-attributes.md §1; docs/semantics/host-kvm-pvm.md §3).
 #include <cerrno>
 
 #include "conformance/case.h"

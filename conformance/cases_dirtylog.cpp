@@ -1,5 +1,5 @@
 // Dirty logging: KVM_GET_DIRTY_LOG, KVM_CLEAR_DIRTY_LOG, KVM_ENABLE_CAP(MANUAL_DIRTY_LOG_PROTECT2),
-// the dirty ring's enable rules (kvm-semantics.md §2.7; host-kvm.md §5; dirty_log_test.c).
+// the dirty ring's enable rules (docs/semantics/dirty-log.md; docs/semantics/host-kvm-pvm.md §5; dirty_log_test.c).
 #include <cerrno>
 
 #include "conformance/case.h"

@@ -1,5 +1,5 @@
 // guest_memfd: create, file operations, mmap, binding to memslots, immutability, close
-// (kvm-semantics.md §2.4, §3; host-kvm.md §3; guest_memfd_test.c, set_memory_region_test.c).
+// (docs/semantics/guest-memfd.md, docs/semantics/memslots.md §3; docs/semantics/host-kvm-pvm.md §3; guest_memfd_test.c, set_memory_region_test.c).
 #include <cerrno>
 
 #include "conformance/case.h"
@@ -22,7 +22,7 @@ u64 gmem_slot_vm_type(Check& c) {
 
 }  // namespace
 
-// ---- create (§2.4.1) ----
+// ---- create (docs/semantics/guest-memfd.md §1) ----
 
 KVMSIM_CASE(gmem, create_on_kvm_fd, Need::guest_memfd) {
   c.expect_err(c.create_gmem_raw(c.api().kvm_fd(), 2 * MiB, 0), EINVAL);
@@ -77,7 +77,7 @@ KVMSIM_CASE(gmem, create_reserved_not_checked, Need::guest_memfd) {
   c.expect_ok(c.create_gmem_raw(vm, 2 * MiB, 0, 0, 0xdead));
 }
 
-// ---- file operations (§2.4.2) ----
+// ---- file operations (docs/semantics/guest-memfd.md §2) ----
 
 KVMSIM_CASE(gmem, read_write_fail, Need::guest_memfd) {
   const int vm = c.create_vm();
@@ -162,7 +162,7 @@ KVMSIM_CASE(gmem, fallocate_punch_beyond_eof, Need::guest_memfd) {
   c.expect_ok(c.fallocate(fd, kPunch, 1 * GiB, 2 * MiB));
 }
 
-// ---- mmap (§2.4.3) ----
+// ---- mmap (docs/semantics/guest-memfd.md §3) ----
 
 KVMSIM_CASE(gmem, mmap_without_flag, Need::guest_memfd) {
   const int vm = c.create_vm();
@@ -186,7 +186,7 @@ KVMSIM_CASE(gmem, mmap_shared_mapping, Need::gmem_mmap) {
   }
 }
 
-// ---- binding (§2.4.4) ----
+// ---- binding (docs/semantics/guest-memfd.md §4) ----
 
 KVMSIM_CASE(gmem, bind_basic, Need::guest_memfd, Need::user_memory2) {
   const int vm = c.create_vm(gmem_slot_vm_type(c));

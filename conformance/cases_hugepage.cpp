@@ -1,5 +1,5 @@
-// Huge-page level selection, zaps and statistics of the TDP MMU (kvm-semantics.md §4; nested-tdp.md
-// "Observed"). Mappings are populated with KVM_PRE_FAULT_MEMORY (no guest code) and observed with
+// Huge-page level selection, zaps and statistics of the TDP MMU (docs/semantics/tdp-mmu.md;
+// docs/semantics/nested-observations.md §2). Mappings are populated with KVM_PRE_FAULT_MEMORY (no guest code) and observed with
 // pages_4k/2m/1g deltas and, where the backend can show it, mapping(vm, gpa).
 #include <cerrno>
 
@@ -149,7 +149,7 @@ KVMSIM_CASE(hugepage, gmem_private_maps_4k, Need::tdp, Need::stats, Need::sw_pro
   c.must(c.set_attributes(v.vm, 2 * MiB, 2 * MiB, KVM_MEMORY_ATTRIBUTE_PRIVATE));
   const Stats before = c.stats(v.vm);
   populate(c, v.vcpu, 0, 4 * MiB);
-  // Shared half from the THP uaddr at 2M, private half from guest_memfd at 4K (nested-tdp.md).
+  // Shared half from the THP uaddr at 2M, private half from guest_memfd at 4K (docs/semantics/nested-observations.md §2).
   c.expect_stats_delta(before, c.stats(v.vm), pages(512, 1));
 }
 

@@ -1,4 +1,4 @@
-// KVM_SET_USER_MEMORY_REGION / REGION2 (kvm-semantics.md §2.3, §3; host-kvm.md §2).
+// KVM_SET_USER_MEMORY_REGION / REGION2 (docs/semantics/memslots.md §2-§3; docs/semantics/host-kvm-pvm.md §2).
 #include <cerrno>
 
 #include "conformance/case.h"
@@ -20,7 +20,7 @@ u32 as_slot(u32 as_id, u32 id) { return as_id << 16 | id; }
 
 }  // namespace
 
-// ---- alignment (§2.3 steps 6-8) ----
+// ---- alignment (docs/semantics/memslots.md §2 steps 6-8) ----
 
 KVMSIM_CASE(memslot, gpa_unaligned) {
   const int vm = c.create_vm();
@@ -43,7 +43,7 @@ KVMSIM_CASE(memslot, uaddr_unaligned) {
   expect_both(c, vm, make_region(0, 1 * MiB, 4 * KiB, mem + 0x800), Ret::fail(EINVAL));
 }
 
-// The host mapping is only looked at when the guest faults (§2.3: access_ok, not mapped-ness).
+// The host mapping is only looked at when the guest faults (docs/semantics/memslots.md §2: access_ok, not mapped-ness).
 KVMSIM_CASE(memslot, uaddr_unmapped_accepted) {
   const int vm = c.create_vm();
   c.expect_ok(c.region(vm, make_region(0, 1 * MiB, 64 * KiB, 0x7000000000ull)));
@@ -80,7 +80,7 @@ KVMSIM_CASE(memslot, uaddr_plus_size_wraps) {
   expect_both(c, vm, make_region(0, 1 * MiB, 2 * MiB, 0xfffffffffff00000ull), Ret::fail(EINVAL));
 }
 
-// ---- slot ids and address spaces (§2.3 steps 3, 10) ----
+// ---- slot ids and address spaces (docs/semantics/memslots.md §2 steps 3, 10) ----
 
 KVMSIM_CASE(memslot, slot_id_limits) {
   const int vm = c.create_vm();
@@ -120,7 +120,7 @@ KVMSIM_CASE(memslot, private_vm_has_one_address_space, Need::sw_protected_vm) {
   c.expect_ok(c.region(vm, make_region(as_slot(0, 0), 0, 4 * KiB, mem)));
 }
 
-// ---- flags (§2.3 steps 2, 4) ----
+// ---- flags (docs/semantics/memslots.md §2 steps 2, 4) ----
 
 KVMSIM_CASE(memslot, flags_valid, Need::readonly_mem) {
   const int vm = c.create_vm();
@@ -157,7 +157,7 @@ KVMSIM_CASE(memslot, v2_padding_and_unused_fields_ignored, Need::user_memory2) {
   c.expect_ok(c.region2(vm, r));
 }
 
-// ---- sizes and GPA limits (§2.3 steps 11, 12, 19) ----
+// ---- sizes and GPA limits (docs/semantics/memslots.md §2 steps 11, 12, 19) ----
 
 KVMSIM_CASE(memslot, too_many_pages_per_slot) {
   const int vm = c.create_vm();
@@ -207,7 +207,7 @@ KVMSIM_CASE(memslot, fill_all_slots) {
   c.expect_err(c.region(vm, make_region(static_cast<u32>(nr), nr * 4 * KiB, 4 * KiB, mem)), EINVAL);
 }
 
-// ---- overlap (§2.3 step 16) ----
+// ---- overlap (docs/semantics/memslots.md §2 step 16) ----
 
 KVMSIM_CASE(memslot, overlap_identical) {
   const int vm = c.create_vm();
@@ -248,7 +248,7 @@ KVMSIM_CASE(memslot, alias_same_uaddr) {
   c.expect_ok(c.region(vm, make_region(1, 1 * GiB, 2 * MiB, mem)));
 }
 
-// ---- delete (§2.3 step 14) ----
+// ---- delete (docs/semantics/memslots.md §2 step 14) ----
 
 KVMSIM_CASE(memslot, delete_nonexistent) {
   const int vm = c.create_vm();
@@ -298,7 +298,7 @@ KVMSIM_CASE(memslot, recreate_after_delete_with_new_uaddr) {
   c.expect_ok(c.region(vm, make_region(0, 0, 1 * MiB, b, 0)));
 }
 
-// ---- modify (§2.3 step 15) ----
+// ---- modify (docs/semantics/memslots.md §2 step 15) ----
 
 KVMSIM_CASE(memslot, modify_identical_is_noop) {
   const int vm = c.create_vm();
@@ -341,7 +341,7 @@ KVMSIM_CASE(memslot, modify_uaddr) {
   c.expect_err(c.region(vm, make_region(0, 4 * MiB, 2 * MiB, mem + 4 * KiB)), EINVAL);
 }
 
-// ---- move (§2.3 steps 15-16) ----
+// ---- move (docs/semantics/memslots.md §2 steps 15-16) ----
 
 KVMSIM_CASE(memslot, move_slot) {
   const int vm = c.create_vm();

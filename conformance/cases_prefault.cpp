@@ -1,4 +1,4 @@
-// KVM_PRE_FAULT_MEMORY (kvm-semantics.md §2.6, §5; pre_fault_memory_test.c; nested-tdp.md).
+// KVM_PRE_FAULT_MEMORY (docs/semantics/pre-fault.md; pre_fault_memory_test.c; docs/semantics/nested-observations.md).
 #include <cerrno>
 
 #include "conformance/case.h"

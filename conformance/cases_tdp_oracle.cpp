@@ -1,8 +1,8 @@
-// The observations table of nested-tdp.md ("Observed"), one named case per row: what a real Linux 6.12
+// The observations table of docs/semantics/nested-observations.md §2, one named case per row: what a real Linux 6.12
 // TDP MMU (the nested oracle, `kvmsim conformance --backend model,nested`) answers, which the model must
 // answer too. The cases need the TDP MMU and its statistics, so on this host's shadow-paging /dev/kvm they
 // skip naming the missing capability; they run on the model and on the nested backend.
-// Differences from the measurement set-up in nested-tdp.md: there a guest program in slot 0 wrote the
+// Differences from the measurement set-up in docs/semantics/nested-observations.md §1: there a guest program in slot 0 wrote the
 // pages, so every row counted its code page (+1 4K or +1 2M). Here the access agent performs the writes
 // from its own slot, whose leaves never show in the statistics (sim/kvm/guest_agent.h: the agent's host
 // pages are dropped before every stats read, which zaps its leaves), so the rows read without it.

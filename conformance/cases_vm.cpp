@@ -1,4 +1,4 @@
-// VM creation and KVM_CHECK_EXTENSION (kvm-semantics.md §1.4, §1.5, §2.1, §2.2; host-kvm.md §1).
+// VM creation and KVM_CHECK_EXTENSION (docs/semantics/vm-and-caps.md §2-§4; docs/semantics/host-kvm-pvm.md §1).
 #include <cerrno>
 
 #include "conformance/case.h"
@@ -35,7 +35,7 @@ KVMSIM_CASE(vm, cap_unknown_is_zero) {
   c.expect_ret(c.check_extension(vm, 100000), Ret::ok(0));
 }
 
-// Fixed upstream answers on x86 (§1.5).
+// Fixed upstream answers on x86 (docs/semantics/vm-and-caps.md §4).
 KVMSIM_CASE(vm, cap_fixed_values) {
   const int kvm = c.api().kvm_fd();
   const int vm = c.create_vm();

@@ -1,4 +1,4 @@
-// KVM_GET_DIRTY_LOG / KVM_CLEAR_DIRTY_LOG (kvm-semantics.md §2.7, host-kvm.md §5). Without
+// KVM_GET_DIRTY_LOG / KVM_CLEAR_DIRTY_LOG (docs/semantics/dirty-log.md, docs/semantics/host-kvm-pvm.md §5). Without
 // manual protect, GET fetches-and-clears and re-write-protects the reported pages; with
 // KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE, GET only copies and CLEAR clears (and re-protects).
 #include <cerrno>

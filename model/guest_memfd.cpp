@@ -36,7 +36,7 @@ Ret GuestMemfd::fallocate(int mode, u64 offset, u64 len, bool* punched) {
   if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) return Ret::fail(EOPNOTSUPP);
   if ((offset | len) & (kPageSize - 1)) return Ret::fail(EINVAL);
   if (mode & FALLOC_FL_PUNCH_HOLE) {
-    // Not bounds-checked: punching at or beyond EOF succeeds (host-kvm.md §3).
+    // Not bounds-checked: punching at or beyond EOF succeeds (docs/semantics/host-kvm-pvm.md §3).
     allocated_.erase(offset >> 12, (offset + len) >> 12);
     *punched = true;
     return Ret::ok();

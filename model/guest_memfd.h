@@ -1,4 +1,4 @@
-// GuestMemfd: one guest_memfd file (KVM_CREATE_GUEST_MEMFD, kvm-semantics.md §2.4). Its size
+// GuestMemfd: one guest_memfd file (KVM_CREATE_GUEST_MEMFD, docs/semantics/guest-memfd.md). Its size
 // and flags never change; allocated pages are tracked sparsely as ranges of page indexes;
 // bindings map disjoint file ranges to memslots. Invariant: bindings never overlap.
 // The ioctl-level checks (create, fallocate) are free functions so the VM and the tests share
@@ -52,7 +52,7 @@ class GuestMemfd {
   std::map<u64, GmemBindingRef> bindings_;  // offset -> binding
 };
 
-// KVM_CREATE_GUEST_MEMFD argument checks (§2.4.1): flags & ~supported, size <= 0 or unaligned.
+// KVM_CREATE_GUEST_MEMFD argument checks (docs/semantics/guest-memfd.md §1): flags & ~supported, size <= 0 or unaligned.
 Ret check_create_guest_memfd(const uapi::kvm_create_guest_memfd& g, u64 supported_flags);
 
 // vfs_fallocate's generic checks that precede the file's own, in kernel order: offset < 0 or

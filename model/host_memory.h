@@ -6,7 +6,7 @@
 // size), and the pointer moves past the mapping. Addresses are never reused, so a trace maps to
 // the same addresses on every run.
 //
-// Host page-state model (kvm-semantics.md §4.4, nested-tdp.md "Host memory matters"):
+// Host page-state model (docs/semantics/tdp-mmu.md §4, docs/semantics/host-memory.md):
 //  * anon_nohuge, shmem, memfd and guest_memfd mappings are 4K; hugetlb_2m is 2M, hugetlb_1g 1G.
 //  * THP-eligible memory (`thp`; `anon` when the profile's THP policy is `always`, or after
 //    MADV_HUGEPAGE unless the policy is `never`; never after MADV_NOHUGEPAGE) is tracked per

@@ -1,5 +1,5 @@
 // Huge-page level selection for one TDP fault: kvm_mmu_hugepage_adjust() +
-// kvm_mmu_max_mapping_level() (mmu.c, v6.18+), kvm-semantics.md §4.4 steps 1-7, as a pure
+// kvm_mmu_max_mapping_level() (mmu.c, v6.18+), docs/semantics/tdp-mmu.md §4 steps 1-7, as a pure
 // function. Besides KVM's outputs (goal_level, req_level, huge_page_disallowed) it returns the
 // ordered list of limits that applied, each naming the rule, the level it caps to and the
 // values involved, so `kvmsim explain` can say why a fault mapped at 4K.

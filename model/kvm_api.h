@@ -36,7 +36,7 @@ class KvmApi {
   virtual Ret munmap(u64 addr, u64 size) = 0;
   virtual Ret madvise(u64 addr, u64 size, int advice) = 0;
   virtual Ret mprotect(u64 addr, u64 size, int prot) = 0;
-  // The VMM writes [addr, addr+size) itself (trace-format.md `touch`).
+  // The VMM writes [addr, addr+size) itself (traces/FORMAT.md `touch`).
   virtual Ret touch(u64 addr, u64 size) = 0;
   // A plain memfd of `size` bytes (not a guest_memfd); ret = fd.
   virtual Ret memfd_create(u64 size) = 0;

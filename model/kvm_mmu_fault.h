@@ -1,6 +1,6 @@
 // The TDP page fault path shared by guest accesses (KVM_RUN) and KVM_PRE_FAULT_MEMORY:
 // kvm_tdp_page_fault() -> kvm_mmu_faultin_pfn() -> kvm_mmu_hugepage_adjust() -> kvm_tdp_mmu_map()
-// (kvm-semantics.md §4.1-4.4). Implemented as Vm::page_fault() in kvm_mmu_fault.cpp.
+// (docs/semantics/tdp-mmu.md §1-§4). Implemented as Vm::page_fault() in kvm_mmu_fault.cpp.
 // Order of checks (as in mmu.c): private/shared mismatch against the gfn's attribute ->
 // memory fault; no memslot -> private: memory fault, shared: EMULATE (MMIO); pfn from
 // guest_memfd (private fault or GMEM_ONLY slot; no file -> memory fault) or a host GUP of the

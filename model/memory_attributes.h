@@ -1,4 +1,4 @@
-// MemoryAttributes: the per-VM gfn -> attributes map of KVM_SET_MEMORY_ATTRIBUTES (§2.5),
+// MemoryAttributes: the per-VM gfn -> attributes map of KVM_SET_MEMORY_ATTRIBUTES (docs/semantics/memory-attributes.md §1),
 // stored as ranges (an IntervalMap), so a 1 TiB range costs O(1) memory. Attribute 0 is
 // "no entry" (the kernel erases xarray entries for 0), so equal adjacent ranges merge and
 // uniformity queries over a huge-page region look at a single run.
@@ -24,7 +24,7 @@ class MemoryAttributes {
   IntervalMap<u64> runs_;  // only nonzero attributes are stored
 };
 
-// The argument checks of KVM_SET_MEMORY_ATTRIBUTES, in kernel order (§2.5 steps 2-5).
+// The argument checks of KVM_SET_MEMORY_ATTRIBUTES, in kernel order (docs/semantics/memory-attributes.md §1 steps 2-5).
 Ret check_set_memory_attributes(const uapi::kvm_memory_attributes& a, u64 supported);
 
 }  // namespace kvmsim::model

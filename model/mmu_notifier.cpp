@@ -1,4 +1,4 @@
-// The uAPI events that change the TDP page table without a fault (kvm-semantics.md §4.5):
+// The uAPI events that change the TDP page table without a fault (docs/semantics/tdp-mmu.md §5):
 // zaps (memslot delete/move, attribute changes, guest_memfd punch/close, host MMU notifier),
 // dirty-logging flag changes (eager split + write-protect, huge page recovery), dirty-log
 // write-protection, mixed-attribute updates, NX recovery, and the observations (stats, mapping).

@@ -1,4 +1,4 @@
-// KVM_PRE_FAULT_MEMORY, x86 arch step (kvm_arch_vcpu_pre_fault_memory, kvm-semantics.md §5):
+// KVM_PRE_FAULT_MEMORY, x86 arch step (kvm_arch_vcpu_pre_fault_memory, docs/semantics/pre-fault.md):
 // one prefetch read fault at gpa; progress = the rest of the page at the level that was mapped.
 // Plus Vm::pre_fault_bulk: runs of identical steps mapped at once (same results, see below).
 // The generic loop (progress hides later errors, struct written back) is Vm::pre_fault_memory.

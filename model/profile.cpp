@@ -19,7 +19,7 @@ namespace {
 
 CapAnswer same(u64 v) { return CapAnswer{v, v, v}; }
 
-// Upstream 6.18 x86 on a TDP host with CONFIG_KVM_SW_PROTECTED_VM (kvm-semantics.md §1.5).
+// Upstream 6.18 x86 on a TDP host with CONFIG_KVM_SW_PROTECTED_VM (docs/semantics/vm-and-caps.md §4).
 Profile linux_6_18() {
   Profile p;
   p.name = "linux-6.18";
@@ -50,7 +50,7 @@ Profile linux_6_18() {
   return p;
 }
 
-// This development machine: 6.18 with the kvm_pvm vendor module (host-kvm.md §1-3).
+// This development machine: 6.18 with the kvm_pvm vendor module (docs/semantics/host-kvm-pvm.md §1-§3).
 Profile linux_6_18_pvm() {
   Profile p = linux_6_18();
   p.name = "linux-6.18-pvm";
@@ -78,7 +78,7 @@ Profile linux_6_18_pvm() {
   p.prefault_no_memslot_errno = ENOSPC;  // measured; see conformance/KNOWN_DIFFERENCES.md
   // The module param says eager_page_split=Y, but only the TDP MMU splits eagerly: enabling dirty
   // logging here leaves huge mappings in place and disabling it zaps the collapsible 4K SPTEs
-  // (host-kvm.md §6 "Transitions observed").
+  // (docs/semantics/host-kvm-pvm.md §6 "Transitions").
   p.eager_page_split = false;
   p.dirty_log_disable_recovers_in_place = false;
   p.nx_huge_pages = false;
@@ -89,7 +89,7 @@ Profile linux_6_18_pvm() {
   return p;
 }
 
-// Linux 6.1 (Debian bookworm's own kernel; kvm-semantics.md §8, nested-tdp.md).
+// Linux 6.1 (Debian bookworm's own kernel; docs/semantics/versions.md §1, docs/semantics/nested-observations.md §6).
 Profile linux_6_1() {
   Profile p;
   p.name = "linux-6.1";
@@ -121,7 +121,7 @@ Profile linux_6_1() {
 }
 
 // Upstream 6.18 on a CPU with ITLB_MULTIHIT and mitigations on: nx_huge_pages = true, so exec
-// faults never get huge pages unless the VM disabled the workaround (kvm-semantics.md §4.4 step 9).
+// faults never get huge pages unless the VM disabled the workaround (docs/semantics/tdp-mmu.md §7).
 Profile linux_6_18_nx() {
   Profile p = linux_6_18();
   p.name = "linux-6.18-nx";
@@ -131,7 +131,7 @@ Profile linux_6_18_nx() {
 }
 
 // Debian's Linux 6.12 cloud kernel (linux-image-6.12.117+deb12-cloud-amd64) as the nested TDP oracle
-// runs it: kvm_amd with NPT under QEMU TCG, qemu64 CPU with PDPE1GB (nested-tdp.md). The cloud config
+// runs it: kvm_amd with NPT under QEMU TCG, qemu64 CPU with PDPE1GB (docs/nested.md). The cloud config
 // has no KVM_PRIVATE_MEM/SW_PROTECTED_VM, so no guest_memfd, memory attributes or private VM types.
 // Cap values: measured in that guest by traces/nested/caps_probe.trace (`scripts/nested/run.sh --update`).
 Profile linux_6_12() {

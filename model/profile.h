@@ -22,7 +22,7 @@ struct CapAnswer {
   u64 vm_private = 0;
 };
 
-// Host kernel behaviour that decides host mapping levels (nested-tdp.md "Host memory matters").
+// Host kernel behaviour that decides host mapping levels (docs/semantics/host-memory.md).
 enum class ThpPolicy { always, madvise, never };
 
 struct Profile {

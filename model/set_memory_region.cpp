@@ -1,4 +1,4 @@
-// KVM_SET_USER_MEMORY_REGION / KVM_SET_USER_MEMORY_REGION2 (kvm-semantics.md §2.3, §3):
+// KVM_SET_USER_MEMORY_REGION / KVM_SET_USER_MEMORY_REGION2 (docs/semantics/memslots.md §2-§3):
 // every check in kernel order, then create / delete / move / flags-only / no-op.
 #include <cerrno>
 
@@ -14,7 +14,7 @@ enum class Change { create, remove, move, flags_only };
 }
 
 Ret Vm::bind_gmem(Memslot& slot, const GmemRef& ref) {
-  // kvm_gmem_bind (§2.4.4).
+  // kvm_gmem_bind (docs/semantics/guest-memfd.md §4).
   if (ref.kind == GmemRef::Kind::bad_fd) return Ret::fail(EBADF);
   if (ref.kind == GmemRef::Kind::not_gmem || ref.owner != this) return Ret::fail(EINVAL);
   auto it = gmem_.find(ref.file_id);

@@ -26,7 +26,7 @@ struct Ret {
   bool operator==(const Ret&) const = default;
 };
 
-// How the VMM backed a host virtual range (trace-format.md "Host memory").
+// How the VMM backed a host virtual range (traces/FORMAT.md "Statements").
 enum class Backing { anon, anon_nohuge, thp, shmem, hugetlb_2m, hugetlb_1g, guest_memfd };
 
 const char* backing_name(Backing b);

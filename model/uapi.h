@@ -1,8 +1,8 @@
 // Our own mirror of the KVM memory uAPI (linux/kvm.h, asm/kvm.h) as of Linux 6.18, plus the
 // in-flight proposals kvmsim models. /usr/include on the build machines is 6.1, so nothing here
 // may come from system headers. Every struct's size and field offsets are pinned with
-// static_asserts against kvm-semantics.md §1.2; ioctl numbers are computed with the kernel's
-// _IOC encoding and checked against the literal values in §1.1.
+// static_asserts against docs/semantics/uapi.md §2; ioctl numbers are computed with the kernel's
+// _IOC encoding and checked against the literal values in docs/semantics/uapi.md §1.
 #pragma once
 
 #include <cstddef>
@@ -21,7 +21,7 @@ constexpr u32 io(u32 nr) { return ioc(kIocNone, nr, 0); }
 constexpr u32 iow(u32 nr, u32 size) { return ioc(kIocWrite, nr, size); }
 constexpr u32 iowr(u32 nr, u32 size) { return ioc(kIocRead | kIocWrite, nr, size); }
 
-// ---- structs (kvm-semantics.md §1.2) ----
+// ---- structs (docs/semantics/uapi.md §2) ----
 struct kvm_userspace_memory_region {
   u32 slot;
   u32 flags;
@@ -49,7 +49,7 @@ struct kvm_memory_attributes {
   u64 flags;
 };
 
-// Proposed guest_memfd ioctl (kvm-semantics.md §7.1, series v7, not merged).
+// Proposed guest_memfd ioctl (docs/semantics/proposals.md §3, series v7, not merged).
 struct kvm_memory_attributes2 {
   u64 offset;  // union { address, offset }
   u64 size;
@@ -149,7 +149,7 @@ static_assert(offsetof(kvm_enable_cap, pad) == 40);
 static_assert(sizeof(kvm_memory_fault) == 24);
 static_assert(sizeof(kvm_dirty_gfn) == 16);
 
-// ---- ioctl numbers (kvm-semantics.md §1.1) ----
+// ---- ioctl numbers (docs/semantics/uapi.md §1) ----
 constexpr u32 KVM_GET_API_VERSION = io(0x00);
 constexpr u32 KVM_CREATE_VM = io(0x01);
 constexpr u32 KVM_CHECK_EXTENSION = io(0x03);
@@ -186,7 +186,7 @@ static_assert(KVM_SET_MEMORY_ATTRIBUTES2 == 0xC080AED2);
 
 constexpr int KVM_API_VERSION = 12;
 
-// ---- memslot flags (§1.3) ----
+// ---- memslot flags (docs/semantics/uapi.md §3) ----
 constexpr u32 KVM_MEM_LOG_DIRTY_PAGES = 1u << 0;
 constexpr u32 KVM_MEM_READONLY = 1u << 1;
 constexpr u32 KVM_MEM_GUEST_MEMFD = 1u << 2;
@@ -211,7 +211,7 @@ constexpr u64 KVM_DIRTY_LOG_INITIALLY_SET = 1ull << 1;
 // ---- quirks ----
 constexpr u64 KVM_X86_QUIRK_SLOT_ZAP_ALL = 1ull << 7;
 
-// ---- x86 VM types (§1.4) ----
+// ---- x86 VM types (docs/semantics/vm-and-caps.md §2) ----
 constexpr u64 KVM_X86_DEFAULT_VM = 0;
 constexpr u64 KVM_X86_SW_PROTECTED_VM = 1;
 constexpr u64 KVM_X86_SEV_VM = 2;
@@ -219,7 +219,7 @@ constexpr u64 KVM_X86_SEV_ES_VM = 3;
 constexpr u64 KVM_X86_SNP_VM = 4;
 constexpr u64 KVM_X86_TDX_VM = 5;
 
-// ---- capabilities (§1.5) ----
+// ---- capabilities (docs/semantics/vm-and-caps.md §4) ----
 constexpr u32 KVM_CAP_USER_MEMORY = 3;
 constexpr u32 KVM_CAP_NR_MEMSLOTS = 10;
 constexpr u32 KVM_CAP_SYNC_MMU = 16;
@@ -238,9 +238,9 @@ constexpr u32 KVM_CAP_GUEST_MEMFD = 234;
 constexpr u32 KVM_CAP_VM_TYPES = 235;
 constexpr u32 KVM_CAP_PRE_FAULT_MEMORY = 236;
 constexpr u32 KVM_CAP_GUEST_MEMFD_FLAGS = 244;
-constexpr u32 KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES = 249;  // proposal (§7.1)
+constexpr u32 KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES = 249;  // proposal (docs/semantics/proposals.md §3)
 
-// ---- limits (§1.5 "Other constants") ----
+// ---- limits (docs/semantics/uapi.md §4) ----
 constexpr u32 KVM_MEM_SLOTS_NUM = 32767;
 constexpr u32 KVM_INTERNAL_MEM_SLOTS = 3;
 constexpr u32 KVM_USER_MEM_SLOTS = KVM_MEM_SLOTS_NUM - KVM_INTERNAL_MEM_SLOTS;  // 32764

@@ -13,7 +13,7 @@ Vm::Vm(const Profile& profile, HostMemory& host, u64 type, PageTableImpl pt_impl
     : profile_(profile),
       host_(host),
       type_(type),
-      // §2.1: vendor code would set these for SNP/TDX; only DEFAULT and SW_PROTECTED exist here.
+      // docs/semantics/vm-and-caps.md §3: vendor code would set these for SNP/TDX; only DEFAULT and SW_PROTECTED exist here.
       has_private_mem_(type == KVM_X86_SW_PROTECTED_VM),
       pre_fault_allowed_(type == KVM_X86_DEFAULT_VM || type == KVM_X86_SW_PROTECTED_VM),
       nr_as_(has_private_mem_ ? 1 : std::max<u32>(1, profile.nr_address_spaces)),

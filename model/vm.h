@@ -1,4 +1,4 @@
-// Vm: one KVM VM (kvm-semantics.md §2-3): its type and derived properties (has_private_mem,
+// Vm: one KVM VM (docs/semantics/vm-and-caps.md §3 and docs/semantics/memslots.md): its type and derived properties (has_private_mem,
 // pre_fault_allowed), the memslots of each address space, guest_memfd files, memory attributes,
 // vCPUs, enabled capabilities and dirty logs. Every ioctl answers with the kernel's checks in
 // the kernel's order. Events that drop guest mappings (slot delete/move, attribute changes,

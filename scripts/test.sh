@@ -5,6 +5,8 @@
 # line with the reason (these development machines have none; users' hosts do).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+echo "== citations resolve inside the repository (docs/semantics/README.md §2)"
+scripts/check-citations.sh
 scripts/build.sh
 echo "== unit tests and conformance cases (ctest)"
 (cd build && ctest --output-on-failure -j"$(nproc)" --timeout 600)

@@ -348,7 +348,7 @@ StatementResult Replayer::run(const Statement& st) {
       auto padding = list_field(rec(1), "padding");
       for (std::size_t i = 0; i < padding.size(); i++) p.padding[i] = padding[i];
       ret = api_.ioctl_pre_fault_memory(fd_arg(0), p);
-      // The kernel writes gpa/size back on every return (kvm-semantics.md, pre-fault).
+      // The kernel writes gpa/size back on every return (docs/semantics/pre-fault.md §1).
       out_text = " => {gpa=" + trace::format_size(p.gpa) + ", size=" + trace::format_size(p.size) + "}";
       if (const Field* f = find_field(st.out, "gpa")) out_equal &= eval(f->value.expr) == p.gpa;
       if (const Field* f = find_field(st.out, "size")) out_equal &= eval(f->value.expr) == p.size;

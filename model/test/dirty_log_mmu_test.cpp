@@ -1,4 +1,4 @@
-// Dirty logging and the TDP MMU (kvm-semantics.md §4.5, §2.7): eager split + write-protect on
+// Dirty logging and the TDP MMU (docs/semantics/tdp-mmu.md §5.2-§5.3, docs/semantics/dirty-log.md): eager split + write-protect on
 // enable, dirty bits from write faults, GET/CLEAR re-protection, recovery or zap on disable,
 // and the lazy INITIALLY_SET path.
 #include "model/test/mmu_fixture.h"

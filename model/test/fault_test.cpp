@@ -1,4 +1,4 @@
-// The TDP fault path through guest accesses (kvm-semantics.md §4.1-4.4): outcomes, levels,
+// The TDP fault path through guest accesses (docs/semantics/tdp-mmu.md §1-§4): outcomes, levels,
 // permissions, dirty marking, NX splits; invariants checked after every operation.
 #include "model/test/mmu_fixture.h"
 

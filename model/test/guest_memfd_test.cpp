@@ -1,4 +1,4 @@
-// guest_memfd: kvm-semantics.md §2.4 and host-kvm.md §3 rows.
+// guest_memfd: docs/semantics/guest-memfd.md and docs/semantics/host-kvm-pvm.md §3 rows.
 #include "model/test/model_fixture.h"
 
 namespace kvmsim::model::test {

@@ -1,4 +1,4 @@
-// KVM_PRE_FAULT_MEMORY through the TDP fault path (kvm-semantics.md §5).
+// KVM_PRE_FAULT_MEMORY through the TDP fault path (docs/semantics/pre-fault.md).
 #include <chrono>
 #include <cstdio>
 

@@ -1,4 +1,4 @@
-// KVM_SET_USER_MEMORY_REGION(2): kvm-semantics.md §2.3 and host-kvm.md §2 rows.
+// KVM_SET_USER_MEMORY_REGION(2): docs/semantics/memslots.md §2 and docs/semantics/host-kvm-pvm.md §2 rows.
 
 #include "model/test/model_fixture.h"
 

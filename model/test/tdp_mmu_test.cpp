@@ -112,7 +112,7 @@ TEST_P(TdpMmuBoth, EagerSplitOf1GGives262144SmallLeaves) {
 }
 
 TEST_P(TdpMmuBoth, Linux61DirtyLogOnThenOffOnHugetlb1G) {
-  // nested-tdp.md: a 1G hugetlb slot plus the guest's 4K code page elsewhere. 6.1: enabling
+  // docs/semantics/nested-observations.md §2 rows O12-O13: a 1G hugetlb slot plus the guest's 4K code page elsewhere. 6.1: enabling
   // dirty logging splits straight to 4K (262145), disabling zaps collapsible tables (1 left).
   TdpMmu m(4, 3, false, GetParam());
   m.map(1, 1, kRWX, {});  // code page at GPA 0x1000 (slot 0)
@@ -166,7 +166,7 @@ TEST_P(TdpMmuBoth, RecoveredHugeLeafIsNotExecutableUnderNx) {
   EXPECT_FALSE(m.lookup(0).executable);
 }
 
-// nx_huge_pages_test (kvm-semantics.md §4.6): a 3x2M HugeTLB-backed slot.
+// nx_huge_pages_test (docs/semantics/tdp-mmu.md §6): a 3x2M HugeTLB-backed slot.
 TEST_P(TdpMmuBoth, NxHugePagesTestSequenceWithMitigation) {
   TdpMmu m(4, 3, true, GetParam());
   const u64 r0 = 0, r1 = k2M, r2 = 2 * k2M;

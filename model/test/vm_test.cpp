@@ -1,5 +1,5 @@
-// VM ioctls: dirty log (§2.7, host-kvm.md §5), caps, vCPUs, attributes (§2.5), pre-fault generic
-// part (§5), and fd dispatch errnos (§2.0).
+// VM ioctls: dirty log (docs/semantics/dirty-log.md, docs/semantics/host-kvm-pvm.md §5), caps, vCPUs, attributes (docs/semantics/memory-attributes.md §1), pre-fault generic
+// part (docs/semantics/pre-fault.md §2), and fd dispatch errnos (docs/semantics/vm-and-caps.md §1).
 #include "model/test/model_fixture.h"
 
 namespace kvmsim::model::test {

@@ -1,4 +1,4 @@
-// When mappings are zapped (kvm-semantics.md §4.5): memslot delete/move (zap all vs. slot
+// When mappings are zapped (docs/semantics/tdp-mmu.md §5): memslot delete/move (zap all vs. slot
 // range), attribute changes, guest_memfd punch hole, host munmap/DONTNEED/mprotect; lpage_info
 // recomputed on MOVE and kept on FLAGS_ONLY.
 #include "model/test/mmu_fixture.h"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Replays kvmsim traces on a real TDP-MMU KVM: a pinned Debian Linux 6.12 booted under QEMU TCG with an AMD
-# CPU model that has SVM+NPT (docs/nested.md, /work/shared/spec/nested-tdp.md). Inside the guest, a static
+# CPU model that has SVM+NPT (docs/nested.md). Inside the guest, a static
 # kvmsim runs `replay --backend kvm --profile PROFILE --format json` on each trace; the guest writes the
 # results to its second serial port between BEGIN/END markers and powers off. This script prints one JSON
 # report on stdout. Any boot, module or report failure exits non-zero with the console log tail: the oracle
@@ -203,7 +203,7 @@ EOF
 chmod +x "$stage/init"
 (cd "$stage" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1) > "$work/initrd.cpio.gz"
 
-# ---- boot (nested-tdp.md "Boot"): AMD CPU model with SVM+NPT (TCG has no VMX), 1G pages, fixed RAM
+# ---- boot (docs/nested.md "How a run works"): AMD CPU model with SVM+NPT (TCG has no VMX), 1G pages, fixed RAM
 # and hugetlb reservations so that mapping levels are deterministic.
 console="$work/console.log"
 results="$work/results.txt"

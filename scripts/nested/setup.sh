@@ -85,7 +85,7 @@ setup_cloud() {
   [[ -f "$kdir/boot/vmlinuz-$NESTED_KERNEL_RELEASE" ]] || { echo "setup.sh: no vmlinuz in $kdir" >&2; exit 1; }
 }
 
-# kvm.ko + kvm-amd.ko rebuilt out of tree with CONFIG_KVM_SW_PROTECTED_VM (nested-tdp.md "Private memory").
+# kvm.ko + kvm-amd.ko rebuilt out of tree with CONFIG_KVM_SW_PROTECTED_VM (docs/nested.md "The swprot modules").
 # The headers packages form the build tree; only arch/x86/kvm and virt/kvm come from linux-source. They are
 # copied into the -common tree because that tree is $(srctree) for out-of-tree builds: the kvm Makefile
 # includes $(srctree)/virt/kvm/Makefile.kvm and trace.h is found through include/trace/define_trace.h's

@@ -1,7 +1,7 @@
 // GuestAgent: the tiny guest program through which the real backend performs one guest access
 // (trace `access(vcpu, gpa, read|write|exec)`), one per VM, created lazily on the VM's first access.
 //
-// Why CPL3: on this host (kvm_pvm, shadow paging; host-kvm.md §0) only 64-bit CPL3 guest code runs
+// Why CPL3: on this host (kvm_pvm, shadow paging; docs/semantics/host-kvm-pvm.md §0) only 64-bit CPL3 guest code runs
 // natively on the shadow MMU; CPL0 code goes through the instruction emulator, which never touches
 // the MMU. So the agent runs in long mode at CPL3 (CS 0x33, SS/DS 0x2b, DPL3 descriptors, IOPL=3)
 // on user-accessible page tables, and signals completion with `out 0x10` (KVM_EXIT_IO).
@@ -17,7 +17,7 @@
 // window_va + (gpa & 2M-1). A never-used PDE is safe under shadow paging: no shadow entry exists
 // for it, so KVM walks the guest table afresh on the fault. Windows are 2M guest pages rather
 // than 4K PTEs because the shadow MMU never maps a guest page larger than the guest's own page:
-// 2M windows are what lets a THP-backed slot reach pages_2m (host-kvm.md §6), i.e. the mapping
+// 2M windows are what lets a THP-backed slot reach pages_2m (docs/semantics/host-kvm-pvm.md §6), i.e. the mapping
 // level is decided by the host and the memslot, as on TDP. Window PDEs are created with A=1 and
 // D=1: with D=0 a read fault strips W from the shadow role, so a later write through another
 // window would build a second direct shadow page for the same 2M region and count the page twice

@@ -1,5 +1,5 @@
 // Tests of the real /dev/kvm backend against the measured behaviour of this host
-// (host-kvm.md §2-§6). Skipped when /dev/kvm cannot be opened.
+// (docs/semantics/host-kvm-pvm.md §2-§6). Skipped when /dev/kvm cannot be opened.
 #include "sim/kvm/kvm_backend.h"
 
 #include <dirent.h>

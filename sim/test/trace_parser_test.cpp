@@ -66,7 +66,7 @@ TEST(TraceParser, SpecExample) {
   EXPECT_EQ(ex.text.substr(ex.result_begin, ex.result_end - ex.result_begin), "level=4K");
 }
 
-// Every statement example of trace-format.md's Statements and Results sections.
+// Every statement example of traces/FORMAT.md's "v1 examples".
 TEST(TraceParser, SpecStatementExamples) {
   Trace t = ok(std::string(kHeader) +
                "mem0 = mmap(16M, anon)\n"

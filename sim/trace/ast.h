@@ -1,4 +1,4 @@
-// The syntax tree of a kvmsim trace (trace-format.md v1 plus the extensions in traces/FORMAT.md).
+// The syntax tree of a kvmsim trace (traces/FORMAT.md: v1 plus its extensions).
 // A parsed trace keeps every expression's spelling (terms and operators) so the printer can
 // reproduce `3G+2M` rather than a number, and every statement keeps its line number, its
 // original text and the byte span of its result part so `replay --update` can rewrite only that.

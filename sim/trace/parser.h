@@ -1,4 +1,4 @@
-// Strict parser for trace format v1 (trace-format.md) and its extensions (traces/FORMAT.md).
+// Strict parser for trace format v1 (traces/FORMAT.md: the v1 contract and its extensions).
 // Every statement is validated against the schema (schema.h): callee, arity, handle kinds,
 // struct field names, binding rules, result kind and out-fields. The first problem found is
 // returned as a ParseError with a 1-based line and byte column; nothing is thrown out of parse().

@@ -87,7 +87,7 @@ struct StatementSpec {
 const std::vector<StatementSpec>& statement_specs();
 const StatementSpec* find_statement(std::string_view callee, bool expect);
 
-// Backing words accepted by mmap (trace-format.md "Host memory").
+// Backing words accepted by mmap (traces/FORMAT.md "Statements").
 const std::vector<std::string_view>& backing_words();
 const std::vector<std::string_view>& access_words();
 const std::vector<std::string_view>& level_words();
