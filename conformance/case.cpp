@@ -423,7 +423,11 @@ bool Check::expect_stats_delta(const Stats& before, const Stats& after, const St
 
 bool Check::expect_level(int vm, u64 gpa, int level, std::source_location loc) {
   std::optional<Mapping> m = api_.mapping(vm, gpa);
-  if (!m) return true;  // unobservable here; cases needing it declare Need::mapping
+  if (!m) {
+    unobservable_.push_back(std::string(loc.file_name()).substr(std::string(loc.file_name()).rfind('/') + 1) + ":" +
+                            std::to_string(loc.line()) + ": mapping(" + hex(gpa) + ") level");
+    return false;
+  }
   if (m->level == level) return true;
   fail("mapping(" + hex(gpa) + "): expected level " + level_name(level) + ", got " + level_name(m->level), loc);
   return false;

@@ -168,15 +168,19 @@ class Check {
   // Compares named stat deltas (after - before) with `expected`; other counters are ignored.
   bool expect_stats_delta(const Stats& before, const Stats& after, const Stats& expected,
                           std::source_location loc = std::source_location::current());
-  // mapping(vm, gpa) level (0 = none) when the backend can observe mappings; no-op otherwise.
+  // mapping(vm, gpa) level (0 = none). A backend that cannot observe mappings (a real kernel) records
+  // the check as unobservable: it is reported with the case, never counted as held.
   bool expect_level(int vm, u64 gpa, int level, std::source_location loc = std::source_location::current());
 
   void fail(const std::string& message, std::source_location loc);
+  // Checks this backend could not observe, "file:line: what" each.
+  const std::vector<std::string>& unobservable() const { return unobservable_; }
 
  private:
   KvmApi& api_;
   const Capabilities& caps_;
   std::vector<std::string> failures_;
+  std::vector<std::string> unobservable_;
 };
 
 // Formatting helpers shared by cases and the runner.

@@ -73,6 +73,7 @@ CaseResult run_case(const Case& c, const std::string& backend, const BackendFact
     check.fail(std::string("exception: ") + e.what(), std::source_location::current());
   }
   result.failures = check.failures();
+  result.unobservable = check.unobservable();
   if (!result.failures.empty()) {
     result.status = Status::failed;
     result.reason = result.failures.front();
@@ -145,6 +146,9 @@ std::string summary_line(const RunReport& report) {
     }
     s << ")";
   }
+  int partial = 0;
+  for (const CaseResult& r : report.results) partial += r.status == Status::passed && !r.unobservable.empty();
+  if (partial) s << "; " << partial << " passed with unobservable checks";
   if (report.count(Status::passed) == 0) s << " -- no case passed";
   return s.str();
 }
@@ -153,6 +157,9 @@ void format_text(const RunReport& report, std::ostream& out) {
   for (const CaseResult& r : report.results) {
     out << status_name(r.status) << " " << display_id(report, r);
     if (r.status == Status::skipped) out << " (" << r.reason << ")";
+    if (!r.unobservable.empty())
+      out << " (" << r.unobservable.size() << " check" << (r.unobservable.size() == 1 ? "" : "s")
+          << " unobservable on " << r.backend << ")";
     out << "\n";
     if (r.status == Status::failed)
       for (const std::string& f : r.failures) out << "    " << f << "\n";
@@ -167,7 +174,10 @@ void format_tap(const RunReport& report, std::ostream& out) {
     ++n;
     const std::string id = tap_safe(display_id(report, r));
     switch (r.status) {
-      case Status::passed: out << "ok " << n << " - " << id << "\n"; break;
+      case Status::passed:
+        out << "ok " << n << " - " << id << "\n";
+        for (const std::string& u : r.unobservable) out << "# unobservable: " << tap_safe(u) << "\n";
+        break;
       case Status::skipped: out << "ok " << n << " - " << id << " # SKIP " << tap_safe(r.reason) << "\n"; break;
       case Status::failed:
         out << "not ok " << n << " - " << id << "\n  ---\n  failures:\n";
@@ -193,8 +203,14 @@ void format_junit(const RunReport& report, std::ostream& out) {
       if (r.backend != b) continue;
       out << "    <testcase classname=\"" << xml_escape(b + "." + r.group) << "\" name=\"" << xml_escape(r.name)
           << "\"";
-      if (r.status == Status::passed) {
+      if (r.status == Status::passed && r.unobservable.empty()) {
         out << "/>\n";
+        continue;
+      }
+      if (r.status == Status::passed) {
+        std::string text;
+        for (const std::string& u : r.unobservable) text += "unobservable: " + u + "\n";
+        out << ">\n      <system-out>" << xml_escape(text) << "</system-out>\n    </testcase>\n";
         continue;
       }
       out << ">\n";
@@ -221,6 +237,11 @@ void format_json(const RunReport& report, std::ostream& out) {
     out << (i ? ",\n  " : "\n  ") << "{\"backend\": " << json_quote(r.backend) << ", \"group\": " << json_quote(r.group)
         << ", \"name\": " << json_quote(r.name) << ", \"status\": " << json_quote(status_name(r.status));
     if (!r.reason.empty()) out << ", \"reason\": " << json_quote(r.reason);
+    if (!r.unobservable.empty()) {
+      out << ", \"unobservable\": [";
+      for (size_t j = 0; j < r.unobservable.size(); ++j) out << (j ? ", " : "") << json_quote(r.unobservable[j]);
+      out << "]";
+    }
     if (!r.failures.empty()) {
       out << ", \"failures\": [";
       for (size_t j = 0; j < r.failures.size(); ++j) out << (j ? ", " : "") << json_quote(r.failures[j]);
@@ -261,6 +282,7 @@ void run_on_batch(const std::vector<const Case*>& cases, Backend& backend, const
       r.status = it->status == "PASSED" ? Status::passed : it->status == "SKIPPED" ? Status::skipped : Status::failed;
       r.reason = it->reason;
       r.failures = it->failures;
+      r.unobservable = it->unobservable;
     }
     if (r.status == Status::failed && r.failures.empty()) r.failures.push_back(r.reason);
     report->results.push_back(std::move(r));

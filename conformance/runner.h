@@ -28,6 +28,9 @@ struct CaseResult {
   Status status = Status::passed;
   std::string reason;                 // skipped: why; failed: first failure
   std::vector<std::string> failures;  // every recorded failure, "file:line: message"
+  // Checks the backend could not observe (mapping levels on a real kernel): a PASSED case with these
+  // passed only in what was observed, and says so in every report format.
+  std::vector<std::string> unobservable;
   std::string id() const { return group + "/" + name; }
 };
 

@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "== citations resolve inside the repository (docs/semantics/README.md §2)"
 scripts/check-citations.sh
+echo "== the include graph has layers and no loop (docs/architecture.md)"
+scripts/check-layers.sh
 scripts/build.sh
 echo "== unit tests and conformance cases (ctest)"
 (cd build && ctest --output-on-failure -j"$(nproc)" --timeout 600)

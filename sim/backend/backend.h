@@ -51,6 +51,7 @@ struct BatchCase {
   std::string status;  // PASSED, FAILED, SKIPPED
   std::string reason;
   std::vector<std::string> failures;
+  std::vector<std::string> unobservable;  // checks it could not observe
 };
 
 // The result of a whole batch: ok=false when the batch itself failed (boot, module, report), with

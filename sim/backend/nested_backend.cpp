@@ -93,6 +93,8 @@ class NestedBackend final : public Backend {
         c.reason = found->str("reason");
         if (const nested::JsonValue* f = found->get("failures"))
           for (const auto& item : f->items) c.failures.push_back(item.text);
+        if (const nested::JsonValue* u = found->get("unobservable"))
+          for (const auto& item : u->items) c.unobservable.push_back(item.text);
       }
       results->push_back(std::move(c));
     }
