@@ -83,8 +83,6 @@ class GuestAgent {
   // Zaps the agent's own leaves through the MMU notifier (see header comment).
   void drop_host_ptes();
 
-  u64 windows_used() const { return next_window_; }
-
  private:
   GuestAgent(int vm_fd, AgentPlacement where) : vm_fd_(vm_fd), where_(where) {}
   u64* page(u64 index) const { return reinterpret_cast<u64*>(host_ + index * 4096); }

@@ -35,7 +35,6 @@ class HostMemory {
 
   // True if [addr, addr+len) is inside our mappings and host-writable without faulting.
   bool host_writable(u64 addr, u64 len) const;
-  u64 mapped_bytes() const { return mapped_bytes_; }
   // addr lies in a mapping this backend made (any protection).
   bool owns(u64 addr) const;
   // The first address of [addr, addr+size) that is mapped in this process but not by this backend

@@ -85,7 +85,6 @@ class KvmBackend final : public KvmApi {
   Diagnostic take_diagnostic() override {
     return Diagnostic{std::exchange(diag_, std::string()), std::exchange(diag_host_limit_, false)};
   }
-  u64 host_mem_mapped() const { return mem_.mapped_bytes(); }
   // Where the agent of `vm_fd` lives (nullopt: not created yet).
   std::optional<AgentPlacement> agent_placement(int vm_fd) const;
 
