@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "sim/backends.h"
-#include "sim/json.h"
+#include "sim/json/json.h"
 #include "sim/nested/nested_runner.h"
 
 namespace kvmsim::conf {

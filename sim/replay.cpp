@@ -5,7 +5,6 @@
 #include <cstdlib>
 
 #include "model/core_assert.h"
-#include "sim/json.h"
 #include "sim/trace/eval.h"
 #include "sim/trace/format.h"
 #include "sim/trace/printer.h"
@@ -488,31 +487,6 @@ std::string ReplayReport::text() const {
                 file.c_str(), counts.statements, counts.checked, counts.matched, counts.mismatched, counts.unchecked,
                 counts.unobservable, counts.not_run, backend.c_str());
   return out + buf;
-}
-
-std::string ReplayReport::json() const {
-  auto num = [](std::size_t v) { return std::to_string(v); };
-  std::string out = "{";
-  out += "\"file\":" + json_quote(file);
-  out += ",\"backend\":" + json_quote(backend);
-  out += ",\"trace_profile\":" + json_quote(trace_profile);
-  out += ",\"backend_profile\":" + json_quote(backend_profile);
-  out += ",\"ok\":" + std::string(ok() ? "true" : "false");
-  out += ",\"counts\":{\"statements\":" + num(counts.statements) + ",\"checked\":" + num(counts.checked) +
-         ",\"matched\":" + num(counts.matched) + ",\"mismatched\":" + num(counts.mismatched) +
-         ",\"unchecked\":" + num(counts.unchecked) + ",\"unobservable\":" + num(counts.unobservable) +
-         ",\"not_run\":" + num(counts.not_run) + "}";
-  out += ",\"results\":[";
-  for (std::size_t i = 0; i < results.size(); i++) {
-    const auto& r = results[i];
-    if (i) out += ",";
-    out += "{\"line\":" + std::to_string(r.line) + ",\"statement\":" + json_quote(r.statement) +
-           ",\"status\":" + json_quote(step_status_name(r.status)) + ",\"expected\":" + json_quote(r.expected) +
-           ",\"actual\":" + json_quote(r.actual) + ",\"message\":" + json_quote(r.message) +
-           (r.host_limit ? ",\"host_limit\":true" : "") +
-           (r.rewrite ? ",\"rewrite\":" + json_quote(*r.rewrite) : std::string()) + "}";
-  }
-  return out + "]}\n";
 }
 
 }  // namespace kvmsim

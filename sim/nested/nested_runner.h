@@ -16,10 +16,14 @@
 #include <vector>
 
 #include "model/profile.h"
-#include "sim/nested/json_value.h"
+#include "sim/json/json_value.h"
 #include "sim/replay.h"
 
 namespace kvmsim::nested {
+
+// The guest's reports are read with the JSON room's reader (sim/json/json_value.h); callers that
+// spell it nested::JsonValue keep working.
+using kvmsim::JsonValue;
 
 // Profiles the oracle can boot as ("flavours" of the oracle, one boot each): linux-6.12, linux-6.12-swprot,
 // linux-6.12-nx, linux-6.12-shadow, linux-6.12-no-eager-split.
@@ -80,8 +84,5 @@ BootRun run_nested_conformance(const model::Profile& profile, const std::string&
 // report is malformed or does not cover every trace.
 bool parse_boot_report(const std::string& json, const std::vector<std::string>& traces, BootRun* out,
                        std::string* error);
-
-// A ReplayReport from ReplayReport::json() output; `file` replaces the guest's file name everywhere.
-std::optional<ReplayReport> replay_report_from_json(const JsonValue& v, const std::string& file, std::string* error);
 
 }  // namespace kvmsim::nested
