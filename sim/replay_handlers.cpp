@@ -51,7 +51,7 @@ Answer set_user_memory_region2(const Call& c) {
 Answer set_memory_attributes(const Call& c) {
   return done(c.api.ioctl_set_memory_attributes(c.fd(0), c.record<uapi::kvm_memory_attributes>(1)));
 }
-// The kernel writes gpa/size back on every return, success or not (docs: pre-fault).
+// The kernel writes gpa/size back on every return (kvm-semantics.md, pre-fault).
 Answer pre_fault_memory(const Call& c) {
   auto p = c.record<uapi::kvm_pre_fault_memory>(1);
   Ret ret = c.api.ioctl_pre_fault_memory(c.fd(0), p);
