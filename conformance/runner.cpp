@@ -7,7 +7,7 @@
 #include <exception>
 #include <sstream>
 
-#include "sim/json.h"
+#include "sim/json/json.h"
 
 namespace kvmsim::conf {
 

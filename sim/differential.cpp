@@ -5,7 +5,7 @@
 #include <iostream>
 
 #include "model/core_assert.h"
-#include "sim/json.h"
+#include "sim/json/json.h"
 
 namespace kvmsim {
 

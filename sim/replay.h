@@ -1,7 +1,8 @@
 // The replay engine: executes a parsed trace against any KvmApi backend (the model or real
 // /dev/kvm), one statement at a time, and compares what the backend returns with what the
 // trace expects. Stepping is explicit so two backends can run in lock-step and be compared
-// statement by statement.
+// statement by statement. Each statement runs through the handler its schema row's Op selects
+// (sim/replay_call.h, sim/replay_handlers.cpp); this engine keeps what all statements share.
 // Rules: the predefined handle `kvm` is backend.kvm_fd(); a binding that fails is a mismatch
 // ("expected success") and every later statement using that handle is not_run; only the
 // out-fields / counters / mapping keys written in the trace are compared; a backend that cannot
@@ -57,7 +58,7 @@ struct ReplayReport {
 
   bool ok() const { return counts.mismatched == 0 && counts.not_run == 0; }
   std::string text() const;  // human report: problems, then a summary line
-  std::string json() const;  // deterministic, stable key order
+  std::string json() const;  // deterministic, stable key order; read back by sim/replay_json.h
 };
 
 // Holds references: `trace` and `backend` must outlive the Replayer.
@@ -79,11 +80,10 @@ class Replayer {
     std::optional<u64> value;  // nullopt: its creation failed
     int line = 0;
   };
+  // The parts every statement shares; what differs per operation is its handler (sim/replay_call.h).
   StatementResult run(const trace::Statement& st);
   std::optional<std::string> failed_handle(const trace::Statement& st) const;
   u64 eval(const trace::Expr& e) const;
-  u64 field(const std::vector<trace::Field>& fields, std::string_view name) const;
-  std::vector<u64> list_field(const std::vector<trace::Field>& fields, std::string_view name) const;
 
   const trace::Trace& trace_;
   KvmApi& api_;

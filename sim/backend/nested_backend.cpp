@@ -78,9 +78,9 @@ class NestedBackend final : public Backend {
     for (const auto& entry : run.conformance->items) {
       BatchCase c;
       c.id = entry.str("id");
-      const nested::JsonValue* found = nullptr;
-      if (const nested::JsonValue* rep = entry.get("report"))
-        if (const nested::JsonValue* list = rep->get("cases"))
+      const JsonValue* found = nullptr;
+      if (const JsonValue* rep = entry.get("report"))
+        if (const JsonValue* list = rep->get("cases"))
           for (const auto& item : list->items)
             if (item.str("backend") == "kvm" && item.str("group") + "/" + item.str("name") == c.id) found = &item;
       if (!found) {
@@ -91,9 +91,9 @@ class NestedBackend final : public Backend {
       } else {
         c.status = found->str("status");
         c.reason = found->str("reason");
-        if (const nested::JsonValue* f = found->get("failures"))
+        if (const JsonValue* f = found->get("failures"))
           for (const auto& item : f->items) c.failures.push_back(item.text);
-        if (const nested::JsonValue* u = found->get("unobservable"))
+        if (const JsonValue* u = found->get("unobservable"))
           for (const auto& item : u->items) c.unobservable.push_back(item.text);
       }
       results->push_back(std::move(c));

@@ -4,7 +4,7 @@
 
 #include "model/profile.h"
 #include "sim/cmd/commands.h"
-#include "sim/json.h"
+#include "sim/json/json.h"
 #include "sim/kvm/probe.h"
 
 namespace kvmsim {

@@ -14,7 +14,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "sim/json.h"
+#include "sim/json/json.h"
+#include "sim/replay_json.h"
 
 extern char** environ;
 
@@ -96,24 +97,6 @@ std::string BootRun::json() const {
 
 namespace {
 
-bool status_from_name(const std::string& name, StepStatus* s) {
-  for (StepStatus c : {StepStatus::matched, StepStatus::mismatch, StepStatus::unchecked, StepStatus::unobservable,
-                       StepStatus::not_run}) {
-    if (name == step_status_name(c)) {
-      *s = c;
-      return true;
-    }
-  }
-  return false;
-}
-
-std::string replace_all(std::string s, const std::string& from, const std::string& to) {
-  if (from.empty()) return s;
-  for (std::size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size()))
-    s.replace(p, from.size(), to);
-  return s;
-}
-
 std::string slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   std::ostringstream ss;
@@ -170,51 +153,6 @@ int spawn_to_files(const std::vector<std::string>& argv, const std::string& out_
 }
 
 }  // namespace
-
-std::optional<ReplayReport> replay_report_from_json(const JsonValue& v, const std::string& file, std::string* error) {
-  if (v.kind != JsonValue::Kind::object) {
-    *error = "replay report is not an object";
-    return std::nullopt;
-  }
-  const std::string guest_file = v.str("file");
-  ReplayReport r;
-  r.file = file;
-  r.backend = v.str("backend");
-  r.trace_profile = v.str("trace_profile");
-  r.backend_profile = v.str("backend_profile");
-  const JsonValue* results = v.get("results");
-  if (!results || results->kind != JsonValue::Kind::array) {
-    *error = "replay report has no results";
-    return std::nullopt;
-  }
-  for (const auto& item : results->items) {
-    StatementResult s;
-    s.line = static_cast<int>(item.integer("line"));
-    s.statement = item.str("statement");
-    s.expected = item.str("expected");
-    s.actual = item.str("actual");
-    s.message = replace_all(item.str("message"), guest_file, file);
-    if (const JsonValue* h = item.get("host_limit")) s.host_limit = h->kind == JsonValue::Kind::boolean && h->boolean;
-    if (const JsonValue* w = item.get("rewrite"); w && w->kind == JsonValue::Kind::string) s.rewrite = w->text;
-    if (!status_from_name(item.str("status"), &s.status)) {
-      *error = "unknown statement status '" + item.str("status") + "'";
-      return std::nullopt;
-    }
-    r.results.push_back(std::move(s));
-  }
-  // Counts are recomputed from the statements, so they cannot disagree with them.
-  for (const auto& s : r.results) {
-    ++r.counts.statements;
-    switch (s.status) {
-      case StepStatus::matched: ++r.counts.checked; ++r.counts.matched; break;
-      case StepStatus::mismatch: ++r.counts.checked; ++r.counts.mismatched; break;
-      case StepStatus::unchecked: ++r.counts.unchecked; break;
-      case StepStatus::unobservable: ++r.counts.checked; ++r.counts.unobservable; break;
-      case StepStatus::not_run: ++r.counts.not_run; break;
-    }
-  }
-  return r;
-}
 
 bool parse_boot_report(const std::string& json, const std::vector<std::string>& traces, BootRun* out,
                        std::string* error) {

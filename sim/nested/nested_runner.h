@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "model/profile.h"
-#include "sim/nested/json_value.h"
+#include "sim/json/json_value.h"
 #include "sim/replay.h"
 
 namespace kvmsim::nested {
@@ -80,8 +80,5 @@ BootRun run_nested_conformance(const model::Profile& profile, const std::string&
 // report is malformed or does not cover every trace.
 bool parse_boot_report(const std::string& json, const std::vector<std::string>& traces, BootRun* out,
                        std::string* error);
-
-// A ReplayReport from ReplayReport::json() output; `file` replaces the guest's file name everywhere.
-std::optional<ReplayReport> replay_report_from_json(const JsonValue& v, const std::string& file, std::string* error);
 
 }  // namespace kvmsim::nested

@@ -65,6 +65,25 @@ TEST(FuzzGenerator, CasesParseAndHaveTheRequestedLength) {
   }
 }
 
+// The generator builds syntax trees and prints them: the printed case parses back to the very trees it
+// was printed from (term kinds and values included), with and without a profile header.
+TEST(FuzzGenerator, PrintedCasesParseBackToTheGeneratedTrees) {
+  for (u64 s = 1; s <= 20; s++) {
+    GenOptions g;
+    if (s % 3) g.profile = "linux-6.18";
+    g.faults = s % 2;
+    g.prefault_hangs_after_zap_all = s % 5 == 0;
+    Rng a(s), b(s);
+    Swarm sa = draw_swarm(a, g), sb = draw_swarm(b, g);
+    const trace::Trace tree = generate_trace(a, 80, sa, g);
+    const std::string text = generate_case(b, 80, sb, g);
+    EXPECT_EQ(case_text(tree), text);
+    auto parsed = trace::parse(text, "gen.trace");
+    if (auto* e = std::get_if<trace::ParseError>(&parsed)) FAIL() << e->str() << "\n" << text;
+    EXPECT_TRUE(std::get<trace::Trace>(parsed) == tree) << text;
+  }
+}
+
 // One backend object per kind for the whole test binary.
 Backend& side(const std::string& name) {
   static std::map<std::string, std::unique_ptr<Backend>> cache;

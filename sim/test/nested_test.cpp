@@ -16,9 +16,10 @@
 #include "model/kvm.h"
 #include "model/profile.h"
 #include "sim/differential.h"
-#include "sim/nested/json_value.h"
+#include "sim/json/json_value.h"
 #include "sim/nested/nested_runner.h"
 #include "sim/replay.h"
+#include "sim/replay_json.h"
 #include "sim/trace/parser.h"
 
 namespace kvmsim {
@@ -84,7 +85,7 @@ TEST(NestedRunner, FlavoursAndModuleParameters) {
 
 TEST(NestedJson, ParsesValuesAndRejectsGarbage) {
   std::string error;
-  auto v = nested::parse_json(R"( {"a": [1, -2.5e1, true, null], "s": "x\"\n\u00e9", "o": {}} )", &error);
+  auto v = parse_json(R"( {"a": [1, -2.5e1, true, null], "s": "x\"\n\u00e9", "o": {}} )", &error);
   ASSERT_TRUE(v) << error;
   ASSERT_EQ(v->get("a")->items.size(), 4u);
   EXPECT_EQ(v->get("a")->items[0].text, "1");
@@ -93,7 +94,7 @@ TEST(NestedJson, ParsesValuesAndRejectsGarbage) {
   EXPECT_EQ(v->str("s"), "x\"\n\xc3\xa9");
   EXPECT_EQ(v->get("missing"), nullptr);
   for (const char* bad : {"", "{", "[1,]", "{\"a\" 1}", "\"\\q\"", "1 2", "tru"}) {
-    EXPECT_FALSE(nested::parse_json(bad, &error)) << bad;
+    EXPECT_FALSE(parse_json(bad, &error)) << bad;
     EXPECT_NE(error.find("offset"), std::string::npos) << bad;
   }
 }
@@ -120,9 +121,9 @@ TEST(NestedRunner, ReplayReportRoundTripsThroughJson) {
   trace::Trace t = small_trace();
   ReplayReport r = model_report(t);
   std::string error;
-  auto v = nested::parse_json(r.json(), &error);
+  auto v = parse_json(r.json(), &error);
   ASSERT_TRUE(v) << error;
-  auto back = nested::replay_report_from_json(*v, "host/small.trace", &error);
+  auto back = replay_report_from_json(*v, "host/small.trace", &error);
   ASSERT_TRUE(back) << error;
   ASSERT_EQ(back->results.size(), r.results.size());
   for (std::size_t i = 0; i < r.results.size(); i++) {

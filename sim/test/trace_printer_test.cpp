@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/trace/build.h"
 #include "sim/trace/parser.h"
 #include "sim/trace/printer.h"
 
@@ -68,6 +69,36 @@ TEST(TracePrinter, PrintResultPieces) {
   EXPECT_EQ(print_result(t.statements[1]), "");
   EXPECT_EQ(print_call(t.statements[0]), "munmap(0, 4K)");
   round_trip(t);
+}
+
+// Statements built in code print in the formatter's spelling and parse back to the same tree.
+TEST(TraceBuild, BuiltStatementsPrintAndParseBack) {
+  namespace b = build;
+  Statement region = b::call(
+      "KVM_SET_USER_MEMORY_REGION2",
+      {b::value(b::handle("vm")),
+       b::record({b::field("slot", b::value(b::decimal(65537))),
+                  b::field("flags", b::value(b::flags(0x84, "KVM_MEM_"))),
+                  b::field("guest_phys_addr", b::value(b::size((3ull << 30) + (2ull << 20)))),
+                  b::field("userspace_addr", b::value(b::join(b::handle("m"), '+', b::hex(0x800)))),
+                  b::field("guest_memfd", b::value(b::negative(1))),
+                  b::field("pad2", b::list({b::constant("KVM_DIRTY_LOG_INITIALLY_SET")}))})});
+  Statement clear = b::call("KVM_CLEAR_DIRTY_LOG",
+                            {b::value(b::handle("vm")),
+                             b::record({b::field("bitmap", b::ranges({b::range(0, 511), b::range(600)}))})});
+  Statement mapping = b::expect("mapping", {b::value(b::handle("vm")), b::value(b::size(0))},
+                                {b::field("level", b::word("2M"))});
+  EXPECT_EQ(print_statement(region),
+            "KVM_SET_USER_MEMORY_REGION2(vm, {slot=65537, flags=KVM_MEM_GUEST_MEMFD|0x80, guest_phys_addr=3G+2M, "
+            "userspace_addr=m+0x800, guest_memfd=-1, pad2=[KVM_DIRTY_LOG_INITIALLY_SET]})");
+  EXPECT_EQ(print_statement(clear), "KVM_CLEAR_DIRTY_LOG(vm, {bitmap=[0-511, 600]})");
+  EXPECT_EQ(print_statement(mapping), "expect mapping(vm, 0) level=2M");
+  Trace t;
+  t.statements = {b::call("mmap", {b::value(b::size(2ull << 20)), b::word("thp")}, {}, "m"),
+                  b::call("KVM_CREATE_VM", {b::value(b::decimal(0))}, {}, "vm"), region, clear, mapping};
+  auto parsed = parse(print(t), "built.trace");
+  ASSERT_TRUE(std::holds_alternative<Trace>(parsed)) << std::get<ParseError>(parsed).str();
+  EXPECT_TRUE(std::get<Trace>(parsed) == t);
 }
 
 TEST(TracePrinter, StructuralEqualityIgnoresLocation) {

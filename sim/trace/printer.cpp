@@ -88,9 +88,14 @@ std::string print_statement(const Statement& s) {
   return out;
 }
 
-std::string print(const Trace& t) {
+std::string print_header(const Trace& t) {
   std::string out = "kvmsim-trace " + std::to_string(t.version) + "\n";
   if (t.profile) out += "profile " + *t.profile + "\n";
+  return out;
+}
+
+std::string print(const Trace& t) {
+  std::string out = print_header(t);
   for (const auto& s : t.statements) out += print_statement(s) + "\n";
   return out;
 }

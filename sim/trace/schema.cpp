@@ -1,18 +1,29 @@
 #include "sim/trace/schema.h"
 
+#include <cstddef>
+#include <type_traits>
+
+#include "model/uapi.h"
+
 namespace kvmsim::trace {
 
 namespace {
 
 FieldSpec E(std::string_view n) { return FieldSpec{n, FieldKind::expr, 0, 0, {}}; }
-FieldSpec H(std::string_view n, unsigned kinds) { return FieldSpec{n, FieldKind::handle, kinds, 0, {}}; }
-FieldSpec L(std::string_view n, unsigned max) { return FieldSpec{n, FieldKind::list, 0, max, {}}; }
 FieldSpec R(std::string_view n) { return FieldSpec{n, FieldKind::ranges, 0, 0, {}}; }
 FieldSpec F(std::string_view n) { return FieldSpec{n, FieldKind::flag, 0, 0, {}}; }
 
+// Fields of uAPI struct S, named after and placed like member M: the name cannot drift from upstream's
+// spelling, and replay fills S from these rows alone. A list's capacity is the member's array extent.
+#define KVMSIM_AT(S, M) offsetof(uapi::S, M), sizeof(std::remove_extent_t<decltype(uapi::S::M)>)
+#define SE(S, M) FieldSpec{#M, FieldKind::expr, 0, 0, {}, KVMSIM_AT(S, M)}
+#define SH(S, M, kinds) FieldSpec{#M, FieldKind::handle, kinds, 0, {}, KVMSIM_AT(S, M)}
+#define SL(S, M) FieldSpec{#M, FieldKind::list, 0, std::extent_v<decltype(uapi::S::M)>, {}, KVMSIM_AT(S, M)}
+// A record parameter filling uAPI struct S (the parameter is named after the struct).
+#define PS(S, ...) ParamSpec{#S, ParamKind::record, 0, {__VA_ARGS__}, {}, sizeof(uapi::S)}
+
 ParamSpec PH(std::string_view n, unsigned kinds) { return ParamSpec{n, ParamKind::handle, kinds, {}, {}}; }
 ParamSpec PE(std::string_view n) { return ParamSpec{n, ParamKind::expr, 0, {}, {}}; }
-ParamSpec PR(std::string_view n, std::vector<FieldSpec> f) { return ParamSpec{n, ParamKind::record, 0, std::move(f), {}}; }
 ParamSpec PW(std::string_view n, std::vector<std::string_view> w) { return ParamSpec{n, ParamKind::word, 0, {}, std::move(w)}; }
 
 const std::vector<std::string_view> kBackings = {"anon", "anon_nohuge", "thp", "shmem", "hugetlb_2m", "hugetlb_1g"};
@@ -43,29 +54,42 @@ std::vector<StatementSpec> build() {
   add({"KVM_CREATE_VM", Op::create_vm, false, {PE("type")}, {}, B, kHandleVm});
   add({"KVM_CREATE_VCPU", Op::create_vcpu, false, {PH("vm", kVmLike), PE("vcpu_id")}, {}, B, kHandleVcpu});
   add({"KVM_CREATE_GUEST_MEMFD", Op::create_guest_memfd, false,
-       {PH("vm", kVmLike | kHandleKvm), PR("kvm_create_guest_memfd", {E("size"), E("flags"), L("reserved", 6)})},
+       {PH("vm", kVmLike | kHandleKvm),
+        PS(kvm_create_guest_memfd, SE(kvm_create_guest_memfd, size), SE(kvm_create_guest_memfd, flags),
+           SL(kvm_create_guest_memfd, reserved))},
        {}, B, kHandleGmem});
   add({"KVM_CHECK_EXTENSION", Op::check_extension, false, {PH("fd", kHandleKvm | kHandleVm), PE("cap")}});
   add({"KVM_SET_USER_MEMORY_REGION", Op::set_user_memory_region, false,
        {PH("vm", kVmLike),
-        PR("kvm_userspace_memory_region",
-           {E("slot"), E("flags"), E("guest_phys_addr"), E("memory_size"), E("userspace_addr")})}});
+        PS(kvm_userspace_memory_region, SE(kvm_userspace_memory_region, slot), SE(kvm_userspace_memory_region, flags),
+           SE(kvm_userspace_memory_region, guest_phys_addr), SE(kvm_userspace_memory_region, memory_size),
+           SE(kvm_userspace_memory_region, userspace_addr))}});
   add({"KVM_SET_USER_MEMORY_REGION2", Op::set_user_memory_region2, false,
        {PH("vm", kVmLike),
-        PR("kvm_userspace_memory_region2",
-           {E("slot"), E("flags"), E("guest_phys_addr"), E("memory_size"), E("userspace_addr"),
-            E("guest_memfd_offset"), H("guest_memfd", kHandleFd), E("pad1"), L("pad2", 14)})}});
+        PS(kvm_userspace_memory_region2, SE(kvm_userspace_memory_region2, slot),
+           SE(kvm_userspace_memory_region2, flags), SE(kvm_userspace_memory_region2, guest_phys_addr),
+           SE(kvm_userspace_memory_region2, memory_size), SE(kvm_userspace_memory_region2, userspace_addr),
+           SE(kvm_userspace_memory_region2, guest_memfd_offset),
+           SH(kvm_userspace_memory_region2, guest_memfd, kHandleFd), SE(kvm_userspace_memory_region2, pad1),
+           SL(kvm_userspace_memory_region2, pad2))}});
   add({"KVM_SET_MEMORY_ATTRIBUTES", Op::set_memory_attributes, false,
-       {PH("vm", kVmLike), PR("kvm_memory_attributes", {E("address"), E("size"), E("attributes"), E("flags")})}});
+       {PH("vm", kVmLike),
+        PS(kvm_memory_attributes, SE(kvm_memory_attributes, address), SE(kvm_memory_attributes, size),
+           SE(kvm_memory_attributes, attributes), SE(kvm_memory_attributes, flags))}});
   add({"KVM_PRE_FAULT_MEMORY", Op::pre_fault_memory, false,
-       {PH("vcpu", kHandleVcpu), PR("kvm_pre_fault_memory", {E("gpa"), E("size"), E("flags"), L("padding", 5)})},
-       {}, Binding::forbidden, 0, ResultKind::integer, {E("gpa"), E("size")}});
-  add({"KVM_GET_DIRTY_LOG", Op::get_dirty_log, false, {PH("vm", kVmLike), PR("kvm_dirty_log", {E("slot")})},
+       {PH("vcpu", kHandleVcpu),
+        PS(kvm_pre_fault_memory, SE(kvm_pre_fault_memory, gpa), SE(kvm_pre_fault_memory, size),
+           SE(kvm_pre_fault_memory, flags), SL(kvm_pre_fault_memory, padding))},
+       {}, Binding::forbidden, 0, ResultKind::integer, {SE(kvm_pre_fault_memory, gpa), SE(kvm_pre_fault_memory, size)}});
+  add({"KVM_GET_DIRTY_LOG", Op::get_dirty_log, false, {PH("vm", kVmLike), PS(kvm_dirty_log, SE(kvm_dirty_log, slot))},
        {}, Binding::forbidden, 0, ResultKind::integer, {R("bitmap")}});
   add({"KVM_CLEAR_DIRTY_LOG", Op::clear_dirty_log, false,
-       {PH("vm", kVmLike), PR("kvm_clear_dirty_log", {E("slot"), E("first_page"), E("num_pages"), R("bitmap")})}});
+       {PH("vm", kVmLike),
+        PS(kvm_clear_dirty_log, SE(kvm_clear_dirty_log, slot), SE(kvm_clear_dirty_log, first_page),
+           SE(kvm_clear_dirty_log, num_pages), R("bitmap"))}});
   add({"KVM_ENABLE_CAP", Op::enable_cap, false,
-       {PH("fd", kHandleKvm | kHandleVm | kHandleVcpu), PR("kvm_enable_cap", {E("cap"), E("flags"), L("args", 4)})}});
+       {PH("fd", kHandleKvm | kHandleVm | kHandleVcpu),
+        PS(kvm_enable_cap, SE(kvm_enable_cap, cap), SE(kvm_enable_cap, flags), SL(kvm_enable_cap, args))}});
 
   // ---- file calls ----
   add({"fallocate", Op::fallocate, false, {PH("fd", kHandleFd), PE("mode"), PE("offset"), PE("len")}});
@@ -123,8 +147,15 @@ const std::vector<std::string_view>& inject_kind_words() { return kInjectKinds; 
 const std::vector<std::string_view>& level_words() { return kLevels; }
 
 const std::vector<FieldSpec>& memory_fault_fields() {
-  static const std::vector<FieldSpec> f = {E("flags"), E("gpa"), E("size")};
+  static const std::vector<FieldSpec> f = {SE(kvm_memory_fault, flags), SE(kvm_memory_fault, gpa),
+                                           SE(kvm_memory_fault, size)};
   return f;
 }
 
 }  // namespace kvmsim::trace
+
+#undef PS
+#undef SL
+#undef SH
+#undef SE
+#undef KVMSIM_AT

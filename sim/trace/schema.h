@@ -1,10 +1,13 @@
 // The statement schema: one table describing every trace statement — callee, positional
 // parameters, trailing keyword parameters, struct fields (upstream field names), binding rule,
-// result kind and the out-fields allowed after `=>`. The parser validates against it and the
-// replay engine dispatches on `Op`; adding a statement is adding one entry here plus its replay case.
-// Invariant: callee names are unique within a statement kind (call / expect).
+// result kind and the out-fields allowed after `=>`. The parser validates against it; the replay
+// engine dispatches on `Op` to one handler per Op (sim/replay_call.h) and fills each record's uAPI
+// struct from the field offsets written here, so adding a statement is one entry here plus its handler.
+// Invariants: callee names are unique within a statement kind (call / expect); a struct field's name
+// is its uAPI member's name and its offset/size are that member's (the table takes both from the struct).
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,6 +43,10 @@ struct FieldSpec {
   unsigned handles = 0;                 // handle: accepted kinds
   unsigned max_items = 0;               // list: capacity of the uAPI array
   std::vector<std::string_view> words;  // word: accepted spellings
+  // Where the value lives in the uAPI struct of its record (or of the out-fields): the member's byte
+  // offset and the size of one element (a list's items are consecutive). size 0: not a struct member
+  // (a bitmap passed by pointer, a keyword, an observation).
+  std::size_t offset = 0, size = 0;
 };
 
 enum class ParamKind {
@@ -56,6 +63,7 @@ struct ParamSpec {
   unsigned handles = 0;
   std::vector<FieldSpec> fields;
   std::vector<std::string_view> words;
+  std::size_t record_size = 0;  // record: sizeof the uAPI struct its fields are laid out in
 };
 
 enum class Binding { forbidden, optional, required };
@@ -69,6 +77,7 @@ enum class Op {
   enable_cap, fallocate, ftruncate, read, write, pread, close, access,
   expect_stats, expect_mapping, inject,
 };
+constexpr std::size_t kOpCount = static_cast<std::size_t>(Op::inject) + 1;
 
 struct StatementSpec {
   std::string_view callee;

@@ -1,5 +1,8 @@
-// JSON string quoting shared by every report writer (replay, differential, conformance).
-// Output is deterministic: control characters become \uXXXX, bytes >= 0x80 pass through (UTF-8).
+// The JSON room's writer half: string quoting shared by every report writer (replay, differential,
+// conformance, the nested oracle). Reports are written by hand, key by key, because their key order is
+// part of the output (reports are diffed byte for byte); the reader is json_value.h beside this file,
+// and each report's reader sits next to its writer (ReplayReport: sim/replay_json.cpp).
+// Invariant: output is deterministic: control characters become \uXXXX, bytes >= 0x80 pass through (UTF-8).
 #pragma once
 
 #include <cstdio>

@@ -1,8 +1,8 @@
-#include "sim/nested/json_value.h"
+#include "sim/json/json_value.h"
 
 #include <cstdlib>
 
-namespace kvmsim::nested {
+namespace kvmsim {
 
 const JsonValue* JsonValue::get(std::string_view key) const {
   if (kind != Kind::object) return nullptr;
@@ -213,4 +213,4 @@ std::optional<JsonValue> parse_json(std::string_view text, std::string* error) {
   return v;
 }
 
-}  // namespace kvmsim::nested
+}  // namespace kvmsim

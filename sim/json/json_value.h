@@ -1,6 +1,7 @@
-// A small JSON reader for the reports kvmsim writes itself (ReplayReport::json(), run.sh's nested report),
-// so the host can rebuild a guest's results. It accepts RFC 8259 JSON; numbers keep their source text
-// (`raw`) besides a double, so integers round-trip exactly. Objects keep their members in source order.
+// The JSON room's reader half (json.h is the writer): a small reader for the reports kvmsim writes itself
+// (ReplayReport::json(), run.sh's nested report, conformance --format json), so the host can rebuild a
+// guest's results. It accepts RFC 8259 JSON; numbers keep their source text (in `text`) besides a
+// double, so integers round-trip exactly. Objects keep their members in source order.
 // Invariant: a parse either returns a complete value or an error naming the byte offset; it never
 // returns a partial tree.
 #pragma once
@@ -13,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-namespace kvmsim::nested {
+namespace kvmsim {
 
 struct JsonValue {
   enum class Kind { null, boolean, number, string, array, object };
@@ -36,4 +37,4 @@ struct JsonValue {
 // *error to "offset N: what".
 std::optional<JsonValue> parse_json(std::string_view text, std::string* error);
 
-}  // namespace kvmsim::nested
+}  // namespace kvmsim
