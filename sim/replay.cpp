@@ -128,19 +128,25 @@ ReplayReport Replayer::report() const {
   rep.trace_profile = trace_.profile.value_or("");
   rep.backend_profile = api_.profile().name;
   rep.results = results_;
-  for (const auto& r : results_) {
-    rep.counts.statements++;
-    switch (r.status) {
-      case StepStatus::matched: rep.counts.matched++; break;
-      case StepStatus::mismatch: rep.counts.mismatched++; break;
-      case StepStatus::unchecked: rep.counts.unchecked++; break;
-      case StepStatus::unobservable: rep.counts.unobservable++; break;
-      case StepStatus::not_run: rep.counts.not_run++; break;
-    }
-  }
-  rep.counts.checked = rep.counts.matched + rep.counts.mismatched;
+  rep.counts = ReplayCounts::of(results_);
   if (options_.update) rep.updated_text = apply_rewrites(trace_, results_);
   return rep;
+}
+
+ReplayCounts ReplayCounts::of(const std::vector<StatementResult>& results) {
+  ReplayCounts c;
+  for (const auto& r : results) {
+    c.statements++;
+    switch (r.status) {
+      case StepStatus::matched: c.matched++; break;
+      case StepStatus::mismatch: c.mismatched++; break;
+      case StepStatus::unchecked: c.unchecked++; break;
+      case StepStatus::unobservable: c.unobservable++; break;
+      case StepStatus::not_run: c.not_run++; break;
+    }
+  }
+  c.checked = c.matched + c.mismatched;
+  return c;
 }
 
 ReplayReport replay(const trace::Trace& trace, KvmApi& backend, const ReplayOptions& options) {

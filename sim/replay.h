@@ -42,9 +42,12 @@ struct StatementResult {
   bool host_limit = false;
 };
 
+struct StatementResult;
 struct ReplayCounts {
   std::size_t statements = 0, checked = 0, matched = 0, mismatched = 0, unchecked = 0, unobservable = 0,
               not_run = 0;
+  // The one way counts are made: from the statements' statuses ("checked" = matched + mismatched).
+  static ReplayCounts of(const std::vector<StatementResult>& results);
 };
 
 struct ReplayReport {

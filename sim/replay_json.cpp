@@ -83,16 +83,7 @@ std::optional<ReplayReport> replay_report_from_json(const JsonValue& v, const st
     r.results.push_back(std::move(s));
   }
   // Counts are recomputed from the statements, so they cannot disagree with them.
-  for (const auto& s : r.results) {
-    ++r.counts.statements;
-    switch (s.status) {
-      case StepStatus::matched: ++r.counts.checked; ++r.counts.matched; break;
-      case StepStatus::mismatch: ++r.counts.checked; ++r.counts.mismatched; break;
-      case StepStatus::unchecked: ++r.counts.unchecked; break;
-      case StepStatus::unobservable: ++r.counts.checked; ++r.counts.unobservable; break;
-      case StepStatus::not_run: ++r.counts.not_run; break;
-    }
-  }
+  r.counts = ReplayCounts::of(r.results);
   return r;
 }
 
