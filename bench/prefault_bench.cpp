@@ -20,8 +20,8 @@
 
 #include "bench/guest_sizes.h"
 #include "bench/heap_meter.h"
-#include "model/kvm.h"
-#include "model/profile.h"
+#include "model/vm/kvm.h"
+#include "model/profiles/profile.h"
 #include "model/uapi.h"
 
 namespace kvmsim::bench {

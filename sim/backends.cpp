@@ -1,6 +1,6 @@
 #include "sim/backends.h"
 
-#include "model/kvm.h"
+#include "model/vm/kvm.h"
 #include "sim/kvm/kvm_backend.h"
 
 namespace kvmsim {

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "model/kvm_api.h"
+#include "model/vm/kvm_api.h"
 
 namespace kvmsim {
 

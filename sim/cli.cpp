@@ -10,9 +10,9 @@
 #include <utility>
 #include <sstream>
 
-#include "model/explain.h"
-#include "model/kvm.h"
-#include "model/profile.h"
+#include "model/vm/explain.h"
+#include "model/vm/kvm.h"
+#include "model/profiles/profile.h"
 #include "model/uapi.h"
 #include "sim/backends.h"
 #include "sim/differential.h"

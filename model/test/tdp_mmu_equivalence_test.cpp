@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "model/kvm.h"
-#include "model/profile.h"
-#include "model/tdp_mmu.h"
+#include "model/vm/kvm.h"
+#include "model/profiles/profile.h"
+#include "model/mmu/tdp_mmu.h"
 #include "model/uapi.h"
 
 using namespace kvmsim;

@@ -2,7 +2,7 @@
 #include <rapidcheck.h>
 #include <rapidcheck/gtest.h>
 
-#include "model/tdp_mmu.h"
+#include "model/mmu/tdp_mmu.h"
 
 using namespace kvmsim;
 using namespace kvmsim::model;

@@ -3,7 +3,7 @@
 #include <fstream>
 #include <random>
 
-#include "model/profile.h"
+#include "model/profiles/profile.h"
 #include "sim/cli.h"
 #include "sim/fuzz/campaign.h"
 #include "sim/fuzz/nested_campaign.h"

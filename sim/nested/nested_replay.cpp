@@ -7,7 +7,7 @@
 #include <sstream>
 #include <variant>
 
-#include "model/profile.h"
+#include "model/profiles/profile.h"
 #include "sim/backends.h"
 #include "sim/differential.h"
 #include "sim/nested/nested_runner.h"

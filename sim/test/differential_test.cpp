@@ -10,8 +10,8 @@
 #include <string>
 #include <utility>
 
-#include "model/kvm.h"
-#include "model/profile.h"
+#include "model/vm/kvm.h"
+#include "model/profiles/profile.h"
 #include "sim/backends.h"
 #include "sim/cli.h"
 #include "sim/differential.h"

@@ -9,8 +9,8 @@
 #include <functional>
 #include <sstream>
 
-#include "model/kvm.h"
-#include "model/profile.h"
+#include "model/vm/kvm.h"
+#include "model/profiles/profile.h"
 #include "sim/cli.h"
 #include "sim/differential.h"
 #include "sim/fuzz/campaign.h"
