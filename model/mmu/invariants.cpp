@@ -11,7 +11,7 @@ using namespace uapi;
 
 void check_invariants(const Vm& vm) {
   for (u32 as = 0; as < vm.nr_address_spaces(); ++as) {
-    const TdpMmu& mmu = vm.mmu(as);
+    const PageTable& mmu = vm.mmu(as);
     mmu.check_invariants();
     const MemslotSet& slots = vm.slots(as);
     const Memslot* slot = nullptr;  // cache: leaves come in gfn order

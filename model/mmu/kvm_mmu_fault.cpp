@@ -125,13 +125,13 @@ FaultResult Vm::page_fault(const PageFault& f) {
   if (profile_.drop_large_spte) {
     // Legacy MMU direct_map(): drop_large_spte() zaps a huge leaf above the goal instead of
     // splitting it, so only this fault's page is mapped beneath it.
-    const Mapping cur = mmu_[0].lookup(gfn);
+    const Mapping cur = mmu_[0]->lookup(gfn);
     if (cur.level > d.goal_level) {
       const u64 first = cur.gpa >> 12;
-      mmu_[0].zap_gfn_range(first, first + (level_size(cur.level) >> 12));
+      mmu_[0]->zap_gfn_range(first, first + (level_size(cur.level) >> 12));
     }
   }
-  MapResult m = mmu_[0].map(gfn, d.goal_level, attrs, MapFaultInfo{d.req_level, d.huge_page_disallowed, f.prefetch});
+  MapResult m = mmu_[0]->map(gfn, d.goal_level, attrs, MapFaultInfo{d.req_level, d.huge_page_disallowed, f.prefetch});
   r.kind = m.spurious ? FaultResult::Kind::spurious : FaultResult::Kind::fixed;
   r.level = m.level;
   if (profile_.direct_pte_prefetch && !m.spurious && m.level == 1) direct_pte_prefetch(gfn);
@@ -154,8 +154,8 @@ AccessOutcome Vm::access(u32 vcpu_id, u64 gpa, AccessKind kind) {
   // The vCPU's view of private-ness is the gfn's current attribute (see kvm_mmu_fault.h).
   f.is_private = has_private_mem_ && (attributes_.get(gfn) & KVM_MEMORY_ATTRIBUTE_PRIVATE);
   // A present leaf that allows the access needs no fault: the CPU sets A (and D) itself.
-  const Mapping m = mmu_[0].lookup(gfn);
-  if (m.level && m.is_private == f.is_private && (!f.exec || m.executable) && mmu_[0].mark_accessed(gfn, f.write))
+  const Mapping m = mmu_[0]->lookup(gfn);
+  if (m.level && m.is_private == f.is_private && (!f.exec || m.executable) && mmu_[0]->mark_accessed(gfn, f.write))
     return AccessOutcome{AccessOutcome::Kind::ok};
   const FaultResult r = page_fault(f);
   switch (r.kind) {

@@ -15,13 +15,13 @@ void Vm::zap_gfn_range(u16 as_id, u64 start, u64 end) {
   if (start >= end) return;
   events_.push_back(MmuEvent{MmuEvent::Kind::zap_range, as_id, start, end});
   // kvm_tdp_mmu_unmap_gfn_range: leaves only; a partially covered huge leaf goes entirely.
-  mmu_.at(as_id).zap_gfn_range(start, end);
+  mmu_.at(as_id)->zap_gfn_range(start, end);
 }
 
 void Vm::zap_all() {
   events_.push_back(MmuEvent{MmuEvent::Kind::zap_all, 0, 0, 0});
   // kvm_mmu_zap_all_fast: every root of every address space is invalidated and freed.
-  for (TdpMmu& m : mmu_) m.zap_all();
+  for (auto& m : mmu_) m->zap_all();
 }
 
 void Vm::flags_changed(const Memslot& old, const Memslot& now) {
@@ -30,7 +30,7 @@ void Vm::flags_changed(const Memslot& old, const Memslot& now) {
   if (was == is) return;
   events_.push_back(MmuEvent{is ? MmuEvent::Kind::dirty_log_on : MmuEvent::Kind::dirty_log_off, now.as_id,
                              now.base_gfn, now.end_gfn()});
-  TdpMmu& mmu = mmu_.at(now.as_id);
+  PageTable& mmu = *mmu_.at(now.as_id);
   // Nothing more for a READONLY slot, either way: it can never be written, so nothing needs 4K
   // tracking or recovering (found by kvmsim fuzz: traces/regressions/readonly_dirty_log_off_keeps_4k.trace).
   if (now.flags & KVM_MEM_READONLY) return;
@@ -53,7 +53,7 @@ void Vm::flags_changed(const Memslot& old, const Memslot& now) {
 void Vm::write_protect(const Memslot& slot, u64 start, u64 end) {
   // kvm_arch_mmu_enable_log_dirty_pt_masked for pages just reported (GET) or cleared (CLEAR).
   events_.push_back(MmuEvent{MmuEvent::Kind::write_protect, slot.as_id, start, end});
-  TdpMmu& mmu = mmu_.at(slot.as_id);
+  PageTable& mmu = *mmu_.at(slot.as_id);
   if ((manual_protect_ & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE) && (manual_protect_ & KVM_DIRTY_LOG_INITIALLY_SET)) {
     // Huge leaves may still cover these pages: with eager split they are split to 4K, else
     // they are write-protected whole (write_protect_range covers intersecting huge leaves).
@@ -76,7 +76,7 @@ void Vm::post_set_memory_attributes(u64 start, u64 end) {
 
 u64 Vm::recover_nx_huge_pages(u64 max) {
   // Tables in dirty-logged slots are only untracked (a huge page would be split again).
-  return mmu_[0].nx_recover(max, [this](u64 gfn) {
+  return mmu_[0]->nx_recover(max, [this](u64 gfn) {
     const Memslot* s = slots_[0].by_gfn(gfn);
     return s && (s->flags & KVM_MEM_LOG_DIRTY_PAGES);
   });
@@ -84,10 +84,10 @@ u64 Vm::recover_nx_huge_pages(u64 max) {
 
 Stats Vm::stats() const {
   Stats out{{"pages_4k", 0}, {"pages_2m", 0}, {"pages_1g", 0}, {"nx_lpage_splits", 0}};
-  for (const TdpMmu& m : mmu_) m.add_stats(out);
+  for (const auto& m : mmu_) m->add_stats(out);
   return out;
 }
 
-Mapping Vm::mapping(u64 gpa) const { return mmu_[0].lookup(gpa >> 12); }
+Mapping Vm::mapping(u64 gpa) const { return mmu_[0]->lookup(gpa >> 12); }
 
 }  // namespace kvmsim::model

@@ -51,7 +51,7 @@ Ret Vm::pre_fault_step(u64 gpa, u64 size) {
 
 // Bulk path. The kernel faults page by page; so does pre_fault_step(). When a run of pages
 // would each take that step with the same outcome (fixed or spurious, same SPTE attributes,
-// no side effect besides the mapping), the run is mapped with TdpMmu::map_range, which stands
+// no side effect besides the mapping), the run is mapped with PageTable::map_range, which stands
 // for exactly those map() calls, and the loop advances by the bytes the steps would have
 // advanced. Anything else (no slot, dirty logging, THP-eligible or file-backed host memory,
 // closed guest_memfd, NX adjustments) returns 0 and takes the per-page step, so results,
@@ -59,7 +59,7 @@ Ret Vm::pre_fault_step(u64 gpa, u64 size) {
 u64 Vm::pre_fault_bulk(u64 gpa, u64 size) {
   // The reference page tables come with the reference (per-page) loop: model vs model-ref then
   // also checks this bulk path against the steps it replaces.
-  if (mmu_[0].impl() == PageTableImpl::reference) return 0;
+  if (mmu_[0]->impl() == PageTableImpl::reference) return 0;
   // Injected faults count consultations per step (signal per iteration, alloc per fault): a bulk
   // run would skip them, so with injection on the loop goes page by page, like the kernel.
   if (faults_ && faults_->active()) return 0;
@@ -107,7 +107,7 @@ u64 Vm::pre_fault_bulk(u64 gpa, u64 size) {
   f.is_private = is_private;
   MapFaultInfo info;
   info.prefetch = true;
-  TdpMmu& mmu = mmu_[0];
+  PageTable& mmu = *mmu_[0];
   if (host_level == 1) {
     // 4K host pages (or guest_memfd): every decision is 4K; the run is one map_range.
     f.gpa = gpa;

@@ -34,7 +34,7 @@ bool Vm::prefetch_sptes(u64 start, u64 end) {
   attrs.dirty = true;
   attrs.accessed = false;  // prefetched SPTEs are not accessed
   for (u64 i = 0; i < n; i++) {
-    const MapResult m = mmu_[0].map(start + i, 1, attrs, MapFaultInfo{1, false, true});
+    const MapResult m = mmu_[0]->map(start + i, 1, attrs, MapFaultInfo{1, false, true});
     KVMSIM_ASSERT(m.level == 1 && !m.spurious, "prefetch of gfn %llx mapped level %d spurious=%d",
                   (unsigned long long)(start + i), m.level, m.spurious);
   }
@@ -46,7 +46,7 @@ void Vm::direct_pte_prefetch(u64 gfn) {
   u64 run = 0;
   bool in_run = false;
   for (u64 g = group; g < group + kPtePrefetchNum; g++) {
-    if (g == gfn || mmu_[0].lookup(g).level != 0) {
+    if (g == gfn || mmu_[0]->lookup(g).level != 0) {
       if (!in_run) continue;
       if (!prefetch_sptes(run, g)) return;
       in_run = false;

@@ -1,5 +1,6 @@
-// TDP MMU page table: walks, splits, zaps and stats on compact storage (see tdp_mmu.h for the
-// contract; tdp_mmu_ref.cpp is the per-SPTE reference every function here must agree with).
+// TDP MMU page table: walks, splits, zaps and stats on compact storage (page_table.h holds the
+// contract, tdp_mmu.h the storage; tdp_mmu_ref.cpp is the per-SPTE reference every function here
+// must agree with, and shares nothing with this file).
 #include "model/mmu/tdp_mmu.h"
 
 #include <algorithm>
@@ -110,15 +111,11 @@ void count_tables(const Table& t, u64& tables, u64& child_arrays, u64& uniform) 
 
 }  // namespace
 
-TdpMmu::TdpMmu(int root_level, int max_huge_level, bool nx_huge_pages, PageTableImpl impl)
+TdpMmu::TdpMmu(int root_level, int max_huge_level, bool nx_huge_pages)
     : root_level_(root_level), max_huge_level_(max_huge_level), nx_huge_pages_(nx_huge_pages) {
   KVMSIM_ASSERT_CTX(root_level == 4 || root_level == 5, "root_level " + std::to_string(root_level));
   KVMSIM_ASSERT_CTX(max_huge_level >= 1 && max_huge_level <= 3,
                     "max_huge_level " + std::to_string(max_huge_level));
-  if (impl == PageTableImpl::reference) {
-    ref_ = std::make_unique<TdpMmuRef>(root_level, max_huge_level, nx_huge_pages);
-    return;
-  }
   root_ = std::make_unique<Table>();
   root_->level = root_level;
 }
@@ -127,23 +124,14 @@ TdpMmu::~TdpMmu() = default;
 TdpMmu::TdpMmu(TdpMmu&&) noexcept = default;
 TdpMmu& TdpMmu::operator=(TdpMmu&&) noexcept = default;
 
-void TdpMmu::set_nx_huge_pages(bool on) {
-  nx_huge_pages_ = on;
-  if (ref_) ref_->set_nx_huge_pages(on);
-}
-
 u64 TdpMmu::max_gfn_exclusive() const { return pages_per_hpage(root_level_) * kSptesPerPage; }
 
 u64 TdpMmu::pages(int level) const {
-  if (ref_) return ref_->pages(level);
   KVMSIM_ASSERT_CTX(level >= 1 && level <= 3, "level " + std::to_string(level));
   return pages_[level];
 }
 
-u64 TdpMmu::nx_lpage_splits() const { return ref_ ? ref_->nx_lpage_splits() : tracked_.size(); }
-
 void TdpMmu::add_stats(Stats& out) const {
-  if (ref_) return ref_->add_stats(out);
   out["pages_4k"] += pages_[1];
   out["pages_2m"] += pages_[2];
   out["pages_1g"] += pages_[3];
@@ -151,14 +139,12 @@ void TdpMmu::add_stats(Stats& out) const {
 }
 
 u64 TdpMmu::pt_bytes() const {
-  if (ref_) return ref_->pt_bytes();
   u64 tables = 0, child_arrays = 0, uniform = 0;
   count_tables(*root_, tables, child_arrays, uniform);
   return tables * sizeof(Table) + child_arrays * kSptesPerPage * sizeof(std::unique_ptr<Table>);
 }
 
 u64 TdpMmu::kernel_pt_bytes() const {
-  if (ref_) return ref_->kernel_pt_bytes();
   u64 tables = 0, child_arrays = 0, uniform = 0;
   count_tables(*root_, tables, child_arrays, uniform);
   return (tables + uniform) * 4096;
@@ -295,7 +281,6 @@ void TdpMmu::split_to_uniform(Table& t, int i) {
 }
 
 MapResult TdpMmu::map(u64 gfn, int goal_level, const SpteAttrs& attrs, const MapFaultInfo& f) {
-  if (ref_) return ref_->map(gfn, goal_level, attrs, f);
   KVMSIM_ASSERT_CTX(gfn < max_gfn_exclusive(), "gfn " + hex(gfn) + " beyond the root");
   KVMSIM_ASSERT_CTX(goal_level >= 1 && goal_level <= max_huge_level_,
                     "goal_level " + std::to_string(goal_level));
@@ -361,11 +346,6 @@ u64 TdpMmu::map_range(u64 start, u64 end, int level, const SpteAttrs& attrs, con
   KVMSIM_ASSERT_CTX(start % step == 0 && end % step == 0 && start <= end && end <= max_gfn_exclusive(),
                     "map_range [" + hex(start) + ", " + hex(end) + ") at level " + std::to_string(level));
   KVMSIM_ASSERT_CTX(!f.huge_page_disallowed, "map_range with huge_page_disallowed");
-  if (ref_) {
-    u64 fixed = 0;
-    for (u64 gfn = start; gfn < end; gfn += step) fixed += !ref_->map(gfn, level, attrs, f).spurious;
-    return fixed;
-  }
   return map_range_in(*root_, start, end, level, make_leaf_spte(attrs, level, nx_huge_pages_), attrs, f);
 }
 
@@ -410,7 +390,6 @@ u64 TdpMmu::map_range_in(Table& t, u64 start, u64 end, int level, spte_t leaf, c
 }
 
 Mapping TdpMmu::lookup(u64 gfn) const {
-  if (ref_) return ref_->lookup(gfn);
   if (gfn >= max_gfn_exclusive()) return Mapping{};
   const Table* t = cached_table(gfn);
   if (!t) t = root_.get();
@@ -436,7 +415,6 @@ Mapping TdpMmu::lookup(u64 gfn) const {
 }
 
 void TdpMmu::for_each_leaf(u64 start, u64 end, const LeafVisitor& fn) const {
-  if (ref_) return ref_->for_each_leaf(start, end, fn);
   walk_leaves_const(*root_, start, end,
                     [&](u64 gfn, int level, spte_t s) { fn(gfn, level, spte_attrs(s)); });
 }
@@ -465,12 +443,10 @@ u64 TdpMmu::zap_range_in(Table& t, u64 start, u64 end) {
 }
 
 u64 TdpMmu::zap_gfn_range(u64 start, u64 end) {
-  if (ref_) return ref_->zap_gfn_range(start, end);
   return zap_range_in(*root_, start, end);
 }
 
 void TdpMmu::zap_all() {
-  if (ref_) return ref_->zap_all();
   // Memslot deletion zaps everything on DEFAULT VMs, so this runs once per deleted slot: scan
   // the root 8 entries at a time (non-present entries are 0) instead of entry by entry.
   for (int w = 0; w < kSptesPerPage; w += 8) {
@@ -507,7 +483,6 @@ u64 TdpMmu::split_range_in(Table& t, u64 start, u64 end, int target_level) {
 }
 
 u64 TdpMmu::split_huge_pages(u64 start, u64 end, int target_level) {
-  if (ref_) return ref_->split_huge_pages(start, end, target_level);
   KVMSIM_ASSERT_CTX(target_level >= 1, "target_level " + std::to_string(target_level));
   if (root_level_ <= target_level) return 0;
   return split_range_in(*root_, start, end, target_level);
@@ -540,17 +515,14 @@ u64 TdpMmu::clear_bit_in(Table& t, u64 start, u64 end, spte_t bit) {
 }
 
 u64 TdpMmu::write_protect_range(u64 start, u64 end) {
-  if (ref_) return ref_->write_protect_range(start, end);
   return clear_bit_in(*root_, start, end, spte_bit::kWritable);
 }
 
 u64 TdpMmu::clear_dirty(u64 start, u64 end) {
-  if (ref_) return ref_->clear_dirty(start, end);
   return clear_bit_in(*root_, start, end, spte_bit::kDirty);
 }
 
 bool TdpMmu::mark_accessed(u64 gfn, bool write) {
-  if (ref_) return ref_->mark_accessed(gfn, write);
   if (gfn >= max_gfn_exclusive()) return false;
   Table* t = cached_table(gfn);
   if (!t) t = root_.get();
@@ -606,7 +578,6 @@ u64 TdpMmu::collapse_in(Table& t, u64 start, u64 end, const MaxLevelFn& max_leve
 }
 
 u64 TdpMmu::recover_huge_pages(u64 start, u64 end, const MaxLevelFn& max_level) {
-  if (ref_) return ref_->recover_huge_pages(start, end, max_level);
   return collapse_in(*root_, start, end, max_level, [&](Table& t, int i) {
     const std::optional<spte_t> small = first_present_leaf_of(t, i);
     if (!small) return false;  // nothing to derive the huge leaf from: leave the table
@@ -616,7 +587,6 @@ u64 TdpMmu::recover_huge_pages(u64 start, u64 end, const MaxLevelFn& max_level) 
 }
 
 u64 TdpMmu::zap_collapsible(u64 start, u64 end, const MaxLevelFn& max_level) {
-  if (ref_) return ref_->zap_collapsible(start, end, max_level);
   return collapse_in(*root_, start, end, max_level, [&](Table& t, int i) {
     set_spte(t, i, kNonPresentSpte);  // the table and its leaves go; the next fault maps huge
     return true;
@@ -624,7 +594,6 @@ u64 TdpMmu::zap_collapsible(u64 start, u64 end, const MaxLevelFn& max_level) {
 }
 
 u64 TdpMmu::nx_recover(u64 max_to_zap, const GfnPredicate& dirty_logged) {
-  if (ref_) return ref_->nx_recover(max_to_zap, dirty_logged);
   u64 handled = 0;
   while (handled < max_to_zap && !tracked_.empty()) {
     Table* sp = tracked_.begin()->second;
@@ -681,7 +650,6 @@ void TdpMmu::check_table(const Table& t, u64 counts[4], u64& tracked) const {
 }
 
 void TdpMmu::check_invariants() const {
-  if (ref_) return ref_->check_invariants();
   u64 counts[4] = {0, 0, 0, 0};
   u64 tracked = 0;
   KVMSIM_ASSERT_CTX(root_ && root_->level == root_level_ && root_->base_gfn == 0, "bad root");

@@ -1,5 +1,5 @@
-// Reference TDP MMU page table, one SPTE per entry: walks, splits, zaps and stats (see
-// tdp_mmu_ref.h; tdp_mmu.h for the contract).
+// Reference TDP MMU page table, one SPTE per entry: walks, splits, zaps and stats (page_table.h
+// holds the contract, tdp_mmu_ref.h says why this file stays simple and separate).
 #include "model/mmu/tdp_mmu_ref.h"
 
 #include <algorithm>
@@ -222,6 +222,18 @@ MapResult TdpMmuRef::map(u64 gfn, int goal_level, const SpteAttrs& attrs, const 
     if (f.huge_page_disallowed && f.req_level >= level) track_possible_nx_huge_page(*sp);
     t = sp;
   }
+}
+
+// The specification of the bulk form, literally: one map() per goal-level entry, in order.
+u64 TdpMmuRef::map_range(u64 start, u64 end, int level, const SpteAttrs& attrs, const MapFaultInfo& f) {
+  const u64 step = pages_per_hpage(level);
+  KVMSIM_ASSERT_CTX(level >= 1 && level <= max_huge_level_, "level " + std::to_string(level));
+  KVMSIM_ASSERT_CTX(start % step == 0 && end % step == 0 && start <= end && end <= max_gfn_exclusive(),
+                    "map_range [" + hex(start) + ", " + hex(end) + ") at level " + std::to_string(level));
+  KVMSIM_ASSERT_CTX(!f.huge_page_disallowed, "map_range with huge_page_disallowed");
+  u64 fixed = 0;
+  for (u64 gfn = start; gfn < end; gfn += step) fixed += !map(gfn, level, attrs, f).spurious;
+  return fixed;
 }
 
 Mapping TdpMmuRef::lookup(u64 gfn) const {

@@ -19,7 +19,7 @@ Vm::Vm(const Profile& profile, HostMemory& host, u64 type, PageTableImpl pt_impl
       nr_as_(has_private_mem_ ? 1 : std::max<u32>(1, profile.nr_address_spaces)),
       slots_(nr_as_) {
   for (u32 as = 0; as < nr_as_; ++as)
-    mmu_.emplace_back(profile.root_level, profile.max_huge_level, nx_workaround(), pt_impl);
+    mmu_.push_back(make_page_table(pt_impl, profile.root_level, profile.max_huge_level, nx_workaround()));
 }
 
 const GuestMemfd* Vm::gmem(u64 file_id) const {
@@ -84,7 +84,7 @@ Ret Vm::enable_cap(const kvm_enable_cap& cap) {
       if (!vcpus_.empty()) return Ret::fail(EINVAL);
       disable_nx_huge_pages_ = true;
       // No vCPU yet, so nothing can be mapped: no zap needed when the mitigation changes.
-      for (TdpMmu& m : mmu_) m.set_nx_huge_pages(nx_workaround());
+      for (auto& m : mmu_) m->set_nx_huge_pages(nx_workaround());
       return Ret::ok();
     default:
       return Ret::fail(EINVAL);

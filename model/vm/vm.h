@@ -22,7 +22,7 @@
 #include "model/attributes/memory_attributes.h"
 #include "model/memslots/memslot.h"
 #include "model/profiles/profile.h"
-#include "model/mmu/tdp_mmu.h"
+#include "model/mmu/page_table_factory.h"
 #include "model/types.h"
 #include "model/uapi.h"
 
@@ -105,7 +105,7 @@ class Vm {
   int max_mapping_level(const Memslot& slot, u64 gfn) const;
   // nx_huge_pages module param on and not disabled for this VM (KVM_CAP_VM_DISABLE_NX_HUGE_PAGES).
   bool nx_workaround() const { return profile_.nx_huge_pages && !disable_nx_huge_pages_; }
-  const TdpMmu& mmu(u32 as_id) const { return mmu_.at(as_id); }
+  const PageTable& mmu(u32 as_id) const { return *mmu_.at(as_id); }
   const Profile& profile() const { return profile_; }
   const HostMemory& host() const { return host_; }
   // NX recovery worker (kvm_recover_nx_huge_pages): zap up to `max` NX-split tables.
@@ -162,7 +162,7 @@ class Vm {
   bool disable_nx_huge_pages_ = false;
   u64 dirty_ring_size_ = 0;
   std::vector<MmuEvent> events_;
-  std::vector<TdpMmu> mmu_;  // one TDP root per address space
+  std::vector<std::unique_ptr<PageTable>> mmu_;  // one TDP root per address space
   HostNotifier host_notifier_;
 };
 
