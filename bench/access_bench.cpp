@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "model/kvm.h"
-#include "model/profile.h"
+#include "model/vm/kvm.h"
+#include "model/profiles/profile.h"
 #include "model/uapi.h"
 #include "sim/kvm/kvm_backend.h"
 

@@ -8,7 +8,7 @@
 //   ns_per_leaf       per leaf SPTE installed (what the kernel's loop pays per step)
 //   pages_per_s       4K guest pages per second
 //   pages_4k/2m/1g    the VM's stats after the pre-fault
-//   pt_bytes          bytes of the model's page-table objects (TdpMmu::pt_bytes)
+//   pt_bytes          bytes of the model's page-table objects (PageTable::pt_bytes)
 //   heap_bytes        live heap growth of the whole VM after the pre-fault (measured)
 //   kernel_pt_bytes   what KVM's page tables hold for the same leaves (4 KiB per table page)
 #include <benchmark/benchmark.h>
@@ -20,8 +20,8 @@
 
 #include "bench/guest_sizes.h"
 #include "bench/heap_meter.h"
-#include "model/kvm.h"
-#include "model/profile.h"
+#include "model/vm/kvm.h"
+#include "model/profiles/profile.h"
 #include "model/uapi.h"
 
 namespace kvmsim::bench {
@@ -94,7 +94,7 @@ void BM_PrefaultSlot(benchmark::State& state) {
       return;
     }
     const Stats st = *v.kvm->stats(v.vm_fd);
-    const model::TdpMmu& mmu = v.kvm->vm(v.vm_fd)->mmu(0);
+    const model::PageTable& mmu = v.kvm->vm(v.vm_fd)->mmu(0);
     if (st.at(level == 1 ? "pages_4k" : level == 2 ? "pages_2m" : "pages_1g") != leaves) {
       state.SkipWithError("pre-fault did not map the slot at the expected level");
       return;

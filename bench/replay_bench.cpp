@@ -9,8 +9,8 @@
 #include <string>
 #include <variant>
 
-#include "model/kvm.h"
-#include "model/profile.h"
+#include "model/vm/kvm.h"
+#include "model/profiles/profile.h"
 #include "sim/replay.h"
 #include "sim/trace/parser.h"
 

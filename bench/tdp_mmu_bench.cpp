@@ -15,7 +15,7 @@
 
 #include "bench/guest_sizes.h"
 #include "bench/heap_meter.h"
-#include "model/tdp_mmu.h"
+#include "model/mmu/tdp_mmu.h"
 
 namespace kvmsim::bench {
 namespace {

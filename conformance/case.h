@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "model/kvm_api.h"
+#include "model/vm/kvm_api.h"
 
 namespace kvmsim::conf {
 

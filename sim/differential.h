@@ -18,7 +18,7 @@
 #include <optional>
 #include <string>
 
-#include "model/kvm_api.h"
+#include "model/vm/kvm_api.h"
 #include "sim/replay.h"
 #include "sim/trace/ast.h"
 

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "model/kvm_api.h"
+#include "model/vm/kvm_api.h"
 #include "sim/trace/ast.h"
 
 namespace kvmsim {

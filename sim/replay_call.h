@@ -16,7 +16,7 @@
 #include <variant>
 #include <vector>
 
-#include "model/kvm_api.h"
+#include "model/vm/kvm_api.h"
 #include "sim/replay.h"
 #include "sim/trace/ast.h"
 #include "sim/trace/format.h"

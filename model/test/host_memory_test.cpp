@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "model/host_memory.h"
+#include "model/host/host_memory.h"
 #include "model/uapi.h"
 
 namespace kvmsim::model {

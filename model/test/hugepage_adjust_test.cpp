@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "model/hugepage_adjust.h"
+#include "model/mmu/hugepage_adjust.h"
 
 using namespace kvmsim;
 using namespace kvmsim::model;

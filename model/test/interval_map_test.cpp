@@ -4,7 +4,7 @@
 #include <map>
 
 #include "model/interval_map.h"
-#include "model/memory_attributes.h"
+#include "model/attributes/memory_attributes.h"
 
 #include <sstream>
 

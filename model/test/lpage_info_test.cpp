@@ -2,7 +2,7 @@
 
 #include <map>
 
-#include "model/lpage_info.h"
+#include "model/memslots/lpage_info.h"
 
 using namespace kvmsim;
 using namespace kvmsim::model;

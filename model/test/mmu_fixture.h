@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "model/invariants.h"
+#include "model/mmu/invariants.h"
 #include "model/test/model_fixture.h"
 
 namespace kvmsim::model::test {

@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <string>
 
-#include "model/kvm.h"
+#include "model/vm/kvm.h"
 #include "model/uapi.h"
 
 namespace kvmsim::model::test {

@@ -2,7 +2,7 @@
 
 #include <set>
 
-#include "model/profile.h"
+#include "model/profiles/profile.h"
 #include "model/uapi.h"
 
 using namespace kvmsim;

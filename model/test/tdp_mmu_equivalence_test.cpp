@@ -1,8 +1,9 @@
-// Compact page tables (TdpMmu, the default) against the per-SPTE reference (TdpMmuRef via
-// PageTableImpl::reference): generated operation sequences must give identical results, stats
-// and leaves. Two levels: raw page-table operations on two TdpMmu, and whole ioctl sequences on
-// two model::Kvm (one per implementation). Generators cluster gfns on table boundaries so the
-// uniform-table paths (materialise, compress, bulk ranges) meet each other.
+// Compact page tables (TdpMmu, the default) against the per-SPTE reference (TdpMmuRef, or
+// PageTableImpl::reference through a Kvm): generated operation sequences must give identical
+// results, stats and leaves. Two levels: raw page-table operations on a TdpMmu and a TdpMmuRef,
+// and whole ioctl sequences on two model::Kvm (one per implementation). Generators cluster gfns
+// on table boundaries so the uniform-table paths (materialise, compress, bulk ranges) meet each
+// other.
 #include <gtest/gtest.h>
 #include <rapidcheck.h>
 #include <rapidcheck/gtest.h>
@@ -12,9 +13,10 @@
 #include <string>
 #include <vector>
 
-#include "model/kvm.h"
-#include "model/profile.h"
-#include "model/tdp_mmu.h"
+#include "model/vm/kvm.h"
+#include "model/profiles/profile.h"
+#include "model/mmu/tdp_mmu.h"
+#include "model/mmu/tdp_mmu_ref.h"
 #include "model/uapi.h"
 
 using namespace kvmsim;
@@ -56,7 +58,7 @@ struct Leaf {
   bool operator==(const Leaf&) const = default;
 };
 
-std::vector<Leaf> leaves(const TdpMmu& m) {
+std::vector<Leaf> leaves(const PageTable& m) {
   std::vector<Leaf> out;
   m.for_each_leaf(0, m.max_gfn_exclusive(), [&](u64 gfn, int level, const SpteAttrs& a) {
     out.push_back(Leaf{gfn, level, a});
@@ -76,7 +78,7 @@ std::string describe(const std::vector<Leaf>& a, const std::vector<Leaf>& b) {
   return os.str();
 }
 
-void expect_same(const TdpMmu& fast, const TdpMmu& ref, const std::string& after) {
+void expect_same(const PageTable& fast, const PageTable& ref, const std::string& after) {
   fast.check_invariants();
   ref.check_invariants();
   for (int l = 1; l <= 3; ++l) RC_ASSERT(fast.pages(l) == ref.pages(l));
@@ -98,8 +100,8 @@ static void page_table_ops_match() {
   const int root = *rc::gen::element(4, 5);
   const int max_huge = *rc::gen::element(2, 3);
   bool nx = *rc::gen::arbitrary<bool>();
-  TdpMmu fast(root, max_huge, nx, PageTableImpl::compact);
-  TdpMmu ref(root, max_huge, nx, PageTableImpl::reference);
+  TdpMmu fast(root, max_huge, nx);
+  TdpMmuRef ref(root, max_huge, nx);
   RC_ASSERT(fast.impl() == PageTableImpl::compact);
   RC_ASSERT(ref.impl() == PageTableImpl::reference);
   const int steps = *rc::gen::inRange(1, 40);

@@ -2,7 +2,8 @@
 #include <rapidcheck.h>
 #include <rapidcheck/gtest.h>
 
-#include "model/tdp_mmu.h"
+#include "model/mmu/page_table_factory.h"
+#include "model/mmu/tdp_mmu.h"
 
 using namespace kvmsim;
 using namespace kvmsim::model;
@@ -19,13 +20,13 @@ struct Counts {
 std::ostream& operator<<(std::ostream& os, const Counts& c) {
   return os << "{4k=" << c.k4 << " 2m=" << c.m2 << " 1g=" << c.g1 << " splits=" << c.splits << "}";
 }
-Counts counts(const TdpMmu& m) {
+Counts counts(const PageTable& m) {
   m.check_invariants();
   return Counts{m.pages(1), m.pages(2), m.pages(3), m.nx_lpage_splits()};
 }
 
 // A fault as hugepage_adjust would describe it for an aligned, huge-backed region.
-MapResult fault(TdpMmu& m, u64 gfn, bool exec, int req_level) {
+MapResult fault(PageTable& m, u64 gfn, bool exec, int req_level) {
   MapFaultInfo f;
   f.req_level = req_level;
   f.huge_page_disallowed = exec && m.nx_huge_pages();
@@ -43,7 +44,8 @@ INSTANTIATE_TEST_SUITE_P(TdpMmu, TdpMmuBoth, ::testing::Values(PageTableImpl::co
 }  // namespace
 
 TEST_P(TdpMmuBoth, MapCountsLeavesPerLevel) {
-  TdpMmu m(4, 3, false, GetParam());
+  auto table = make_page_table(GetParam(), 4, 3, false);
+  PageTable& m = *table;
   EXPECT_EQ(counts(m), (Counts{0, 0, 0, 0}));
   EXPECT_EQ(m.map(5, 1, kRWX, {}).level, 1);
   EXPECT_EQ(m.map(k2M, 2, kRWX, {}).level, 2);
@@ -58,7 +60,8 @@ TEST_P(TdpMmuBoth, MapCountsLeavesPerLevel) {
 }
 
 TEST_P(TdpMmuBoth, IdenticalLeafIsSpuriousAndPermissionChangeKeepsStats) {
-  TdpMmu m(4, 3, false, GetParam());
+  auto table = make_page_table(GetParam(), 4, 3, false);
+  PageTable& m = *table;
   m.map(7, 1, kRWX, {});
   MapResult r = m.map(7, 1, kRWX, {});
   EXPECT_TRUE(r.spurious);
@@ -71,7 +74,8 @@ TEST_P(TdpMmuBoth, IdenticalLeafIsSpuriousAndPermissionChangeKeepsStats) {
 }
 
 TEST_P(TdpMmuBoth, HugeLeafReplacesTableAndItsLeaves) {
-  TdpMmu m(4, 3, false, GetParam());
+  auto table = make_page_table(GetParam(), 4, 3, false);
+  PageTable& m = *table;
   for (u64 g = 0; g < 10; ++g) m.map(g, 1, kRWX, {});
   EXPECT_EQ(counts(m), (Counts{10, 0, 0, 0}));
   EXPECT_EQ(m.map(3, 2, kRWX, {}).level, 2);  // fault-time recovery: +1, -10
@@ -79,7 +83,8 @@ TEST_P(TdpMmuBoth, HugeLeafReplacesTableAndItsLeaves) {
 }
 
 TEST_P(TdpMmuBoth, FaultBelowHugeLeafSplitsItInPlace) {
-  TdpMmu m(4, 3, false, GetParam());
+  auto table = make_page_table(GetParam(), 4, 3, false);
+  PageTable& m = *table;
   m.map(0, 3, kRWX, {});
   EXPECT_EQ(counts(m), (Counts{0, 0, 1, 0}));
   SpteAttrs ro = kRWX;
@@ -92,7 +97,8 @@ TEST_P(TdpMmuBoth, FaultBelowHugeLeafSplitsItInPlace) {
 }
 
 TEST_P(TdpMmuBoth, ZapRangeZapsOverlappingHugeLeavesEntirely) {
-  TdpMmu m(4, 3, false, GetParam());
+  auto table = make_page_table(GetParam(), 4, 3, false);
+  PageTable& m = *table;
   m.map(0, 2, kRWX, {});
   m.map(k2M, 1, kRWX, {});
   m.map(k2M + 1, 1, kRWX, {});
@@ -105,7 +111,8 @@ TEST_P(TdpMmuBoth, ZapRangeZapsOverlappingHugeLeavesEntirely) {
 }
 
 TEST_P(TdpMmuBoth, EagerSplitOf1GGives262144SmallLeaves) {
-  TdpMmu m(4, 3, false, GetParam());
+  auto table = make_page_table(GetParam(), 4, 3, false);
+  PageTable& m = *table;
   m.map(k1G, 3, kRWX, {});
   EXPECT_EQ(m.split_huge_pages(k1G, 2 * k1G, 1), 1u + 512u);
   EXPECT_EQ(counts(m), (Counts{262144, 0, 0, 0}));
@@ -114,7 +121,8 @@ TEST_P(TdpMmuBoth, EagerSplitOf1GGives262144SmallLeaves) {
 TEST_P(TdpMmuBoth, Linux61DirtyLogOnThenOffOnHugetlb1G) {
   // docs/semantics/nested-observations.md §2 rows O12-O13: a 1G hugetlb slot plus the guest's 4K code page elsewhere. 6.1: enabling
   // dirty logging splits straight to 4K (262145), disabling zaps collapsible tables (1 left).
-  TdpMmu m(4, 3, false, GetParam());
+  auto table = make_page_table(GetParam(), 4, 3, false);
+  PageTable& m = *table;
   m.map(1, 1, kRWX, {});  // code page at GPA 0x1000 (slot 0)
   m.map(k1G, 3, kRWX, {});
   m.split_huge_pages(k1G, 2 * k1G, 1);
@@ -128,37 +136,42 @@ TEST_P(TdpMmuBoth, Linux61DirtyLogOnThenOffOnHugetlb1G) {
 
 TEST_P(TdpMmuBoth, InPlaceRecoveryVersusZapCollapsible) {
   auto build = [this] {
-    TdpMmu m(4, 3, false, GetParam());
-    m.map(k1G, 3, kRWX, {});
-    m.split_huge_pages(k1G, 2 * k1G, 1);
-    m.write_protect_range(k1G, 2 * k1G);
-    m.zap_gfn_range(k1G, k1G + 3 * k2M);  // first three 2M regions now empty tables
+    auto m = make_page_table(GetParam(), 4, 3, false);
+    m->map(k1G, 3, kRWX, {});
+    m->split_huge_pages(k1G, 2 * k1G, 1);
+    m->write_protect_range(k1G, 2 * k1G);
+    m->zap_gfn_range(k1G, k1G + 3 * k2M);  // first three 2M regions now empty tables
     return m;
   };
   // Region allows only 2M: every table with a leaf becomes a 2M leaf; empty ones stay tables.
-  TdpMmu a = build();
+  auto a_table = build();
+  PageTable& a = *a_table;
   auto two_m = [](u64, int) { return 2; };
   EXPECT_EQ(a.recover_huge_pages(k1G, 2 * k1G, two_m), 509u);
   EXPECT_EQ(counts(a), (Counts{0, 509, 0, 0}));
   EXPECT_EQ(a.lookup(k1G + 3 * k2M + 7).level, 2);
   EXPECT_FALSE(a.lookup(k1G + 3 * k2M).writable);  // derived from the first child
   // Region allows 1G: the whole 1G table collapses to one leaf.
-  TdpMmu b = build();
+  auto b_table = build();
+  PageTable& b = *b_table;
   EXPECT_EQ(b.recover_huge_pages(k1G, 2 * k1G, [](u64, int) { return 3; }), 1u);
   EXPECT_EQ(counts(b), (Counts{0, 0, 1, 0}));
   // Pre-6.13: the same tables are zapped, nothing is mapped until the next fault.
-  TdpMmu c = build();
+  auto c_table = build();
+  PageTable& c = *c_table;
   EXPECT_EQ(c.zap_collapsible(k1G, 2 * k1G, two_m), 512u);
   EXPECT_EQ(counts(c), (Counts{0, 0, 0, 0}));
   // Nothing is recovered where the region does not allow it, or outside the range.
-  TdpMmu d = build();
+  auto d_table = build();
+  PageTable& d = *d_table;
   EXPECT_EQ(d.recover_huge_pages(k1G, 2 * k1G, [](u64, int) { return 1; }), 0u);
   EXPECT_EQ(d.recover_huge_pages(k1G + 1, k1G + k2M, two_m), 0u);
   EXPECT_EQ(counts(d), (Counts{509 * 512, 0, 0, 0}));
 }
 
 TEST_P(TdpMmuBoth, RecoveredHugeLeafIsNotExecutableUnderNx) {
-  TdpMmu m(4, 3, true, GetParam());
+  auto table = make_page_table(GetParam(), 4, 3, true);
+  PageTable& m = *table;
   m.map(0, 1, kRWX, {});
   EXPECT_TRUE(m.lookup(0).executable);
   m.recover_huge_pages(0, k2M, [](u64, int) { return 2; });
@@ -168,7 +181,8 @@ TEST_P(TdpMmuBoth, RecoveredHugeLeafIsNotExecutableUnderNx) {
 
 // nx_huge_pages_test (docs/semantics/tdp-mmu.md §6): a 3x2M HugeTLB-backed slot.
 TEST_P(TdpMmuBoth, NxHugePagesTestSequenceWithMitigation) {
-  TdpMmu m(4, 3, true, GetParam());
+  auto table = make_page_table(GetParam(), 4, 3, true);
+  PageTable& m = *table;
   const u64 r0 = 0, r1 = k2M, r2 = 2 * k2M;
   fault(m, r0, false, 2);
   EXPECT_EQ(counts(m), (Counts{0, 1, 0, 0}));
@@ -190,7 +204,8 @@ TEST_P(TdpMmuBoth, NxHugePagesTestSequenceWithMitigation) {
 }
 
 TEST_P(TdpMmuBoth, NxHugePagesTestSequenceWithoutMitigation) {
-  TdpMmu m(4, 3, false, GetParam());
+  auto table = make_page_table(GetParam(), 4, 3, false);
+  PageTable& m = *table;
   const u64 r0 = 0, r1 = k2M, r2 = 2 * k2M;
   std::vector<u64> seen;
   fault(m, r0, false, 2);
@@ -210,7 +225,8 @@ TEST_P(TdpMmuBoth, NxHugePagesTestSequenceWithoutMitigation) {
 }
 
 TEST_P(TdpMmuBoth, NxRecoverSkipsDirtyLoggedTablesButUntracksThem) {
-  TdpMmu m(4, 3, true, GetParam());
+  auto table = make_page_table(GetParam(), 4, 3, true);
+  PageTable& m = *table;
   fault(m, 0, false, 2);
   fault(m, 0, true, 2);
   EXPECT_EQ(counts(m), (Counts{512, 0, 0, 1}));
@@ -222,7 +238,8 @@ TEST_P(TdpMmuBoth, NxRecoverSkipsDirtyLoggedTablesButUntracksThem) {
 }
 
 TEST_P(TdpMmuBoth, NxTrackingNeedsReqLevelAtLeastTheTableLevel) {
-  TdpMmu m(4, 3, true, GetParam());
+  auto table = make_page_table(GetParam(), 4, 3, true);
+  PageTable& m = *table;
   MapFaultInfo f;
   f.huge_page_disallowed = true;
   f.req_level = 2;  // region could be 2M, not 1G: only the 2M-entry table is tracked
@@ -238,7 +255,8 @@ TEST_P(TdpMmuBoth, NxTrackingNeedsReqLevelAtLeastTheTableLevel) {
 }
 
 TEST_P(TdpMmuBoth, FiveLevelRootAndNo1GProfile) {
-  TdpMmu m(5, 2, false, GetParam());
+  auto table = make_page_table(GetParam(), 5, 2, false);
+  PageTable& m = *table;
   EXPECT_EQ(m.max_gfn_exclusive(), 1ull << 45);
   m.map((1ull << 44) + 3, 2, kRWX, {});
   EXPECT_EQ(m.lookup((1ull << 44) + 100).level, 2);
@@ -247,7 +265,8 @@ TEST_P(TdpMmuBoth, FiveLevelRootAndNo1GProfile) {
 }
 
 TEST_P(TdpMmuBoth, DirtyAndAccessedBits) {
-  TdpMmu m(4, 3, false, GetParam());
+  auto table = make_page_table(GetParam(), 4, 3, false);
+  PageTable& m = *table;
   SpteAttrs a = kRWX;
   a.accessed = false;
   m.map(9, 1, a, {});
@@ -262,7 +281,8 @@ TEST_P(TdpMmuBoth, DirtyAndAccessedBits) {
 }
 
 TEST_P(TdpMmuBoth, LeafVisitorIsInGfnOrderAndClipsToRange) {
-  TdpMmu m(4, 3, false, GetParam());
+  auto table = make_page_table(GetParam(), 4, 3, false);
+  PageTable& m = *table;
   m.map(k1G, 3, kRWX, {});
   m.map(3, 1, kRWX, {});
   m.map(k2M, 2, kRWX, {});
@@ -277,7 +297,8 @@ TEST_P(TdpMmuBoth, LeafVisitorIsInGfnOrderAndClipsToRange) {
 // Pre-faulting 64 GiB at 4K must be fast (brief: well under 10 s). This test only checks the
 // result; run it with --gtest_filter to time it.
 TEST_P(TdpMmuBoth, PrefaultLargeRangeAt4K) {
-  TdpMmu m(4, 3, false, GetParam());
+  auto table = make_page_table(GetParam(), 4, 3, false);
+  PageTable& m = *table;
   const u64 n = 16ull << 20;  // 64 GiB of 4K pages
   SpteAttrs a = kRWX;
   a.accessed = false;

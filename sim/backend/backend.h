@@ -21,8 +21,8 @@
 #include <variant>
 #include <vector>
 
-#include "model/kvm_api.h"
-#include "model/profile.h"
+#include "model/vm/kvm_api.h"
+#include "model/profiles/profile.h"
 #include "sim/replay.h"
 #include "sim/trace/ast.h"
 

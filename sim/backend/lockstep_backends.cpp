@@ -2,7 +2,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "model/kvm.h"
+#include "model/vm/kvm.h"
 #include "sim/backend/backend.h"
 #include "sim/kvm/kvm_backend.h"
 #include "sim/kvm/probe.h"

@@ -1,7 +1,7 @@
 // `kvmsim caps` and `kvmsim profiles`: what a profile answers, and which profiles exist.
 #include <cstdio>
 
-#include "model/profile.h"
+#include "model/profiles/profile.h"
 #include "sim/cmd/commands.h"
 #include "sim/cmd/support.h"
 #include "sim/trace/constants.h"

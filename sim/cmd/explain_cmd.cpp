@@ -2,8 +2,8 @@
 #include <optional>
 #include <variant>
 
-#include "model/explain.h"
-#include "model/kvm.h"
+#include "model/vm/explain.h"
+#include "model/vm/kvm.h"
 #include "sim/cmd/commands.h"
 #include "sim/cmd/support.h"
 #include "sim/replay.h"

@@ -5,7 +5,7 @@
 #include <random>
 #include <variant>
 
-#include "model/profile.h"
+#include "model/profiles/profile.h"
 #include "sim/backend/backend.h"
 #include "sim/cmd/commands.h"
 #include "sim/cmd/support.h"

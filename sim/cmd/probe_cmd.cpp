@@ -2,7 +2,7 @@
 #include <cstdio>
 #include <map>
 
-#include "model/profile.h"
+#include "model/profiles/profile.h"
 #include "sim/cmd/commands.h"
 #include "sim/json/json.h"
 #include "sim/kvm/probe.h"

@@ -7,8 +7,8 @@
 #include <variant>
 
 #include "model/core_assert.h"
-#include "model/invariants.h"
-#include "model/kvm.h"
+#include "model/mmu/invariants.h"
+#include "model/vm/kvm.h"
 #include "sim/differential.h"
 #include "sim/fuzz/generator.h"
 #include "sim/fuzz/known_open.h"

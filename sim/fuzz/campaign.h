@@ -16,7 +16,7 @@
 #include <ostream>
 #include <string>
 
-#include "model/profile.h"
+#include "model/profiles/profile.h"
 #include "sim/backend/backend.h"
 #include "sim/fuzz/seed.h"
 #include "sim/fuzz/signature.h"

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "model/profile.h"
+#include "model/profiles/profile.h"
 #include "sim/backend/backend.h"
 #include "sim/fuzz/signature.h"
 

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "model/core_assert.h"
-#include "model/kvm.h"
+#include "model/vm/kvm.h"
 #include "sim/differential.h"
 #include "sim/fuzz/generator.h"
 #include "sim/fuzz/known_open.h"

@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "model/spte.h"
+#include "model/mmu/spte.h"
 #include "sim/kvm/binary_stats.h"
 
 namespace kvmsim::kvm {

@@ -23,7 +23,7 @@
 #include <utility>
 #include <vector>
 
-#include "model/kvm_api.h"
+#include "model/vm/kvm_api.h"
 #include "sim/kvm/guest_agent.h"
 #include "sim/kvm/host_memory.h"
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "model/profile.h"
+#include "model/profiles/profile.h"
 #include "model/types.h"
 
 namespace kvmsim::kvm {

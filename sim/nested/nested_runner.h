@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "model/profile.h"
+#include "model/profiles/profile.h"
 #include "sim/json/json_value.h"
 #include "sim/replay.h"
 

@@ -10,8 +10,8 @@
 #include <string>
 #include <utility>
 
-#include "model/kvm.h"
-#include "model/profile.h"
+#include "model/vm/kvm.h"
+#include "model/profiles/profile.h"
 #include "sim/backend/backend.h"
 #include "sim/cmd/commands.h"
 #include "sim/cmd/support.h"

@@ -9,7 +9,7 @@
 #include <chrono>
 #include <cstring>
 
-#include "model/profile.h"
+#include "model/profiles/profile.h"
 
 namespace kvmsim {
 void PrintTo(const Ret& r, std::ostream* os) { *os << "Ret{" << r.ret << ", errno " << r.err << "}"; }

@@ -13,8 +13,8 @@
 #include <sstream>
 #include <string>
 
-#include "model/kvm.h"
-#include "model/profile.h"
+#include "model/vm/kvm.h"
+#include "model/profiles/profile.h"
 #include "sim/differential.h"
 #include "sim/json/json_value.h"
 #include "sim/nested/nested_runner.h"

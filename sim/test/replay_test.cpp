@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "model/kvm_api.h"
+#include "model/vm/kvm_api.h"
 #include "sim/replay.h"
 #include "sim/trace/parser.h"
 

@@ -1,0 +1,63 @@
+// GuestMemfd: one guest_memfd file (KVM_CREATE_GUEST_MEMFD, docs/semantics/guest-memfd.md). Its size
+// and flags never change; allocated pages are tracked sparsely as ranges of page indexes;
+// bindings map disjoint file ranges to memslots. Invariant: bindings never overlap.
+// The ioctl-level checks (create, fallocate) are free functions so the VM and the tests share
+// them; the zaps those operations imply are computed by the Vm.
+#pragma once
+
+#include <map>
+#include <vector>
+
+#include "model/interval_map.h"
+#include "model/memslots/memslot.h"
+#include "model/types.h"
+#include "model/uapi.h"
+
+namespace kvmsim::model {
+
+struct GmemBindingRef {
+  u64 offset = 0;  // byte range [offset, end) of the file
+  u64 end = 0;
+  u16 as_id = 0;
+  u16 slot_id = 0;
+  bool operator==(const GmemBindingRef&) const = default;
+};
+
+class GuestMemfd {
+ public:
+  GuestMemfd(u64 file_id, u64 size, u64 flags) : file_id_(file_id), size_(size), flags_(flags) {}
+
+  u64 file_id() const { return file_id_; }
+  u64 size() const { return size_; }
+  u64 flags() const { return flags_; }
+  bool mmap_capable() const { return flags_ & uapi::GUEST_MEMFD_FLAG_MMAP; }
+
+  // fallocate(2) after the VFS checks; on success `punched` says whether mappings must be zapped.
+  Ret fallocate(int mode, u64 offset, u64 len, bool* punched);
+  bool allocated(u64 offset) const { return allocated_.get(offset >> 12).has_value(); }
+  std::size_t allocated_runs() const { return allocated_.run_count(); }
+
+  // Bindings: `overlaps` checks [offset, end) against every existing binding.
+  bool overlaps(u64 offset, u64 end) const;
+  void bind(const GmemBindingRef& b);
+  void unbind(u16 as_id, u16 slot_id);
+  std::vector<GmemBindingRef> bindings_in(u64 offset, u64 end) const;
+  std::vector<GmemBindingRef> bindings() const;
+
+ private:
+  u64 file_id_;
+  u64 size_;
+  u64 flags_;
+  IntervalMap<bool> allocated_;             // page index ranges with allocated folios
+  std::map<u64, GmemBindingRef> bindings_;  // offset -> binding
+};
+
+// KVM_CREATE_GUEST_MEMFD argument checks (docs/semantics/guest-memfd.md §1): flags & ~supported, size <= 0 or unaligned.
+Ret check_create_guest_memfd(const uapi::kvm_create_guest_memfd& g, u64 supported_flags);
+
+// vfs_fallocate's generic checks that precede the file's own, in kernel order: offset < 0 or
+// len <= 0 -> EINVAL; unknown mode or PUNCH_HOLE without KEEP_SIZE -> EOPNOTSUPP; not a regular
+// file (KVM's anon-inode fds, /dev/kvm) -> ENODEV; offset+len beyond the max file size -> EFBIG.
+Ret check_vfs_fallocate(int mode, u64 offset, u64 len, bool regular_file);
+
+}  // namespace kvmsim::model

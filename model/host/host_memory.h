@@ -1,0 +1,159 @@
+// HostMemory: the VMM process's simulated user address space, and the host page state KVM sees
+// when it faults a host virtual address in (GUP + host page-table walk).
+//
+// Address allocation rule (deterministic): a bump pointer starting at 0x100000000000; every
+// mmap returns the pointer rounded up to the mapping's alignment (at least the backing's page
+// size), and the pointer moves past the mapping. Addresses are never reused, so a trace maps to
+// the same addresses on every run.
+//
+// Host page-state model (docs/semantics/tdp-mmu.md §4, docs/semantics/host-memory.md):
+//  * anon_nohuge, shmem, memfd and guest_memfd mappings are 4K; hugetlb_2m is 2M, hugetlb_1g 1G.
+//  * THP-eligible memory (`thp`; `anon` when the profile's THP policy is `always`, or after
+//    MADV_HUGEPAGE unless the policy is `never`; never after MADV_NOHUGEPAGE) is tracked per
+//    2 MiB host-virtual chunk lying entirely inside one region. Untouched chunks are absent
+//    (sparse); a read fault maps the huge zero page (2M, read-only) or, without huge zero page,
+//    a THP; a write fault or touch makes a THP; a write fault on a huge-zero chunk CoWs at 4K
+//    (the chunk becomes `split`). Chunks not entirely inside a region are 4K.
+//  * A 4K (or hugetlb) page is mapped writable only once it has been written (read faults map
+//    the zero page / read-only PTEs, so KVM maps them read-only).
+//  * Shared mappings (shmem, memfd) have no write-notify: a read fault maps the page writable, and
+//    maps its page-cache neighbours in the 64 KiB fault-around window too (what the legacy MMU's
+//    PTE prefetch then finds present).
+// Invariant: huge chunk states (huge_zero, thp) exist only for chunks entirely inside one region.
+// Every operation that changes what is mapped reports the invalidated host ranges (what the MMU
+// notifier would tell KVM); the caller forwards them to every VM.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/interval_map.h"
+#include "model/profiles/profile.h"
+#include "model/types.h"
+
+namespace kvmsim::model {
+
+struct HostRange {
+  u64 start = 0;
+  u64 end = 0;  // exclusive
+  bool operator==(const HostRange&) const = default;
+};
+
+// Result of an operation that may change host mappings.
+struct HostChange {
+  Ret ret;
+  std::vector<HostRange> invalidated;
+};
+
+// Result of faulting one host address in, as KVM's hva_to_pfn + host level walk see it.
+struct HostFault {
+  int err = 0;        // 0, or EFAULT (unmapped, PROT_NONE, write to read-only, SIGBUS)
+  int level = 0;      // host mapping level: 1 = 4K, 2 = 2M, 3 = 1G
+  bool writable = false;
+  std::vector<HostRange> invalidated;  // a CoW split of a huge-zero chunk invalidates it
+  bool ok() const { return err == 0; }
+};
+
+// A file an fd mmap refers to (the Kvm resolves the fd).
+struct MappedFile {
+  enum class Kind { memfd, guest_memfd };
+  Kind kind = Kind::memfd;
+  u64 file_id = 0;
+  u64 size = 0;
+  u64 gmem_flags = 0;  // guest_memfd only
+};
+
+struct HostRegion {
+  u64 start = 0;
+  u64 end = 0;
+  Backing backing = Backing::anon;
+  int prot = 0;
+  bool shared = false;
+  bool hugepage = false;    // MADV_HUGEPAGE
+  bool nohugepage = false;  // MADV_NOHUGEPAGE
+  std::optional<MappedFile> file;
+  u64 file_offset = 0;  // file offset of `start`
+};
+
+class HostMemory {
+ public:
+  static constexpr u64 kMmapBase = 0x100000000000ull;
+  static constexpr u64 kChunk = 2ull << 20;
+
+  explicit HostMemory(const Profile& profile);
+
+  // Anonymous / shmem / hugetlb mapping; ret = address (EINVAL size 0 or bad align, ENOMEM).
+  HostChange mmap(u64 size, Backing backing, u64 align);
+  // mmap of a file. guest_memfd: PROT_EXEC -> EPERM, no MMAP flag -> ENODEV, not MAP_SHARED -> EINVAL.
+  HostChange mmap_file(const MappedFile& file, u64 size, u64 offset, int prot, int flags);
+  HostChange munmap(u64 addr, u64 size);
+  HostChange madvise(u64 addr, u64 size, int advice);
+  HostChange mprotect(u64 addr, u64 size, int prot);
+  // The VMM writes [addr, addr+size) itself: EFAULT if any byte is not writable (SIGSEGV/SIGBUS).
+  HostChange touch(u64 addr, u64 size);
+  // fallocate(PUNCH_HOLE) on a file: its pages vanish from every mapping of [offset, offset+len).
+  std::vector<HostRange> punch_file(u64 file_id, u64 offset, u64 len);
+
+  HostFault fault_in(u64 hva, bool write);
+  // Bulk pre-fault support: the largest end <= limit such that a read fault_in() of every page
+  // of [hva, end) would change nothing and answer *f (same level and writability, no error,
+  // nothing invalidated). False when that does not hold for hva itself (THP-eligible memory,
+  // whose read faults create chunk state; file mappings; unmapped or PROT_NONE). O(log n).
+  bool read_fault_run(u64 hva, u64 limit, u64* end, HostFault* f) const;
+
+  // What host_pfn_mapping_level() would see for hva right now, without faulting anything in
+  // (for `explain` and in-place huge page recovery). An untouched THP-eligible chunk reports
+  // the 2M a read fault would map there. level 0: not mapped at all (a fault gets EFAULT).
+  struct HostPeek {
+    int level = 0;
+    std::string detail;  // e.g. "thp chunk 0x100000200000 is a THP"
+  };
+  // with_detail = false: level only, no string formatting (the fault path).
+  HostPeek peek(u64 hva, bool with_detail = true) const;
+  // get_user_pages_fast_only(FOLL_WRITE) on one page: true iff hva is mapped by a present,
+  // writable host PTE right now (nothing is faulted in). KVM's PTE prefetch uses this.
+  bool gup_fast_writable(u64 hva) const;
+
+  // access_ok(): [addr, addr+size) does not wrap and ends at or below the user pointer limit.
+  bool access_ok(u64 addr, u64 size) const;
+  const HostRegion* region_at(u64 hva) const;
+  bool file_mapped(u64 file_id) const;
+  std::vector<HostRegion> regions() const;
+
+  enum class Chunk { huge_zero, thp, split };
+  std::optional<Chunk> chunk_state(u64 hva) const;
+
+ private:
+  static u64 chunk_of(u64 hva) { return hva & ~(kChunk - 1); }
+  bool thp_eligible(const HostRegion& r) const;
+  bool chunk_inside(const HostRegion& r, u64 chunk) const { return chunk >= r.start && chunk + kChunk <= r.end; }
+  u64 huge_size(const HostRegion& r) const;
+  // Split the region containing `addr` so that `addr` becomes a region boundary; a huge chunk
+  // cut by the boundary is split to 4K (split_huge_pmd) and reported as invalidated.
+  void split_region_at(u64 addr, std::vector<HostRange>& inval);
+  void split_chunk(u64 chunk, std::vector<HostRange>& inval);
+  // Regions intersecting [start, end), clipped.
+  std::vector<HostRange> mapped_parts(u64 start, u64 end) const;
+  bool fully_mapped(u64 start, u64 end) const;
+  HostFault fault_4k(const HostRegion& r, u64 hva, bool write);
+  static constexpr u64 kFaultAroundBytes = 64ull << 10;  // /sys/kernel/mm/.../fault_around_bytes default
+  void fault_around(const HostRegion& r, u64 hva);
+  bool is_written(u64 page) const { return written_.get(page).has_value(); }
+
+  ThpPolicy thp_;
+  bool huge_zero_page_;
+  bool huge_zero_wp_thp_;
+  u64 user_ptr_max_;
+  u64 next_ = kMmapBase;
+  std::map<u64, HostRegion> regions_;  // start -> region
+  std::map<u64, Chunk> chunks_;        // 2M chunk base -> state (absent = untouched)
+  IntervalMap<bool> written_;          // host byte ranges (page granular) written at least once
+  // Pages of shared (shmem/memfd) mappings that are in the page cache: allocated by a fault or a
+  // write, kept by MADV_DONTNEED (it only drops PTEs), gone with munmap or a hole punch. Keyed by
+  // hva (addresses are never reused); a file mapped twice is not seen as one.
+  IntervalMap<bool> cached_;
+};
+
+}  // namespace kvmsim::model

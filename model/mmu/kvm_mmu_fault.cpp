@@ -1,0 +1,179 @@
+// The TDP fault path (see kvm_mmu_fault.h): Vm::page_fault, its level-selection input and
+// kvm_mmu_max_mapping_level.
+#include <algorithm>
+#include <cerrno>
+
+#include "model/core_assert.h"
+#include "model/vm/vm.h"
+
+namespace kvmsim::model {
+
+using namespace uapi;
+
+namespace {
+
+FaultResult memory_fault(const PageFault& f) {
+  // kvm_mmu_prepare_memory_fault_exit(): gpa of the faulting page, one page, PRIVATE iff the
+  // fault was private; KVM_RUN fails with EFAULT.
+  FaultResult r;
+  r.kind = FaultResult::Kind::memory_fault;
+  r.err = EFAULT;
+  r.flags = f.is_private ? KVM_MEMORY_EXIT_FLAG_PRIVATE : 0;
+  r.gpa = f.gpa & ~(kPageSize - 1);
+  r.size = kPageSize;
+  return r;
+}
+
+FaultResult emulate() { return FaultResult{FaultResult::Kind::emulate}; }
+
+FaultResult error(int err) {
+  FaultResult r;
+  r.kind = FaultResult::Kind::error;
+  r.err = err;
+  return r;
+}
+
+}  // namespace
+
+void Vm::init_lpage_info(Memslot& slot) const {
+  slot.lpage_info.emplace(slot.base_gfn, slot.npages, slot.userspace_addr);
+  if (profile_.planted_bug_lpage_tail) slot.lpage_info->plant_tail_bug();
+  // kvm_mmu_init_memslot_memory_attributes(): only VMs with private memory track MIXED.
+  if (has_private_mem_)
+    slot.lpage_info->init_mixed([this](u64 s, u64 e, u64* a) { return attributes_.uniform(s, e, a); });
+}
+
+HugepageAdjustInput Vm::adjust_input(const Memslot& slot, u64 gfn, const PageFault& f, bool with_detail) const {
+  KVMSIM_ASSERT(slot.lpage_info.has_value(), "slot %u without lpage_info", slot.id);
+  HugepageAdjustInput in;
+  in.gfn = gfn;
+  in.exec = f.exec;
+  in.write = f.write;
+  in.is_private = f.is_private;
+  in.gmem_backed = f.is_private || slot.gmem_only;
+  in.gmem_max_level = 1;  // kvm_gmem_get_pfn: max_order is always 0 (no huge folios)
+  in.slot_dirty_logged = (slot.flags & KVM_MEM_LOG_DIRTY_PAGES) != 0;
+  in.lpage = &*slot.lpage_info;
+  in.max_huge_level = profile_.max_huge_level;
+  in.nx_huge_pages = nx_workaround();
+  in.explain = with_detail;
+  if (!in.gmem_backed) {
+    HostMemory::HostPeek p = host_.peek(slot.hva_of(gfn), with_detail);
+    in.host_level = std::max(1, p.level);
+    if (with_detail) in.host_detail = p.detail;
+  }
+  return in;
+}
+
+int Vm::max_mapping_level(const Memslot& slot, u64 gfn) const {
+  const bool is_private = has_private_mem_ && (attributes_.get(gfn) & KVM_MEMORY_ATTRIBUTE_PRIVATE);
+  if (is_private || slot.gmem_only) return 1;  // guest_memfd order 0
+  int level = profile_.max_huge_level;
+  while (level > 1 && slot.lpage_info->disallowed(level, gfn)) --level;
+  if (level > 1) level = std::min(level, std::max(1, host_.peek(slot.hva_of(gfn)).level));
+  return level;
+}
+
+FaultResult Vm::page_fault(const PageFault& f) {
+  const u64 gfn = f.gpa >> 12;
+  // mmu_topup_memory_caches() runs first in the TDP fault handler: its failure is the fault's.
+  if (inject(FaultSite::alloc)) return error(ENOMEM);
+  const Memslot* slot = slots_[0].by_gfn(gfn);
+  // kvm_mmu_faultin_pfn: the private/shared check comes first, even without a slot.
+  const bool mem_private = has_private_mem_ && (attributes_.get(gfn) & KVM_MEMORY_ATTRIBUTE_PRIVATE);
+  if (f.is_private != mem_private) return memory_fault(f);
+  // kvm_handle_noslot_fault: private -> memory fault, shared -> MMIO (EMULATE).
+  if (!slot) return f.is_private ? memory_fault(f) : emulate();
+  // A slot being deleted/moved (KVM_MEMSLOT_INVALID) would RETRY here (prefetch: EAGAIN); a
+  // single-threaded trace never observes such a slot, so that branch does not exist here.
+
+  SpteAttrs attrs;
+  attrs.executable = true;  // TDP leaves are mapped with ACC_ALL
+  attrs.is_private = f.is_private;
+  attrs.accessed = !f.prefetch;
+  const bool gmem_backed = f.is_private || slot->gmem_only;
+  if (gmem_backed) {
+    // kvm_mmu_faultin_pfn_gmem: no guest_memfd on the slot, or its file is gone -> EFAULT exit.
+    if (!slot->gmem || !slot->gmem->file_open) return memory_fault(f);
+    // The folio is allocated (zeroed) on first use; guest_memfd pages are always writable.
+    attrs.writable = true;
+  } else {
+    // __gfn_to_hva_many: a write through a READONLY slot is KVM_PFN_ERR_RO_FAULT -> EMULATE.
+    const bool readonly = slot->flags & KVM_MEM_READONLY;
+    if (f.write && readonly) return emulate();
+    // hva_to_pfn: a read maps what the host has (zero page, read-only PTEs) and is writable
+    // only if the host PTE already is; a write breaks CoW. Pre-fault is a read.
+    HostFault h = host_.fault_in(slot->hva_of(gfn), f.write);
+    if (!h.invalidated.empty()) {
+      // GUP itself changed host mappings (CoW of the huge zero page): the MMU notifier runs
+      // before this fault maps anything.
+      if (host_notifier_) host_notifier_(h.invalidated);
+      else host_invalidated(h.invalidated);
+    }
+    if (!h.ok()) return error(h.err);  // kvm_handle_error_pfn: -EFAULT
+    attrs.writable = h.writable && !readonly;
+  }
+  attrs.dirty = attrs.writable;  // make_spte: writable leaves are created dirty
+
+  // is_page_fault_stale(): an MMU-notifier invalidation raced with this fault -> RET_PF_RETRY;
+  // both callers (KVM_RUN re-entering the guest, kvm_tdp_map_page's loop) fault again.
+  if (inject(FaultSite::fault_retry)) return page_fault(f);
+
+  FaultResult r;
+  r.decision = hugepage_adjust(adjust_input(*slot, gfn, f, false));
+  const HugepageDecision& d = r.decision;
+  if (profile_.drop_large_spte) {
+    // Legacy MMU direct_map(): drop_large_spte() zaps a huge leaf above the goal instead of
+    // splitting it, so only this fault's page is mapped beneath it.
+    const Mapping cur = mmu_[0]->lookup(gfn);
+    if (cur.level > d.goal_level) {
+      const u64 first = cur.gpa >> 12;
+      mmu_[0]->zap_gfn_range(first, first + (level_size(cur.level) >> 12));
+    }
+  }
+  MapResult m = mmu_[0]->map(gfn, d.goal_level, attrs, MapFaultInfo{d.req_level, d.huge_page_disallowed, f.prefetch});
+  r.kind = m.spurious ? FaultResult::Kind::spurious : FaultResult::Kind::fixed;
+  r.level = m.level;
+  if (profile_.direct_pte_prefetch && !m.spurious && m.level == 1) direct_pte_prefetch(gfn);
+  // make_spte: a writable SPTE in a dirty-tracked slot marks the page dirty (at 4K, which
+  // hugepage_adjust enforces for dirty-logged slots).
+  if (attrs.writable && (slot->flags & KVM_MEM_LOG_DIRTY_PAGES)) {
+    KVMSIM_ASSERT(m.level == 1, "writable level-%d leaf in dirty-logged slot %u", m.level, slot->id);
+    mark_dirty(*slot, gfn);
+  }
+  return r;
+}
+
+AccessOutcome Vm::access(u32 vcpu_id, u64 gpa, AccessKind kind) {
+  KVMSIM_ASSERT(has_vcpu(vcpu_id), "vcpu %u", vcpu_id);
+  const u64 gfn = gpa >> 12;
+  PageFault f;
+  f.gpa = gpa;
+  f.write = kind == AccessKind::write;
+  f.exec = kind == AccessKind::exec;
+  // The vCPU's view of private-ness is the gfn's current attribute (see kvm_mmu_fault.h).
+  f.is_private = has_private_mem_ && (attributes_.get(gfn) & KVM_MEMORY_ATTRIBUTE_PRIVATE);
+  // A present leaf that allows the access needs no fault: the CPU sets A (and D) itself.
+  const Mapping m = mmu_[0]->lookup(gfn);
+  if (m.level && m.is_private == f.is_private && (!f.exec || m.executable) && mmu_[0]->mark_accessed(gfn, f.write))
+    return AccessOutcome{AccessOutcome::Kind::ok};
+  const FaultResult r = page_fault(f);
+  switch (r.kind) {
+    case FaultResult::Kind::fixed:
+    case FaultResult::Kind::spurious:
+      return AccessOutcome{AccessOutcome::Kind::ok};
+    case FaultResult::Kind::emulate:
+      // An instruction fetch has nothing to emulate: the emulator cannot fetch the instruction
+      // from MMIO, so KVM_RUN exits with KVM_EXIT_INTERNAL_ERROR (emulation failure), which the
+      // trace writes as -1 EIO like the kvm backend (found by kvmsim fuzz; traces/regressions/).
+      if (f.exec) return AccessOutcome{AccessOutcome::Kind::error, EIO};
+      return AccessOutcome{AccessOutcome::Kind::mmio};
+    case FaultResult::Kind::memory_fault:
+      return AccessOutcome{AccessOutcome::Kind::memory_fault, r.err, r.flags, r.gpa, r.size};
+    case FaultResult::Kind::error:
+      break;
+  }
+  return AccessOutcome{AccessOutcome::Kind::error, r.err};
+}
+
+}  // namespace kvmsim::model

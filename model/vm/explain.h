@@ -1,0 +1,51 @@
+// explain(): why the TDP leaf covering a GPA has the level it has — what `kvmsim explain FILE
+// --gpa X` prints. It reports the leaf (level, GPA range, permissions), then recomputes the level
+// decision a read fault on that gfn would make *now*, without mutating anything (the host level
+// is peeked, never faulted in), listing every factor KVM weighs with its values: profile max
+// level, guest_memfd order, dirty logging, slot head/tail alignment, gpa/hva congruence, mixed
+// attributes (per 1G and 2M region), host backing, and the NX huge page mitigation.
+// When the present leaf differs from today's decision, it says so: leaves keep the level of the
+// fault that made them (e.g. mapped before dirty logging was enabled, or split by an exec fault).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/mmu/hugepage_adjust.h"
+#include "model/types.h"
+
+namespace kvmsim::model {
+
+class Kvm;
+class Vm;
+
+// One consideration of the level decision. `cap` is the largest level it allows (3 = no limit).
+struct LevelFactor {
+  std::string rule;    // stable name: profile, guest_memfd, dirty_logging, slot_head_misaligned,
+                       // slot_tail_misaligned, hva_incongruent, mixed_attributes, host_level, nx_huge_pages
+  int cap = 3;
+  std::string detail;  // values involved
+};
+
+struct Explanation {
+  u64 gpa = 0;
+  bool has_slot = false;
+  u32 slot_id = 0;
+  u64 slot_gpa = 0, slot_size = 0, slot_hva = 0;
+  u32 slot_flags = 0;
+  bool is_private = false;   // the gfn's attribute (a vCPU access would be a private fault)
+  u64 attributes = 0;
+  Mapping leaf;              // level 0: none
+  std::vector<LevelFactor> factors;  // every factor, in KVM's order
+  HugepageDecision decision;         // for a read fault now (has_slot only)
+  std::string summary;               // one-line verdict
+};
+
+// Pure: explains gpa in address space 0 of `vm`.
+Explanation explain_gpa(const Vm& vm, u64 gpa);
+std::string render(const Explanation& e);
+// The CLI entry: "no such VM" text when vm_fd is not a VM.
+std::string explain(const Kvm& kvm, int vm_fd, u64 gpa);
+
+}  // namespace kvmsim::model

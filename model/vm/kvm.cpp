@@ -1,0 +1,354 @@
+#include "model/vm/kvm.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <limits>
+
+#include "model/core_assert.h"
+
+namespace kvmsim::model {
+
+using namespace uapi;
+
+Kvm::Kvm(const Profile& profile, PageTableImpl pt_impl) : profile_(profile), pt_impl_(pt_impl), host_(profile) {
+  kvm_fd_ = alloc_fd(FdEntry{FdKind::system});
+}
+
+Kvm::FdEntry* Kvm::entry(int fd) {
+  auto it = fds_.find(fd);
+  return it == fds_.end() ? nullptr : &it->second;
+}
+
+int Kvm::alloc_fd(FdEntry e) {
+  int fd = 3;  // 0-2 are stdio
+  for (const auto& [n, unused] : fds_) {
+    if (n != fd) break;
+    ++fd;
+  }
+  fds_.emplace(fd, std::move(e));
+  return fd;
+}
+
+const Vm* Kvm::vm(int fd) const {
+  auto it = fds_.find(fd);
+  return it != fds_.end() && it->second.kind == FdKind::vm ? it->second.vm.get() : nullptr;
+}
+
+Vm* Kvm::vm(int fd) {
+  auto it = fds_.find(fd);
+  return it != fds_.end() && it->second.kind == FdKind::vm ? it->second.vm.get() : nullptr;
+}
+
+// ---- host memory ----
+
+void Kvm::forward(const std::vector<HostRange>& invalidated) {
+  if (invalidated.empty()) return;
+  for (const auto& weak : vms_)
+    if (auto v = weak.lock()) v->host_invalidated(invalidated);
+}
+
+Ret Kvm::finish(const HostChange& c) {
+  forward(c.invalidated);
+  return c.ret;
+}
+
+Ret Kvm::mmap(u64 size, Backing backing, u64 align) { return finish(host_.mmap(size, backing, align)); }
+
+Ret Kvm::mmap_fd(int fd, u64 size, u64 offset, int prot, int flags) {
+  FdEntry* e = entry(fd);
+  if (!e) return Ret::fail(EBADF);
+  MappedFile file;
+  if (e->kind == FdKind::gmem) {
+    const GuestMemfd* g = e->vm->gmem(e->file_id);
+    KVMSIM_ASSERT(g, "open gmem fd %d without file", fd);
+    file = MappedFile{MappedFile::Kind::guest_memfd, g->file_id(), g->size(), g->flags()};
+  } else if (e->kind == FdKind::memfd) {
+    file = MappedFile{MappedFile::Kind::memfd, e->memfd->file_id, e->memfd->size, 0};
+  } else {
+    // /dev/kvm and VM fds have no mmap; the vCPU kvm_run mapping is not modelled.
+    return Ret::fail(ENODEV);
+  }
+  return finish(host_.mmap_file(file, size, offset, prot, flags));
+}
+
+void Kvm::maybe_release_gmem(u64 file_id) {
+  auto it = mapped_gmem_.find(file_id);
+  if (it == mapped_gmem_.end() || host_.file_mapped(file_id)) return;
+  std::shared_ptr<Vm> v = it->second;
+  mapped_gmem_.erase(it);
+  v->gmem_release(file_id);
+}
+
+Ret Kvm::munmap(u64 addr, u64 size) {
+  Ret r = finish(host_.munmap(addr, size));
+  std::vector<u64> ids;
+  for (const auto& [id, v] : mapped_gmem_) ids.push_back(id);
+  for (u64 id : ids) maybe_release_gmem(id);
+  return r;
+}
+
+Ret Kvm::madvise(u64 addr, u64 size, int advice) { return finish(host_.madvise(addr, size, advice)); }
+Ret Kvm::mprotect(u64 addr, u64 size, int prot) { return finish(host_.mprotect(addr, size, prot)); }
+Ret Kvm::touch(u64 addr, u64 size) { return finish(host_.touch(addr, size)); }
+
+Ret Kvm::memfd_create(u64 size) {
+  if (static_cast<i64>(size) < 0) return Ret::fail(EINVAL);
+  FdEntry e{FdKind::memfd};
+  e.memfd = std::make_shared<Memfd>(Memfd{next_file_id_++, size, 0});
+  e.file_id = e.memfd->file_id;
+  return Ret::ok(alloc_fd(std::move(e)));
+}
+
+// ---- ioctls ----
+
+Ret Kvm::vm_ioctl_target(int fd, Vm** out) {
+  FdEntry* e = entry(fd);
+  if (!e) return Ret::fail(EBADF);
+  switch (e->kind) {
+    case FdKind::system: return Ret::fail(EINVAL);  // kvm_arch_dev_ioctl default
+    case FdKind::vcpu: return Ret::fail(EINVAL);    // kvm_arch_vcpu_ioctl default
+    case FdKind::gmem:
+    case FdKind::memfd: return Ret::fail(ENOTTY);   // no ioctl op
+    case FdKind::vm: *out = e->vm.get(); return Ret::ok();
+  }
+  return Ret::fail(EBADF);
+}
+
+Ret Kvm::ioctl_create_vm(int fd, u64 type) {
+  FdEntry* e = entry(fd);
+  if (!e) return Ret::fail(EBADF);
+  if (e->kind == FdKind::vcpu) return Ret::fail(EINVAL);
+  if (e->kind != FdKind::system) return Ret::fail(ENOTTY);
+  if (type >= 32 || !(profile_.vm_types & (1ull << type))) return Ret::fail(EINVAL);
+  auto v = std::make_shared<Vm>(profile_, host_, type, pt_impl_);
+  // Host invalidations caused by KVM's own GUP reach every VM, like any MMU notifier event.
+  v->set_host_notifier([this](const std::vector<HostRange>& r) { forward(r); });
+  v->set_fault_injector(&faults_);
+  vms_.push_back(v);
+  FdEntry ve{FdKind::vm};
+  ve.vm = std::move(v);
+  return Ret::ok(alloc_fd(std::move(ve)));
+}
+
+Ret Kvm::ioctl_check_extension(int fd, u64 cap) {
+  FdEntry* e = entry(fd);
+  if (!e) return Ret::fail(EBADF);
+  switch (e->kind) {
+    case FdKind::system:
+      return Ret::ok(cap > 0xffffffffull ? 0 : static_cast<i64>(profile_.cap(static_cast<u32>(cap), false, false)));
+    case FdKind::vm: return e->vm->check_extension(cap);
+    case FdKind::vcpu: return Ret::fail(EINVAL);
+    default: return Ret::fail(ENOTTY);
+  }
+}
+
+Ret Kvm::ioctl_create_vcpu(int fd, u64 vcpu_id) {
+  Vm* v = nullptr;
+  if (Ret r = vm_ioctl_target(fd, &v); !r.is_ok()) return r;
+  if (Ret r = v->create_vcpu(vcpu_id); !r.is_ok()) return r;
+  FdEntry e{FdKind::vcpu};
+  e.vm = entry(fd)->vm;
+  e.vcpu_id = static_cast<u32>(vcpu_id);
+  return Ret::ok(alloc_fd(std::move(e)));
+}
+
+GmemRef Kvm::resolve_gmem(u32 fd) {
+  FdEntry* e = fd > static_cast<u32>(std::numeric_limits<int>::max()) ? nullptr : entry(static_cast<int>(fd));
+  if (!e) return GmemRef{GmemRef::Kind::bad_fd};
+  if (e->kind != FdKind::gmem) return GmemRef{GmemRef::Kind::not_gmem};
+  return GmemRef{GmemRef::Kind::gmem, e->vm.get(), e->file_id};
+}
+
+Ret Kvm::ioctl_set_user_memory_region(int fd, const kvm_userspace_memory_region& r) {
+  Vm* v = nullptr;
+  if (Ret x = vm_ioctl_target(fd, &v); !x.is_ok()) return x;
+  kvm_userspace_memory_region2 r2{};
+  r2.slot = r.slot;
+  r2.flags = r.flags;
+  r2.guest_phys_addr = r.guest_phys_addr;
+  r2.memory_size = r.memory_size;
+  r2.userspace_addr = r.userspace_addr;
+  return v->set_user_memory_region(r2, false, GmemRef{});
+}
+
+Ret Kvm::ioctl_set_user_memory_region2(int fd, const kvm_userspace_memory_region2& r) {
+  Vm* v = nullptr;
+  if (Ret x = vm_ioctl_target(fd, &v); !x.is_ok()) return x;
+  if (!profile_.has_region2) return Ret::fail(ENOTTY);
+  // The fd is resolved only when the GUEST_MEMFD flag asks for a binding.
+  const GmemRef ref = (r.flags & KVM_MEM_GUEST_MEMFD) ? resolve_gmem(r.guest_memfd) : GmemRef{};
+  return v->set_user_memory_region(r, true, ref);
+}
+
+Ret Kvm::ioctl_create_guest_memfd(int fd, const kvm_create_guest_memfd& g) {
+  Vm* v = nullptr;
+  if (Ret x = vm_ioctl_target(fd, &v); !x.is_ok()) return x;
+  if (!profile_.has_guest_memfd) return Ret::fail(ENOTTY);
+  if (profile_.gmem_needs_private_mem && !v->has_private_mem()) return Ret::fail(EINVAL);
+  const u64 id = next_file_id_;
+  Ret r = v->create_guest_memfd(g, id);
+  if (!r.is_ok()) return r;
+  ++next_file_id_;
+  FdEntry e{FdKind::gmem};
+  e.vm = entry(fd)->vm;
+  e.file_id = id;
+  return Ret::ok(alloc_fd(std::move(e)));
+}
+
+Ret Kvm::ioctl_set_memory_attributes(int fd, const kvm_memory_attributes& a) {
+  Vm* v = nullptr;
+  if (Ret x = vm_ioctl_target(fd, &v); !x.is_ok()) return x;
+  if (!profile_.has_memory_attributes) return Ret::fail(ENOTTY);
+  return v->set_memory_attributes(a);
+}
+
+Ret Kvm::ioctl_pre_fault_memory(int fd, kvm_pre_fault_memory& inout) {
+  FdEntry* e = entry(fd);
+  if (!e) return Ret::fail(EBADF);
+  switch (e->kind) {
+    case FdKind::system: return Ret::fail(EINVAL);
+    case FdKind::vm:
+    case FdKind::gmem:
+    case FdKind::memfd: return Ret::fail(ENOTTY);
+    case FdKind::vcpu: break;
+  }
+  if (!profile_.has_pre_fault) return Ret::fail(EINVAL);  // unknown vCPU ioctl
+  return e->vm->pre_fault_memory(e->vcpu_id, inout);
+}
+
+Ret Kvm::ioctl_get_dirty_log(int fd, u32 slot, std::vector<u64>& bitmap) {
+  Vm* v = nullptr;
+  if (Ret x = vm_ioctl_target(fd, &v); !x.is_ok()) return x;
+  return v->get_dirty_log(slot, bitmap);
+}
+
+Ret Kvm::ioctl_clear_dirty_log(int fd, u32 slot, u64 first_page, u32 num_pages, const std::vector<u64>& bitmap) {
+  Vm* v = nullptr;
+  if (Ret x = vm_ioctl_target(fd, &v); !x.is_ok()) return x;
+  return v->clear_dirty_log(slot, first_page, num_pages, bitmap);
+}
+
+Ret Kvm::ioctl_enable_cap(int fd, const kvm_enable_cap& cap) {
+  Vm* v = nullptr;
+  if (Ret x = vm_ioctl_target(fd, &v); !x.is_ok()) return x;
+  return v->enable_cap(cap);
+}
+
+// ---- file calls ----
+
+Ret Kvm::fallocate(int fd, int mode, u64 offset, u64 len) {
+  FdEntry* e = entry(fd);
+  if (!e) return Ret::fail(EBADF);
+  const bool regular = e->kind == FdKind::gmem || e->kind == FdKind::memfd;
+  if (Ret r = check_vfs_fallocate(mode, offset, len, regular); !r.is_ok()) return r;
+  if (e->kind == FdKind::gmem) {
+    Ret r = e->vm->gmem_fallocate(e->file_id, mode, offset, len);
+    // Host mappings of the punched pages (MMAP guest_memfd) go away too.
+    if (r.is_ok() && (mode & FALLOC_FL_PUNCH_HOLE)) forward(host_.punch_file(e->file_id, offset, len));
+    return r;
+  }
+  // shmem_fallocate.
+  if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) return Ret::fail(EOPNOTSUPP);
+  if (mode & FALLOC_FL_PUNCH_HOLE) {
+    // Only whole pages inside the range are unmapped.
+    const u64 s = (offset + kPageSize - 1) & ~(kPageSize - 1), en = (offset + len) & ~(kPageSize - 1);
+    if (s < en) forward(host_.punch_file(e->memfd->file_id, s, en - s));
+    return Ret::ok();
+  }
+  if (!(mode & FALLOC_FL_KEEP_SIZE)) e->memfd->size = std::max(e->memfd->size, offset + len);
+  return Ret::ok();
+}
+
+Ret Kvm::ftruncate(int fd, u64 len) {
+  FdEntry* e = entry(fd);
+  if (!e) return Ret::fail(EBADF);
+  if (static_cast<i64>(len) < 0) return Ret::fail(EINVAL);
+  // /dev/kvm and anon-inode fds are not regular files; guest_memfd's setattr refuses any size.
+  if (e->kind != FdKind::memfd) return Ret::fail(EINVAL);
+  Memfd& m = *e->memfd;
+  if (len < m.size) {
+    const u64 s = (len + kPageSize - 1) & ~(kPageSize - 1);
+    forward(host_.punch_file(m.file_id, s, std::numeric_limits<u64>::max() - s));
+  }
+  m.size = len;
+  return Ret::ok();
+}
+
+Ret Kvm::read(int fd, u64 len) {
+  FdEntry* e = entry(fd);
+  if (!e) return Ret::fail(EBADF);
+  if (e->kind != FdKind::memfd) return Ret::fail(EINVAL);  // no read op: FMODE_CAN_READ clear
+  Memfd& m = *e->memfd;
+  const u64 n = m.pos >= m.size ? 0 : std::min(len, m.size - m.pos);
+  m.pos += n;
+  return Ret::ok(static_cast<i64>(n));
+}
+
+Ret Kvm::write(int fd, u64 len) {
+  FdEntry* e = entry(fd);
+  if (!e) return Ret::fail(EBADF);
+  if (e->kind != FdKind::memfd) return Ret::fail(EINVAL);
+  Memfd& m = *e->memfd;
+  m.pos += len;
+  m.size = std::max(m.size, m.pos);
+  return Ret::ok(static_cast<i64>(len));
+}
+
+Ret Kvm::pread(int fd, u64 len, u64 offset) {
+  if (static_cast<i64>(offset) < 0) return Ret::fail(EINVAL);  // checked before the fd
+  FdEntry* e = entry(fd);
+  if (!e) return Ret::fail(EBADF);
+  switch (e->kind) {
+    case FdKind::system: return Ret::fail(EINVAL);  // char device: seekable, but no read op
+    case FdKind::vm:
+    case FdKind::vcpu:
+    case FdKind::gmem: return Ret::fail(ESPIPE);    // anon-inode files lack FMODE_PREAD
+    case FdKind::memfd: break;
+  }
+  const Memfd& m = *e->memfd;
+  return Ret::ok(static_cast<i64>(offset >= m.size ? 0 : std::min(len, m.size - offset)));
+}
+
+Ret Kvm::close(int fd) {
+  auto it = fds_.find(fd);
+  if (it == fds_.end()) return Ret::fail(EBADF);
+  FdEntry e = std::move(it->second);
+  fds_.erase(it);
+  if (e.kind == FdKind::gmem) {
+    // The file lives on while mmapped; its last reference releases it (kvm_gmem_release).
+    if (host_.file_mapped(e.file_id)) mapped_gmem_.emplace(e.file_id, e.vm);
+    else e.vm->gmem_release(e.file_id);
+  }
+  return Ret::ok();
+}
+
+// ---- guest and observation ----
+
+AccessOutcome Kvm::access(int vcpu_fd, u64 gpa, AccessKind kind) {
+  FdEntry* e = entry(vcpu_fd);
+  if (!e) return AccessOutcome{AccessOutcome::Kind::error, EBADF};
+  if (e->kind == FdKind::system || e->kind == FdKind::vm || e->kind == FdKind::gmem || e->kind == FdKind::memfd)
+    return AccessOutcome{AccessOutcome::Kind::error, e->kind == FdKind::system ? EINVAL : ENOTTY};
+  return e->vm->access(e->vcpu_id, gpa, kind);
+}
+
+std::optional<Stats> Kvm::stats(int vm_fd) {
+  const Vm* v = vm(vm_fd);
+  if (!v) return std::nullopt;
+  return v->stats();
+}
+
+std::optional<Mapping> Kvm::mapping(int vm_fd, u64 gpa) {
+  const Vm* v = vm(vm_fd);
+  if (!v) return std::nullopt;
+  return v->mapping(gpa);
+}
+
+bool Kvm::inject_fault(const std::string& site, const std::string& kind, u64 after, u64 count) {
+  auto s = fault_site_for(site, kind);
+  if (!s) return false;
+  faults_.arm(FaultRule{*s, after, count});
+  return true;
+}
+
+}  // namespace kvmsim::model

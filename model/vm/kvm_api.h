@@ -1,0 +1,94 @@
+// KvmApi: everything a trace or a conformance case can do to a KVM host, as one interface.
+// The model (model::Kvm) and the real /dev/kvm backend (sim/kvm) both implement it, so a trace
+// or conformance case runs unchanged on either. Conventions, shared by every implementation:
+//  * fds are small integers as the process sees them; kvm_fd() is the open /dev/kvm.
+//  * every call returns what the syscall returns: Ret{value} or Ret{-1, errno}. In/out structs
+//    are written back exactly when the kernel writes them back (pre-fault: always).
+//  * host addresses are the VMM's virtual addresses returned by mmap(); the model simulates a
+//    deterministic address space, the real backend uses real ones.
+//  * stats()/mapping() return std::nullopt when the backend cannot observe that at all
+//    (mapping() on real KVM); a caller must then report "unobservable", never a pass.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/profiles/profile.h"
+#include "model/types.h"
+#include "model/uapi.h"
+
+namespace kvmsim {
+
+class KvmApi {
+ public:
+  virtual ~KvmApi() = default;
+
+  virtual std::string backend_name() const = 0;
+  // The semantics this backend answers with (for real KVM: the profile that matches the host).
+  virtual const model::Profile& profile() const = 0;
+
+  // ---- host memory of the VMM process ----
+  // Anonymous/shmem/hugetlb mapping; ret = host address aligned to `align`.
+  virtual Ret mmap(u64 size, Backing backing, u64 align) = 0;
+  // mmap of a file descriptor (guest_memfd, memfd); ret = host address.
+  virtual Ret mmap_fd(int fd, u64 size, u64 offset, int prot, int flags) = 0;
+  virtual Ret munmap(u64 addr, u64 size) = 0;
+  virtual Ret madvise(u64 addr, u64 size, int advice) = 0;
+  virtual Ret mprotect(u64 addr, u64 size, int prot) = 0;
+  // The VMM writes [addr, addr+size) itself (traces/FORMAT.md `touch`).
+  virtual Ret touch(u64 addr, u64 size) = 0;
+  // A plain memfd of `size` bytes (not a guest_memfd); ret = fd.
+  virtual Ret memfd_create(u64 size) = 0;
+
+  // ---- /dev/kvm, VM and vCPU ioctls ----
+  virtual int kvm_fd() const = 0;
+  virtual Ret ioctl_create_vm(int fd, u64 type) = 0;
+  virtual Ret ioctl_check_extension(int fd, u64 cap) = 0;
+  virtual Ret ioctl_create_vcpu(int fd, u64 vcpu_id) = 0;
+  virtual Ret ioctl_set_user_memory_region(int fd, const uapi::kvm_userspace_memory_region& r) = 0;
+  virtual Ret ioctl_set_user_memory_region2(int fd, const uapi::kvm_userspace_memory_region2& r) = 0;
+  virtual Ret ioctl_create_guest_memfd(int fd, const uapi::kvm_create_guest_memfd& g) = 0;
+  virtual Ret ioctl_set_memory_attributes(int fd, const uapi::kvm_memory_attributes& a) = 0;
+  virtual Ret ioctl_pre_fault_memory(int fd, uapi::kvm_pre_fault_memory& inout) = 0;
+  // bitmap is resized to ceil(npages/64) words of the slot and filled on success.
+  virtual Ret ioctl_get_dirty_log(int fd, u32 slot, std::vector<u64>& bitmap) = 0;
+  virtual Ret ioctl_clear_dirty_log(int fd, u32 slot, u64 first_page, u32 num_pages,
+                                    const std::vector<u64>& bitmap) = 0;
+  virtual Ret ioctl_enable_cap(int fd, const uapi::kvm_enable_cap& cap) = 0;
+
+  // ---- file calls (guest_memfd and friends) ----
+  virtual Ret fallocate(int fd, int mode, u64 offset, u64 len) = 0;
+  virtual Ret ftruncate(int fd, u64 len) = 0;
+  virtual Ret read(int fd, u64 len) = 0;
+  virtual Ret write(int fd, u64 len) = 0;
+  virtual Ret pread(int fd, u64 len, u64 offset) = 0;
+  virtual Ret close(int fd) = 0;
+
+  // ---- guest behaviour: vCPU `vcpu_fd` performs one access, KVM_RUN reports the outcome ----
+  virtual AccessOutcome access(int vcpu_fd, u64 gpa, AccessKind kind) = 0;
+
+  // ---- observation ----
+  virtual std::optional<Stats> stats(int vm_fd) = 0;
+  virtual std::optional<Mapping> mapping(int vm_fd, u64 gpa) = 0;
+
+  // ---- fault injection (trace `inject(SITE, KIND, after=N, count=C)`, model/fault_injection.h) ----
+  // Arms a deterministic fault; false = this backend cannot inject (the real kernel): the replay
+  // engine then reports the statement as unobservable, never as a divergence.
+  virtual bool inject_fault(const std::string& site, const std::string& kind, u64 after, u64 count) {
+    (void)site, (void)kind, (void)after, (void)count;
+    return false;
+  }
+
+  // Why the last call failed in a way the kernel would not explain by itself (a safety cap, a
+  // missing host resource); empty text when there is nothing to add. Reading it clears it.
+  struct Diagnostic {
+    std::string text;
+    // The backend refused the request, or the host lacked a resource the model assumes (huge
+    // pages): the kernel never answered it, so nothing after it can be compared with the model.
+    bool host_limit = false;
+  };
+  virtual Diagnostic take_diagnostic() { return {}; }
+};
+
+}  // namespace kvmsim

@@ -1,0 +1,175 @@
+#include "model/vm/vm.h"
+
+#include <algorithm>
+#include <cerrno>
+
+#include "model/core_assert.h"
+
+namespace kvmsim::model {
+
+using namespace uapi;
+
+Vm::Vm(const Profile& profile, HostMemory& host, u64 type, PageTableImpl pt_impl)
+    : profile_(profile),
+      host_(host),
+      type_(type),
+      // docs/semantics/vm-and-caps.md §3: vendor code would set these for SNP/TDX; only DEFAULT and SW_PROTECTED exist here.
+      has_private_mem_(type == KVM_X86_SW_PROTECTED_VM),
+      pre_fault_allowed_(type == KVM_X86_DEFAULT_VM || type == KVM_X86_SW_PROTECTED_VM),
+      nr_as_(has_private_mem_ ? 1 : std::max<u32>(1, profile.nr_address_spaces)),
+      slots_(nr_as_) {
+  for (u32 as = 0; as < nr_as_; ++as)
+    mmu_.push_back(make_page_table(pt_impl, profile.root_level, profile.max_huge_level, nx_workaround()));
+}
+
+const GuestMemfd* Vm::gmem(u64 file_id) const {
+  auto it = gmem_.find(file_id);
+  return it == gmem_.end() ? nullptr : &it->second;
+}
+
+Ret Vm::check_extension(u64 cap) const {
+  if (cap > 0xffffffffull) return Ret::ok(0);
+  return Ret::ok(static_cast<i64>(profile_.cap(static_cast<u32>(cap), true, has_private_mem_)));
+}
+
+Ret Vm::create_vcpu(u64 id) {
+  if (id >= kMaxVcpuIds) return Ret::fail(EINVAL);
+  if (vcpus_.size() >= kMaxVcpus) return Ret::fail(EINVAL);
+  if (vcpus_.count(static_cast<u32>(id))) return Ret::fail(EEXIST);
+  vcpus_.insert(static_cast<u32>(id));
+  return Ret::ok();
+}
+
+Ret Vm::enable_cap(const kvm_enable_cap& cap) {
+  const bool supported = profile_.cap(cap.cap, true, has_private_mem_) != 0;
+  switch (cap.cap) {
+    case KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2: {  // generic (kvm_main.c)
+      if (!supported) return Ret::fail(EINVAL);
+      u64 allowed = KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE;
+      if (cap.args[0] & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE)
+        allowed = KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE | KVM_DIRTY_LOG_INITIALLY_SET;
+      if (cap.flags || (cap.args[0] & ~allowed)) return Ret::fail(EINVAL);
+      manual_protect_ = cap.args[0];
+      return Ret::ok();
+    }
+    case KVM_CAP_DIRTY_LOG_RING:
+    case KVM_CAP_DIRTY_LOG_RING_ACQ_REL: {  // kvm_vm_ioctl_enable_dirty_log_ring
+      if (!supported) return Ret::fail(EINVAL);
+      const u64 size = cap.args[0];
+      const u64 max = profile_.cap(cap.cap, true, has_private_mem_);
+      constexpr u64 kRsvdEntries = 64;  // KVM_DIRTY_RING_RSVD_ENTRIES; no PML entries on AMD/PVM
+      if (!size || (size & (size - 1))) return Ret::fail(EINVAL);
+      if (size < kRsvdEntries * sizeof(kvm_dirty_gfn) || size < kPageSize) return Ret::fail(EINVAL);
+      if (size > max) return Ret::fail(E2BIG);
+      if (dirty_ring_size_) return Ret::fail(EINVAL);
+      if (!vcpus_.empty()) return Ret::fail(EINVAL);
+      dirty_ring_size_ = size;
+      return Ret::ok();
+    }
+    default:
+      break;
+  }
+  // x86 kvm_vm_ioctl_enable_cap: flags must be zero for every arch cap.
+  if (cap.flags) return Ret::fail(EINVAL);
+  switch (cap.cap) {
+    case KVM_CAP_DISABLE_QUIRKS2: {
+      const u64 quirks = profile_.cap(KVM_CAP_DISABLE_QUIRKS2, true, has_private_mem_);
+      if (cap.args[0] & ~quirks) return Ret::fail(EINVAL);
+      disabled_quirks_ |= cap.args[0];
+      return Ret::ok();
+    }
+    case KVM_CAP_VM_DISABLE_NX_HUGE_PAGES:
+      if (!supported || cap.args[0]) return Ret::fail(EINVAL);
+      // The model runs as root (CAP_SYS_BOOT), so no EPERM.
+      if (!vcpus_.empty()) return Ret::fail(EINVAL);
+      disable_nx_huge_pages_ = true;
+      // No vCPU yet, so nothing can be mapped: no zap needed when the mitigation changes.
+      for (auto& m : mmu_) m->set_nx_huge_pages(nx_workaround());
+      return Ret::ok();
+    default:
+      return Ret::fail(EINVAL);
+  }
+}
+
+bool Vm::slot_zap_all() const {
+  if (profile_.zap_all_on_slot_change) return true;
+  return profile_.slot_zap_all_quirk && type_ == KVM_X86_DEFAULT_VM &&
+         !(disabled_quirks_ & KVM_X86_QUIRK_SLOT_ZAP_ALL);
+}
+
+void Vm::invalidate_slot(const Memslot& old) {
+  if (slot_zap_all()) zap_all();
+  else zap_gfn_range(old.as_id, old.base_gfn, old.end_gfn());
+}
+
+void Vm::host_invalidated(const std::vector<HostRange>& ranges) {
+  // kvm_mmu_notifier_invalidate_range_start: every slot of every address space whose hva range
+  // intersects, translated to the covered gfns (partial pages round outwards).
+  for (const HostRange& h : ranges) {
+    for (u32 as = 0; as < nr_as_; ++as) {
+      for (const Memslot* s : slots_[as].by_id()) {
+        const u64 hs = std::max(h.start, s->userspace_addr);
+        const u64 he = std::min(h.end, s->hva_end());
+        if (hs >= he) continue;
+        const u64 start = s->base_gfn + ((hs - s->userspace_addr) >> 12);
+        const u64 end = s->base_gfn + ((he - s->userspace_addr + kPageSize - 1) >> 12);
+        zap_gfn_range(s->as_id, start, end);
+      }
+    }
+  }
+}
+
+void Vm::mark_dirty(const Memslot& slot, u64 gfn) {
+  KVMSIM_ASSERT(slot.contains(gfn), "gfn %llx outside slot %u", (unsigned long long)gfn, slot.id);
+  Memslot* s = slots_[slot.as_id].find(slot.id);
+  KVMSIM_ASSERT(s == &slot, "slot %u is not this VM's", slot.id);
+  if (!s->has_dirty_bitmap) return;
+  const u64 rel = gfn - s->base_gfn;
+  s->dirty_bitmap[rel / 64] |= 1ull << (rel % 64);
+}
+
+Ret Vm::set_memory_attributes(const kvm_memory_attributes& a) {
+  const u64 supported = profile_.cap(KVM_CAP_MEMORY_ATTRIBUTES, true, has_private_mem_);
+  if (Ret r = check_set_memory_attributes(a, supported); !r.is_ok()) return r;
+  const u64 start = a.address >> 12, end = (a.address + a.size) >> 12;
+  if (attributes_.range_has(start, end, a.attributes)) return Ret::ok();  // nothing changes
+  // Pre-phase: zap the intersection with every memslot of every address space.
+  for (u32 as = 0; as < nr_as_; ++as)
+    for (const Memslot* s : slots_[as].overlapping(start, end))
+      zap_gfn_range(s->as_id, std::max(start, s->base_gfn), std::min(end, s->end_gfn()));
+  attributes_.set(start, end, a.attributes);
+  post_set_memory_attributes(start, end);
+  return Ret::ok();
+}
+
+Ret Vm::pre_fault_memory(u32 vcpu_id, kvm_pre_fault_memory& range) {
+  KVMSIM_ASSERT(has_vcpu(vcpu_id), "vcpu %u", vcpu_id);
+  // Generic part (kvm_vcpu_pre_fault_memory); the struct is written back by the caller.
+  if (range.flags) return Ret::fail(EINVAL);
+  if (((range.gpa | range.size) & (kPageSize - 1)) || range.gpa + range.size <= range.gpa)
+    return Ret::fail(EINVAL);
+  const u64 full_size = range.size;
+  Ret r = Ret::ok();
+  while (range.size) {
+    // signal_pending() at the top of each iteration: EINTR, keeping the progress made so far.
+    if (inject(FaultSite::pre_fault_signal)) {
+      r = Ret::fail(EINTR);
+      break;
+    }
+    // Runs of pages whose steps would all succeed alike are mapped at once (pre_fault.cpp).
+    if (const u64 done = pre_fault_bulk(range.gpa, range.size)) {
+      range.size -= done;
+      range.gpa += done;
+      continue;
+    }
+    r = pre_fault_step(range.gpa, range.size);
+    // 0 (no progress) and EIO are WARNs in the kernel; like any error they stop the loop.
+    if (!r.is_ok() || r.ret == 0) break;
+    range.size -= static_cast<u64>(r.ret);
+    range.gpa += static_cast<u64>(r.ret);
+  }
+  if (range.size != full_size) return Ret::ok();  // partial progress hides a later error
+  return r.is_ok() ? Ret::ok() : r;
+}
+
+}  // namespace kvmsim::model
