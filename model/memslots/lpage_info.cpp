@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include "model/mmu/spte.h"
+#include "model/core_assert.h"
 
 namespace kvmsim::model {
 
