@@ -36,8 +36,7 @@ FaultResult error(int err) {
 }  // namespace
 
 void Mmu::init_lpage_info(Memslot& slot) const {
-  slot.lpage_info.emplace(slot.base_gfn, slot.npages, slot.userspace_addr);
-  if (ctx_.profile.planted_bug_lpage_tail) slot.lpage_info->plant_tail_bug();
+  slot.lpage_info.emplace(slot.base_gfn, slot.npages, slot.userspace_addr, lpage_rules_);
   // kvm_mmu_init_memslot_memory_attributes(): only VMs with private memory track MIXED.
   if (ctx_.has_private_mem)
     slot.lpage_info->init_mixed([this](u64 s, u64 e, u64* a) { return ctx_.attributes.uniform(s, e, a); });

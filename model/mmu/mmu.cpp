@@ -3,13 +3,15 @@
 #include "model/mmu/mmu.h"
 
 #include "model/core_assert.h"
+#include "model/mmu/lpage_rules_override.h"
 #include "model/mmu/page_table_factory.h"
 
 namespace kvmsim::model {
 
 using namespace uapi;
 
-Mmu::Mmu(const MmuContext& ctx, u32 nr_address_spaces, PageTableImpl impl) : ctx_(ctx) {
+Mmu::Mmu(const MmuContext& ctx, u32 nr_address_spaces, PageTableImpl impl)
+    : ctx_(ctx), lpage_rules_(lpage_rules_override(ctx.profile)) {
   for (u32 as = 0; as < nr_address_spaces; ++as)
     roots_.push_back(make_page_table(impl, ctx_.profile.root_level, ctx_.profile.max_huge_level, nx_huge_pages()));
 }

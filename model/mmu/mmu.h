@@ -9,7 +9,8 @@
 //  * the MMU side of dirty logging (dirty_log.cpp): kvm_mmu_slot_apply_flags and the
 //    write-protection of reported pages. The bitmaps and the GET/CLEAR ioctls are generic KVM
 //    (kvm_main.c) and stay with the Vm; only what touches SPTEs is here, as in KVM;
-//  * lpage_info: computing a new slot's disallow rules and updating its MIXED flags.
+//  * lpage_info: computing a new slot's disallow rules and updating its MIXED flags (with KVM's
+//    rules; a test may substitute others through lpage_rules_override.h, never a profile).
 // The Mmu reads its VM through MmuContext: references to the VM's slots, attributes, host
 // memory and a few flags, bound once when the Vm builds its Mmu. So the MMU room depends only on
 // the rooms below it (memslots, attributes, host, profiles), never on the Vm.
@@ -143,6 +144,9 @@ class Mmu {
   FaultInjector* faults_ = nullptr;
   HostNotifier host_notifier_;
   std::vector<MmuEvent> events_;
+  // The rules new slots' lpage_info gets: nullptr (KVM's) unless a test installed an override
+  // for this VM's profile (lpage_rules_override.h).
+  const LpageRules* lpage_rules_ = nullptr;
 };
 
 }  // namespace kvmsim::model
