@@ -36,12 +36,10 @@ Ret GuestMemfd::fallocate(int mode, u64 offset, u64 len, bool* punched) {
   if ((offset | len) & (kPageSize - 1)) return Ret::fail(EINVAL);
   if (mode & FALLOC_FL_PUNCH_HOLE) {
     // Not bounds-checked: punching at or beyond EOF succeeds (host-kvm.md §3).
-    allocated_.erase(offset >> 12, (offset + len) >> 12);
     *punched = true;
     return Ret::ok();
   }
   if (offset + len > size_) return Ret::fail(EINVAL);
-  allocated_.assign(offset >> 12, (offset + len) >> 12, true);
   return Ret::ok();
 }
 

@@ -50,8 +50,6 @@ class Vm {
   Vm& operator=(const Vm&) = delete;
 
   bool has_private_mem() const { return has_private_mem_; }
-  bool has_vcpu(u32 id) const { return vcpus_.count(id) != 0; }
-  u32 nr_address_spaces() const { return nr_as_; }
   const MemslotSet& slots(u32 as_id) const { return slots_.at(as_id); }
   const MemoryAttributes& attributes() const { return attributes_; }
   const GuestMemfd* gmem(u64 file_id) const;
@@ -82,6 +80,7 @@ class Vm {
   void set_fault_injector(FaultInjector* f);
 
  private:
+  bool has_vcpu(u32 id) const { return vcpus_.count(id) != 0; }
   // kvm_set_memslot pieces (set_memory_region.cpp).
   Ret bind_gmem(Memslot& slot, const GmemRef& ref);
   void unbind_gmem(const Memslot& slot);
