@@ -1,6 +1,7 @@
 // Value types shared by the model and every backend: the result of a system call, host
 // memory backings, guest access outcomes, statistics and leaf descriptions. Errors are values:
 // a call that fails has ret == -1 and err set to a Linux errno, exactly as userspace sees it.
+// Invariant: Ret::ok() carries err == 0 and Ret::fail() ret == -1; nothing here has state.
 #pragma once
 
 #include <cstdint>

@@ -12,6 +12,7 @@
 // This header holds only the fault's input and result (struct kvm_page_fault and the RET_PF_*
 // outcome) so that mmu.h can declare the fault path without the fault path including mmu.h
 // back; the path itself is Mmu::page_fault() in kvm_mmu_fault.cpp.
+// Invariant: plain data; FaultResult::level and decision are meaningful only for fixed/spurious.
 #pragma once
 
 #include "model/mmu/hugepage_adjust.h"
