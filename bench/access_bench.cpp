@@ -105,7 +105,7 @@ void BM_GuestAccessModel(benchmark::State& state) {
     state.SetIterationTime(s);
     total += s;
     st = *kvm.stats(g.vm_fd);
-    pt_bytes = kvm.vm(g.vm_fd)->mmu(0).pt_bytes();
+    pt_bytes = kvm.vm(g.vm_fd)->mmu().page_table(0).pt_bytes();
   }
   const double n = static_cast<double>(order.size()) * static_cast<double>(state.iterations());
   state.counters["accesses"] = static_cast<double>(order.size());

@@ -94,7 +94,7 @@ void BM_PrefaultSlot(benchmark::State& state) {
       return;
     }
     const Stats st = *v.kvm->stats(v.vm_fd);
-    const model::PageTable& mmu = v.kvm->vm(v.vm_fd)->mmu(0);
+    const model::PageTable& mmu = v.kvm->vm(v.vm_fd)->mmu().page_table(0);
     if (st.at(level == 1 ? "pages_4k" : level == 2 ? "pages_2m" : "pages_1g") != leaves) {
       state.SkipWithError("pre-fault did not map the slot at the expected level");
       return;
@@ -145,8 +145,8 @@ void BM_DirtyLogCycle(benchmark::State& state) {
     const auto t1 = Clock::now();
     state.PauseTiming();
     peak_4k = v.kvm->stats(v.vm_fd)->at("pages_4k");
-    peak_pt = v.kvm->vm(v.vm_fd)->mmu(0).pt_bytes();
-    peak_kernel_pt = v.kvm->vm(v.vm_fd)->mmu(0).kernel_pt_bytes();
+    peak_pt = v.kvm->vm(v.vm_fd)->mmu().page_table(0).pt_bytes();
+    peak_kernel_pt = v.kvm->vm(v.vm_fd)->mmu().page_table(0).kernel_pt_bytes();
     state.ResumeTiming();
     const auto t2 = Clock::now();
     const Ret r2 = v.kvm->ioctl_set_user_memory_region(v.vm_fd, off);

@@ -9,7 +9,6 @@
 #include <map>
 #include <optional>
 #include <utility>
-#include <vector>
 
 #include "model/core_assert.h"
 #include "model/types.h"
@@ -19,13 +18,6 @@ namespace kvmsim::model {
 template <typename V>
 class IntervalMap {
  public:
-  struct Run {
-    u64 start;
-    u64 end;
-    V value;
-    bool operator==(const Run&) const = default;
-  };
-
   // Every key in [start, end) maps to `value` afterwards.
   void assign(u64 start, u64 end, const V& value) {
     if (start >= end) return;
@@ -86,22 +78,6 @@ class IntervalMap {
     return it == runs_.end() || it->first >= end;  // nothing covered
   }
 
-  // The runs intersecting [start, end), clipped to it, in key order.
-  std::vector<Run> runs(u64 start, u64 end) const {
-    std::vector<Run> out;
-    if (start >= end) return out;
-    auto it = runs_.upper_bound(start);
-    if (it != runs_.begin() && std::prev(it)->second.end > start) --it;
-    for (; it != runs_.end() && it->first < end; ++it)
-      out.push_back(Run{std::max(it->first, start), std::min(it->second.end, end), it->second.value});
-    return out;
-  }
-
-  std::vector<Run> all_runs() const {
-    std::vector<Run> out;
-    for (const auto& [s, slot] : runs_) out.push_back(Run{s, slot.end, slot.value});
-    return out;
-  }
   std::size_t run_count() const { return runs_.size(); }
   bool empty() const { return runs_.empty(); }
 

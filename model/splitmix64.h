@@ -1,6 +1,7 @@
 // splitmix64: the one 64-bit mixer of kvmsim's seeded streams (the model's fault injector and the
 // fuzz seeds). Advances *state and returns the next value; a pure function of the state, so the
 // same seed gives the same stream on every machine.
+// Invariant: no global state; the stream is a function of the seed alone.
 #pragma once
 
 #include "model/types.h"

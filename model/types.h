@@ -1,9 +1,11 @@
 // Value types shared by the model and every backend: the result of a system call, host
 // memory backings, guest access outcomes, statistics and leaf descriptions. Errors are values:
 // a call that fails has ret == -1 and err set to a Linux errno, exactly as userspace sees it.
+// Invariant: Ret::ok() carries err == 0 and Ret::fail() ret == -1; nothing here has state.
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <optional>
 #include <string>
@@ -52,9 +54,9 @@ struct AccessOutcome {
 };
 
 // Page-table levels as KVM numbers them: 1 = 4K, 2 = 2M, 3 = 1G (4 = 512G, 5 = 256T tables).
-enum class Level : int { none = 0, k4 = 1, m2 = 2, g1 = 3 };
+// pages_per_hpage() and gfn_round_for_level() are below, in kvmsim::model: not in mmu/, because
+// memslots (lpage_info) and host memory reason in levels too.
 inline u64 level_size(int level) { return 4096ull << (9 * (level - 1)); }
-inline u64 level_pages(int level) { return 1ull << (9 * (level - 1)); }
 const char* level_name(int level);  // "4K", "2M", "1G", "none"
 
 // KVM binary statistics by name (pages_4k, pages_2m, pages_1g, nx_lpage_splits, ...).
@@ -74,3 +76,20 @@ struct Mapping {
 };
 
 }  // namespace kvmsim
+
+namespace kvmsim::model {
+
+// KVM_PAGES_PER_HPAGE: the 4K gfns one entry at `level` covers, and gfn rounded down to it.
+inline constexpr u64 pages_per_hpage(int level) { return 1ull << (9 * (level - 1)); }
+inline constexpr u64 gfn_round_for_level(u64 gfn, int level) {
+  return gfn & ~(pages_per_hpage(level) - 1);
+}
+
+// Hex formatting for assertion and explanation texts.
+inline std::string hex(u64 v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+}  // namespace kvmsim::model

@@ -3,6 +3,8 @@
 // may come from system headers. Every struct's size and field offsets are pinned with
 // static_asserts against docs/semantics/uapi.md §2; ioctl numbers are computed with the kernel's
 // _IOC encoding and checked against the literal values in docs/semantics/uapi.md §1.
+// Invariant: layouts equal the kernel's (the static_asserts fail the build otherwise); nothing
+// here has behaviour.
 #pragma once
 
 #include <cstddef>

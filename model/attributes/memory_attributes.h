@@ -2,6 +2,7 @@
 // stored as ranges (an IntervalMap), so a 1 TiB range costs O(1) memory. Attribute 0 is
 // "no entry" (the kernel erases xarray entries for 0), so equal adjacent ranges merge and
 // uniformity queries over a huge-page region look at a single run.
+// Invariant: no stored run holds 0, and adjacent runs never hold equal attributes.
 #pragma once
 
 #include "model/interval_map.h"

@@ -5,7 +5,6 @@
 #include <limits>
 
 #include "model/core_assert.h"
-#include "model/vm/vm.h"
 
 namespace kvmsim::model {
 
@@ -37,12 +36,10 @@ Ret GuestMemfd::fallocate(int mode, u64 offset, u64 len, bool* punched) {
   if ((offset | len) & (kPageSize - 1)) return Ret::fail(EINVAL);
   if (mode & FALLOC_FL_PUNCH_HOLE) {
     // Not bounds-checked: punching at or beyond EOF succeeds (docs/semantics/host-kvm-pvm.md §3).
-    allocated_.erase(offset >> 12, (offset + len) >> 12);
     *punched = true;
     return Ret::ok();
   }
   if (offset + len > size_) return Ret::fail(EINVAL);
-  allocated_.assign(offset >> 12, (offset + len) >> 12, true);
   return Ret::ok();
 }
 
@@ -76,51 +73,6 @@ std::vector<GmemBindingRef> GuestMemfd::bindings() const {
   std::vector<GmemBindingRef> out;
   for (const auto& [o, b] : bindings_) out.push_back(b);
   return out;
-}
-
-}  // namespace kvmsim::model
-
-// ---- the VM side: KVM_CREATE_GUEST_MEMFD, fallocate zaps, release ----
-
-namespace kvmsim::model {
-
-using namespace uapi;
-
-Ret Vm::create_guest_memfd(const kvm_create_guest_memfd& g, u64 file_id) {
-  const u64 supported = has_private_mem_ ? profile_.gmem_flags_private_vm : profile_.gmem_flags_shared_vm;
-  if (Ret r = check_create_guest_memfd(g, supported); !r.is_ok()) return r;
-  gmem_.emplace(file_id, GuestMemfd(file_id, g.size, g.flags));
-  return Ret::ok(static_cast<i64>(file_id));
-}
-
-Ret Vm::gmem_fallocate(u64 file_id, int mode, u64 offset, u64 len) {
-  auto it = gmem_.find(file_id);
-  KVMSIM_ASSERT(it != gmem_.end(), "fallocate on released gmem %llu", (unsigned long long)file_id);
-  bool punched = false;
-  Ret r = it->second.fallocate(mode, offset, len, &punched);
-  if (!r.is_ok() || !punched) return r;
-  // kvm_gmem_invalidate_begin: zap the gfns of every binding intersecting the punched range.
-  const u64 end = offset + len;
-  for (const GmemBindingRef& b : it->second.bindings_in(offset, end)) {
-    const Memslot* s = slots_[b.as_id].find(b.slot_id);
-    KVMSIM_ASSERT(s, "binding to missing slot %u", b.slot_id);
-    const u64 s_off = std::max(offset, b.offset), e_off = std::min(end, b.end);
-    zap_gfn_range(b.as_id, s->base_gfn + ((s_off - b.offset) >> 12), s->base_gfn + ((e_off - b.offset) >> 12));
-  }
-  return r;
-}
-
-void Vm::gmem_release(u64 file_id) {
-  auto it = gmem_.find(file_id);
-  KVMSIM_ASSERT(it != gmem_.end(), "double release of gmem %llu", (unsigned long long)file_id);
-  // kvm_gmem_release: zap every binding, and the slots lose their file.
-  for (const GmemBindingRef& b : it->second.bindings()) {
-    Memslot* s = slots_[b.as_id].find(b.slot_id);
-    KVMSIM_ASSERT(s && s->gmem, "binding to missing slot %u", b.slot_id);
-    zap_gfn_range(b.as_id, s->base_gfn, s->end_gfn());
-    s->gmem->file_open = false;
-  }
-  gmem_.erase(it);
 }
 
 }  // namespace kvmsim::model

@@ -1,6 +1,6 @@
 // GuestMemfd: one guest_memfd file (KVM_CREATE_GUEST_MEMFD, docs/semantics/guest-memfd.md). Its size
-// and flags never change; allocated pages are tracked sparsely as ranges of page indexes;
-// bindings map disjoint file ranges to memslots. Invariant: bindings never overlap.
+// and flags never change; which pages are allocated is not kept (nothing the model implements
+// observes it); bindings map disjoint file ranges to memslots. Invariant: bindings never overlap.
 // The ioctl-level checks (create, fallocate) are free functions so the VM and the tests share
 // them; the zaps those operations imply are computed by the Vm.
 #pragma once
@@ -8,7 +8,6 @@
 #include <map>
 #include <vector>
 
-#include "model/interval_map.h"
 #include "model/memslots/memslot.h"
 #include "model/types.h"
 #include "model/uapi.h"
@@ -33,9 +32,9 @@ class GuestMemfd {
   bool mmap_capable() const { return flags_ & uapi::GUEST_MEMFD_FLAG_MMAP; }
 
   // fallocate(2) after the VFS checks; on success `punched` says whether mappings must be zapped.
+  // Which pages are allocated is not kept: no uAPI the model implements can observe it (a fault
+  // allocates on first use, a read of guest_memfd is not modelled).
   Ret fallocate(int mode, u64 offset, u64 len, bool* punched);
-  bool allocated(u64 offset) const { return allocated_.get(offset >> 12).has_value(); }
-  std::size_t allocated_runs() const { return allocated_.run_count(); }
 
   // Bindings: `overlaps` checks [offset, end) against every existing binding.
   bool overlaps(u64 offset, u64 end) const;
@@ -48,7 +47,6 @@ class GuestMemfd {
   u64 file_id_;
   u64 size_;
   u64 flags_;
-  IntervalMap<bool> allocated_;             // page index ranges with allocated folios
   std::map<u64, GmemBindingRef> bindings_;  // offset -> binding
 };
 

@@ -4,7 +4,6 @@
 #include <cerrno>
 
 #include "model/host/host_memory.h"
-#include "model/mmu/spte.h"
 #include "model/uapi.h"
 
 namespace kvmsim::model {

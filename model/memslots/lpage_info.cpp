@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include "model/mmu/spte.h"
+#include "model/core_assert.h"
 
 namespace kvmsim::model {
 
@@ -23,8 +23,11 @@ void check_level(int level) {
 }
 }  // namespace
 
-LpageInfo::LpageInfo(u64 base_gfn, u64 npages, u64 userspace_addr)
-    : base_gfn_(base_gfn), npages_(npages), userspace_addr_(userspace_addr) {
+LpageInfo::LpageInfo(u64 base_gfn, u64 npages, u64 userspace_addr, const LpageRules* rules)
+    : base_gfn_(base_gfn),
+      npages_(npages),
+      userspace_addr_(userspace_addr),
+      tail_gfn_(rules ? rules->tail_gfn(base_gfn, npages) : base_gfn + npages) {
   KVMSIM_ASSERT_CTX(npages > 0, "empty slot at gfn " + hex(base_gfn));
 }
 
@@ -45,8 +48,7 @@ bool LpageInfo::head_misaligned(int level) const {
   return base_gfn_ & (pages_per_hpage(level) - 1);
 }
 bool LpageInfo::tail_misaligned(int level) const {
-  const u64 end = base_gfn_ + npages_ - (planted_tail_bug_ ? 1 : 0);
-  return end & (pages_per_hpage(level) - 1);
+  return tail_gfn_ & (pages_per_hpage(level) - 1);
 }
 bool LpageInfo::hva_incongruent(int level) const {
   return (base_gfn_ ^ (userspace_addr_ >> 12)) & (pages_per_hpage(level) - 1);

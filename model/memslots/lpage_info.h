@@ -9,6 +9,8 @@
 //  * MIXED: attributes not uniform in a region fully inside the slot (only such regions are
 //    tracked; partial ones are disallowed by head/tail anyway).
 // Invariant: mixed flags exist only for regions fully inside the slot.
+// LpageRules lets a test substitute the slot-geometry rules (see below); production code always
+// uses KVM's (a null rules pointer).
 #pragma once
 
 #include <functional>
@@ -23,6 +25,18 @@ namespace kvmsim::model {
 // Answers whether every gfn of [start, end) has the same attributes; if so stores them.
 using UniformAttrsOracle = std::function<bool(u64 start, u64 end, u64* attrs)>;
 
+// LpageRules: the slot geometry the tail rule reads, as a policy object. KVM's rules are the
+// default and the only ones production code uses (LpageInfo takes nullptr). It exists so a test
+// can plant a wrong rule without the production types carrying a switch for it: the fuzzer's
+// self-test (sim/test/fuzz_test.cpp) installs an off-by-one tail through
+// mmu/lpage_rules_override.h and checks that a campaign finds and shrinks the divergence.
+class LpageRules {
+ public:
+  virtual ~LpageRules() = default;
+  // The gfn the tail rule tests for level alignment. KVM: the slot's end gfn.
+  virtual u64 tail_gfn(u64 base_gfn, u64 npages) const { return base_gfn + npages; }
+};
+
 struct LpageReason {
   enum class Rule { head_misaligned, tail_misaligned, hva_incongruent, mixed_attributes };
   Rule rule;
@@ -33,10 +47,8 @@ const char* lpage_rule_name(LpageReason::Rule r);
 
 class LpageInfo {
  public:
-  LpageInfo(u64 base_gfn, u64 npages, u64 userspace_addr);
-
-  // Profile::planted_bug_lpage_tail (test only): the tail rule is off by one.
-  void plant_tail_bug() { planted_tail_bug_ = true; }
+  // `rules`: nullptr for KVM's (always, outside tests); read once, here.
+  LpageInfo(u64 base_gfn, u64 npages, u64 userspace_addr, const LpageRules* rules = nullptr);
 
   u64 base_gfn() const { return base_gfn_; }
   u64 npages() const { return npages_; }
@@ -76,7 +88,7 @@ class LpageInfo {
   u64 npages_;
   u64 userspace_addr_;
   std::set<u64> mixed_[2];  // region indexes, [0] = 2M, [1] = 1G
-  bool planted_tail_bug_ = false;
+  u64 tail_gfn_;  // what the tail rule checks: base_gfn + npages unless a test's LpageRules say otherwise
 };
 
 }  // namespace kvmsim::model

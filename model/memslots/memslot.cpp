@@ -56,7 +56,6 @@ void MemslotSet::insert(Memslot slot) {
                 "slot %u [%llx,%llx) overlaps", slot.id, (unsigned long long)slot.base_gfn,
                 (unsigned long long)slot.end_gfn());
   by_gfn_.emplace(slot.base_gfn, slot.id);
-  total_pages_ += slot.npages;
   const u16 id = slot.id;
   if (id >= by_id_.size()) by_id_.resize(id + 1u);
   by_id_[id] = std::make_unique<Memslot>(std::move(slot));
@@ -69,7 +68,6 @@ Memslot MemslotSet::erase(u16 id) {
   by_id_[id].reset();
   --size_;
   by_gfn_.erase(s.base_gfn);
-  total_pages_ -= s.npages;
   return s;
 }
 

@@ -45,8 +45,6 @@ struct Memslot {
   bool contains(u64 gfn) const { return gfn >= base_gfn && gfn < end_gfn(); }
   u64 hva_of(u64 gfn) const { return userspace_addr + ((gfn - base_gfn) << 12); }
   u64 hva_end() const { return userspace_addr + (npages << 12); }
-  // File offset backing `gfn` (gmem slots only).
-  u64 gmem_offset_of(u64 gfn) const { return gmem->offset + ((gfn - base_gfn) << 12); }
 };
 
 class MemslotSet {
@@ -63,7 +61,6 @@ class MemslotSet {
   Memslot erase(u16 id);
 
   std::size_t size() const { return size_; }
-  u64 total_pages() const { return total_pages_; }
   // Every slot, in id order.
   std::vector<const Memslot*> by_id() const;
 
@@ -71,7 +68,6 @@ class MemslotSet {
   std::vector<std::unique_ptr<Memslot>> by_id_;  // index = slot id; null: no such slot
   std::size_t size_ = 0;
   std::map<u64, u16> by_gfn_;  // base_gfn -> id
-  u64 total_pages_ = 0;
 };
 
 }  // namespace kvmsim::model

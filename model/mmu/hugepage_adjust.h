@@ -3,7 +3,9 @@
 // function. Besides KVM's outputs (goal_level, req_level, huge_page_disallowed) it returns the
 // ordered list of limits that applied, each naming the rule, the level it caps to and the
 // values involved, so `kvmsim explain` can say why a fault mapped at 4K.
-// The NX walk-time adjustment (step 8) happens in TdpMmu::map(), not here.
+// The NX walk-time adjustment (step 8) happens in PageTable::map(), not here.
+// Invariant: pure — the decision is a function of HugepageAdjustInput alone; 1 <= goal_level <=
+// req_level <= max_huge_level, and limits are filled only when `explain` is set.
 #pragma once
 
 #include <string>

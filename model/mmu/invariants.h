@@ -1,7 +1,8 @@
-// check_invariants(const Vm&): the cross-object MMU invariants of one VM, checked from tests
-// after every operation (never from the replay hot path). Aborts with file:line and the values
-// on the first violation. Checked, per address space:
-//  * the TdpMmu's own invariants (stats equal a recount of the tree, tree well formed);
+// check_invariants(const Mmu&): the cross-object MMU invariants of one VM (its Mmu and what the
+// Mmu reads through MmuContext), checked from tests and the fuzzer after every operation (never
+// from the replay hot path; check_invariants(const Vm&) in vm.h forwards here). Aborts with
+// file:line and the values on the first violation. Checked, per address space:
+//  * each PageTable's own invariants (stats equal a recount of the tree, tree well formed);
 //  * every leaf lies entirely inside one memslot (no leaf outside slots or across a boundary);
 //  * a huge leaf's region is allowed by the slot's lpage_info (alignment, hva congruence,
 //    MIXED attributes) and its gfns have uniform attributes (VMs with private memory);
@@ -14,7 +15,7 @@
 
 namespace kvmsim::model {
 
-class Vm;
-void check_invariants(const Vm& vm);
+class Mmu;
+void check_invariants(const Mmu& mmu);
 
 }  // namespace kvmsim::model

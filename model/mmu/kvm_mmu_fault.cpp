@@ -1,10 +1,10 @@
-// The TDP fault path (see kvm_mmu_fault.h): Vm::page_fault, its level-selection input and
-// kvm_mmu_max_mapping_level.
+// The TDP fault path (see page_fault.h): Mmu::page_fault and Mmu::access, the fault's
+// level-selection input, kvm_mmu_max_mapping_level and a new slot's lpage_info.
 #include <algorithm>
 #include <cerrno>
 
 #include "model/core_assert.h"
-#include "model/vm/vm.h"
+#include "model/mmu/mmu.h"
 
 namespace kvmsim::model {
 
@@ -35,15 +35,14 @@ FaultResult error(int err) {
 
 }  // namespace
 
-void Vm::init_lpage_info(Memslot& slot) const {
-  slot.lpage_info.emplace(slot.base_gfn, slot.npages, slot.userspace_addr);
-  if (profile_.planted_bug_lpage_tail) slot.lpage_info->plant_tail_bug();
+void Mmu::init_lpage_info(Memslot& slot) const {
+  slot.lpage_info.emplace(slot.base_gfn, slot.npages, slot.userspace_addr, lpage_rules_);
   // kvm_mmu_init_memslot_memory_attributes(): only VMs with private memory track MIXED.
-  if (has_private_mem_)
-    slot.lpage_info->init_mixed([this](u64 s, u64 e, u64* a) { return attributes_.uniform(s, e, a); });
+  if (ctx_.has_private_mem)
+    slot.lpage_info->init_mixed([this](u64 s, u64 e, u64* a) { return ctx_.attributes.uniform(s, e, a); });
 }
 
-HugepageAdjustInput Vm::adjust_input(const Memslot& slot, u64 gfn, const PageFault& f, bool with_detail) const {
+HugepageAdjustInput Mmu::adjust_input(const Memslot& slot, u64 gfn, const PageFault& f, bool with_detail) const {
   KVMSIM_ASSERT(slot.lpage_info.has_value(), "slot %u without lpage_info", slot.id);
   HugepageAdjustInput in;
   in.gfn = gfn;
@@ -54,33 +53,33 @@ HugepageAdjustInput Vm::adjust_input(const Memslot& slot, u64 gfn, const PageFau
   in.gmem_max_level = 1;  // kvm_gmem_get_pfn: max_order is always 0 (no huge folios)
   in.slot_dirty_logged = (slot.flags & KVM_MEM_LOG_DIRTY_PAGES) != 0;
   in.lpage = &*slot.lpage_info;
-  in.max_huge_level = profile_.max_huge_level;
-  in.nx_huge_pages = nx_workaround();
+  in.max_huge_level = ctx_.profile.max_huge_level;
+  in.nx_huge_pages = nx_huge_pages();
   in.explain = with_detail;
   if (!in.gmem_backed) {
-    HostMemory::HostPeek p = host_.peek(slot.hva_of(gfn), with_detail);
+    HostMemory::HostPeek p = ctx_.host.peek(slot.hva_of(gfn), with_detail);
     in.host_level = std::max(1, p.level);
     if (with_detail) in.host_detail = p.detail;
   }
   return in;
 }
 
-int Vm::max_mapping_level(const Memslot& slot, u64 gfn) const {
-  const bool is_private = has_private_mem_ && (attributes_.get(gfn) & KVM_MEMORY_ATTRIBUTE_PRIVATE);
+int Mmu::max_mapping_level(const Memslot& slot, u64 gfn) const {
+  const bool is_private = is_private_gfn(gfn);
   if (is_private || slot.gmem_only) return 1;  // guest_memfd order 0
-  int level = profile_.max_huge_level;
+  int level = ctx_.profile.max_huge_level;
   while (level > 1 && slot.lpage_info->disallowed(level, gfn)) --level;
-  if (level > 1) level = std::min(level, std::max(1, host_.peek(slot.hva_of(gfn)).level));
+  if (level > 1) level = std::min(level, std::max(1, ctx_.host.peek(slot.hva_of(gfn)).level));
   return level;
 }
 
-FaultResult Vm::page_fault(const PageFault& f) {
+FaultResult Mmu::page_fault(const PageFault& f) {
   const u64 gfn = f.gpa >> 12;
   // mmu_topup_memory_caches() runs first in the TDP fault handler: its failure is the fault's.
   if (inject(FaultSite::alloc)) return error(ENOMEM);
-  const Memslot* slot = slots_[0].by_gfn(gfn);
+  const Memslot* slot = ctx_.slots[0].by_gfn(gfn);
   // kvm_mmu_faultin_pfn: the private/shared check comes first, even without a slot.
-  const bool mem_private = has_private_mem_ && (attributes_.get(gfn) & KVM_MEMORY_ATTRIBUTE_PRIVATE);
+  const bool mem_private = is_private_gfn(gfn);
   if (f.is_private != mem_private) return memory_fault(f);
   // kvm_handle_noslot_fault: private -> memory fault, shared -> MMIO (EMULATE).
   if (!slot) return f.is_private ? memory_fault(f) : emulate();
@@ -103,7 +102,7 @@ FaultResult Vm::page_fault(const PageFault& f) {
     if (f.write && readonly) return emulate();
     // hva_to_pfn: a read maps what the host has (zero page, read-only PTEs) and is writable
     // only if the host PTE already is; a write breaks CoW. Pre-fault is a read.
-    HostFault h = host_.fault_in(slot->hva_of(gfn), f.write);
+    HostFault h = ctx_.host.fault_in(slot->hva_of(gfn), f.write);
     if (!h.invalidated.empty()) {
       // GUP itself changed host mappings (CoW of the huge zero page): the MMU notifier runs
       // before this fault maps anything.
@@ -122,19 +121,19 @@ FaultResult Vm::page_fault(const PageFault& f) {
   FaultResult r;
   r.decision = hugepage_adjust(adjust_input(*slot, gfn, f, false));
   const HugepageDecision& d = r.decision;
-  if (profile_.drop_large_spte) {
+  if (ctx_.profile.drop_large_spte) {
     // Legacy MMU direct_map(): drop_large_spte() zaps a huge leaf above the goal instead of
     // splitting it, so only this fault's page is mapped beneath it.
-    const Mapping cur = mmu_[0]->lookup(gfn);
+    const Mapping cur = roots_[0]->lookup(gfn);
     if (cur.level > d.goal_level) {
       const u64 first = cur.gpa >> 12;
-      mmu_[0]->zap_gfn_range(first, first + (level_size(cur.level) >> 12));
+      roots_[0]->zap_gfn_range(first, first + (level_size(cur.level) >> 12));
     }
   }
-  MapResult m = mmu_[0]->map(gfn, d.goal_level, attrs, MapFaultInfo{d.req_level, d.huge_page_disallowed, f.prefetch});
+  MapResult m = roots_[0]->map(gfn, d.goal_level, attrs, MapFaultInfo{d.req_level, d.huge_page_disallowed, f.prefetch});
   r.kind = m.spurious ? FaultResult::Kind::spurious : FaultResult::Kind::fixed;
   r.level = m.level;
-  if (profile_.direct_pte_prefetch && !m.spurious && m.level == 1) direct_pte_prefetch(gfn);
+  if (ctx_.profile.direct_pte_prefetch && !m.spurious && m.level == 1) direct_pte_prefetch(gfn);
   // make_spte: a writable SPTE in a dirty-tracked slot marks the page dirty (at 4K, which
   // hugepage_adjust enforces for dirty-logged slots).
   if (attrs.writable && (slot->flags & KVM_MEM_LOG_DIRTY_PAGES)) {
@@ -144,18 +143,17 @@ FaultResult Vm::page_fault(const PageFault& f) {
   return r;
 }
 
-AccessOutcome Vm::access(u32 vcpu_id, u64 gpa, AccessKind kind) {
-  KVMSIM_ASSERT(has_vcpu(vcpu_id), "vcpu %u", vcpu_id);
+AccessOutcome Mmu::access(u64 gpa, AccessKind kind) {
   const u64 gfn = gpa >> 12;
   PageFault f;
   f.gpa = gpa;
   f.write = kind == AccessKind::write;
   f.exec = kind == AccessKind::exec;
-  // The vCPU's view of private-ness is the gfn's current attribute (see kvm_mmu_fault.h).
-  f.is_private = has_private_mem_ && (attributes_.get(gfn) & KVM_MEMORY_ATTRIBUTE_PRIVATE);
+  // The vCPU's view of private-ness is the gfn's current attribute (see page_fault.h).
+  f.is_private = is_private_gfn(gfn);
   // A present leaf that allows the access needs no fault: the CPU sets A (and D) itself.
-  const Mapping m = mmu_[0]->lookup(gfn);
-  if (m.level && m.is_private == f.is_private && (!f.exec || m.executable) && mmu_[0]->mark_accessed(gfn, f.write))
+  const Mapping m = roots_[0]->lookup(gfn);
+  if (m.level && m.is_private == f.is_private && (!f.exec || m.executable) && roots_[0]->mark_accessed(gfn, f.write))
     return AccessOutcome{AccessOutcome::Kind::ok};
   const FaultResult r = page_fault(f);
   switch (r.kind) {

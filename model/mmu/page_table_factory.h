@@ -2,6 +2,7 @@
 // that callers (the per-VM Mmu, tests, benchmarks) choose one by PageTableImpl without
 // including either. Kept out of page_table.h so the interface does not depend on the classes
 // that implement it.
+// Invariant: the only file outside each implementation that names TdpMmu or TdpMmuRef.
 #pragma once
 
 #include <memory>

@@ -1,35 +1,36 @@
 // KVM_PRE_FAULT_MEMORY, x86 arch step (kvm_arch_vcpu_pre_fault_memory, docs/semantics/pre-fault.md):
 // one prefetch read fault at gpa; progress = the rest of the page at the level that was mapped.
-// Plus Vm::pre_fault_bulk: runs of identical steps mapped at once (same results, see below).
-// The generic loop (progress hides later errors, struct written back) is Vm::pre_fault_memory.
+// Plus Mmu::pre_fault_bulk: runs of identical steps mapped at once (same results, see below).
+// The generic loop (progress hides later errors, struct written back) is Vm::pre_fault_memory
+// (model/vm/vm.cpp).
 #include <algorithm>
 #include <cerrno>
 
-#include "model/vm/vm.h"
+#include "model/mmu/mmu.h"
 
 namespace kvmsim::model {
 
 using namespace uapi;
 
-Ret Vm::pre_fault_step(u64 gpa, u64 size) {
+Ret Mmu::pre_fault_step(u64 gpa, u64 size) {
   // a. SNP/TDX before finalize and other vendor types.
-  if (!pre_fault_allowed_) return Ret::fail(EOPNOTSUPP);
+  if (!ctx_.pre_fault_allowed) return Ret::fail(EOPNOTSUPP);
   // b. (TDX shared-bit alias: no TDX VMs in the model.)
   // c. loading the MMU root: this host's shadow MMU fails it with ENOSPC until the VM has had a
   // memslot (measured; conformance/KNOWN_DIFFERENCES.md). Upstream TDP loads a root regardless.
-  if (profile_.prefault_no_memslot_errno && !ever_had_memslot_) return Ret::fail(profile_.prefault_no_memslot_errno);
+  if (ctx_.profile.prefault_no_memslot_errno && !ctx_.ever_had_memslot) return Ret::fail(ctx_.profile.prefault_no_memslot_errno);
   // e. the vCPU MMU does not use the TDP fault handler (shadow paging).
-  if (!profile_.tdp) return Ret::fail(EOPNOTSUPP);
+  if (!ctx_.profile.tdp) return Ret::fail(EOPNOTSUPP);
   // d. "guest final" read; PRIVATE iff the VM has private memory and the gfn is PRIVATE.
   PageFault f;
   f.gpa = gpa;
   f.prefetch = true;
-  f.is_private = has_private_mem_ && (attributes_.get(gpa >> 12) & KVM_MEMORY_ATTRIBUTE_PRIVATE);
+  f.is_private = is_private_gfn(gpa >> 12);
   // f/g. A slot being deleted or moved (KVM_MEMSLOT_INVALID) cannot be observed by a
   // single-threaded trace; fault injection stands in for the racing ioctl. A prefetch fault
   // answers -EAGAIN rather than retrying (the pre-fault ABI gives no progress guarantee).
-  if (slots_[0].by_gfn(gpa >> 12) && inject(FaultSite::pre_fault_invalid_slot) &&
-      profile_.prefault_eagain_on_invalid_slot)
+  if (ctx_.slots[0].by_gfn(gpa >> 12) && inject(FaultSite::pre_fault_invalid_slot) &&
+      ctx_.profile.prefault_eagain_on_invalid_slot)
     return Ret::fail(EAGAIN);
   const FaultResult r = page_fault(f);
   switch (r.kind) {
@@ -56,29 +57,29 @@ Ret Vm::pre_fault_step(u64 gpa, u64 size) {
 // advanced. Anything else (no slot, dirty logging, THP-eligible or file-backed host memory,
 // closed guest_memfd, NX adjustments) returns 0 and takes the per-page step, so results,
 // errors and partial-progress semantics are those of the per-page loop by construction.
-u64 Vm::pre_fault_bulk(u64 gpa, u64 size) {
+u64 Mmu::pre_fault_bulk(u64 gpa, u64 size) {
   // The reference page tables come with the reference (per-page) loop: model vs model-ref then
   // also checks this bulk path against the steps it replaces.
-  if (mmu_[0]->impl() == PageTableImpl::reference) return 0;
+  if (roots_[0]->impl() == PageTableImpl::reference) return 0;
   // Injected faults count consultations per step (signal per iteration, alloc per fault): a bulk
   // run would skip them, so with injection on the loop goes page by page, like the kernel.
   if (faults_ && faults_->active()) return 0;
-  if (!pre_fault_allowed_ || !profile_.tdp) return 0;
-  if (profile_.prefault_no_memslot_errno && !ever_had_memslot_) return 0;
+  if (!ctx_.pre_fault_allowed || !ctx_.profile.tdp) return 0;
+  if (ctx_.profile.prefault_no_memslot_errno && !ctx_.ever_had_memslot) return 0;
   const u64 g = gpa >> 12;
-  const Memslot* slot = slots_[0].by_gfn(g);
+  const Memslot* slot = ctx_.slots[0].by_gfn(g);
   // Dirty-logged slots mark each written gfn dirty as they map (make_spte): per page.
   if (!slot || (slot->flags & KVM_MEM_LOG_DIRTY_PAGES)) return 0;
   const u64 req_end = g + size / kPageSize;  // exclusive; size is page aligned
   u64 end = std::min(req_end, slot->end_gfn());
-  const bool is_private = has_private_mem_ && (attributes_.get(g) & KVM_MEMORY_ATTRIBUTE_PRIVATE);
-  if (has_private_mem_) {
+  const bool is_private = is_private_gfn(g);
+  if (ctx_.has_private_mem) {
     // The attribute run containing g, clipped to `end` (binary search on uniform()).
     u64 lo = g + 1, hi = end;  // uniform over [g, lo) holds; find the largest such end
-    if (!attributes_.uniform(g, hi)) {
+    if (!ctx_.attributes.uniform(g, hi)) {
       while (hi - lo > 1) {
         const u64 mid = lo + (hi - lo) / 2;
-        if (attributes_.uniform(g, mid)) lo = mid;
+        if (ctx_.attributes.uniform(g, mid)) lo = mid;
         else hi = mid;
       }
       end = lo;
@@ -94,7 +95,7 @@ u64 Vm::pre_fault_bulk(u64 gpa, u64 size) {
   } else {
     HostFault h;
     u64 hend = 0;
-    if (!host_.read_fault_run(slot->hva_of(g), slot->hva_of(end - 1) + kPageSize, &hend, &h)) return 0;
+    if (!ctx_.host.read_fault_run(slot->hva_of(g), slot->hva_of(end - 1) + kPageSize, &hend, &h)) return 0;
     end = g + (hend - slot->hva_of(g)) / kPageSize;
     if (end <= g) return 0;
     attrs.writable = h.writable && !(slot->flags & KVM_MEM_READONLY);
@@ -107,7 +108,7 @@ u64 Vm::pre_fault_bulk(u64 gpa, u64 size) {
   f.is_private = is_private;
   MapFaultInfo info;
   info.prefetch = true;
-  PageTable& mmu = *mmu_[0];
+  PageTable& mmu = *roots_[0];
   if (host_level == 1) {
     // 4K host pages (or guest_memfd): every decision is 4K; the run is one map_range.
     f.gpa = gpa;
@@ -126,7 +127,7 @@ u64 Vm::pre_fault_bulk(u64 gpa, u64 size) {
   };
   // Within the run, the only per-page input that can vary is lpage_info; so once a decision
   // reached the cap (host level, profile maximum), a page allowed at the cap maps at the cap.
-  const int cap = std::min(host_level, profile_.max_huge_level);
+  const int cap = std::min(host_level, ctx_.profile.max_huge_level);
   while (c < end) {
     int level;
     if (run_level == cap && !slot->lpage_info->disallowed(cap, c)) {
@@ -136,7 +137,7 @@ u64 Vm::pre_fault_bulk(u64 gpa, u64 size) {
       level = hugepage_adjust(adjust_input(*slot, c, f, false)).goal_level;
     }
     // disallowed_hugepage_adjust may lower a huge mapping under the NX mitigation: per page.
-    if (level > 1 && nx_workaround()) break;
+    if (level > 1 && nx_huge_pages()) break;
     const u64 first = gfn_round_for_level(c, level);
     if (level != run_level) {
       flush(c);

@@ -5,7 +5,7 @@
 // is faulted in). The TDP MMU has no such prefetch. Stops for good at the first run that maps
 // nothing, exactly as __direct_pte_prefetch does.
 #include "model/core_assert.h"
-#include "model/vm/vm.h"
+#include "model/mmu/mmu.h"
 
 namespace kvmsim::model {
 
@@ -16,17 +16,17 @@ constexpr u64 kPtePrefetchNum = 8;
 }
 
 // kvm_mmu_prefetch_sptes for [start, end): false when nothing could be prefetched.
-bool Vm::prefetch_sptes(u64 start, u64 end) {
+bool Mmu::prefetch_sptes(u64 start, u64 end) {
   // gfn_to_memslot_dirty_bitmap(): no slot, or a dirty-logged one (prefetched SPTEs are writable
   // and would escape the log), stops the prefetch.
-  const Memslot* slot = slots_[0].by_gfn(start);
+  const Memslot* slot = ctx_.slots[0].by_gfn(start);
   if (!slot || (slot->flags & KVM_MEM_LOG_DIRTY_PAGES)) return false;
   // kvm_prefetch_pages(): a write hva lookup fails on READONLY slots; a run crossing the end of
   // the slot maps nothing at all.
   if (slot->flags & KVM_MEM_READONLY) return false;
   if (slot->base_gfn + slot->npages - start < end - start) return false;
   u64 n = 0;
-  while (start + n < end && host_.gup_fast_writable(slot->hva_of(start + n))) n++;
+  while (start + n < end && ctx_.host.gup_fast_writable(slot->hva_of(start + n))) n++;
   if (n == 0) return false;
   SpteAttrs attrs;
   attrs.executable = true;  // direct SPs are ACC_ALL
@@ -34,19 +34,19 @@ bool Vm::prefetch_sptes(u64 start, u64 end) {
   attrs.dirty = true;
   attrs.accessed = false;  // prefetched SPTEs are not accessed
   for (u64 i = 0; i < n; i++) {
-    const MapResult m = mmu_[0]->map(start + i, 1, attrs, MapFaultInfo{1, false, true});
+    const MapResult m = roots_[0]->map(start + i, 1, attrs, MapFaultInfo{1, false, true});
     KVMSIM_ASSERT(m.level == 1 && !m.spurious, "prefetch of gfn %llx mapped level %d spurious=%d",
                   (unsigned long long)(start + i), m.level, m.spurious);
   }
   return true;
 }
 
-void Vm::direct_pte_prefetch(u64 gfn) {
+void Mmu::direct_pte_prefetch(u64 gfn) {
   const u64 group = gfn & ~(kPtePrefetchNum - 1);
   u64 run = 0;
   bool in_run = false;
   for (u64 g = group; g < group + kPtePrefetchNum; g++) {
-    if (g == gfn || mmu_[0]->lookup(g).level != 0) {
+    if (g == gfn || roots_[0]->lookup(g).level != 0) {
       if (!in_run) continue;
       if (!prefetch_sptes(run, g)) return;
       in_run = false;

@@ -6,27 +6,13 @@
 // meaningful only together with kPresent|kLeaf.
 #pragma once
 
-#include <cstdio>
-#include <string>
-
 #include "model/core_assert.h"
 #include "model/types.h"
 
 namespace kvmsim::model {
 
-// Hex formatting for assertion and explanation texts.
-inline std::string hex(u64 v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
-// Entries per page table and the number of 4K gfns one entry at `level` covers.
+// Entries per page table (pages_per_hpage(), the gfns one entry covers, is in types.h).
 inline constexpr int kSptesPerPage = 512;
-inline constexpr u64 pages_per_hpage(int level) { return 1ull << (9 * (level - 1)); }
-inline constexpr u64 gfn_round_for_level(u64 gfn, int level) {
-  return gfn & ~(pages_per_hpage(level) - 1);
-}
 inline constexpr int spte_index(u64 gfn, int level) {
   return static_cast<int>((gfn >> (9 * (level - 1))) & (kSptesPerPage - 1));
 }

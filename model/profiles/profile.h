@@ -83,13 +83,6 @@ struct Profile {
   // measured on this host by kvmsim fuzz); false: the PMD is split and the write CoWs one 4K page.
   bool huge_zero_wp_allocates_thp = false;
 
-  // ---- test only ----
-  // A deliberately planted bug for the fuzzer's self-test (sim/test/fuzz_test.cpp): lpage_info's
-  // slot-tail rule looks at the last gfn instead of the end gfn (off by one), so a slot whose end
-  // is huge-page aligned loses its last huge page and one ending a page past a boundary gains one.
-  // No built-in profile sets it.
-  bool planted_bug_lpage_tail = false;
-
   u64 cap(u32 cap_nr, bool on_vm, bool private_vm) const;
 };
 

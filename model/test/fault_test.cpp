@@ -109,7 +109,7 @@ TEST_F(NxTest, ExecSplitsHugeLeafAndRecoveryZapsIt) {
   // A read elsewhere in the split region uses the present 4K leaves; no refault to 2M.
   EXPECT_EQ(access(4 * G + 1 * M, AK::read), ok_outcome());
   EXPECT_EQ(level(4 * G + 1 * M), 1);
-  EXPECT_EQ(v().recover_nx_huge_pages(), 1u);
+  EXPECT_EQ(v().mmu().recover_nx_huge_pages(), 1u);
   check();
   EXPECT_EQ(stats_text(), "nx_lpage_splits=0 pages_1g=0 pages_2m=0 pages_4k=0 ");
   EXPECT_EQ(access(4 * G, AK::read), ok_outcome());
@@ -148,11 +148,11 @@ TEST_F(MmuTest, PrivateFaultsAndMismatches) {
   EXPECT_EQ(level(1 * G + 4 * K), 1);
   EXPECT_FALSE(map(1 * G + 4 * K).is_private);
   // Faults whose private bit disagrees with the attribute (a vCPU with a stale view).
-  FaultResult r = v().page_fault(PageFault{1 * G + 8 * K, false, false, true, false});
+  FaultResult r = v().mmu().page_fault(PageFault{1 * G + 8 * K, false, false, true, false});
   EXPECT_EQ(r.kind, FaultResult::Kind::memory_fault);
   EXPECT_EQ(r.flags, KVM_MEMORY_EXIT_FLAG_PRIVATE);
   EXPECT_EQ(r.gpa, 1 * G + 8 * K);
-  r = v().page_fault(PageFault{1 * G + 0x800, true, false, false, false});
+  r = v().mmu().page_fault(PageFault{1 * G + 0x800, true, false, false, false});
   EXPECT_EQ(r.kind, FaultResult::Kind::memory_fault);
   EXPECT_EQ(r.flags, 0u);
   EXPECT_EQ(r.gpa, 1 * G);

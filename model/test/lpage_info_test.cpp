@@ -3,6 +3,8 @@
 #include <map>
 
 #include "model/memslots/lpage_info.h"
+#include "model/mmu/lpage_rules_override.h"
+#include "model/profiles/profile.h"
 
 using namespace kvmsim;
 using namespace kvmsim::model;
@@ -197,4 +199,23 @@ TEST(LpageInfo, UnalignedSlotTailIsNeverTracked) {
   EXPECT_EQ(li.nr_mixed(2), 0u);  // regions 1 and 2 fully covered; region 0 untouched
   EXPECT_TRUE(li.disallowed(2, 3 * k2M + 1));  // the tail stays disallowed by alignment
   EXPECT_DEATH(li.set_mixed(2, 3 * k2M, true), "not fully inside slot");
+}
+
+// The test-only seam the fuzzer's self-test plants its bug through (model/mmu/lpage_rules_override.h):
+// scoped, keyed by one Profile object, and KVM's rules everywhere else.
+TEST(LpageRules, OverrideIsScopedToOneProfileObject) {
+  struct OffByOneTail : LpageRules {
+    u64 tail_gfn(u64 base_gfn, u64 npages) const override { return base_gfn + npages - 1; }
+  } off_by_one;
+  const Profile copy = default_profile();
+  EXPECT_EQ(lpage_rules_override(copy), nullptr);
+  {
+    const ScopedLpageRulesOverride plant(copy, off_by_one);
+    EXPECT_EQ(lpage_rules_override(copy), &off_by_one);
+    EXPECT_EQ(lpage_rules_override(default_profile()), nullptr);
+  }
+  EXPECT_EQ(lpage_rules_override(copy), nullptr);
+  // A 2M-aligned slot of one 2M region: KVM allows the huge page, the planted tail rule does not.
+  EXPECT_FALSE(LpageInfo(0, 512, 0).disallowed(2, 0));
+  EXPECT_TRUE(LpageInfo(0, 512, 0, &off_by_one).disallowed(2, 0));
 }

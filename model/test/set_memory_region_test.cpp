@@ -138,18 +138,18 @@ TEST_F(ModelTest, DeleteAndMoveZapAllOrRange) {
   const int vm = new_vm();
   Vm* v = kvm.vm(vm);
   ASSERT_EQ(kvm.ioctl_set_user_memory_region(vm, region(0, 0, 1 * M, 16 * K, 0)), ok());
-  EXPECT_TRUE(v->mmu_events().empty());  // create never zaps
+  EXPECT_TRUE(v->mmu().events().empty());  // create never zaps
   ASSERT_EQ(kvm.ioctl_set_user_memory_region(vm, region(0, 0, 2 * M, 16 * K, 0)), ok());
-  EXPECT_EQ(v->mmu_events(), (std::vector<MmuEvent>{{MmuEvent::Kind::zap_all, 0, 0, 0}}));
-  v->clear_mmu_events();
+  EXPECT_EQ(v->mmu().events(), (std::vector<MmuEvent>{{MmuEvent::Kind::zap_all, 0, 0, 0}}));
+  v->mmu().clear_events();
   ASSERT_EQ(kvm.ioctl_enable_cap(vm, cap_args(KVM_CAP_DISABLE_QUIRKS2, KVM_X86_QUIRK_SLOT_ZAP_ALL)), ok());
   ASSERT_EQ(kvm.ioctl_set_user_memory_region(vm, region(0, 0, 0, 0, 0)), ok());
-  EXPECT_EQ(v->mmu_events(), (std::vector<MmuEvent>{{MmuEvent::Kind::zap_range, 0, 512, 516}}));
+  EXPECT_EQ(v->mmu().events(), (std::vector<MmuEvent>{{MmuEvent::Kind::zap_range, 0, 512, 516}}));
   // A move failing the gfn limit has already zapped.
   ASSERT_EQ(kvm.ioctl_set_user_memory_region(vm, region(1, 0, 0, 4 * K, 0)), ok());
-  v->clear_mmu_events();
+  v->mmu().clear_events();
   EXPECT_EQ(kvm.ioctl_set_user_memory_region(vm, region(1, 0, 1ull << 46, 4 * K, 0)), fail(EINVAL));
-  EXPECT_EQ(v->mmu_events(), (std::vector<MmuEvent>{{MmuEvent::Kind::zap_range, 0, 0, 1}}));
+  EXPECT_EQ(v->mmu().events(), (std::vector<MmuEvent>{{MmuEvent::Kind::zap_range, 0, 0, 1}}));
   EXPECT_EQ(v->slots(0).find(1)->base_gfn, 0u);
 }
 
@@ -157,7 +157,7 @@ TEST_F(ModelTest, SwProtectedVmZapsOnlyTheSlot) {
   const int vm = new_vm(KVM_X86_SW_PROTECTED_VM);
   ASSERT_EQ(kvm.ioctl_set_user_memory_region(vm, region(0, 0, 1 * M, 16 * K, 0)), ok());
   ASSERT_EQ(kvm.ioctl_set_user_memory_region(vm, region(0, 0, 0, 0, 0)), ok());
-  EXPECT_EQ(kvm.vm(vm)->mmu_events(), (std::vector<MmuEvent>{{MmuEvent::Kind::zap_range, 0, 256, 260}}));
+  EXPECT_EQ(kvm.vm(vm)->mmu().events(), (std::vector<MmuEvent>{{MmuEvent::Kind::zap_range, 0, 256, 260}}));
 }
 
 TEST_F(Linux61Test, AlwaysZapAllAndNoRegion2) {
@@ -165,7 +165,7 @@ TEST_F(Linux61Test, AlwaysZapAllAndNoRegion2) {
   EXPECT_EQ(kvm.ioctl_set_user_memory_region2(vm, region2(0, 0, 0, 4 * K, 0)), fail(ENOTTY));
   ASSERT_EQ(kvm.ioctl_set_user_memory_region(vm, region(0, 0, 0, 4 * K, 0)), ok());
   ASSERT_EQ(kvm.ioctl_set_user_memory_region(vm, region(0, 0, 0, 0, 0)), ok());
-  EXPECT_EQ(kvm.vm(vm)->mmu_events(), (std::vector<MmuEvent>{{MmuEvent::Kind::zap_all, 0, 0, 0}}));
+  EXPECT_EQ(kvm.vm(vm)->mmu().events(), (std::vector<MmuEvent>{{MmuEvent::Kind::zap_all, 0, 0, 0}}));
   EXPECT_EQ(kvm.ioctl_set_user_memory_region(vm, region(0, KVM_MEM_GUEST_MEMFD, 0, 4 * K, 0)), fail(EINVAL));
 }
 
@@ -176,13 +176,13 @@ TEST_F(ModelTest, HostInvalidationZapsCoveredGfnsOfEverySlot) {
   ASSERT_EQ(kvm.ioctl_set_user_memory_region(vm, region(1, 0, 4 * M, 16 * K, m + 16 * K)), ok());  // alias
   ASSERT_EQ(kvm.ioctl_set_user_memory_region(vm, region(1 << 16 | 1, 0, 0, 4 * K, m + 60 * K)), ok());
   Vm* v = kvm.vm(vm);
-  v->clear_mmu_events();
+  v->mmu().clear_events();
   ASSERT_EQ(kvm.madvise(m + 16 * K, 8 * K, MADV_DONTNEED), ok());
-  EXPECT_EQ(v->mmu_events(), (std::vector<MmuEvent>{{MmuEvent::Kind::zap_range, 0, 256 + 4, 256 + 6},
+  EXPECT_EQ(v->mmu().events(), (std::vector<MmuEvent>{{MmuEvent::Kind::zap_range, 0, 256 + 4, 256 + 6},
                                                     {MmuEvent::Kind::zap_range, 0, 1024, 1026}}));
-  v->clear_mmu_events();
+  v->mmu().clear_events();
   ASSERT_EQ(kvm.munmap(m + 60 * K, 4 * K), ok());
-  EXPECT_EQ(v->mmu_events(), (std::vector<MmuEvent>{{MmuEvent::Kind::zap_range, 0, 256 + 15, 256 + 16},
+  EXPECT_EQ(v->mmu().events(), (std::vector<MmuEvent>{{MmuEvent::Kind::zap_range, 0, 256 + 15, 256 + 16},
                                                     {MmuEvent::Kind::zap_range, 1, 0, 1}}));
 }
 

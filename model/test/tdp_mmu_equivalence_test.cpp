@@ -474,7 +474,7 @@ TEST(TdpMmuEquivalence, La57ProfileMapsAbove64TiB) {
     uapi::kvm_pre_fault_memory p{kGpa, kSize, 0, {}};
     const Ret pf = kvm.ioctl_pre_fault_memory(vcpu_fd, p);
     *st = *kvm.stats(vm_fd);
-    EXPECT_EQ(kvm.vm(vm_fd)->mmu(0).root_level(), 5);
+    EXPECT_EQ(kvm.vm(vm_fd)->mmu().page_table(0).root_level(), 5);
     EXPECT_EQ(kvm.mapping(vm_fd, kGpa + kSize - 4096)->level, 2);
     return pf;
   };

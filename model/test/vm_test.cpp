@@ -13,7 +13,7 @@ TEST_F(PvmTest, DirtyLogWithoutAndWithManualProtect) {
   EXPECT_EQ(kvm.ioctl_get_dirty_log(vm, 1, bm), ok());
   EXPECT_EQ(bm, std::vector<u64>(8, 0));
   Vm* v = kvm.vm(vm);
-  for (u64 g = 0; g < 10; ++g) v->mark_dirty(*v->slots(0).find(1), g);
+  for (u64 g = 0; g < 10; ++g) v->mmu().mark_dirty(*v->slots(0).find(1), g);
   EXPECT_EQ(kvm.ioctl_get_dirty_log(vm, 1, bm), ok());
   EXPECT_EQ(bm[0], 0x3ffu);
   EXPECT_EQ(kvm.ioctl_get_dirty_log(vm, 1, bm), ok());
@@ -140,11 +140,11 @@ TEST_F(ModelTest, MemoryAttributes) {
   ASSERT_EQ(kvm.ioctl_set_user_memory_region(pvm, region(0, 0, 1 * M, 2 * M, 0)), ok());
   Vm* v = kvm.vm(pvm);
   ASSERT_EQ(kvm.ioctl_set_memory_attributes(pvm, kvm_memory_attributes{0, 2 * M, 8, 0}), ok());
-  EXPECT_EQ(v->mmu_events(), (std::vector<MmuEvent>{{MmuEvent::Kind::zap_range, 0, 256, 512},
+  EXPECT_EQ(v->mmu().events(), (std::vector<MmuEvent>{{MmuEvent::Kind::zap_range, 0, 256, 512},
                                                     {MmuEvent::Kind::attributes_changed, 0, 0, 512}}));
-  v->clear_mmu_events();
+  v->mmu().clear_events();
   ASSERT_EQ(kvm.ioctl_set_memory_attributes(pvm, kvm_memory_attributes{0, 2 * M, 8, 0}), ok());
-  EXPECT_TRUE(v->mmu_events().empty());  // already set: no-op
+  EXPECT_TRUE(v->mmu().events().empty());  // already set: no-op
   ASSERT_EQ(kvm.ioctl_set_memory_attributes(pvm, kvm_memory_attributes{0, 1ull << 40, 8, 0}), ok());
   EXPECT_EQ(v->attributes().run_count(), 1u);
 }

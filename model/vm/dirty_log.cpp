@@ -26,7 +26,7 @@ Ret Vm::get_dirty_log(u32 slot_arg, std::vector<u64>& bitmap) {
       if (!(mask >> b & 1)) { ++b; continue; }
       u64 e = b;
       while (e < 64 && (mask >> e & 1)) ++e;
-      write_protect(*s, s->base_gfn + w * 64 + b, s->base_gfn + w * 64 + e);
+      mmu_.write_protect(*s, s->base_gfn + w * 64 + b, s->base_gfn + w * 64 + e);
       b = e;
     }
     s->dirty_bitmap[w] = 0;
@@ -54,7 +54,7 @@ Ret Vm::clear_dirty_log(u32 slot_arg, u64 first_page, u32 num_pages, const std::
     const u64 bit = 1ull << (rel % 64);
     if (word & bit) {
       word &= ~bit;
-      write_protect(*s, s->base_gfn + rel, s->base_gfn + rel + 1);
+      mmu_.write_protect(*s, s->base_gfn + rel, s->base_gfn + rel + 1);
     }
   }
   return Ret::ok();

@@ -33,7 +33,7 @@ Explanation explain_gpa(const Vm& vm, u64 gpa) {
   const u64 gfn = gpa >> 12;
   e.attributes = vm.attributes().get(gfn);
   e.is_private = vm.has_private_mem() && (e.attributes & KVM_MEMORY_ATTRIBUTE_PRIVATE);
-  e.leaf = vm.mapping(gpa);
+  e.leaf = vm.mmu().mapping(gpa);
   const Memslot* slot = vm.slots(0).by_gfn(gfn);
   if (!slot) {
     e.summary = e.is_private ? "no memslot: a private access is a memory fault (EFAULT)"
@@ -50,7 +50,7 @@ Explanation explain_gpa(const Vm& vm, u64 gpa) {
   PageFault f;
   f.gpa = gpa;
   f.is_private = e.is_private;
-  const HugepageAdjustInput in = vm.adjust_input(*slot, gfn, f, true);
+  const HugepageAdjustInput in = vm.mmu().adjust_input(*slot, gfn, f, true);
   e.decision = hugepage_adjust(in);
 
   // Every factor, whether or not it limits (hugepage_adjust stops at the first 4K verdict).
@@ -75,11 +75,11 @@ Explanation explain_gpa(const Vm& vm, u64 gpa) {
     for (const LpageReason& r : reasons) e.factors.push_back({lpage_rule_name(r.rule), level - 1, r.detail});
   }
   if (!in.gmem_backed) {
-    const HostMemory::HostPeek p = vm.host().peek(slot->hva_of(gfn));
+    const HostMemory::HostPeek p = vm.mmu().context().host.peek(slot->hva_of(gfn));
     e.factors.push_back({"host_level", std::max(1, p.level), "hva " + hex(slot->hva_of(gfn)) + ": " + p.detail});
   }
   e.factors.push_back({"nx_huge_pages", 3,
-                       vm.nx_workaround() ? "mitigation on: huge leaves are not executable; an exec fault maps 4K"
+                       vm.mmu().nx_huge_pages() ? "mitigation on: huge leaves are not executable; an exec fault maps 4K"
                                           : (vm.profile().nx_huge_pages ? "mitigation disabled for this VM"
                                                                         : "mitigation off (profile)")});
 

@@ -6,6 +6,7 @@
 // attributes (per 1G and 2M region), host backing, and the NX huge page mitigation.
 // When the present leaf differs from today's decision, it says so: leaves keep the level of the
 // fault that made them (e.g. mapped before dirty logging was enabled, or split by an exec fault).
+// Invariant: explaining never changes the Kvm (the host level is peeked, nothing is faulted).
 #pragma once
 
 #include <optional>

@@ -44,7 +44,7 @@ Vm* Kvm::vm(int fd) {
 void Kvm::forward(const std::vector<HostRange>& invalidated) {
   if (invalidated.empty()) return;
   for (const auto& weak : vms_)
-    if (auto v = weak.lock()) v->host_invalidated(invalidated);
+    if (auto v = weak.lock()) v->mmu().host_invalidated(invalidated);
 }
 
 Ret Kvm::finish(const HostChange& c) {
@@ -122,7 +122,7 @@ Ret Kvm::ioctl_create_vm(int fd, u64 type) {
   if (type >= 32 || !(profile_.vm_types & (1ull << type))) return Ret::fail(EINVAL);
   auto v = std::make_shared<Vm>(profile_, host_, type, pt_impl_);
   // Host invalidations caused by KVM's own GUP reach every VM, like any MMU notifier event.
-  v->set_host_notifier([this](const std::vector<HostRange>& r) { forward(r); });
+  v->mmu().set_host_notifier([this](const std::vector<HostRange>& r) { forward(r); });
   v->set_fault_injector(&faults_);
   vms_.push_back(v);
   FdEntry ve{FdKind::vm};
@@ -335,13 +335,13 @@ AccessOutcome Kvm::access(int vcpu_fd, u64 gpa, AccessKind kind) {
 std::optional<Stats> Kvm::stats(int vm_fd) {
   const Vm* v = vm(vm_fd);
   if (!v) return std::nullopt;
-  return v->stats();
+  return v->mmu().stats();
 }
 
 std::optional<Mapping> Kvm::mapping(int vm_fd, u64 gpa) {
   const Vm* v = vm(vm_fd);
   if (!v) return std::nullopt;
-  return v->mapping(gpa);
+  return v->mmu().mapping(gpa);
 }
 
 bool Kvm::inject_fault(const std::string& site, const std::string& kind, u64 after, u64 count) {

@@ -8,6 +8,8 @@
 // Lifetimes follow the kernel's references: a VM lives while its VM fd, a vCPU fd or a
 // guest_memfd of it is open; a guest_memfd file lives while its fd is open or it is mmapped.
 // Host memory changes are forwarded to every live VM as MMU-notifier invalidations.
+// Invariant: every open fd has exactly one kind; a Vm stays where it was built (its Mmu and
+// notifier point into it).
 #pragma once
 
 #include <map>

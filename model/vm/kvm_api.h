@@ -8,6 +8,7 @@
 //    deterministic address space, the real backend uses real ones.
 //  * stats()/mapping() return std::nullopt when the backend cannot observe that at all
 //    (mapping() on real KVM); a caller must then report "unobservable", never a pass.
+// Invariant: an implementation never reports an unobservable value as a value (std::nullopt).
 #pragma once
 
 #include <optional>

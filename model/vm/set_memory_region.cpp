@@ -115,7 +115,7 @@ Ret Vm::set_user_memory_region(const kvm_userspace_memory_region2& mem, bool v2,
 
   // lpage_info: MOVE recomputes it (new base gfn), FLAGS_ONLY keeps the old arrays.
   if (change == Change::flags_only) slot.lpage_info = old->lpage_info;
-  else init_lpage_info(slot);
+  else mmu_.init_lpage_info(slot);
 
   // 18. DELETE/MOVE zap before prepare: a later failure leaves the mappings zapped.
   if (change == Change::move) invalidate_slot(*old);
@@ -155,7 +155,7 @@ Ret Vm::set_user_memory_region(const kvm_userspace_memory_region2& mem, bool v2,
   slot.gmem = prev.gmem;  // modify never carries GUEST_MEMFD: only non-gmem slots get here
   slot.gmem_only = prev.gmem_only;
   set.insert(std::move(slot));
-  if (change == Change::flags_only) flags_changed(prev, *set.find(id));
+  if (change == Change::flags_only) mmu_.slot_flags_changed(prev, *set.find(id));
   return Ret::ok();
 }
 

@@ -4,6 +4,7 @@
 #include <cerrno>
 
 #include "model/core_assert.h"
+#include "model/mmu/invariants.h"
 
 namespace kvmsim::model {
 
@@ -17,9 +18,14 @@ Vm::Vm(const Profile& profile, HostMemory& host, u64 type, PageTableImpl pt_impl
       has_private_mem_(type == KVM_X86_SW_PROTECTED_VM),
       pre_fault_allowed_(type == KVM_X86_DEFAULT_VM || type == KVM_X86_SW_PROTECTED_VM),
       nr_as_(has_private_mem_ ? 1 : std::max<u32>(1, profile.nr_address_spaces)),
-      slots_(nr_as_) {
-  for (u32 as = 0; as < nr_as_; ++as)
-    mmu_.push_back(make_page_table(pt_impl, profile.root_level, profile.max_huge_level, nx_workaround()));
+      slots_(nr_as_),
+      mmu_(MmuContext{profile_, host_, slots_, attributes_, has_private_mem_, pre_fault_allowed_, ever_had_memslot_,
+                      manual_protect_},
+           nr_as_, pt_impl) {}
+
+void Vm::set_fault_injector(FaultInjector* f) {
+  faults_ = f;
+  mmu_.set_fault_injector(f);
 }
 
 const GuestMemfd* Vm::gmem(u64 file_id) const {
@@ -82,9 +88,8 @@ Ret Vm::enable_cap(const kvm_enable_cap& cap) {
       if (!supported || cap.args[0]) return Ret::fail(EINVAL);
       // The model runs as root (CAP_SYS_BOOT), so no EPERM.
       if (!vcpus_.empty()) return Ret::fail(EINVAL);
-      disable_nx_huge_pages_ = true;
       // No vCPU yet, so nothing can be mapped: no zap needed when the mitigation changes.
-      for (auto& m : mmu_) m->set_nx_huge_pages(nx_workaround());
+      mmu_.disable_nx_huge_pages();
       return Ret::ok();
     default:
       return Ret::fail(EINVAL);
@@ -98,34 +103,8 @@ bool Vm::slot_zap_all() const {
 }
 
 void Vm::invalidate_slot(const Memslot& old) {
-  if (slot_zap_all()) zap_all();
-  else zap_gfn_range(old.as_id, old.base_gfn, old.end_gfn());
-}
-
-void Vm::host_invalidated(const std::vector<HostRange>& ranges) {
-  // kvm_mmu_notifier_invalidate_range_start: every slot of every address space whose hva range
-  // intersects, translated to the covered gfns (partial pages round outwards).
-  for (const HostRange& h : ranges) {
-    for (u32 as = 0; as < nr_as_; ++as) {
-      for (const Memslot* s : slots_[as].by_id()) {
-        const u64 hs = std::max(h.start, s->userspace_addr);
-        const u64 he = std::min(h.end, s->hva_end());
-        if (hs >= he) continue;
-        const u64 start = s->base_gfn + ((hs - s->userspace_addr) >> 12);
-        const u64 end = s->base_gfn + ((he - s->userspace_addr + kPageSize - 1) >> 12);
-        zap_gfn_range(s->as_id, start, end);
-      }
-    }
-  }
-}
-
-void Vm::mark_dirty(const Memslot& slot, u64 gfn) {
-  KVMSIM_ASSERT(slot.contains(gfn), "gfn %llx outside slot %u", (unsigned long long)gfn, slot.id);
-  Memslot* s = slots_[slot.as_id].find(slot.id);
-  KVMSIM_ASSERT(s == &slot, "slot %u is not this VM's", slot.id);
-  if (!s->has_dirty_bitmap) return;
-  const u64 rel = gfn - s->base_gfn;
-  s->dirty_bitmap[rel / 64] |= 1ull << (rel % 64);
+  if (slot_zap_all()) mmu_.zap_all();
+  else mmu_.zap_gfn_range(old.as_id, old.base_gfn, old.end_gfn());
 }
 
 Ret Vm::set_memory_attributes(const kvm_memory_attributes& a) {
@@ -136,9 +115,9 @@ Ret Vm::set_memory_attributes(const kvm_memory_attributes& a) {
   // Pre-phase: zap the intersection with every memslot of every address space.
   for (u32 as = 0; as < nr_as_; ++as)
     for (const Memslot* s : slots_[as].overlapping(start, end))
-      zap_gfn_range(s->as_id, std::max(start, s->base_gfn), std::min(end, s->end_gfn()));
+      mmu_.zap_gfn_range(s->as_id, std::max(start, s->base_gfn), std::min(end, s->end_gfn()));
   attributes_.set(start, end, a.attributes);
-  post_set_memory_attributes(start, end);
+  mmu_.post_set_memory_attributes(start, end);
   return Ret::ok();
 }
 
@@ -157,12 +136,12 @@ Ret Vm::pre_fault_memory(u32 vcpu_id, kvm_pre_fault_memory& range) {
       break;
     }
     // Runs of pages whose steps would all succeed alike are mapped at once (pre_fault.cpp).
-    if (const u64 done = pre_fault_bulk(range.gpa, range.size)) {
+    if (const u64 done = mmu_.pre_fault_bulk(range.gpa, range.size)) {
       range.size -= done;
       range.gpa += done;
       continue;
     }
-    r = pre_fault_step(range.gpa, range.size);
+    r = mmu_.pre_fault_step(range.gpa, range.size);
     // 0 (no progress) and EIO are WARNs in the kernel; like any error they stop the loop.
     if (!r.is_ok() || r.ret == 0) break;
     range.size -= static_cast<u64>(r.ret);
@@ -171,5 +150,12 @@ Ret Vm::pre_fault_memory(u32 vcpu_id, kvm_pre_fault_memory& range) {
   if (range.size != full_size) return Ret::ok();  // partial progress hides a later error
   return r.is_ok() ? Ret::ok() : r;
 }
+
+AccessOutcome Vm::access(u32 vcpu_id, u64 gpa, AccessKind kind) {
+  KVMSIM_ASSERT(has_vcpu(vcpu_id), "vcpu %u", vcpu_id);
+  return mmu_.access(gpa, kind);
+}
+
+void check_invariants(const Vm& vm) { check_invariants(vm.mmu()); }
 
 }  // namespace kvmsim::model

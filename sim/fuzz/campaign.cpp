@@ -7,7 +7,7 @@
 #include <variant>
 
 #include "model/core_assert.h"
-#include "model/mmu/invariants.h"
+#include "model/vm/vm.h"
 #include "model/vm/kvm.h"
 #include "sim/differential.h"
 #include "sim/fuzz/generator.h"

@@ -10,6 +10,7 @@
 #include <functional>
 #include <sstream>
 
+#include "model/mmu/lpage_rules_override.h"
 #include "model/vm/kvm.h"
 #include "model/profiles/profile.h"
 #include "sim/backend/backend.h"
@@ -213,12 +214,21 @@ TEST(FuzzShrinker, KeepsOnlyWhatThePredicateNeeds) {
 model::Profile planted_profile() {
   model::Profile p = *model::find_profile("linux-6.18");
   p.name = "linux-6.18-planted";
-  p.planted_bug_lpage_tail = true;
   return p;
 }
 
+// The planted bug, installed for VMs of the planted profile only (model/mmu/lpage_rules_override.h):
+// lpage_info's slot-tail rule looks at the last gfn instead of the end gfn (off by one), so a slot
+// whose end is huge-page aligned loses its last huge page and one ending a page past a boundary
+// gains one.
+struct OffByOneTail : model::LpageRules {
+  u64 tail_gfn(u64 base_gfn, u64 npages) const override { return base_gfn + npages - 1; }
+};
+
 TEST(FuzzPlantedBug, FoundAndShrunkToSixStatements) {
   const model::Profile planted = planted_profile();
+  const OffByOneTail off_by_one;
+  const model::ScopedLpageRulesOverride plant(planted, off_by_one);
   const std::string out_dir = ::testing::TempDir() + "fuzz-planted";
   std::optional<FoundDivergence> found;
   u64 seed = 1;

@@ -8,7 +8,11 @@
 // the map. A leaf that ends up writable in a dirty-logged slot marks the gfn dirty (make_spte).
 // The private bit of a *guest access* is the vCPU's view: the gfn's current attribute (a
 // guest access to a PRIVATE gfn is a private fault). Tests can ask for a mismatching fault by
-// calling Vm::page_fault() directly.
+// calling Mmu::page_fault() directly.
+// This header holds only the fault's input and result (struct kvm_page_fault and the RET_PF_*
+// outcome) so that mmu.h can declare the fault path without the fault path including mmu.h
+// back; the path itself is Mmu::page_fault() in kvm_mmu_fault.cpp.
+// Invariant: plain data; FaultResult::level and decision are meaningful only for fixed/spurious.
 #pragma once
 
 #include "model/mmu/hugepage_adjust.h"
