@@ -7,6 +7,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,13 @@ struct Profile {
 
   // ---- uAPI surface ----
   std::map<u32, CapAnswer> caps;  // caps absent from the map answer 0
+  // Caps whose answers are data of the host the table was measured on, not of the kernel version: vCPU
+  // counts (online CPUs, CONFIG_KVM_MAX_NR_VCPUS), CPU features (XSAVE, TSC scaling, bus-lock exit, MWAIT
+  // exits, PMU), the vendor module (SMM MSR emulation, nested state size, quirks, VM types). Another host
+  // running the same kernel may answer them differently; `kvmsim probe` marks them. Empty for profiles whose
+  // table was not measured.
+  std::set<u32> host_dependent_caps;
+  std::string caps_host;  // the host the cap table was measured on ("" if not measured)
   u64 vm_types = 1;               // bitmask of accepted KVM_CREATE_VM types
   bool has_region2 = true;            // KVM_SET_USER_MEMORY_REGION2 exists (else ENOTTY)
   bool has_guest_memfd = true;        // KVM_CREATE_GUEST_MEMFD exists (else ENOTTY)
