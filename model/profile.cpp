@@ -317,6 +317,10 @@ Profile linux_7_3() {
   // replaces the huge zero page with a THP (mm/huge_memory.c do_huge_zero_wp_pmd, v6.13). Measured on 7.3.4 by
   // traces/nested/prefault_thp_then_write_7.3.trace.
   p.huge_zero_wp_allocates_thp = true;
+  // A guest_memfd range bound to a second slot: EEXIST on 7.3.4 (virt/kvm/guest_memfd.c
+  // kvm_gmem_commit_memory_region, the xa_find over the file's bindings; found pairing traces/gmem/bind.trace,
+  // regression traces/nested/gmem_bind_overlap_eexist_7.3.trace).
+  p.gmem_binding_overlap_errno = EEXIST;
   return p;
 }
 
@@ -348,6 +352,8 @@ Profile linux_6_18() {
   // KVM_X2APIC_ENABLE/DISABLE_SUPPRESS_EOI_BROADCAST (bits 2-3 of KVM_CAP_X2APIC_API, x86.c
   // KVM_X2APIC_API_VALID_FLAGS) were posted after the 6.18 merge window; 6.12 answers 3 like 6.18.
   p.caps[129] = same(3);  // KVM_CAP_X2APIC_API
+  // An overlapping guest_memfd binding is EINVAL up to v7.0 (kvm_gmem_bind); 7.3 answers EEXIST.
+  p.gmem_binding_overlap_errno = EINVAL;
   // KVM_CAP_ONE_REG stays 1 (6.12: 0): x86 KVM_{GET,SET}_ONE_REG came with CET virtualization in 6.18
   // ("KVM: x86: Add KVM_{G,S}ET_ONE_REG uAPIs for MSRs").
   p.max_gfn = (1ull << 34) - 1;
@@ -375,7 +381,9 @@ Profile linux_6_18_pvm() {
   p.caps[KVM_CAP_DIRTY_LOG_RING] = same(1048576);
   p.caps[KVM_CAP_DIRTY_LOG_RING_ACQ_REL] = same(1048576);
   p.caps[KVM_CAP_GUEST_MEMFD_FLAGS] = same(3);
-  p.caps[KVM_CAP_DISABLE_QUIRKS2] = same(0x5ff);  // measured by `kvmsim probe` (1535)
+  // Measured by `kvmsim probe` (1535): upstream's 0x7ff without IGNORE_GUEST_PAT (bit 9), which
+  // kvm_x86_vendor_init drops when TDP is off (shadow paging always ignores guest PAT).
+  p.caps[KVM_CAP_DISABLE_QUIRKS2] = same(0x5ff);
   p.vm_types = 1u << KVM_X86_DEFAULT_VM;
   p.has_memory_attributes = false;
   p.nr_address_spaces = 1;
@@ -500,6 +508,9 @@ Profile linux_6_12_shadow() {
   p.description = "linux-6.12 (nested oracle) with kvm_amd.npt=0: shadow paging";
   p.caps[KVM_CAP_PRE_FAULT_MEMORY] = same(0);
   p.caps[185] = same(1);  // KVM_CAP_SMALLER_MAXPHYADDR: svm.c sets allow_smaller_maxphyaddr = !npt_enabled
+  // kvm_x86_vendor_init drops KVM_X86_QUIRK_IGNORE_GUEST_PAT (bit 9) without TDP: shadow paging always ignores
+  // guest PAT. 0x5ff is also what this machine's shadow-paging kvm_pvm answers (linux-6.18-pvm).
+  p.caps[KVM_CAP_DISABLE_QUIRKS2] = same(0x7ff & ~0x200ull);
   p.tdp = false;
   p.eager_page_split = false;
   // The legacy MMU's fault path, as on this machine's kvm_pvm (found by kvmsim fuzz on the oracle:
@@ -537,6 +548,8 @@ Profile linux_7_3_shadow() {
   p.description = "linux-7.3 (nested oracle) with kvm_amd.npt=0: shadow paging";
   p.caps[KVM_CAP_PRE_FAULT_MEMORY] = same(0);
   p.caps[185] = same(1);  // KVM_CAP_SMALLER_MAXPHYADDR
+  // Without TDP kvm_x86_vendor_init drops KVM_X86_QUIRK_IGNORE_GUEST_PAT (bit 9) from the supported quirks.
+  p.caps[KVM_CAP_DISABLE_QUIRKS2] = same(0xfff & ~0x200ull);
   p.tdp = false;
   p.eager_page_split = false;
   p.drop_large_spte = true;

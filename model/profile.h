@@ -51,7 +51,7 @@ struct Profile {
   u64 max_gfn = (1ull << 34) - 1;  // last gfn a slot may cover (kvm_mmu_max_gfn)
   u64 user_ptr_max = 0x7ffffffff000ull;  // access_ok: userspace_addr + size must not exceed this
   bool gmem_slot_needs_private_mem = false;  // GUEST_MEMFD slot flag only for VMs with private mem
-  int gmem_binding_overlap_errno = 22;       // EINVAL through v7.0, EEXIST in kvm-x86/next
+  int gmem_binding_overlap_errno = 22;       // EINVAL through v7.0, EEXIST in 7.3 (measured)
 
   // ---- guest_memfd ----
   u64 gmem_flags_shared_vm = 3;   // KVM_CAP_GUEST_MEMFD_FLAGS for a VM without private memory
