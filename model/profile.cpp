@@ -511,9 +511,9 @@ Profile linux_6_12_shadow() {
   // kvm_x86_vendor_init drops KVM_X86_QUIRK_IGNORE_GUEST_PAT (bit 9) without TDP: shadow paging always ignores
   // guest PAT. 0x5ff is also what this machine's shadow-paging kvm_pvm answers (linux-6.18-pvm).
   p.caps[KVM_CAP_DISABLE_QUIRKS2] = same(0x7ff & ~0x200ull);
-  // kvm_mmu_max_gfn() (arch/x86/kvm/mmu.h) uses 52 bits, not the host MAXPHYADDR, without TDP: a slot at 1T is
-  // accepted (measured on the 7.3 oracle with npt=0; the same function in 6.12).
-  p.max_gfn = (1ull << 40) - 1;
+  // max_gfn stays the vCPU's MAXPHYADDR 40 although kvm_mmu_max_gfn() (arch/x86/kvm/mmu.h) accepts 52-bit slots
+  // without TDP: the kvm backend places its guest agent below max_gfn, and above MAXPHYADDR the agent's page
+  // tables are refused (KVM_SET_SREGS EINVAL). conformance/KNOWN_DIFFERENCES.md records the slot limit.
   p.tdp = false;
   p.eager_page_split = false;
   // The legacy MMU's fault path, as on this machine's kvm_pvm (found by kvmsim fuzz on the oracle:
@@ -553,9 +553,9 @@ Profile linux_7_3_shadow() {
   p.caps[185] = same(1);  // KVM_CAP_SMALLER_MAXPHYADDR
   // Without TDP kvm_x86_vendor_init drops KVM_X86_QUIRK_IGNORE_GUEST_PAT (bit 9) from the supported quirks.
   p.caps[KVM_CAP_DISABLE_QUIRKS2] = same(0xfff & ~0x200ull);
-  // kvm_mmu_max_gfn() (arch/x86/kvm/mmu.h) allows 52-bit GPAs without TDP: a slot at 1T is accepted. Measured:
-  // traces/nested/caps_probe_7.3_shadow.trace.
-  p.max_gfn = (1ull << 40) - 1;
+  // max_gfn stays the vCPU's MAXPHYADDR 40 although kvm_mmu_max_gfn() (arch/x86/kvm/mmu.h) accepts 52-bit slots
+  // without TDP: the kvm backend places its guest agent below max_gfn, and above MAXPHYADDR the agent's page
+  // tables are refused (KVM_SET_SREGS EINVAL). conformance/KNOWN_DIFFERENCES.md records the slot limit.
   p.tdp = false;
   p.eager_page_split = false;
   p.drop_large_spte = true;
