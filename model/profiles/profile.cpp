@@ -19,34 +19,344 @@ namespace {
 
 CapAnswer same(u64 v) { return CapAnswer{v, v, v}; }
 
-// Upstream 6.18 x86 on a TDP host with CONFIG_KVM_SW_PROTECTED_VM (docs/semantics/vm-and-caps.md §4).
-Profile linux_6_18() {
+// x86 capabilities whose answers come from the host rather than the kernel version (arch/x86/kvm/x86.c
+// kvm_vm_ioctl_check_extension): NR_VCPUS (num_online_cpus), MAX_VCPUS/MAX_VCPU_ID (CONFIG_KVM_MAX_NR_VCPUS of
+// the host's kernel build), XCRS/XSAVE2 (host XSAVE and XCR0), TSC_CONTROL/VM_TSC_CONTROL (TSC scaling),
+// X86_DISABLE_EXITS (MWAIT/C-state support), X86_SMM (the vendor's SMBASE emulation), NESTED_STATE and the
+// Hyper-V nested caps (vendor module), SMALLER_MAXPHYADDR (vendor + npt/ept), X86_BUS_LOCK_EXIT and
+// X86_NOTIFY_VMEXIT (CPU features), PMU_CAPABILITY (enable_pmu), SGX_ATTRIBUTE, DISABLE_QUIRKS2 (vendor-specific
+// quirks), VM_TYPES (SEV/SNP/TDX support) and PRE_FAULT_MEMORY (tdp_enabled).
+std::set<u32> x86_host_dependent_caps() {
+  return {9 /* NR_VCPUS */,        56 /* XCRS */,           60 /* TSC_CONTROL */,
+          66 /* MAX_VCPUS */,      117 /* X86_SMM */,       128 /* MAX_VCPU_ID */,
+          143 /* X86_DISABLE_EXITS */, 157 /* NESTED_STATE */, 163 /* HYPERV_ENLIGHTENED_VMCS */,
+          175 /* HYPERV_DIRECT_TLBFLUSH */, 185 /* SMALLER_MAXPHYADDR */, 193 /* X86_BUS_LOCK_EXIT */,
+          196 /* SGX_ATTRIBUTE */, 208 /* XSAVE2 */,      212 /* PMU_CAPABILITY */,
+          213 /* DISABLE_QUIRKS2 */, 214 /* VM_TSC_CONTROL */, 219 /* X86_NOTIFY_VMEXIT */,
+          235 /* VM_TYPES */,      236 /* PRE_FAULT_MEMORY */};
+}
+
+// Linux 7.3.4 (Debian cloud build, stock kvm.ko) as measured on the nested oracle by
+// traces/nested/caps_probe_7.3.trace: every capability number 0..251 on /dev/kvm and on a DEFAULT VM. Listed:
+// every cap answered non-zero; all others answered 0. Values of x86_host_dependent_caps() are the oracle
+// host's (one qemu64+svm+npt vCPU under TCG: no XSAVE, no TSC scaling, no PMU).
+std::map<u32, CapAnswer> caps_7_3() {
+  return {
+      {0, same(1)},  // KVM_CAP_IRQCHIP
+      {1, same(1)},  // KVM_CAP_HLT
+      {2, same(1)},  // KVM_CAP_MMU_SHADOW_CACHE_CONTROL
+      {3, same(1)},  // KVM_CAP_USER_MEMORY
+      {4, same(1)},  // KVM_CAP_SET_TSS_ADDR
+      {6, same(1)},  // KVM_CAP_VAPIC
+      {7, same(1)},  // KVM_CAP_EXT_CPUID
+      {8, same(1)},  // KVM_CAP_CLOCKSOURCE
+      {9, same(1)},  // KVM_CAP_NR_VCPUS
+      {10, same(32764)},  // KVM_CAP_NR_MEMSLOTS
+      {11, same(1)},  // KVM_CAP_PIT
+      {12, same(1)},  // KVM_CAP_NOP_IO_DELAY
+      {14, same(1)},  // KVM_CAP_MP_STATE
+      {15, same(2)},  // KVM_CAP_COALESCED_MMIO
+      {16, same(1)},  // KVM_CAP_SYNC_MMU
+      {21, same(1)},  // KVM_CAP_DESTROY_MEMORY_REGION_WORKS
+      {22, same(1)},  // KVM_CAP_USER_NMI
+      {23, same(1)},  // KVM_CAP_SET_GUEST_DEBUG
+      {24, same(1)},  // KVM_CAP_REINJECT_CONTROL
+      {25, same(4096)},  // KVM_CAP_IRQ_ROUTING
+      {26, same(1)},  // KVM_CAP_IRQ_INJECT_STATUS
+      {30, same(1)},  // KVM_CAP_JOIN_MEMORY_REGIONS_WORKS
+      {31, same(32)},  // KVM_CAP_MCE
+      {32, same(1)},  // KVM_CAP_IRQFD
+      {33, same(1)},  // KVM_CAP_PIT2
+      {34, same(1)},  // KVM_CAP_SET_BOOT_CPU_ID
+      {35, same(1)},  // KVM_CAP_PIT_STATE2
+      {36, same(1)},  // KVM_CAP_IOEVENTFD
+      {37, same(1)},  // KVM_CAP_SET_IDENTITY_MAP_ADDR
+      {38, same(511)},  // KVM_CAP_XEN_HVM
+      {39, same(14)},  // KVM_CAP_ADJUST_CLOCK
+      {40, same(1)},  // KVM_CAP_INTERNAL_ERROR_DATA
+      {41, same(1)},  // KVM_CAP_VCPU_EVENTS
+      {44, same(1)},  // KVM_CAP_HYPERV
+      {45, same(1)},  // KVM_CAP_HYPERV_VAPIC
+      {46, same(1)},  // KVM_CAP_HYPERV_SPIN
+      {47, same(1)},  // KVM_CAP_PCI_SEGMENT
+      {50, same(1)},  // KVM_CAP_DEBUGREGS
+      {51, same(1)},  // KVM_CAP_X86_ROBUST_SINGLESTEP
+      {54, same(1)},  // KVM_CAP_ENABLE_CAP
+      {55, same(1)},  // KVM_CAP_XSAVE
+      {59, same(1)},  // KVM_CAP_ASYNC_PF
+      {61, same(1)},  // KVM_CAP_GET_TSC_KHZ
+      {66, same(4096)},  // KVM_CAP_MAX_VCPUS
+      {70, same(1)},  // KVM_CAP_ONE_REG
+      {72, same(1)},  // KVM_CAP_TSC_DEADLINE_TIMER
+      {74, same(7)},  // KVM_CAP_SYNC_REGS
+      {76, same(1)},  // KVM_CAP_KVMCLOCK_CTRL
+      {77, same(1)},  // KVM_CAP_SIGNAL_MSI
+      {81, same(1)},  // KVM_CAP_READONLY_MEM
+      {82, same(1)},  // KVM_CAP_IRQFD_RESAMPLE
+      {89, same(1)},  // KVM_CAP_DEVICE_CTRL
+      {95, same(1)},  // KVM_CAP_EXT_EMUL_CPUID
+      {96, same(1)},  // KVM_CAP_HYPERV_TIME
+      {97, same(1)},  // KVM_CAP_IOAPIC_POLARITY_IGNORED
+      {98, same(1)},  // KVM_CAP_ENABLE_CAP_VM
+      {100, same(1)},  // KVM_CAP_IOEVENTFD_NO_LENGTH
+      {105, same(1)},  // KVM_CAP_CHECK_EXTENSION_VM
+      {116, same(1)},  // KVM_CAP_DISABLE_QUIRKS
+      {117, same(1)},  // KVM_CAP_X86_SMM
+      {118, same(2)},  // KVM_CAP_MULTI_ADDRESS_SPACE
+      {121, same(1)},  // KVM_CAP_SPLIT_IRQCHIP
+      {122, same(1)},  // KVM_CAP_IOEVENTFD_ANY_LENGTH
+      {123, same(1)},  // KVM_CAP_HYPERV_SYNIC
+      {127, same(1)},  // KVM_CAP_VCPU_ATTRIBUTES
+      {128, same(16384)},  // KVM_CAP_MAX_VCPU_ID
+      {129, CapAnswer{15, 11, 11}},  // KVM_CAP_X2APIC_API
+      {136, same(1)},  // KVM_CAP_IMMEDIATE_EXIT
+      {143, same(14)},  // KVM_CAP_X86_DISABLE_EXITS
+      {148, same(1)},  // KVM_CAP_HYPERV_SYNIC2
+      {149, same(1)},  // KVM_CAP_HYPERV_VP_INDEX
+      {153, same(1)},  // KVM_CAP_GET_MSR_FEATURES
+      {154, same(1)},  // KVM_CAP_HYPERV_EVENTFD
+      {155, same(1)},  // KVM_CAP_HYPERV_TLBFLUSH
+      {157, same(4224)},  // KVM_CAP_NESTED_STATE
+      {159, same(1)},  // KVM_CAP_MSR_PLATFORM_INFO
+      {161, same(1)},  // KVM_CAP_HYPERV_SEND_IPI
+      {162, same(1)},  // KVM_CAP_COALESCED_PIO
+      {164, same(1)},  // KVM_CAP_EXCEPTION_PAYLOAD
+      {167, same(1)},  // KVM_CAP_HYPERV_CPUID
+      {168, same(3)},  // KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2
+      {173, same(1)},  // KVM_CAP_PMU_EVENT_FILTER
+      {182, same(1)},  // KVM_CAP_HALT_POLL
+      {183, same(1)},  // KVM_CAP_ASYNC_PF_INT
+      {184, same(1)},  // KVM_CAP_LAST_CPU
+      {187, same(1)},  // KVM_CAP_STEAL_TIME
+      {188, same(1)},  // KVM_CAP_X86_USER_SPACE_MSR
+      {189, same(1)},  // KVM_CAP_X86_MSR_FILTER
+      {190, same(1)},  // KVM_CAP_ENFORCE_PV_FEATURE_CPUID
+      {191, same(1)},  // KVM_CAP_SYS_HYPERV_CPUID
+      {192, same(1048576)},  // KVM_CAP_DIRTY_LOG_RING
+      {195, same(2031619)},  // KVM_CAP_SET_GUEST_DEBUG2
+      {196, same(1)},  // KVM_CAP_SGX_ATTRIBUTE
+      {197, same(1)},  // KVM_CAP_VM_COPY_ENC_CONTEXT_FROM
+      {199, same(1)},  // KVM_CAP_HYPERV_ENFORCE_CPUID
+      {200, same(1)},  // KVM_CAP_SREGS2
+      {201, same(4096)},  // KVM_CAP_EXIT_HYPERCALL
+      {203, same(1)},  // KVM_CAP_BINARY_STATS_FD
+      {204, same(1)},  // KVM_CAP_EXIT_ON_EMULATION_FAILURE
+      {206, same(1)},  // KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM
+      {208, same(4096)},  // KVM_CAP_XSAVE2
+      {209, same(1)},  // KVM_CAP_SYS_ATTRIBUTES
+      {213, same(4095)},  // KVM_CAP_DISABLE_QUIRKS2
+      {215, same(1)},  // KVM_CAP_SYSTEM_EVENT_DATA
+      {218, same(1)},  // KVM_CAP_X86_TRIPLE_FAULT_EVENT
+      {220, same(1)},  // KVM_CAP_VM_DISABLE_NX_HUGE_PAGES
+      {223, same(1048576)},  // KVM_CAP_DIRTY_LOG_RING_ACQ_REL
+      {226, same(1)},  // KVM_CAP_PMU_EVENT_MASKED_EVENTS
+      {231, same(1)},  // KVM_CAP_USER_MEMORY2
+      {232, same(1)},  // KVM_CAP_MEMORY_FAULT_INFO
+      {234, same(1)},  // KVM_CAP_GUEST_MEMFD
+      {235, same(1)},  // KVM_CAP_VM_TYPES
+      {236, same(1)},  // KVM_CAP_PRE_FAULT_MEMORY
+      {237, same(1)},  // KVM_CAP_X86_APIC_BUS_CYCLES_NS
+      {238, same(1)},  // KVM_CAP_X86_GUEST_MODE
+      {244, same(3)},  // KVM_CAP_GUEST_MEMFD_FLAGS
+  };
+}
+
+// The same kernel with kvm.ko/kvm-amd.ko rebuilt with CONFIG_KVM_SW_PROTECTED_VM
+// (traces/nested/caps_probe_7.3_swprot.trace, /dev/kvm, DEFAULT and SW_PROTECTED VMs): every other cap
+// answers as caps_7_3(), on both VM types.
+std::map<u32, CapAnswer> caps_7_3_swprot() {
+  std::map<u32, CapAnswer> c = caps_7_3();
+  c[KVM_CAP_MULTI_ADDRESS_SPACE] = CapAnswer{2, 2, 1};  // no SMM address space for private VMs
+  c[KVM_CAP_MEMORY_ATTRIBUTES] = CapAnswer{KVM_MEMORY_ATTRIBUTE_PRIVATE, 0, KVM_MEMORY_ATTRIBUTE_PRIVATE};
+  c[KVM_CAP_VM_TYPES] = same(1u << KVM_X86_DEFAULT_VM | 1u << KVM_X86_SW_PROTECTED_VM);
+  c[KVM_CAP_GUEST_MEMFD_FLAGS] = CapAnswer{3, 3, 1};  // MMAP|INIT_SHARED; MMAP only on a private VM
+  return c;
+}
+
+// Debian's 6.12.117 cloud kernel as measured on the nested oracle by traces/nested/caps_probe.trace (every
+// number 0..251 on /dev/kvm and a DEFAULT VM; 6.12's kvm.h ends at 238). Non-zero answers only; host-dependent
+// values as in caps_7_3().
+std::map<u32, CapAnswer> caps_6_12() {
+  return {
+      {0, same(1)},  // KVM_CAP_IRQCHIP
+      {1, same(1)},  // KVM_CAP_HLT
+      {2, same(1)},  // KVM_CAP_MMU_SHADOW_CACHE_CONTROL
+      {3, same(1)},  // KVM_CAP_USER_MEMORY
+      {4, same(1)},  // KVM_CAP_SET_TSS_ADDR
+      {6, same(1)},  // KVM_CAP_VAPIC
+      {7, same(1)},  // KVM_CAP_EXT_CPUID
+      {8, same(1)},  // KVM_CAP_CLOCKSOURCE
+      {9, same(1)},  // KVM_CAP_NR_VCPUS
+      {10, same(32764)},  // KVM_CAP_NR_MEMSLOTS
+      {11, same(1)},  // KVM_CAP_PIT
+      {12, same(1)},  // KVM_CAP_NOP_IO_DELAY
+      {14, same(1)},  // KVM_CAP_MP_STATE
+      {15, same(2)},  // KVM_CAP_COALESCED_MMIO
+      {16, same(1)},  // KVM_CAP_SYNC_MMU
+      {21, same(1)},  // KVM_CAP_DESTROY_MEMORY_REGION_WORKS
+      {22, same(1)},  // KVM_CAP_USER_NMI
+      {23, same(1)},  // KVM_CAP_SET_GUEST_DEBUG
+      {24, same(1)},  // KVM_CAP_REINJECT_CONTROL
+      {25, same(4096)},  // KVM_CAP_IRQ_ROUTING
+      {26, same(1)},  // KVM_CAP_IRQ_INJECT_STATUS
+      {30, same(1)},  // KVM_CAP_JOIN_MEMORY_REGIONS_WORKS
+      {31, same(32)},  // KVM_CAP_MCE
+      {32, same(1)},  // KVM_CAP_IRQFD
+      {33, same(1)},  // KVM_CAP_PIT2
+      {34, same(1)},  // KVM_CAP_SET_BOOT_CPU_ID
+      {35, same(1)},  // KVM_CAP_PIT_STATE2
+      {36, same(1)},  // KVM_CAP_IOEVENTFD
+      {37, same(1)},  // KVM_CAP_SET_IDENTITY_MAP_ADDR
+      {38, same(511)},  // KVM_CAP_XEN_HVM
+      {39, same(14)},  // KVM_CAP_ADJUST_CLOCK
+      {40, same(1)},  // KVM_CAP_INTERNAL_ERROR_DATA
+      {41, same(1)},  // KVM_CAP_VCPU_EVENTS
+      {44, same(1)},  // KVM_CAP_HYPERV
+      {45, same(1)},  // KVM_CAP_HYPERV_VAPIC
+      {46, same(1)},  // KVM_CAP_HYPERV_SPIN
+      {47, same(1)},  // KVM_CAP_PCI_SEGMENT
+      {50, same(1)},  // KVM_CAP_DEBUGREGS
+      {51, same(1)},  // KVM_CAP_X86_ROBUST_SINGLESTEP
+      {54, same(1)},  // KVM_CAP_ENABLE_CAP
+      {55, same(1)},  // KVM_CAP_XSAVE
+      {59, same(1)},  // KVM_CAP_ASYNC_PF
+      {61, same(1)},  // KVM_CAP_GET_TSC_KHZ
+      {66, same(4096)},  // KVM_CAP_MAX_VCPUS
+      {72, same(1)},  // KVM_CAP_TSC_DEADLINE_TIMER
+      {74, same(7)},  // KVM_CAP_SYNC_REGS
+      {76, same(1)},  // KVM_CAP_KVMCLOCK_CTRL
+      {77, same(1)},  // KVM_CAP_SIGNAL_MSI
+      {81, same(1)},  // KVM_CAP_READONLY_MEM
+      {82, same(1)},  // KVM_CAP_IRQFD_RESAMPLE
+      {89, same(1)},  // KVM_CAP_DEVICE_CTRL
+      {95, same(1)},  // KVM_CAP_EXT_EMUL_CPUID
+      {96, same(1)},  // KVM_CAP_HYPERV_TIME
+      {97, same(1)},  // KVM_CAP_IOAPIC_POLARITY_IGNORED
+      {98, same(1)},  // KVM_CAP_ENABLE_CAP_VM
+      {100, same(1)},  // KVM_CAP_IOEVENTFD_NO_LENGTH
+      {105, same(1)},  // KVM_CAP_CHECK_EXTENSION_VM
+      {116, same(1)},  // KVM_CAP_DISABLE_QUIRKS
+      {117, same(1)},  // KVM_CAP_X86_SMM
+      {118, same(2)},  // KVM_CAP_MULTI_ADDRESS_SPACE
+      {121, same(1)},  // KVM_CAP_SPLIT_IRQCHIP
+      {122, same(1)},  // KVM_CAP_IOEVENTFD_ANY_LENGTH
+      {123, same(1)},  // KVM_CAP_HYPERV_SYNIC
+      {127, same(1)},  // KVM_CAP_VCPU_ATTRIBUTES
+      {128, same(16384)},  // KVM_CAP_MAX_VCPU_ID
+      {129, same(3)},  // KVM_CAP_X2APIC_API
+      {136, same(1)},  // KVM_CAP_IMMEDIATE_EXIT
+      {143, same(14)},  // KVM_CAP_X86_DISABLE_EXITS
+      {148, same(1)},  // KVM_CAP_HYPERV_SYNIC2
+      {149, same(1)},  // KVM_CAP_HYPERV_VP_INDEX
+      {153, same(1)},  // KVM_CAP_GET_MSR_FEATURES
+      {154, same(1)},  // KVM_CAP_HYPERV_EVENTFD
+      {155, same(1)},  // KVM_CAP_HYPERV_TLBFLUSH
+      {157, same(4224)},  // KVM_CAP_NESTED_STATE
+      {159, same(1)},  // KVM_CAP_MSR_PLATFORM_INFO
+      {161, same(1)},  // KVM_CAP_HYPERV_SEND_IPI
+      {162, same(1)},  // KVM_CAP_COALESCED_PIO
+      {164, same(1)},  // KVM_CAP_EXCEPTION_PAYLOAD
+      {167, same(1)},  // KVM_CAP_HYPERV_CPUID
+      {168, same(3)},  // KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2
+      {173, same(1)},  // KVM_CAP_PMU_EVENT_FILTER
+      {182, same(1)},  // KVM_CAP_HALT_POLL
+      {183, same(1)},  // KVM_CAP_ASYNC_PF_INT
+      {184, same(1)},  // KVM_CAP_LAST_CPU
+      {187, same(1)},  // KVM_CAP_STEAL_TIME
+      {188, same(1)},  // KVM_CAP_X86_USER_SPACE_MSR
+      {189, same(1)},  // KVM_CAP_X86_MSR_FILTER
+      {190, same(1)},  // KVM_CAP_ENFORCE_PV_FEATURE_CPUID
+      {191, same(1)},  // KVM_CAP_SYS_HYPERV_CPUID
+      {192, same(1048576)},  // KVM_CAP_DIRTY_LOG_RING
+      {195, same(2031619)},  // KVM_CAP_SET_GUEST_DEBUG2
+      {196, same(1)},  // KVM_CAP_SGX_ATTRIBUTE
+      {197, same(1)},  // KVM_CAP_VM_COPY_ENC_CONTEXT_FROM
+      {199, same(1)},  // KVM_CAP_HYPERV_ENFORCE_CPUID
+      {200, same(1)},  // KVM_CAP_SREGS2
+      {201, same(4096)},  // KVM_CAP_EXIT_HYPERCALL
+      {203, same(1)},  // KVM_CAP_BINARY_STATS_FD
+      {204, same(1)},  // KVM_CAP_EXIT_ON_EMULATION_FAILURE
+      {206, same(1)},  // KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM
+      {208, same(4096)},  // KVM_CAP_XSAVE2
+      {209, same(1)},  // KVM_CAP_SYS_ATTRIBUTES
+      {213, same(2047)},  // KVM_CAP_DISABLE_QUIRKS2
+      {215, same(1)},  // KVM_CAP_SYSTEM_EVENT_DATA
+      {218, same(1)},  // KVM_CAP_X86_TRIPLE_FAULT_EVENT
+      {220, same(1)},  // KVM_CAP_VM_DISABLE_NX_HUGE_PAGES
+      {223, same(1048576)},  // KVM_CAP_DIRTY_LOG_RING_ACQ_REL
+      {226, same(1)},  // KVM_CAP_PMU_EVENT_MASKED_EVENTS
+      {231, same(1)},  // KVM_CAP_USER_MEMORY2
+      {232, same(1)},  // KVM_CAP_MEMORY_FAULT_INFO
+      {235, same(1)},  // KVM_CAP_VM_TYPES
+      {236, same(1)},  // KVM_CAP_PRE_FAULT_MEMORY
+      {237, same(1)},  // KVM_CAP_X86_APIC_BUS_CYCLES_NS
+      {238, same(1)},  // KVM_CAP_X86_GUEST_MODE
+  };
+}
+
+
+// Debian's Linux 7.3 cloud kernel (trixie-backports, linux-binary/-modules/-base-7.3.4+deb13-cloud-amd64
+// 7.3.4-1~bpo13+1) as the nested TDP oracle runs it: kvm_amd with NPT under QEMU TCG on a qemu64+svm+npt+pdpe1gb
+// vCPU (docs/nested.md). The cloud config has CONFIG_KVM_GUEST_MEMFD but not CONFIG_KVM_SW_PROTECTED_VM: guest_memfd
+// (with the MMAP and INIT_SHARED flags) on DEFAULT VMs, no memory attributes, no private VM type.
+// Cap table: every number 0..251 measured in that guest by traces/nested/caps_probe_7.3.trace (`--update`).
+Profile linux_7_3() {
   Profile p;
+  p.name = "linux-7.3";
+  p.description = "Debian 7.3.4 cloud kernel (nested oracle): TDP MMU, guest_memfd on DEFAULT VMs, no private VMs";
+  p.caps = caps_7_3();
+  p.host_dependent_caps = x86_host_dependent_caps();
+  p.caps_host = "nested oracle: one qemu64+svm+npt+pdpe1gb vCPU under QEMU TCG, kvm_amd npt=1";
+  p.vm_types = 1u << KVM_X86_DEFAULT_VM;
+  p.has_memory_attributes = false;
+  p.gmem_flags_shared_vm = 3;
+  p.gmem_flags_private_vm = 1;
+  // The oracle's vCPU model (qemu64) has MAXPHYADDR 40 (measured by the caps probe, as on 6.12).
+  p.max_gfn = (1ull << 28) - 1;
+  // A guest write into a 2M range that pre-fault mapped to the huge zero page keeps a 2M leaf: the host
+  // replaces the huge zero page with a THP (mm/huge_memory.c do_huge_zero_wp_pmd, v6.13). Measured on 7.3.4 by
+  // traces/nested/prefault_thp_then_write_7.3.trace.
+  p.huge_zero_wp_allocates_thp = true;
+  // A guest_memfd range bound to a second slot: EEXIST on 7.3.4 (virt/kvm/guest_memfd.c
+  // kvm_gmem_commit_memory_region, the xa_find over the file's bindings; found pairing traces/gmem/bind.trace,
+  // regression traces/nested/gmem_bind_overlap_eexist_7.3.trace).
+  p.gmem_binding_overlap_errno = EEXIST;
+  return p;
+}
+
+// The same 7.3.4 cloud kernel with kvm.ko/kvm-amd.ko rebuilt from linux-source-7.3 with
+// CONFIG_KVM_SW_PROTECTED_VM in a trixie build root (scripts/nested/setup.sh --flavour linux-7.3-swprot).
+// Cap table: traces/nested/caps_probe_7.3_swprot.trace (`--update`), on /dev/kvm, DEFAULT and SW_PROTECTED VMs.
+Profile linux_7_3_swprot() {
+  Profile p = linux_7_3();
+  p.name = "linux-7.3-swprot";
+  p.description = "Debian 7.3.4 cloud kernel + kvm rebuilt with CONFIG_KVM_SW_PROTECTED_VM (nested oracle)";
+  p.caps = caps_7_3_swprot();
+  p.vm_types = 1u << KVM_X86_DEFAULT_VM | 1u << KVM_X86_SW_PROTECTED_VM;
+  p.has_memory_attributes = true;
+  return p;
+}
+
+// Upstream 6.18 x86 on a TDP host with CONFIG_KVM_SW_PROTECTED_VM (docs/semantics/vm-and-caps.md §4). Derived from the
+// measured linux-7.3-swprot: it differs from it only where upstream changed between 6.18 and 7.3, each difference
+// naming the change, and by its host (MAXPHYADDR 46, where the oracle's vCPU has 40). A cap on which 6.12.117 and
+// 7.3.4 answer alike (caps_6_12() vs caps_7_3()) is taken to answer the same on 6.18, which lies between them.
+Profile linux_6_18() {
+  Profile p = linux_7_3_swprot();
   p.name = "linux-6.18";
   p.description = "upstream 6.18 semantics, TDP MMU, CONFIG_KVM_SW_PROTECTED_VM, 1G pages, MAXPHYADDR 46";
-  p.caps = {
-      {KVM_CAP_USER_MEMORY, same(1)},
-      {KVM_CAP_NR_MEMSLOTS, same(KVM_USER_MEM_SLOTS)},
-      {KVM_CAP_SYNC_MMU, same(1)},
-      {KVM_CAP_READONLY_MEM, same(1)},
-      {KVM_CAP_MULTI_ADDRESS_SPACE, CapAnswer{2, 2, 1}},
-      {KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, same(3)},
-      {KVM_CAP_DIRTY_LOG_RING, same(65536 * 16)},
-      {KVM_CAP_DIRTY_LOG_RING_ACQ_REL, same(65536 * 16)},
-      {KVM_CAP_BINARY_STATS_FD, same(1)},
-      {KVM_CAP_VM_DISABLE_NX_HUGE_PAGES, same(1)},
-      {KVM_CAP_USER_MEMORY2, same(1)},
-      {KVM_CAP_MEMORY_FAULT_INFO, same(1)},
-      {KVM_CAP_MEMORY_ATTRIBUTES, CapAnswer{KVM_MEMORY_ATTRIBUTE_PRIVATE, 0, KVM_MEMORY_ATTRIBUTE_PRIVATE}},
-      {KVM_CAP_GUEST_MEMFD, same(1)},
-      {KVM_CAP_VM_TYPES, same(1u << KVM_X86_DEFAULT_VM | 1u << KVM_X86_SW_PROTECTED_VM)},
-      {KVM_CAP_PRE_FAULT_MEMORY, same(1)},
-      {KVM_CAP_GUEST_MEMFD_FLAGS, CapAnswer{3, 3, 1}},
-      // Supported quirks: bits 0-8 incl. SLOT_ZAP_ALL (bit 7); IGNORE_GUEST_PAT (bit 9) is not
-      // offered on AMD hosts (unsure, from memory of x86.c/svm.c).
-      {KVM_CAP_DISABLE_QUIRKS2, same(0x1ff)},
-  };
-  p.vm_types = 1u << KVM_X86_DEFAULT_VM | 1u << KVM_X86_SW_PROTECTED_VM;
+  p.caps_host = "not measured on a 6.18 host: host-dependent caps are linux-7.3's (nested oracle, one qemu64 vCPU)";
+  // KVM_X86_QUIRK_NESTED_SVM_SHARED_PAT (bit 11) came with the nSVM gPAT series ("KVM: x86: Define
+  // KVM_X86_QUIRK_NESTED_SVM_SHARED_PAT", 2026), after 6.18. Bits 0-10 are offered by 6.12.117 already.
+  p.caps[KVM_CAP_DISABLE_QUIRKS2] = same(0x7ff);
+  // KVM_X2APIC_ENABLE/DISABLE_SUPPRESS_EOI_BROADCAST (bits 2-3 of KVM_CAP_X2APIC_API, x86.c
+  // KVM_X2APIC_API_VALID_FLAGS) were posted after the 6.18 merge window; 6.12 answers 3 like 6.18.
+  p.caps[129] = same(3);  // KVM_CAP_X2APIC_API
+  // An overlapping guest_memfd binding is EINVAL up to v7.0 (kvm_gmem_bind); 7.3 answers EEXIST.
+  p.gmem_binding_overlap_errno = EINVAL;
+  // KVM_CAP_ONE_REG stays 1 (6.12: 0): x86 KVM_{GET,SET}_ONE_REG came with CET virtualization in 6.18
+  // ("KVM: x86: Add KVM_{G,S}ET_ONE_REG uAPIs for MSRs").
+  p.max_gfn = (1ull << 34) - 1;
   return p;
 }
 
@@ -54,9 +364,12 @@ Profile linux_6_18() {
 Profile linux_6_18_pvm() {
   Profile p = linux_6_18();
   p.name = "linux-6.18-pvm";
-  // Measured by kvmsim fuzz (traces/regressions/huge_zero_page_write_allocates_thp.trace). Upstream
-  // since v6.13 (do_huge_zero_wp_pmd), so linux-6.18 should follow once its tdp/ traces are re-checked.
-  p.huge_zero_wp_allocates_thp = true;
+  // huge_zero_wp_allocates_thp stays true (from linux-6.18): measured here by kvmsim fuzz
+  // (traces/regressions/huge_zero_page_write_allocates_thp.trace).
+  // Cap table: the caps `kvmsim probe` asked this host (model/uapi.h's names, 2026-11) are set below; the
+  // rest are linux-6.18's. The machines have no /dev/kvm since 2026-12, so the rest cannot be re-probed here.
+  p.caps_host = "this development machine's kvm_pvm (only the caps set in linux_6_18_pvm() were probed)";
+  p.caps[117] = same(0);  // KVM_CAP_X86_SMM: no SMM (one address space, MULTI_ADDRESS_SPACE 0)
   // /sys/kernel/mm/transparent_hugepage/enabled is [madvise] here: plain anonymous memory gets no THP
   // (found by kvmsim fuzz: traces/regressions/anon_thp_policy_madvise.trace).
   p.thp = ThpPolicy::madvise;
@@ -68,7 +381,9 @@ Profile linux_6_18_pvm() {
   p.caps[KVM_CAP_DIRTY_LOG_RING] = same(1048576);
   p.caps[KVM_CAP_DIRTY_LOG_RING_ACQ_REL] = same(1048576);
   p.caps[KVM_CAP_GUEST_MEMFD_FLAGS] = same(3);
-  p.caps[KVM_CAP_DISABLE_QUIRKS2] = same(0x5ff);  // measured by `kvmsim probe` (1535)
+  // Measured by `kvmsim probe` (1535): upstream's 0x7ff without IGNORE_GUEST_PAT (bit 9), which
+  // kvm_x86_vendor_init drops when TDP is off (shadow paging always ignores guest PAT).
+  p.caps[KVM_CAP_DISABLE_QUIRKS2] = same(0x5ff);
   p.vm_types = 1u << KVM_X86_DEFAULT_VM;
   p.has_memory_attributes = false;
   p.nr_address_spaces = 1;
@@ -138,10 +453,10 @@ Profile linux_6_12() {
   Profile p = linux_6_18();
   p.name = "linux-6.12";
   p.description = "Debian 6.12 cloud kernel (nested oracle): TDP MMU, no guest_memfd/attributes/private VMs";
-  p.caps.erase(KVM_CAP_GUEST_MEMFD);
-  p.caps.erase(KVM_CAP_GUEST_MEMFD_FLAGS);
-  p.caps.erase(KVM_CAP_MEMORY_ATTRIBUTES);
-  p.caps[KVM_CAP_VM_TYPES] = same(1u << KVM_X86_DEFAULT_VM);
+  p.caps = caps_6_12();
+  p.host_dependent_caps = x86_host_dependent_caps();
+  p.caps_host = "nested oracle: one qemu64+svm+npt+pdpe1gb vCPU under QEMU TCG, kvm_amd npt=1";
+  p.huge_zero_wp_allocates_thp = false;  // do_huge_zero_wp_pmd is v6.13: 6.12 splits the PMD and CoWs 4K
   p.vm_types = 1u << KVM_X86_DEFAULT_VM;
   p.has_guest_memfd = false;
   p.has_memory_attributes = false;
@@ -149,8 +464,6 @@ Profile linux_6_12() {
   p.gmem_flags_private_vm = 0;
   p.gmem_slot_needs_private_mem = true;  // no VM has private memory here, so the flag is never accepted
   p.dirty_log_disable_recovers_in_place = false;  // 6.13+ only; 6.12 zaps collapsible tables
-  // Measured 0x7ff (quirks 0-10): Debian's 6.12.y offers more quirks than the 6.18 entry assumes.
-  p.caps[KVM_CAP_DISABLE_QUIRKS2] = same(0x7ff);
   // The oracle's vCPU model (qemu64) has MAXPHYADDR 40: a slot at 1T-4K is accepted, one at 1T is not.
   p.max_gfn = (1ull << 28) - 1;
   p.prefault_hangs_after_zap_all = true;  // docs/nested.md "pre-fault can hang after a zap-all"
@@ -167,6 +480,7 @@ Profile linux_6_12_swprot() {
   p.name = "linux-6.12-swprot";
   p.description = "Debian 6.12 generic kernel + kvm rebuilt with CONFIG_KVM_SW_PROTECTED_VM (nested oracle)";
   p.caps[KVM_CAP_GUEST_MEMFD] = CapAnswer{1, 0, 1};
+  p.caps[KVM_CAP_MULTI_ADDRESS_SPACE] = CapAnswer{2, 2, 1};
   p.caps[KVM_CAP_MEMORY_ATTRIBUTES] = CapAnswer{KVM_MEMORY_ATTRIBUTE_PRIVATE, 0, KVM_MEMORY_ATTRIBUTE_PRIVATE};
   p.caps[KVM_CAP_VM_TYPES] = same(1u << KVM_X86_DEFAULT_VM | 1u << KVM_X86_SW_PROTECTED_VM);
   p.vm_types = 1u << KVM_X86_DEFAULT_VM | 1u << KVM_X86_SW_PROTECTED_VM;
@@ -193,6 +507,13 @@ Profile linux_6_12_shadow() {
   p.name = "linux-6.12-shadow";
   p.description = "linux-6.12 (nested oracle) with kvm_amd.npt=0: shadow paging";
   p.caps[KVM_CAP_PRE_FAULT_MEMORY] = same(0);
+  p.caps[185] = same(1);  // KVM_CAP_SMALLER_MAXPHYADDR: svm.c sets allow_smaller_maxphyaddr = !npt_enabled
+  // kvm_x86_vendor_init drops KVM_X86_QUIRK_IGNORE_GUEST_PAT (bit 9) without TDP: shadow paging always ignores
+  // guest PAT. 0x5ff is also what this machine's shadow-paging kvm_pvm answers (linux-6.18-pvm).
+  p.caps[KVM_CAP_DISABLE_QUIRKS2] = same(0x7ff & ~0x200ull);
+  // max_gfn stays the vCPU's MAXPHYADDR 40 although kvm_mmu_max_gfn() (arch/x86/kvm/mmu.h) accepts 52-bit slots
+  // without TDP: the kvm backend places its guest agent below max_gfn, and above MAXPHYADDR the agent's page
+  // tables are refused (KVM_SET_SREGS EINVAL). conformance/KNOWN_DIFFERENCES.md records the slot limit.
   p.tdp = false;
   p.eager_page_split = false;
   // The legacy MMU's fault path, as on this machine's kvm_pvm (found by kvmsim fuzz on the oracle:
@@ -208,6 +529,45 @@ Profile linux_6_12_no_eager_split() {
   Profile p = linux_6_12();
   p.name = "linux-6.12-no-eager-split";
   p.description = "linux-6.12 (nested oracle) with kvm.eager_page_split=N";
+  p.eager_page_split = false;
+  return p;
+}
+
+// linux-7.3 booted with kvm.nx_huge_pages=force (the oracle's AMD vCPU defaults to N).
+Profile linux_7_3_nx() {
+  Profile p = linux_7_3();
+  p.name = "linux-7.3-nx";
+  p.description = "linux-7.3 (nested oracle) with kvm.nx_huge_pages=force";
+  p.nx_huge_pages = true;
+  return p;
+}
+
+// linux-7.3 with kvm_amd.npt=0: the shadow MMU (see linux_6_12_shadow). KVM_CAP_PRE_FAULT_MEMORY is tdp_enabled
+// (x86.c kvm_vm_ioctl_check_extension) and KVM_CAP_SMALLER_MAXPHYADDR is allow_smaller_maxphyaddr, which svm.c
+// sets to !npt_enabled.
+Profile linux_7_3_shadow() {
+  Profile p = linux_7_3();
+  p.name = "linux-7.3-shadow";
+  p.description = "linux-7.3 (nested oracle) with kvm_amd.npt=0: shadow paging";
+  p.caps[KVM_CAP_PRE_FAULT_MEMORY] = same(0);
+  p.caps[185] = same(1);  // KVM_CAP_SMALLER_MAXPHYADDR
+  // Without TDP kvm_x86_vendor_init drops KVM_X86_QUIRK_IGNORE_GUEST_PAT (bit 9) from the supported quirks.
+  p.caps[KVM_CAP_DISABLE_QUIRKS2] = same(0xfff & ~0x200ull);
+  // max_gfn stays the vCPU's MAXPHYADDR 40 although kvm_mmu_max_gfn() (arch/x86/kvm/mmu.h) accepts 52-bit slots
+  // without TDP: the kvm backend places its guest agent below max_gfn, and above MAXPHYADDR the agent's page
+  // tables are refused (KVM_SET_SREGS EINVAL). conformance/KNOWN_DIFFERENCES.md records the slot limit.
+  p.tdp = false;
+  p.eager_page_split = false;
+  p.drop_large_spte = true;
+  p.direct_pte_prefetch = true;
+  return p;
+}
+
+// linux-7.3 booted with kvm.eager_page_split=N.
+Profile linux_7_3_no_eager_split() {
+  Profile p = linux_7_3();
+  p.name = "linux-7.3-no-eager-split";
+  p.description = "linux-7.3 (nested oracle) with kvm.eager_page_split=N";
   p.eager_page_split = false;
   return p;
 }
@@ -228,7 +588,9 @@ Profile linux_6_18_la57() {
 const std::vector<Profile>& builtin_profiles() {
   static const std::vector<Profile> profiles = {linux_6_18(), linux_6_18_pvm(), linux_6_18_nx(), linux_6_1(),
                                                 linux_6_12(), linux_6_12_swprot(), linux_6_12_nx(),
-                                                linux_6_12_shadow(), linux_6_12_no_eager_split(), linux_6_18_la57()};
+                                                linux_6_12_shadow(), linux_6_12_no_eager_split(), linux_6_18_la57(),
+                                                linux_7_3(), linux_7_3_swprot(), linux_7_3_nx(), linux_7_3_shadow(),
+                                                linux_7_3_no_eager_split()};
   return profiles;
 }
 

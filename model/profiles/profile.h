@@ -7,6 +7,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,13 @@ struct Profile {
 
   // ---- uAPI surface ----
   std::map<u32, CapAnswer> caps;  // caps absent from the map answer 0
+  // Caps whose answers are data of the host the table was measured on, not of the kernel version: vCPU
+  // counts (online CPUs, CONFIG_KVM_MAX_NR_VCPUS), CPU features (XSAVE, TSC scaling, bus-lock exit, MWAIT
+  // exits, PMU), the vendor module (SMM MSR emulation, nested state size, quirks, VM types). Another host
+  // running the same kernel may answer them differently; `kvmsim probe` marks them. Empty for profiles whose
+  // table was not measured.
+  std::set<u32> host_dependent_caps;
+  std::string caps_host;  // the host the cap table was measured on ("" if not measured)
   u64 vm_types = 1;               // bitmask of accepted KVM_CREATE_VM types
   bool has_region2 = true;            // KVM_SET_USER_MEMORY_REGION2 exists (else ENOTTY)
   bool has_guest_memfd = true;        // KVM_CREATE_GUEST_MEMFD exists (else ENOTTY)
@@ -43,7 +51,7 @@ struct Profile {
   u64 max_gfn = (1ull << 34) - 1;  // last gfn a slot may cover (kvm_mmu_max_gfn)
   u64 user_ptr_max = 0x7ffffffff000ull;  // access_ok: userspace_addr + size must not exceed this
   bool gmem_slot_needs_private_mem = false;  // GUEST_MEMFD slot flag only for VMs with private mem
-  int gmem_binding_overlap_errno = 22;       // EINVAL through v7.0, EEXIST in kvm-x86/next
+  int gmem_binding_overlap_errno = 22;       // EINVAL through v7.0, EEXIST in 7.3 (measured)
 
   // ---- guest_memfd ----
   u64 gmem_flags_shared_vm = 3;   // KVM_CAP_GUEST_MEMFD_FLAGS for a VM without private memory

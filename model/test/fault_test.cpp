@@ -62,7 +62,12 @@ TEST_F(MmuTest, LevelFollowsHostBacking) {
   EXPECT_EQ(stats_text(), "nx_lpage_splits=0 pages_1g=1 pages_2m=2 pages_4k=0 ");
 }
 
-TEST_F(MmuTest, HugeZeroPageCowZapsInEveryVmThenMaps4K) {
+// The pre-6.13 host (linux-6.12: huge_zero_wp_allocates_thp false) CoWs a written huge zero page at 4K.
+struct Mmu612Test : MmuTest {
+  Mmu612Test() : MmuTest("linux-6.12") {}
+};
+
+TEST_F(Mmu612Test, HugeZeroPageCowZapsInEveryVmThenMaps4K) {
   open_vm();
   const u64 t = mem(2 * M, Backing::thp);
   ASSERT_EQ(set_slot(0, 0, 0, 2 * M, t), ok());
@@ -79,6 +84,26 @@ TEST_F(MmuTest, HugeZeroPageCowZapsInEveryVmThenMaps4K) {
   EXPECT_EQ(map(8 * K), (Mapping{1, 8 * K, true, true, false, true, true}));
   EXPECT_EQ(stats_text(), "nx_lpage_splits=0 pages_1g=0 pages_2m=0 pages_4k=1 ");
   EXPECT_EQ(kvm.mapping(vm2, 0)->level, 0);
+  check_invariants(*kvm.vm(vm2));
+}
+
+// Since v6.13 (linux-6.18, linux-7.3) the host replaces a written huge zero page with a THP (do_huge_zero_wp_pmd):
+// the notifier still zaps every VM's read-only 2M leaf, and the write maps the new THP at 2M, writable.
+TEST_F(MmuTest, HugeZeroPageWriteAllocatesThpAndMaps2M) {
+  ASSERT_TRUE(kvm.profile().huge_zero_wp_allocates_thp);
+  open_vm();
+  const u64 t = mem(2 * M, Backing::thp);
+  ASSERT_EQ(set_slot(0, 0, 0, 2 * M, t), ok());
+  const int vm2 = new_vm();
+  const int vcpu2 = static_cast<int>(kvm.ioctl_create_vcpu(vm2, 0).ret);
+  ASSERT_EQ(kvm.ioctl_set_user_memory_region(vm2, region(0, 0, 0, 2 * M, t)), ok());
+  EXPECT_EQ(access(0, AK::read), ok_outcome());
+  EXPECT_EQ(kvm.access(vcpu2, 4 * K, AK::read), ok_outcome());
+  EXPECT_EQ(access(8 * K, AK::write), ok_outcome());
+  EXPECT_EQ(map(8 * K).level, 2);
+  EXPECT_TRUE(map(8 * K).writable);
+  EXPECT_EQ(stats_text(), "nx_lpage_splits=0 pages_1g=0 pages_2m=1 pages_4k=0 ");
+  EXPECT_EQ(kvm.mapping(vm2, 0)->level, 0) << "the other VM's zero-page leaf was zapped by the notifier";
   check_invariants(*kvm.vm(vm2));
 }
 

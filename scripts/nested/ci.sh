@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # CI for the nested TDP oracle (docs/nested.md): every oracle flavour, paired with the model.
 #   1. setup.sh --flavour all: pinned packages (cached under BUILD/nested/cache) and, once per cache, the
-#      swprot kvm.ko/kvm-amd.ko rebuild (1-5 min on 2 cores; later runs reuse it).
-#   2. kvmsim replay --backend model,nested traces/nested: one boot per profile (linux-6.12,
-#      linux-6.12-swprot, linux-6.12-nx, linux-6.12-shadow), every trace paired with the model.
-#   3. kvmsim conformance --backend model,nested for linux-6.12 and linux-6.12-swprot: one boot each.
-#   4. kvmsim fuzz --backend model,nested, one seed per flavour (linux-6.12, -swprot, -shadow): one boot each
-#      unless a divergence is found (then it is shrunk on the oracle and the script fails).
+#      swprot kvm.ko/kvm-amd.ko rebuilds: 6.12 from the headers packages, 7.3 in a debootstrapped trixie build
+#      root (cold: ≈10-15 min on 2 busy cores; later runs reuse both, see docs/nested.md "Timing").
+#   2. kvmsim replay --backend model,nested traces/nested: one boot per profile the traces name (linux-6.12,
+#      -swprot, -nx, -shadow, -no-eager-split, linux-7.3, -swprot, ...), every trace paired with the model.
+#   3. kvmsim conformance --backend model,nested for linux-6.12, linux-6.12-swprot, linux-7.3 and
+#      linux-7.3-swprot: one boot each.
+#   4. kvmsim fuzz --backend model,nested, one seed per main flavour (linux-6.12, -swprot, -shadow, linux-7.3,
+#      linux-7.3-swprot): one boot each unless a divergence is found (then it is shrunk on the oracle and the
+#      script fails).
 # Any download, build, boot or module-load failure, or a guest that never reports, fails this script
 # (non-zero) with the reason and the guest console tail on stderr: the oracle never skips silently.
 # Usage: scripts/nested/ci.sh [--build-dir DIR]   (default: build; kvmsim must already be built there)
@@ -16,7 +19,7 @@ build_dir=build
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --build-dir) build_dir="$2"; shift 2 ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "ci.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
@@ -30,14 +33,14 @@ scripts/nested/setup.sh --build-dir "$build_dir" --flavour all
 step "replay --backend model,nested traces/nested"
 "$build_dir/kvmsim" replay --backend model,nested traces/nested
 
-for profile in linux-6.12 linux-6.12-swprot; do
+for profile in linux-6.12 linux-6.12-swprot linux-7.3 linux-7.3-swprot; do
   step "conformance --backend model,nested --profile $profile"
   # The text report lists every case; keep the failures with their reasons and the summary (pipefail keeps
   # kvmsim's exit code).
   "$build_dir/kvmsim" conformance --backend model,nested --profile "$profile" |
     awk '/^FAILED/ { p = 1; print; next } /^ / { if (p) print; next } { p = 0 } /^conformance:/ { print }'
 done
-for profile in linux-6.12 linux-6.12-swprot linux-6.12-shadow; do
+for profile in linux-6.12 linux-6.12-swprot linux-6.12-shadow linux-7.3 linux-7.3-swprot; do
   step "fuzz --backend model,nested --profile $profile (one boot; shrinks and fails on a divergence)"
   "$build_dir/kvmsim" fuzz --seed 1 --steps 3000 --backend model,nested --profile "$profile" \
     --out "$build_dir/fuzz-nested" | grep -v '^case '

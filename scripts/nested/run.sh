@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Replays kvmsim traces on a real TDP-MMU KVM: a pinned Debian Linux 6.12 booted under QEMU TCG with an AMD
+# Replays kvmsim traces on a real TDP-MMU KVM: a pinned Debian Linux 6.12 or 7.3 booted under QEMU TCG with an AMD
 # CPU model that has SVM+NPT (docs/nested.md). Inside the guest, a static
 # kvmsim runs `replay --backend kvm --profile PROFILE --format json` on each trace; the guest writes the
 # results to its second serial port between BEGIN/END markers and powers off. This script prints one JSON
 # report on stdout. Any boot, module or report failure exits non-zero with the console log tail: the oracle
 # never skips silently.
 #
-# Usage: scripts/nested/run.sh [--flavour linux-6.12|linux-6.12-swprot] [--profile P] [--build-dir DIR]
+# Usage: scripts/nested/run.sh [--flavour linux-6.12|linux-6.12-swprot|linux-7.3|linux-7.3-swprot] [--profile P]
+#                              [--build-dir DIR]
 #                              [--timeout S] [--trace-timeout S] [--kvm-params "k=v ..."]
 #                              [--kvm-amd-params "k=v ..."] [--update] TRACE|DIR...
 #        or:   scripts/nested/run.sh [same options] --conformance "ARGS"
@@ -70,7 +71,21 @@ case "$flavour" in
     modules=(virt/lib/irqbypass arch/x86/kvm/kvm drivers/crypto/ccp/ccp arch/x86/kvm/kvm-amd)
     rebuilt=(kvm kvm-amd)
     ;;
-  *) echo "run.sh: unknown flavour '$flavour' (known: linux-6.12, linux-6.12-swprot)" >&2; exit 2 ;;
+  # 7.3's packages put everything under usr/lib/modules/RELEASE (vmlinuz included). The cloud config has no
+  # KVM_AMD_SEV, so kvm-amd needs no ccp; swprot's kvm and kvm-amd were rebuilt for the same cloud image.
+  linux-7.3)
+    release="$NESTED73_RELEASE"
+    kernel_pkg="${NESTED73_PKGS// /=$NESTED73_VERSION, }=$NESTED73_VERSION ($NESTED73_SUITE)"
+    modules=(virt/lib/irqbypass arch/x86/kvm/kvm arch/x86/kvm/kvm-amd)
+    rebuilt=()
+    ;;
+  linux-7.3-swprot)
+    release="$NESTED73_RELEASE"
+    kernel_pkg="${NESTED73_PKGS// /=$NESTED73_VERSION, }=$NESTED73_VERSION ($NESTED73_SUITE; kvm.ko, kvm-amd.ko rebuilt from $NESTED73_SOURCE_PKG=$NESTED73_VERSION with CONFIG_KVM_SW_PROTECTED_VM in a $NESTED73_BUILDROOT_SUITE build root)"
+    modules=(virt/lib/irqbypass arch/x86/kvm/kvm arch/x86/kvm/kvm-amd)
+    rebuilt=(kvm kvm-amd)
+    ;;
+  *) echo "run.sh: unknown flavour '$flavour' (known: linux-6.12, linux-6.12-swprot, linux-7.3, linux-7.3-swprot)" >&2; exit 2 ;;
 esac
 [[ -n "$profile" ]] || profile="$flavour"
 
@@ -91,6 +106,13 @@ done
 "$here/setup.sh" --build-dir "$build_dir" --flavour "$flavour"
 cache="$build_dir/nested/cache"
 kdir="$cache/kernel-$release"
+# Where the image package put the kernel and its modules: 6.12 (bookworm) uses boot/ and lib/modules/,
+# 7.3 (trixie) usr/lib/modules/RELEASE/ for both.
+if [[ -f "$kdir/usr/lib/modules/$release/vmlinuz" ]]; then
+  vmlinuz="$kdir/usr/lib/modules/$release/vmlinuz"; moddir="$kdir/usr/lib/modules/$release/kernel"
+else
+  vmlinuz="$kdir/boot/vmlinuz-$release"; moddir="$kdir/lib/modules/$release/kernel"
+fi
 if [[ ! -f "$build_dir/CMakeCache.txt" ]] || ! grep -q '^KVMSIM_STATIC_RUNNER:BOOL=ON' "$build_dir/CMakeCache.txt"; then
   cmake -S "$root" -B "$build_dir" -DKVMSIM_STATIC_RUNNER=ON >/dev/null
 fi
@@ -114,7 +136,7 @@ for m in "${modules[@]}"; do
     cp "$src" "$stage/modules/$name.ko"
     continue
   fi
-  src="$kdir/lib/modules/$release/kernel/$m.ko.xz"
+  src="$moddir/$m.ko.xz"
   [[ -f "$src" ]] || { echo "run.sh: module $src missing from the kernel package" >&2; exit 3; }
   xz -dc "$src" > "$stage/modules/$name.ko"  # busybox insmod cannot read .ko.xz
 done
@@ -211,7 +233,7 @@ results="$work/results.txt"
 t_start=$(date +%s.%N)
 set +e
 timeout "$timeout_s" qemu-system-x86_64 -accel tcg -machine pc -cpu qemu64,+svm,+npt,+pdpe1gb -smp 1 -m 4G \
-  -kernel "$kdir/boot/vmlinuz-$release" -initrd "$work/initrd.cpio.gz" \
+  -kernel "$vmlinuz" -initrd "$work/initrd.cpio.gz" \
   -append "console=ttyS0 panic=-1 quiet hugepagesz=1G hugepages=1 hugepagesz=2M hugepages=16" \
   -serial "file:$console" -serial "file:$results" -display none -monitor none -no-reboot -nic none \
   > "$work/qemu.out" 2>&1

@@ -4,6 +4,7 @@
 #include "model/profiles/profile.h"
 #include "sim/cmd/commands.h"
 #include "sim/cmd/support.h"
+#include "sim/json/json.h"
 #include "sim/trace/constants.h"
 
 namespace kvmsim {
@@ -32,19 +33,20 @@ int run_caps(const CapsArgs& args, std::ostream& out, std::ostream& err) {
     for (const auto& [nr, a] : p->caps) {
       out << (first ? "" : ", ") << "{\"cap\": \"" << cap_name(nr) << "\", \"nr\": " << nr
           << ", \"system\": " << a.system << ", \"vm\": " << a.vm_shared << ", \"private_vm\": " << a.vm_private
-          << "}";
+          << ", \"host_dependent\": " << (p->host_dependent_caps.count(nr) ? "true" : "false") << "}";
       first = false;
     }
-    out << "]}\n";
+    out << "], \"caps_host\": " << json_quote(p->caps_host) << "}\n";
     return kExitOk;
   }
   out << "profile " << p->name << ": " << p->description << "\n";
+  if (!p->caps_host.empty()) out << "measured on " << p->caps_host << " (host-dependent caps marked *)\n";
   out << "capability                                nr      system        vm  private-vm\n";
   for (const auto& [nr, a] : p->caps) {
     char line[160];
-    std::snprintf(line, sizeof line, "%-36s %7u %11llu %9llu %11llu\n", cap_name(nr).c_str(), nr,
+    std::snprintf(line, sizeof line, "%-36s %7u %11llu %9llu %11llu%s\n", cap_name(nr).c_str(), nr,
                   static_cast<unsigned long long>(a.system), static_cast<unsigned long long>(a.vm_shared),
-                  static_cast<unsigned long long>(a.vm_private));
+                  static_cast<unsigned long long>(a.vm_private), p->host_dependent_caps.count(nr) ? " *" : "");
     out << line;
   }
   return kExitOk;

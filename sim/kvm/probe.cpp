@@ -11,35 +11,24 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <string_view>
+
+#include "sim/trace/constants.h"
 
 namespace kvmsim::kvm {
 
 using namespace uapi;
 
 const std::vector<std::pair<u32, const char*>>& known_caps() {
-#define KVMSIM_CAP(name) {name, #name}
-  static const std::vector<std::pair<u32, const char*>> caps = {
-      KVMSIM_CAP(KVM_CAP_USER_MEMORY),
-      KVMSIM_CAP(KVM_CAP_NR_MEMSLOTS),
-      KVMSIM_CAP(KVM_CAP_SYNC_MMU),
-      KVMSIM_CAP(KVM_CAP_READONLY_MEM),
-      KVMSIM_CAP(KVM_CAP_MULTI_ADDRESS_SPACE),
-      KVMSIM_CAP(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2),
-      KVMSIM_CAP(KVM_CAP_DIRTY_LOG_RING),
-      KVMSIM_CAP(KVM_CAP_BINARY_STATS_FD),
-      KVMSIM_CAP(KVM_CAP_DISABLE_QUIRKS2),
-      KVMSIM_CAP(KVM_CAP_VM_DISABLE_NX_HUGE_PAGES),
-      KVMSIM_CAP(KVM_CAP_DIRTY_LOG_RING_ACQ_REL),
-      KVMSIM_CAP(KVM_CAP_USER_MEMORY2),
-      KVMSIM_CAP(KVM_CAP_MEMORY_FAULT_INFO),
-      KVMSIM_CAP(KVM_CAP_MEMORY_ATTRIBUTES),
-      KVMSIM_CAP(KVM_CAP_GUEST_MEMFD),
-      KVMSIM_CAP(KVM_CAP_VM_TYPES),
-      KVMSIM_CAP(KVM_CAP_PRE_FAULT_MEMORY),
-      KVMSIM_CAP(KVM_CAP_GUEST_MEMFD_FLAGS),
-      KVMSIM_CAP(KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES),
-  };
-#undef KVMSIM_CAP
+  // Every KVM_CAP_* number the trace constants name (all of Linux 7.3's include/uapi/linux/kvm.h plus the
+  // proposal's), once each under its first name, in number order: a probe asks the host all of them.
+  static const std::vector<std::pair<u32, const char*>> caps = [] {
+    std::map<u32, const char*> by_nr;
+    for (const auto& c : trace::constants())
+      if (std::string_view(c.name).starts_with("KVM_CAP_") && c.value <= 0xffffffffull)
+        by_nr.emplace(static_cast<u32>(c.value), c.name);
+    return std::vector<std::pair<u32, const char*>>(by_nr.begin(), by_nr.end());
+  }();
   return caps;
 }
 
@@ -150,7 +139,10 @@ std::vector<std::string> cap_differences(const HostProbe& probe, const model::Pr
       const u64 want = profile.cap(nr, on_vm, false);
       if (it->second != want)
         out.push_back(std::string(name) + "(" + std::to_string(nr) + ") on " + where + ": host " +
-                      std::to_string(it->second) + ", profile " + profile.name + " " + std::to_string(want));
+                      std::to_string(it->second) + ", profile " + profile.name + " " + std::to_string(want) +
+                      (profile.host_dependent_caps.count(nr) ? " (host-dependent: the profile's value is its "
+                                                               "measured host's, " + profile.caps_host + ")"
+                                                             : ""));
     }
   };
   compare(probe.caps, false, "/dev/kvm");

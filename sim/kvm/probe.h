@@ -1,7 +1,7 @@
 // Host probe: what this machine's kernel and /dev/kvm answer, for choosing the profile the real
 // backend answers as and for printing where the host differs from a profile. Reads uname, the
 // kvm module parameters that change MMU behaviour, the THP policy, and KVM_CHECK_EXTENSION of
-// every capability in model/uapi.h, both on /dev/kvm and on a default VM.
+// every capability number (known_caps()), both on /dev/kvm and on a default VM.
 // Invariant: probe_host() only reads; the VM it creates for VM-level answers is closed again.
 #pragma once
 
@@ -24,7 +24,7 @@ struct HostProbe {
   bool tdp_mmu = false;                               // module_params["tdp_mmu"] == "Y"
 };
 
-// Every capability number model/uapi.h names, with its name (in uapi order).
+// Every capability number the trace constants name (0..251 of Linux 7.3's kvm.h), with its name, by number.
 const std::vector<std::pair<u32, const char*>>& known_caps();
 
 // Probes the host; when `device` cannot be opened, fills what it can and sets *error.
@@ -49,7 +49,8 @@ ProfileMatch match_profile(const HostProbe& probe);
 std::string matching_profile(const HostProbe& probe);
 
 // One line per capability where the probe's answer differs from profile.cap() (system and
-// default-VM answers), e.g. "KVM_CAP_PRE_FAULT_MEMORY(236) on /dev/kvm: host 0, profile 1".
+// default-VM answers), e.g. "KVM_CAP_PRE_FAULT_MEMORY(236) on /dev/kvm: host 0, profile 1"; a cap in the
+// profile's host_dependent_caps says so (the difference may be the host's, not the kernel's).
 std::vector<std::string> cap_differences(const HostProbe& probe, const model::Profile& profile);
 
 }  // namespace kvmsim::kvm

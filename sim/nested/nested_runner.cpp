@@ -33,6 +33,11 @@ const std::vector<std::pair<std::string, std::string>>& profile_flavours() {
       {"linux-6.12-nx", "linux-6.12"},
       {"linux-6.12-shadow", "linux-6.12"},
       {"linux-6.12-no-eager-split", "linux-6.12"},
+      {"linux-7.3", "linux-7.3"},
+      {"linux-7.3-swprot", "linux-7.3-swprot"},
+      {"linux-7.3-nx", "linux-7.3"},
+      {"linux-7.3-shadow", "linux-7.3"},
+      {"linux-7.3-no-eager-split", "linux-7.3"},
   };
   return table;
 }
