@@ -586,11 +586,12 @@ Profile linux_6_18_la57() {
 }  // namespace
 
 const std::vector<Profile>& builtin_profiles() {
-  static const std::vector<Profile> profiles = {linux_6_18(), linux_6_18_pvm(), linux_6_18_nx(), linux_6_1(),
-                                                linux_6_12(), linux_6_12_swprot(), linux_6_12_nx(),
-                                                linux_6_12_shadow(), linux_6_12_no_eager_split(), linux_6_18_la57(),
-                                                linux_7_3(), linux_7_3_swprot(), linux_7_3_nx(), linux_7_3_shadow(),
-                                                linux_7_3_no_eager_split()};
+  // linux-7.3 first: the default is the newest kernel a real TDP MMU (the nested oracle) confirms.
+  static const std::vector<Profile> profiles = {linux_7_3(), linux_7_3_swprot(), linux_7_3_nx(), linux_7_3_shadow(),
+                                                linux_7_3_no_eager_split(), linux_6_18(), linux_6_18_pvm(),
+                                                linux_6_18_nx(), linux_6_1(), linux_6_12(), linux_6_12_swprot(),
+                                                linux_6_12_nx(), linux_6_12_shadow(), linux_6_12_no_eager_split(),
+                                                linux_6_18_la57()};
   return profiles;
 }
 

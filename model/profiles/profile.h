@@ -94,7 +94,7 @@ struct Profile {
   u64 cap(u32 cap_nr, bool on_vm, bool private_vm) const;
 };
 
-// All built-in profiles, in a fixed order ("linux-6.18" first: the default).
+// All built-in profiles, in a fixed order ("linux-7.3" first: the default).
 const std::vector<Profile>& builtin_profiles();
 const Profile* find_profile(const std::string& name);
 const Profile& default_profile();

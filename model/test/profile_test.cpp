@@ -11,14 +11,16 @@ using namespace kvmsim::uapi;
 TEST(Profile, BuiltinNamesAreUniqueAndDefaultIsUpstream) {
   std::set<std::string> names;
   for (const auto& p : model::builtin_profiles()) EXPECT_TRUE(names.insert(p.name).second) << p.name;
-  EXPECT_EQ(model::default_profile().name, "linux-6.18");
+  // The default is the newest kernel the nested TDP oracle confirms.
+  EXPECT_EQ(model::default_profile().name, "linux-7.3");
+  EXPECT_NE(model::find_profile("linux-6.18"), nullptr);
   EXPECT_NE(model::find_profile("linux-6.18-pvm"), nullptr);
   EXPECT_NE(model::find_profile("linux-6.1"), nullptr);
   EXPECT_EQ(model::find_profile("linux-9.99"), nullptr);
 }
 
 TEST(Profile, CapsDependOnHandleAndPrivateMemory) {
-  const auto& p = model::default_profile();
+  const auto& p = *model::find_profile("linux-6.18");
   EXPECT_EQ(p.cap(KVM_CAP_NR_MEMSLOTS, false, false), 32764u);
   EXPECT_EQ(p.cap(KVM_CAP_MEMORY_ATTRIBUTES, false, false), KVM_MEMORY_ATTRIBUTE_PRIVATE);
   EXPECT_EQ(p.cap(KVM_CAP_MEMORY_ATTRIBUTES, true, false), 0u);
