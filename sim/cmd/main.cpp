@@ -84,14 +84,16 @@ int main(int argc, char** argv) {
 
   FuzzArgs fuzz;
   auto* fz = app.add_subcommand("fuzz", "Differential fuzzing of two backends with shrinking (docs/fuzz.md)");
-  fz->add_option("--seed", fuzz.seed, "Seed: decimal u64 or 40 hex digits (default: random, printed first)");
+  fz->add_option("--seed", fuzz.seed, "Seed: decimal u64, 0x hex (up to 16 digits) or 40 hex digits (default: random, printed first)");
   fz->add_option("--steps", fuzz.steps, "Generated statements in total")->capture_default_str();
   fz->add_option("--backend", fuzz.backend, "Backend pair A,B of " + backend_kind_list())->capture_default_str();
   fz->add_option("--profile", fuzz.profile, "Profile both sides answer as (default: a real host's, else the default)");
   fz->add_flag("--require-kvm", fuzz.require_kvm, "A backend that cannot run here fails (exit 1) instead of exit 77");
   fz->add_option("--time-budget", fuzz.time_budget, "Stop starting new cases after this many seconds");
-  fz->add_option("--out", fuzz.out, "Directory for the shrunk trace of a divergence")->capture_default_str();
-  fz->add_option("--emit-trace", fuzz.emit_trace, "Write every generated case with side A's results to FILE");
+  fz->add_option("--out", fuzz.out, "Directory for the shrunk trace of a divergence and last-case.trace (default: "
+                                    "nothing is written)");
+  fz->add_option("--emit-trace", fuzz.emit_trace, "Directory: every generated case with side A's results, "
+                                                  "one replayable DIR/case-NNNN.trace each");
   fz->add_flag("--faults", fuzz.faults, "Generate inject statements (backends that honour them only)");
   fz->add_flag("--no-shrink", fuzz.no_shrink, "Report a divergence without shrinking it");
   fz->add_flag("--strict", fuzz.strict, "Known open divergences (KNOWN_DIFFERENCES.md) are findings too");

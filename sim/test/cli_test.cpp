@@ -76,6 +76,11 @@ TEST(Cli, UsageErrorsExitTwo) {
   EXPECT_EQ(run("caps --profile linux-0.1").code, kvmsim::kExitUsage);
   TempDir d;
   EXPECT_EQ(run("replay --backend nosuch " + d.write("g.trace", kGood)).code, kvmsim::kExitUsage);
+  // Issue 16: an unknown backend in a fuzz pair is a usage error (2), not "cannot run here" (77).
+  auto fuzz = run("fuzz --seed 1 --steps 10 --backend model,foo");
+  EXPECT_EQ(fuzz.code, kvmsim::kExitUsage) << fuzz.out;
+  EXPECT_NE(fuzz.out.find("unknown backend 'foo'"), std::string::npos) << fuzz.out;
+  EXPECT_EQ(run("fuzz --seed 0x5eed79fb4fb9 --steps 10 --backend model,model").code, 0);
 }
 
 TEST(Cli, PassingTraceExitsZeroWithOneLineSummary) {
