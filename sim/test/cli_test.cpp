@@ -198,6 +198,47 @@ TEST(Cli, ExplainNamesTheRuleThatLimitedTheLevel) {
             kvmsim::kExitUsage);
 }
 
+// Issue 16: explain said "pfn from guest_memfd ... would map 4K" for a private gfn whose slot has no
+// guest_memfd, where the trace itself asserts EFAULT and a memory-fault exit. The siblings: the slot's
+// guest_memfd closed, the slot deleted.
+TEST(Cli, ExplainPrivateMemoryThatCannotBeMapped) {
+  auto r = run(std::string("explain ") + KVMSIM_SOURCE_DIR +
+               "/traces/tdp/prefault_private_no_gmem_efault.trace --gpa 4M --at 20");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out.find("would map"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("pfn from guest_memfd"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("verdict: no leaf; a fault now is a memory-fault exit"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("slot has no guest_memfd"), std::string::npos) << r.out;
+  // The shared half of the same slot still maps.
+  auto shared = run(std::string("explain ") + KVMSIM_SOURCE_DIR +
+                    "/traces/tdp/prefault_private_no_gmem_efault.trace --gpa 2M --at 20");
+  EXPECT_NE(shared.out.find("leaf is 2M"), std::string::npos) << shared.out;
+
+  TempDir d;
+  const std::string file = d.write("closed.trace",
+                                   "kvmsim-trace 1\n"
+                                   "profile linux-6.18\n"
+                                   "mem = mmap(4M, thp)\n"
+                                   "vm = KVM_CREATE_VM(KVM_X86_SW_PROTECTED_VM)\n"
+                                   "vcpu = KVM_CREATE_VCPU(vm, 0)\n"
+                                   "gmem = KVM_CREATE_GUEST_MEMFD(vm, {size=4M})\n"
+                                   "KVM_SET_USER_MEMORY_REGION2(vm, {slot=1, flags=KVM_MEM_GUEST_MEMFD, guest_phys_addr=0, "
+                                   "memory_size=4M, userspace_addr=mem, guest_memfd=gmem, guest_memfd_offset=0}) = 0\n"
+                                   "KVM_SET_MEMORY_ATTRIBUTES(vm, {address=0, size=4M, "
+                                   "attributes=KVM_MEMORY_ATTRIBUTE_PRIVATE}) = 0\n"
+                                   "close(gmem) = 0\n"
+                                   "KVM_SET_USER_MEMORY_REGION(vm, {slot=1, memory_size=0}) = 0\n");
+  auto open = run("explain " + file + " --gpa 2M --at 8");
+  EXPECT_NE(open.out.find("would map 4K"), std::string::npos) << "bound and open: guest_memfd maps 4K\n" << open.out;
+  auto closed = run("explain " + file + " --gpa 2M --at 9");
+  EXPECT_NE(closed.out.find("memory-fault exit"), std::string::npos) << closed.out;
+  EXPECT_NE(closed.out.find("guest_memfd was closed"), std::string::npos) << closed.out;
+  EXPECT_EQ(closed.out.find("would map"), std::string::npos) << closed.out;
+  auto deleted = run("explain " + file + " --gpa 2M");
+  EXPECT_NE(deleted.out.find("memslot: none"), std::string::npos) << deleted.out;
+  EXPECT_NE(deleted.out.find("no memslot: a private access is a memory fault"), std::string::npos) << deleted.out;
+}
+
 }  // namespace
 
 namespace {
