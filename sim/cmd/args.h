@@ -35,6 +35,7 @@ struct ExplainArgs {
   int at_line = 0;      // replay statements on lines <= at_line (0: the whole trace)
   std::string vm;       // VM handle name (default: the last VM the replayed part created)
   std::string profile;  // as for replay
+  std::string format = "text";  // text | json (docs/json.md)
 };
 
 struct ProbeArgs {

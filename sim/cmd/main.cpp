@@ -65,6 +65,9 @@ int main(int argc, char** argv) {
   ep->add_option("--at", explain.at_line, "Replay only the statements up to this line");
   ep->add_option("--vm", explain.vm, "VM handle (default: the last VM created)");
   ep->add_option("--profile", explain.profile, "Profile (default: the trace's header)");
+  ep->add_option("--format", explain.format, "Output format (json: docs/json.md)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
 
   ConformanceArgs conformance;
   auto* conf_cmd = app.add_subcommand("conformance", "Run the conformance suite on one or more backends");

@@ -13,6 +13,7 @@
 
 #include "sim/cmd/commands.h"
 #include "sim/cmd/support.h"
+#include "sim/json/json_value.h"
 
 namespace {
 
@@ -234,6 +235,18 @@ TEST(Cli, ExplainPrivateMemoryThatCannotBeMapped) {
   EXPECT_NE(closed.out.find("memory-fault exit"), std::string::npos) << closed.out;
   EXPECT_NE(closed.out.find("guest_memfd was closed"), std::string::npos) << closed.out;
   EXPECT_EQ(closed.out.find("would map"), std::string::npos) << closed.out;
+  // --format json (docs/json.md): parses with the JSON room's reader and says the same.
+  for (const std::string& at : {std::string("8"), std::string("9")}) {
+    auto j = run("explain " + file + " --gpa 2M --at " + at + " --format json 2>/dev/null");
+    EXPECT_EQ(j.code, 0) << j.out;
+    std::string error;
+    auto v = kvmsim::parse_json(j.out, &error);
+    ASSERT_TRUE(v) << error << "\n" << j.out;
+    EXPECT_EQ(v->str("outcome"), at == "8" ? "map" : "memory_fault") << j.out;
+    EXPECT_EQ(v->str("gpa"), "0x200000");
+    ASSERT_TRUE(v->get("decision"));
+    EXPECT_EQ(v->get("decision")->kind == kvmsim::JsonValue::Kind::null, at == "9") << j.out;
+  }
   auto deleted = run("explain " + file + " --gpa 2M");
   EXPECT_NE(deleted.out.find("memslot: none"), std::string::npos) << deleted.out;
   EXPECT_NE(deleted.out.find("no memslot: a private access is a memory fault"), std::string::npos) << deleted.out;
