@@ -1,6 +1,7 @@
 // End-to-end tests of the kvmsim binary: exit codes are part of the API (README "Exit codes").
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -77,6 +78,16 @@ TEST(Cli, UsageErrorsExitTwo) {
   EXPECT_EQ(run("caps --profile linux-0.1").code, kvmsim::kExitUsage);
   TempDir d;
   EXPECT_EQ(run("replay --backend nosuch " + d.write("g.trace", kGood)).code, kvmsim::kExitUsage);
+  // Issue 16: a FIFO or a device is refused by its kind in one line, without opening it (no hang).
+  const std::string fifo = d.path() + "/pipe.trace";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  auto f = run("replay " + fifo);
+  EXPECT_EQ(f.code, kvmsim::kExitUsage) << f.out;
+  EXPECT_NE(f.out.find(fifo + ": not a regular file or directory (a FIFO)"), std::string::npos) << f.out;
+  auto dev = run("replay /dev/null");
+  EXPECT_EQ(dev.code, kvmsim::kExitUsage) << dev.out;
+  EXPECT_NE(dev.out.find("/dev/null: not a regular file or directory (a character device)"), std::string::npos)
+      << dev.out;
   // Issue 16: an unknown backend in a fuzz pair is a usage error (2), not "cannot run here" (77).
   auto fuzz = run("fuzz --seed 1 --steps 10 --backend model,foo");
   EXPECT_EQ(fuzz.code, kvmsim::kExitUsage) << fuzz.out;
