@@ -57,6 +57,10 @@ int main(int argc, char** argv) {
   pr->add_option("--device", probe.device, "KVM device")->capture_default_str();
 
   auto* pp = app.add_subcommand("profiles", "List the built-in profiles");
+  std::string profiles_format = "text";
+  pp->add_option("--format", profiles_format, "Output format (json: docs/json.md)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
 
   ExplainArgs explain;
   auto* ep = app.add_subcommand("explain", "Replay a trace on the model and explain the leaf covering a GPA");
@@ -117,7 +121,7 @@ int main(int argc, char** argv) {
 
   if (*rp) return run_replay(replay, std::cout, std::cerr);
   if (*cp) return run_caps(caps, std::cout, std::cerr);
-  if (*pp) return run_profiles(std::cout);
+  if (*pp) return profiles_format == "json" ? run_profiles_json(std::cout) : run_profiles(std::cout);
   if (*ep) return run_explain(explain, std::cout, std::cerr);
   if (*conf_cmd) return run_conformance(conformance, std::cout, std::cerr);
   if (*fz) return run_fuzz(fuzz, std::cout, std::cerr);

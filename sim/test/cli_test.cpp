@@ -12,6 +12,7 @@
 #include <sstream>
 #include <string>
 
+#include "model/profile.h"
 #include "sim/cmd/commands.h"
 #include "sim/cmd/support.h"
 #include "sim/json/json_value.h"
@@ -208,6 +209,19 @@ TEST(Cli, ExplainNamesTheRuleThatLimitedTheLevel) {
   EXPECT_EQ(run("explain /nonexistent.trace --gpa 0").code, kvmsim::kExitUsage);
   EXPECT_EQ(run(std::string("explain ") + KVMSIM_SOURCE_DIR + "/traces/tdp/slot_alignment_head.trace --gpa NOPE").code,
             kvmsim::kExitUsage);
+}
+
+// Issue 16 item 3: `profiles --format json` parses and names every built-in profile.
+TEST(Cli, ProfilesJsonParses) {
+  auto r = run("profiles --format json 2>/dev/null");
+  EXPECT_EQ(r.code, 0) << r.out;
+  std::string error;
+  auto v = kvmsim::parse_json(r.out, &error);
+  ASSERT_TRUE(v) << error << "\n" << r.out;
+  const kvmsim::JsonValue* list = v->get("profiles");
+  ASSERT_TRUE(list);
+  EXPECT_EQ(list->items.size(), kvmsim::model::builtin_profiles().size());
+  EXPECT_FALSE(list->items.at(0).str("name").empty());
 }
 
 // Issue 16: explain said "pfn from guest_memfd ... would map 4K" for a private gfn whose slot has no
