@@ -36,6 +36,7 @@ Explanation explain_gpa(const Vm& vm, u64 gpa) {
   e.leaf = vm.mmu().mapping(gpa);
   const Memslot* slot = vm.slots(0).by_gfn(gfn);
   if (!slot) {
+    e.outcome = e.is_private ? "memory_fault" : "mmio";
     e.summary = e.is_private ? "no memslot: a private access is a memory fault (EFAULT)"
                              : "no memslot: accesses exit to userspace as MMIO";
     return e;
@@ -46,6 +47,22 @@ Explanation explain_gpa(const Vm& vm, u64 gpa) {
   e.slot_size = slot->npages << 12;
   e.slot_hva = slot->userspace_addr;
   e.slot_flags = slot->flags;
+
+  // kvm_mmu_faultin_pfn_gmem (model/kvm_mmu_fault.cpp): a gfn served by guest_memfd in a slot with no
+  // guest_memfd bound, or whose file was closed, has no pfn: the fault is a memory-fault exit (EFAULT),
+  // so no level decision applies and no leaf can be made.
+  const bool gmem_backed = e.is_private || slot->gmem_only;
+  if (gmem_backed && (!slot->gmem || !slot->gmem->file_open)) {
+    e.outcome = "memory_fault";
+    const std::string why = !slot->gmem ? "slot has no guest_memfd (no KVM_MEM_GUEST_MEMFD)"
+                                        : "the slot's guest_memfd was closed";
+    e.factors.push_back({"guest_memfd", 0, std::string(e.is_private ? "private gfn" : "GMEM_ONLY slot") + ", " + why +
+                                               ": no pfn -> memory fault exit (EFAULT)"});
+    e.summary = std::string(e.leaf.level ? "leaf is " + std::string(level_name(e.leaf.level)) + ", but a" : "no leaf; a") +
+                " fault now is a memory-fault exit (KVM_EXIT_MEMORY_FAULT" + (e.is_private ? ", flags PRIVATE" : "") +
+                "; pre-fault: EFAULT): " + why;
+    return e;
+  }
 
   PageFault f;
   f.gpa = gpa;
@@ -114,7 +131,11 @@ std::string render(const Explanation& e) {
            " dirty=" + std::to_string(e.leaf.dirty) + "\n";
   else
     out += "  leaf: none\n";
-  if (e.has_slot) {
+  if (e.has_slot && e.outcome != "map") {
+    out += "  factors:\n";
+    for (const LevelFactor& f : e.factors) out += "    " + f.rule + ": no mapping - " + f.detail + "\n";
+    out += "  decision for a read fault now: memory fault exit (EFAULT), no leaf\n";
+  } else if (e.has_slot) {
     out += "  factors:\n";
     for (const LevelFactor& f : e.factors)
       out += "    " + f.rule + ": " + (f.cap >= 3 ? std::string("no limit") : "at most " + std::string(level_name(f.cap))) +

@@ -25,7 +25,7 @@ class Vm;
 struct LevelFactor {
   std::string rule;    // stable name: profile, guest_memfd, dirty_logging, slot_head_misaligned,
                        // slot_tail_misaligned, hva_incongruent, mixed_attributes, host_level, nx_huge_pages
-  int cap = 3;
+  int cap = 3;         // 0: no mapping at all (the fault fails)
   std::string detail;  // values involved
 };
 
@@ -39,7 +39,11 @@ struct Explanation {
   u64 attributes = 0;
   Mapping leaf;              // level 0: none
   std::vector<LevelFactor> factors;  // every factor, in KVM's order
-  HugepageDecision decision;         // for a read fault now (has_slot only)
+  // What a read fault now does: "map" (decision applies), "memory_fault" (a private gfn without a
+  // memslot, or a gfn served by guest_memfd whose slot has none or whose file is closed: no pfn, so
+  // KVM_EXIT_MEMORY_FAULT / EFAULT, never a leaf), "mmio" (a shared gfn without a memslot).
+  std::string outcome = "map";
+  HugepageDecision decision;         // for a read fault now (outcome "map" only)
   std::string summary;               // one-line verdict
 };
 

@@ -35,6 +35,7 @@ struct ExplainArgs {
   int at_line = 0;      // replay statements on lines <= at_line (0: the whole trace)
   std::string vm;       // VM handle name (default: the last VM the replayed part created)
   std::string profile;  // as for replay
+  std::string format = "text";  // text | json (docs/json.md)
 };
 
 struct ProbeArgs {
@@ -44,13 +45,13 @@ struct ProbeArgs {
 
 // kvmsim fuzz (sim/cmd/fuzz_cmd.cpp, docs/fuzz.md).
 struct FuzzArgs {
-  std::string seed;              // decimal u64 or 40 hex digits; empty: drawn at random and printed
+  std::string seed;              // decimal u64, 0x hex, or 40 hex digits; empty: drawn at random and printed
   u64 steps = 1000;
   std::string backend = "model,kvm";  // a pair A,B of backend kinds (sim/backend/backend.h)
   std::string profile;           // the profile both sides answer as (default: a real host's, else the default)
   double time_budget = 0;        // seconds, 0 = none
-  std::string out = "fuzz-out";  // where a shrunk divergence is written
-  std::string emit_trace;        // write every case with the observed results of side A
+  std::string out;               // where a shrunk divergence (and last-case.trace) is written; empty: nowhere
+  std::string emit_trace;        // a directory: one trace per case with the observed results of side A
   bool faults = false;
   bool no_shrink = false;
   bool strict = false;

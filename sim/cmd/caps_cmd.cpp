@@ -3,6 +3,7 @@
 
 #include "model/profiles/profile.h"
 #include "sim/cmd/commands.h"
+#include "sim/json/json.h"
 #include "sim/cmd/support.h"
 #include "sim/json/json.h"
 #include "sim/trace/constants.h"
@@ -49,6 +50,18 @@ int run_caps(const CapsArgs& args, std::ostream& out, std::ostream& err) {
                   static_cast<unsigned long long>(a.vm_private), p->host_dependent_caps.count(nr) ? " *" : "");
     out << line;
   }
+  return kExitOk;
+}
+
+int run_profiles_json(std::ostream& out) {
+  out << "{\"schema\": 1, \"profiles\": [";
+  bool first = true;
+  for (const auto& p : model::builtin_profiles()) {
+    out << (first ? "" : ", ") << "{\"name\": " << json_quote(p.name) << ", \"description\": " << json_quote(p.description)
+        << "}";
+    first = false;
+  }
+  out << "]}\n";
   return kExitOk;
 }
 

@@ -6,6 +6,7 @@
 #include "model/vm/kvm.h"
 #include "sim/cmd/commands.h"
 #include "sim/cmd/support.h"
+#include "sim/json/json.h"
 #include "sim/replay.h"
 #include "sim/trace/eval.h"
 #include "sim/trace/parser.h"
@@ -28,6 +29,49 @@ std::optional<u64> parse_gpa(const std::string& text, std::string* error) {
     return std::nullopt;
   }
   return v.value;
+}
+
+std::string jbool(bool b) { return b ? "true" : "false"; }
+
+// The JSON form of an explanation (schema: docs/json.md, "explain"). Addresses are hex strings so
+// 64-bit values survive readers that hold numbers as doubles.
+std::string explain_json(const ExplainArgs& args, const std::string& vm, const std::string& profile,
+                         const model::Explanation& e) {
+  using model::hex;
+  std::string j = "{\"schema\": 1, \"file\": " + json_quote(args.file) + ", \"at_line\": " +
+                  (args.at_line ? std::to_string(args.at_line) : "null") + ", \"vm\": " + json_quote(vm) +
+                  ", \"profile\": " + json_quote(profile) + ", \"gpa\": " + json_quote(hex(e.gpa)) +
+                  ", \"gfn\": " + json_quote(hex(e.gpa >> 12)) + ", \"memslot\": ";
+  if (e.has_slot)
+    j += "{\"id\": " + std::to_string(e.slot_id) + ", \"gpa\": " + json_quote(hex(e.slot_gpa)) +
+         ", \"size\": " + json_quote(hex(e.slot_size)) + ", \"hva\": " + json_quote(hex(e.slot_hva)) +
+         ", \"flags\": " + std::to_string(e.slot_flags) + "}";
+  else
+    j += "null";
+  j += ", \"attributes\": " + std::to_string(e.attributes) + ", \"private\": " + jbool(e.is_private) + ", \"leaf\": ";
+  if (e.leaf.level)
+    j += std::string("{\"level\": ") + json_quote(level_name(e.leaf.level)) + ", \"gpa\": " +
+         json_quote(hex(e.leaf.gpa)) + ", \"writable\": " + jbool(e.leaf.writable) + ", \"exec\": " +
+         jbool(e.leaf.executable) + ", \"private\": " + jbool(e.leaf.is_private) + ", \"accessed\": " +
+         jbool(e.leaf.accessed) + ", \"dirty\": " + jbool(e.leaf.dirty) + "}";
+  else
+    j += "null";
+  j += ", \"outcome\": " + json_quote(e.outcome) + ", \"factors\": [";
+  for (std::size_t i = 0; i < e.factors.size(); i++)
+    j += std::string(i ? ", " : "") + "{\"rule\": " + json_quote(e.factors[i].rule) + ", \"cap\": " +
+         json_quote(level_name(e.factors[i].cap)) + ", \"detail\": " + json_quote(e.factors[i].detail) + "}";
+  j += "], \"decision\": ";
+  if (e.has_slot && e.outcome == "map") {
+    j += std::string("{\"level\": ") + json_quote(level_name(e.decision.goal_level)) + ", \"limits\": [";
+    for (std::size_t i = 0; i < e.decision.limits.size(); i++)
+      j += std::string(i ? ", " : "") + "{\"rule\": " + json_quote(e.decision.limits[i].rule) + ", \"level\": " +
+           json_quote(level_name(e.decision.limits[i].level)) + ", \"detail\": " +
+           json_quote(e.decision.limits[i].detail) + "}";
+    j += "]}";
+  } else {
+    j += "null";
+  }
+  return j + ", \"verdict\": " + json_quote(e.summary) + "}\n";
 }
 
 }  // namespace
@@ -65,6 +109,15 @@ int run_explain(const ExplainArgs& args, std::ostream& out, std::ostream& err) {
   if (!fd) {
     err << args.file << ": VM handle '" << vm_name << "' is not bound (or its creation failed)\n";
     return kExitUsage;
+  }
+  if (args.format == "json") {
+    const model::Vm* vm = kvm.vm(static_cast<int>(*fd));
+    if (!vm) {
+      err << args.file << ": VM handle '" << vm_name << "' is not a VM\n";
+      return kExitUsage;
+    }
+    out << explain_json(args, vm_name, profile->name, model::explain_gpa(*vm, *gpa));
+    return kExitOk;
   }
   out << args.file << (args.at_line ? ":" + std::to_string(args.at_line) : std::string()) << ": vm " << vm_name
       << ", profile " << profile->name << "\n";

@@ -57,6 +57,10 @@ int main(int argc, char** argv) {
   pr->add_option("--device", probe.device, "KVM device")->capture_default_str();
 
   auto* pp = app.add_subcommand("profiles", "List the built-in profiles");
+  std::string profiles_format = "text";
+  pp->add_option("--format", profiles_format, "Output format (json: docs/json.md)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
 
   ExplainArgs explain;
   auto* ep = app.add_subcommand("explain", "Replay a trace on the model and explain the leaf covering a GPA");
@@ -65,6 +69,9 @@ int main(int argc, char** argv) {
   ep->add_option("--at", explain.at_line, "Replay only the statements up to this line");
   ep->add_option("--vm", explain.vm, "VM handle (default: the last VM created)");
   ep->add_option("--profile", explain.profile, "Profile (default: the trace's header)");
+  ep->add_option("--format", explain.format, "Output format (json: docs/json.md)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
 
   ConformanceArgs conformance;
   auto* conf_cmd = app.add_subcommand("conformance", "Run the conformance suite on one or more backends");
@@ -84,14 +91,16 @@ int main(int argc, char** argv) {
 
   FuzzArgs fuzz;
   auto* fz = app.add_subcommand("fuzz", "Differential fuzzing of two backends with shrinking (docs/fuzz.md)");
-  fz->add_option("--seed", fuzz.seed, "Seed: decimal u64 or 40 hex digits (default: random, printed first)");
+  fz->add_option("--seed", fuzz.seed, "Seed: decimal u64, 0x hex (up to 16 digits) or 40 hex digits (default: random, printed first)");
   fz->add_option("--steps", fuzz.steps, "Generated statements in total")->capture_default_str();
   fz->add_option("--backend", fuzz.backend, "Backend pair A,B of " + backend_kind_list())->capture_default_str();
   fz->add_option("--profile", fuzz.profile, "Profile both sides answer as (default: a real host's, else the default)");
   fz->add_flag("--require-kvm", fuzz.require_kvm, "A backend that cannot run here fails (exit 1) instead of exit 77");
   fz->add_option("--time-budget", fuzz.time_budget, "Stop starting new cases after this many seconds");
-  fz->add_option("--out", fuzz.out, "Directory for the shrunk trace of a divergence")->capture_default_str();
-  fz->add_option("--emit-trace", fuzz.emit_trace, "Write every generated case with side A's results to FILE");
+  fz->add_option("--out", fuzz.out, "Directory for the shrunk trace of a divergence and last-case.trace (default: "
+                                    "nothing is written)");
+  fz->add_option("--emit-trace", fuzz.emit_trace, "Directory: every generated case with side A's results, "
+                                                  "one replayable DIR/case-NNNN.trace each");
   fz->add_flag("--faults", fuzz.faults, "Generate inject statements (backends that honour them only)");
   fz->add_flag("--no-shrink", fuzz.no_shrink, "Report a divergence without shrinking it");
   fz->add_flag("--strict", fuzz.strict, "Known open divergences (KNOWN_DIFFERENCES.md) are findings too");
@@ -112,7 +121,7 @@ int main(int argc, char** argv) {
 
   if (*rp) return run_replay(replay, std::cout, std::cerr);
   if (*cp) return run_caps(caps, std::cout, std::cerr);
-  if (*pp) return run_profiles(std::cout);
+  if (*pp) return profiles_format == "json" ? run_profiles_json(std::cout) : run_profiles(std::cout);
   if (*ep) return run_explain(explain, std::cout, std::cerr);
   if (*conf_cmd) return run_conformance(conformance, std::cout, std::cerr);
   if (*fz) return run_fuzz(fuzz, std::cout, std::cerr);

@@ -28,6 +28,16 @@ bool expand_trace_paths(const std::vector<std::string>& paths, std::vector<std::
       files->insert(files->end(), found.begin(), found.end());
     } else if (fs::is_regular_file(p, ec)) {
       files->push_back(p);
+    } else if (fs::exists(p, ec)) {
+      // A FIFO or device would block or never end: refuse it by its kind, without opening it.
+      *error = p + ": not a regular file or directory (" +
+               std::string(fs::is_fifo(p, ec)             ? "a FIFO"
+                           : fs::is_character_file(p, ec) ? "a character device"
+                           : fs::is_block_file(p, ec)     ? "a block device"
+                           : fs::is_socket(p, ec)         ? "a socket"
+                                                          : "a special file") +
+               ")";
+      return false;
     } else {
       *error = p + ": no such file or directory";
       return false;
@@ -47,6 +57,11 @@ bool read_text_file(const std::string& path, std::string* text) {
 
 std::optional<trace::Trace> load_trace(const std::string& file, std::ostream& err) {
   std::string text;
+  std::error_code ec;
+  if (fs::exists(file, ec) && !fs::is_regular_file(file, ec)) {
+    err << file << ": not a regular file (a FIFO or device is never opened: it could block)\n";
+    return std::nullopt;
+  }
   if (!read_text_file(file, &text)) {
     err << file << ": cannot read file\n";
     return std::nullopt;

@@ -120,8 +120,9 @@ CampaignResult run_campaign(const CampaignOptions& o) {
     res.cases++;
     res.steps += len;
     const DiffReport& d = *run.report;
-    res.emitted += "# ---- case " + std::to_string(index) + " (" + swarm.describe() + ")\n" +
-                   apply_rewrites(*run.trace, d.a.results);
+    res.emitted.push_back({index, insert_after_header(apply_rewrites(*run.trace, d.a.results),
+                                              "# case " + std::to_string(index) + " of kvmsim fuzz --seed " +
+                                                  o.seed.text + " (" + swarm.describe() + ")\n")});
     res.report += "case " + std::to_string(index) + ": " + std::to_string(len) + " statements, " +
                   std::to_string(d.divergences) + " divergent; swarm " + swarm.describe() + "\n";
     if (!d.first) continue;
@@ -220,15 +221,7 @@ void record_finding(const CampaignOptions& o, std::size_t case_index, const std:
   const std::string comment = "# found by kvmsim fuzz --seed " + o.seed.text + " --backend " + pair + " (case " +
                               std::to_string(case_index) + ")\n# signature: " + f.signature.str() +
                               "\n# expected results are " + o.side_b->name() + "'s answers\n";
-  // The comment goes after the header lines (`kvmsim-trace 1`, `profile ...`).
-  std::size_t pos = 0;
-  for (int i = 0; i < 2 && pos < expected.size(); i++) {
-    std::size_t nl = expected.find('\n', pos);
-    std::string l = expected.substr(pos, nl - pos);
-    if (l.rfind("kvmsim-trace", 0) != 0 && l.rfind("profile ", 0) != 0) break;
-    pos = nl == std::string::npos ? expected.size() : nl + 1;
-  }
-  f.shrunk = expected.substr(0, pos) + comment + expected.substr(pos);
+  f.shrunk = insert_after_header(expected, comment);
   f.shrunk_statements = count_statements(f.shrunk);
   res.report += "reproduced " + std::to_string(f.reproduced) + "/" + std::to_string(f.reruns) + "\n";
   if (!o.out_dir.empty()) {
@@ -242,6 +235,17 @@ void record_finding(const CampaignOptions& o, std::size_t case_index, const std:
   }
   res.report += "--- minimal trace ---\n" + f.shrunk;
   res.found = std::move(f);
+}
+
+std::string insert_after_header(const std::string& text, const std::string& comment) {
+  std::size_t pos = 0;
+  for (int i = 0; i < 2 && pos < text.size(); i++) {
+    std::size_t nl = text.find('\n', pos);
+    std::string l = text.substr(pos, nl - pos);
+    if (l.rfind("kvmsim-trace", 0) != 0 && l.rfind("profile ", 0) != 0) break;
+    pos = nl == std::string::npos ? text.size() : nl + 1;
+  }
+  return text.substr(0, pos) + comment + text.substr(pos);
 }
 
 void finish_report(CampaignResult& res) {

@@ -15,6 +15,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "model/profiles/profile.h"
 #include "sim/backend/backend.h"
@@ -41,9 +42,9 @@ struct CampaignOptions {
   double shrink_budget_s = 60;   // wall-clock cap of the shrinker
   std::size_t shrink_max_candidates = 0;  // 0: unlimited (deterministic cap for tests)
   int reruns = 5;
-  std::string out_dir;           // where the shrunk trace is written ("" : not written); the case
-                                 // being run is kept in last-case.trace (the model aborting on an
-                                 // invariant leaves it behind)
+  std::string out_dir;           // where the shrunk trace is written ("" : nothing is written); with
+                                 // a directory the case being run is also kept in last-case.trace
+                                 // there (the model aborting on an invariant leaves it behind)
   std::string replay_hint;       // how to name the pair in the printed replay command (default A,B)
 };
 
@@ -60,13 +61,21 @@ struct FoundDivergence {
   std::string replay_command;
 };
 
+struct EmittedCase {
+  std::size_t index = 0;  // the case number of the report's `case N:` line
+  std::string trace;
+  bool operator==(const EmittedCase&) const = default;
+};
+
 struct CampaignResult {
   std::size_t cases = 0, steps = 0;  // cases and generated statements replayed
   std::optional<FoundDivergence> found;
   std::map<std::string, std::size_t> explained;  // known open divergences met (known_open.h), by name
   std::string failure;         // non-empty: the nested oracle failed to boot or report (exit 1)
   std::string report;          // deterministic text: seed, options, one line per case, outcome
-  std::string emitted;         // every case with side A's observed results (for --emit-trace)
+  // Every case run with side A's observed results (for --emit-trace), each a complete v1 trace that
+  // `kvmsim replay` accepts on its own, in case order (a case the kernel hung on has none).
+  std::vector<EmittedCase> emitted;
   double seconds = 0;          // wall clock of the replay part (for the rate)
   bool budget_hit = false;
   double rate() const { return seconds > 0 ? static_cast<double>(steps) / seconds : 0; }
@@ -83,6 +92,9 @@ std::size_t next_case_length(Rng& lengths, std::size_t done, std::size_t steps);
 // then moves it into res.found.
 void record_finding(const CampaignOptions& o, std::size_t case_index, const std::string& expected, FoundDivergence f,
                     CampaignResult& res);
+// `text` with `comment` (whole `#` lines) inserted after its header lines (`kvmsim-trace 1`,
+// `profile ...`): the header must stay first, so a trace with the comment still parses.
+std::string insert_after_header(const std::string& text, const std::string& comment);
 // The report's closing lines: the explained counts and, without a finding, the result line.
 void finish_report(CampaignResult& res);
 

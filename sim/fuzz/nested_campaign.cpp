@@ -170,8 +170,9 @@ CampaignResult run_batch_campaign(const CampaignOptions& o) {
     KVMSIM_ASSERT_CTX(d.has_value(), "generated case does not parse:\n" + cases[index]);
     res.cases++;
     res.steps += count_statements(cases[index]);
-    res.emitted += "# ---- case " + std::to_string(index) + " (" + swarms[index] + ")\n" +
-                   apply_rewrites(*batch.traces[index], d->a.results);
+    res.emitted.push_back({index, insert_after_header(apply_rewrites(*batch.traces[index], d->a.results),
+                                              "# case " + std::to_string(index) + " of kvmsim fuzz --seed " +
+                                                  o.seed.text + " (" + swarms[index] + ")\n")});
     res.report += "case " + std::to_string(index) + ": " + std::to_string(count_statements(cases[index])) +
                   " statements, " + std::to_string(d->divergences) + " divergent; swarm " + swarms[index] + "\n";
     if (!d->first) continue;

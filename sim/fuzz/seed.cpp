@@ -13,12 +13,25 @@ u64 rotl(u64 x, int k) { return (x << k) | (x >> (64 - k)); }
 std::optional<Seed> parse_seed(const std::string& text) {
   Seed s;
   s.text = text;
-  if (text.size() == 40) {
+  const bool prefixed = text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X');
+  const std::string digits = prefixed ? text.substr(2) : text;
+  if (digits.size() == 40) {
     for (std::size_t i = 0; i < 40; i++) {
-      int d = trace::hex_digit(text[i]);
+      int d = trace::hex_digit(digits[i]);
       if (d < 0) return std::nullopt;
       // digits 0-15 -> words[0], 16-31 -> words[1], 32-39 -> words[2]
       s.words[i / 16] = (s.words[i / 16] << 4) | static_cast<u64>(d);
+    }
+    s.wide = true;
+    return s;
+  }
+  if (prefixed) {
+    // 0x hex names the same u64 as its decimal spelling (0x10 and 16 are one seed).
+    if (digits.size() > 16) return std::nullopt;
+    for (char c : digits) {
+      int d = trace::hex_digit(c);
+      if (d < 0) return std::nullopt;
+      s.words[0] = (s.words[0] << 4) | static_cast<u64>(d);
     }
     return s;
   }
@@ -49,7 +62,7 @@ Rng::Rng(u64 seed) {
 Rng::Rng(const Seed& seed, u64 stream) {
   // A 40-hex seed differs from a decimal one with the same low word: the length is mixed in.
   u64 x = seed.words[0] ^ rotl(seed.words[1], 17) ^ rotl(seed.words[2], 41) ^
-          (seed.text.size() == 40 ? 0xa5a5a5a5a5a5a5a5ull : 0) ^ (stream * 0xd1b54a32d192ed03ull);
+          (seed.wide ? 0xa5a5a5a5a5a5a5a5ull : 0) ^ (stream * 0xd1b54a32d192ed03ull);
   for (auto& w : s_) w = splitmix64(&x);
 }
 

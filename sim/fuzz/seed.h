@@ -1,6 +1,6 @@
-// Fuzz seeds and the one random source of a fuzz campaign. A seed is written as a decimal u64 or
-// as 40 hex digits (a git-hash-sized value, e.g. a commit id); both forms print back exactly as
-// given, so a report's first line is the command that reproduces it. Every choice a campaign makes
+// Fuzz seeds and the one random source of a fuzz campaign. A seed is written as a decimal u64, as
+// `0x` and up to 16 hex digits (the same u64: 0x10 is seed 16), or as 40 hex digits with or without
+// `0x` (a git-hash-sized value, e.g. a commit id); every form prints back exactly as given, so a report's first line is the command that reproduces it. Every choice a campaign makes
 // (swarm switches, weights, case lengths, arguments) is drawn from a Rng derived from the seed:
 // no clock, no address, no unordered container ever feeds it, so one seed gives one byte stream.
 #pragma once
@@ -16,11 +16,12 @@ using u64 = std::uint64_t;
 using u32 = std::uint32_t;
 
 struct Seed {
-  std::string text;  // as the user wrote it (decimal or 40 hex digits)
-  u64 words[3] = {0, 0, 0};  // 160 bits folded into 3 words (decimal: words[0] only)
+  std::string text;  // as the user wrote it
+  u64 words[3] = {0, 0, 0};  // 160 bits folded into 3 words (a u64 seed: words[0] only)
+  bool wide = false;         // 40 hex digits: mixed into the streams, so it never equals a u64 seed
 };
 
-// nullopt when `text` is neither a decimal u64 nor exactly 40 hex digits.
+// nullopt when `text` is none of: a decimal u64, 0x + 1..16 hex digits, [0x +] exactly 40 hex digits.
 std::optional<Seed> parse_seed(const std::string& text);
 Seed seed_from_u64(u64 v);
 

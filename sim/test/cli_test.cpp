@@ -1,6 +1,7 @@
 // End-to-end tests of the kvmsim binary: exit codes are part of the API (README "Exit codes").
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,8 +12,10 @@
 #include <sstream>
 #include <string>
 
+#include "model/profile.h"
 #include "sim/cmd/commands.h"
 #include "sim/cmd/support.h"
+#include "sim/json/json_value.h"
 
 namespace {
 
@@ -76,6 +79,21 @@ TEST(Cli, UsageErrorsExitTwo) {
   EXPECT_EQ(run("caps --profile linux-0.1").code, kvmsim::kExitUsage);
   TempDir d;
   EXPECT_EQ(run("replay --backend nosuch " + d.write("g.trace", kGood)).code, kvmsim::kExitUsage);
+  // Issue 16: a FIFO or a device is refused by its kind in one line, without opening it (no hang).
+  const std::string fifo = d.path() + "/pipe.trace";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  auto f = run("replay " + fifo);
+  EXPECT_EQ(f.code, kvmsim::kExitUsage) << f.out;
+  EXPECT_NE(f.out.find(fifo + ": not a regular file or directory (a FIFO)"), std::string::npos) << f.out;
+  auto dev = run("replay /dev/null");
+  EXPECT_EQ(dev.code, kvmsim::kExitUsage) << dev.out;
+  EXPECT_NE(dev.out.find("/dev/null: not a regular file or directory (a character device)"), std::string::npos)
+      << dev.out;
+  // Issue 16: an unknown backend in a fuzz pair is a usage error (2), not "cannot run here" (77).
+  auto fuzz = run("fuzz --seed 1 --steps 10 --backend model,foo");
+  EXPECT_EQ(fuzz.code, kvmsim::kExitUsage) << fuzz.out;
+  EXPECT_NE(fuzz.out.find("unknown backend 'foo'"), std::string::npos) << fuzz.out;
+  EXPECT_EQ(run("fuzz --seed 0x5eed79fb4fb9 --steps 10 --backend model,model").code, 0);
 }
 
 TEST(Cli, PassingTraceExitsZeroWithOneLineSummary) {
@@ -191,6 +209,72 @@ TEST(Cli, ExplainNamesTheRuleThatLimitedTheLevel) {
   EXPECT_EQ(run("explain /nonexistent.trace --gpa 0").code, kvmsim::kExitUsage);
   EXPECT_EQ(run(std::string("explain ") + KVMSIM_SOURCE_DIR + "/traces/tdp/slot_alignment_head.trace --gpa NOPE").code,
             kvmsim::kExitUsage);
+}
+
+// Issue 16 item 3: `profiles --format json` parses and names every built-in profile.
+TEST(Cli, ProfilesJsonParses) {
+  auto r = run("profiles --format json 2>/dev/null");
+  EXPECT_EQ(r.code, 0) << r.out;
+  std::string error;
+  auto v = kvmsim::parse_json(r.out, &error);
+  ASSERT_TRUE(v) << error << "\n" << r.out;
+  const kvmsim::JsonValue* list = v->get("profiles");
+  ASSERT_TRUE(list);
+  EXPECT_EQ(list->items.size(), kvmsim::model::builtin_profiles().size());
+  EXPECT_FALSE(list->items.at(0).str("name").empty());
+}
+
+// Issue 16: explain said "pfn from guest_memfd ... would map 4K" for a private gfn whose slot has no
+// guest_memfd, where the trace itself asserts EFAULT and a memory-fault exit. The siblings: the slot's
+// guest_memfd closed, the slot deleted.
+TEST(Cli, ExplainPrivateMemoryThatCannotBeMapped) {
+  auto r = run(std::string("explain ") + KVMSIM_SOURCE_DIR +
+               "/traces/tdp/prefault_private_no_gmem_efault.trace --gpa 4M --at 20");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out.find("would map"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("pfn from guest_memfd"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("verdict: no leaf; a fault now is a memory-fault exit"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("slot has no guest_memfd"), std::string::npos) << r.out;
+  // The shared half of the same slot still maps.
+  auto shared = run(std::string("explain ") + KVMSIM_SOURCE_DIR +
+                    "/traces/tdp/prefault_private_no_gmem_efault.trace --gpa 2M --at 20");
+  EXPECT_NE(shared.out.find("leaf is 2M"), std::string::npos) << shared.out;
+
+  TempDir d;
+  const std::string file = d.write("closed.trace",
+                                   "kvmsim-trace 1\n"
+                                   "profile linux-6.18\n"
+                                   "mem = mmap(4M, thp)\n"
+                                   "vm = KVM_CREATE_VM(KVM_X86_SW_PROTECTED_VM)\n"
+                                   "vcpu = KVM_CREATE_VCPU(vm, 0)\n"
+                                   "gmem = KVM_CREATE_GUEST_MEMFD(vm, {size=4M})\n"
+                                   "KVM_SET_USER_MEMORY_REGION2(vm, {slot=1, flags=KVM_MEM_GUEST_MEMFD, guest_phys_addr=0, "
+                                   "memory_size=4M, userspace_addr=mem, guest_memfd=gmem, guest_memfd_offset=0}) = 0\n"
+                                   "KVM_SET_MEMORY_ATTRIBUTES(vm, {address=0, size=4M, "
+                                   "attributes=KVM_MEMORY_ATTRIBUTE_PRIVATE}) = 0\n"
+                                   "close(gmem) = 0\n"
+                                   "KVM_SET_USER_MEMORY_REGION(vm, {slot=1, memory_size=0}) = 0\n");
+  auto open = run("explain " + file + " --gpa 2M --at 8");
+  EXPECT_NE(open.out.find("would map 4K"), std::string::npos) << "bound and open: guest_memfd maps 4K\n" << open.out;
+  auto closed = run("explain " + file + " --gpa 2M --at 9");
+  EXPECT_NE(closed.out.find("memory-fault exit"), std::string::npos) << closed.out;
+  EXPECT_NE(closed.out.find("guest_memfd was closed"), std::string::npos) << closed.out;
+  EXPECT_EQ(closed.out.find("would map"), std::string::npos) << closed.out;
+  // --format json (docs/json.md): parses with the JSON room's reader and says the same.
+  for (const std::string& at : {std::string("8"), std::string("9")}) {
+    auto j = run("explain " + file + " --gpa 2M --at " + at + " --format json 2>/dev/null");
+    EXPECT_EQ(j.code, 0) << j.out;
+    std::string error;
+    auto v = kvmsim::parse_json(j.out, &error);
+    ASSERT_TRUE(v) << error << "\n" << j.out;
+    EXPECT_EQ(v->str("outcome"), at == "8" ? "map" : "memory_fault") << j.out;
+    EXPECT_EQ(v->str("gpa"), "0x200000");
+    ASSERT_TRUE(v->get("decision"));
+    EXPECT_EQ(v->get("decision")->kind == kvmsim::JsonValue::Kind::null, at == "9") << j.out;
+  }
+  auto deleted = run("explain " + file + " --gpa 2M");
+  EXPECT_NE(deleted.out.find("memslot: none"), std::string::npos) << deleted.out;
+  EXPECT_NE(deleted.out.find("no memslot: a private access is a memory fault"), std::string::npos) << deleted.out;
 }
 
 }  // namespace

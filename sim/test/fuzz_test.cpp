@@ -3,6 +3,7 @@
 // (parse/print round-trip, unobservable where unsupported), and a short campaign on /dev/kvm.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 
 #include <filesystem>
@@ -43,6 +44,22 @@ TEST(FuzzSeed, DecimalAndFortyHexDigits) {
   EXPECT_EQ(h->words[2], 0x01234567ull);
   EXPECT_FALSE(parse_seed("0123456789abcdef0123456789ABCDEF0123456g"));
   EXPECT_FALSE(parse_seed("0123456789abcdef0123456789ABCDEF012345"));  // 38 digits, too long for u64
+  // Issue 16: `--seed 0x5eed79fb4fb9` was refused. 0x hex is the u64 it spells (the same streams as its
+  // decimal spelling) and prints back as written; 0x with 40 digits is the 160-bit form.
+  auto x16 = parse_seed("0x5eed79fb4fb9");
+  ASSERT_TRUE(x16);
+  EXPECT_EQ(x16->words[0], 0x5eed79fb4fb9ull);
+  EXPECT_EQ(x16->text, "0x5eed79fb4fb9");
+  EXPECT_EQ(Rng(*x16, 3).next(), Rng(*parse_seed(std::to_string(0x5eed79fb4fb9ull)), 3).next());
+  auto max = parse_seed("0XFFFFFFFFFFFFFFFF");
+  ASSERT_TRUE(max);
+  EXPECT_EQ(max->words[0], UINT64_MAX);
+  EXPECT_FALSE(parse_seed("0x"));
+  EXPECT_FALSE(parse_seed("0x1ffffffffffffffff"));  // 17 digits: past u64
+  EXPECT_FALSE(parse_seed("0x12g"));
+  auto hx = parse_seed("0x0123456789abcdef0123456789ABCDEF01234567");
+  ASSERT_TRUE(hx);
+  EXPECT_EQ(Rng(*hx, 1).next(), Rng(*h, 1).next());
   // Different seeds, different streams; same seed, same stream.
   Rng a(*d, 1), b(*d, 1), c(*h, 1);
   u64 x = a.next();
@@ -111,13 +128,13 @@ TEST(FuzzDeterminism, SameSeedSameReportAndEmittedTrace) {
       o.faults = faults;
       CampaignResult a = run_campaign(o), b = run_campaign(o);
       EXPECT_EQ(hash(a.report), hash(b.report)) << "seed " << seed;
-      EXPECT_EQ(hash(a.emitted), hash(b.emitted)) << "seed " << seed;
+      EXPECT_TRUE(a.emitted == b.emitted) << "seed " << seed;
       EXPECT_EQ(a.steps, 400u);
       EXPECT_FALSE(a.found) << a.report;
     }
   }
   // Different seeds give different cases.
-  EXPECT_NE(run_campaign(model_pair(1, 200)).emitted, run_campaign(model_pair(2, 200)).emitted);
+  EXPECT_FALSE(run_campaign(model_pair(1, 200)).emitted == run_campaign(model_pair(2, 200)).emitted);
 }
 
 // The determinism rules, enforced on the sources: nothing in the model (nor in the generator, the
@@ -360,6 +377,16 @@ TEST(FuzzCli, UsageAndFaultsOnKvmRefused) {
   EXPECT_EQ(run_fuzz(a, o2, e2), kExitOk) << o2.str() << e2.str();
   EXPECT_EQ(o2.str().rfind("seed 1\n", 0), 0u) << "the seed is printed first";
   EXPECT_NE(e2.str().find("rate: model,model"), std::string::npos);
+  // Issue 16: the rate line also gives the wall time (generation, checks and shrinking included).
+  EXPECT_NE(e2.str().find(" s wall)"), std::string::npos) << e2.str();
+  // Issue 16: a backend name that does not exist is a usage error, on either side.
+  for (const char* bad : {"model,foo", "foo,model", "model,"}) {
+    a.backend = bad;
+    std::ostringstream o3, e3;
+    EXPECT_EQ(run_fuzz(a, o3, e3), kExitUsage) << bad;
+    const std::string msg = e3.str();
+    EXPECT_EQ(std::count(msg.begin(), msg.end(), '\n'), 1) << bad << ": " << msg;
+  }
 }
 
 TEST(FuzzKnownOpen, OnlyModelVersusShadowKvm) {
@@ -387,28 +414,106 @@ TEST(FuzzKnownOpen, OnlyModelVersusShadowKvm) {
   EXPECT_FALSE(explain_divergence(Signature{"KVM_GET_DIRTY_LOG", "bitmap", "[0-3, 9]", "[1, 9]"}, M, pvm, K, pvm));
 }
 
+// Every file in `dir`, by name, with its contents.
+std::map<std::string, std::string> read_dir(const std::string& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    std::ifstream in(e.path(), std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    files[e.path().filename().string()] = ss.str();
+  }
+  return files;
+}
+
 TEST(FuzzCli, EmitTraceIsIdenticalAcrossRuns) {
-  auto run = [](const std::string& file) {
+  auto run = [](const std::string& dir) {
     FuzzArgs a;
     a.seed = "0123456789abcdef0123456789abcdef01234567";
     a.backend = "model,model";
     a.steps = 300;
     a.faults = true;
-    a.emit_trace = file;
-    a.out = ::testing::TempDir() + "fuzz-emit";
+    a.emit_trace = dir;
     std::ostringstream out, err;
     EXPECT_EQ(run_fuzz(a, out, err), kExitOk) << out.str();
-    std::ifstream in(file, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return std::make_pair(out.str(), ss.str());
+    return std::make_pair(out.str(), read_dir(dir));
   };
-  auto [out1, emitted1] = run(::testing::TempDir() + "emit1.trace");
-  auto [out2, emitted2] = run(::testing::TempDir() + "emit2.trace");
+  auto [out1, emitted1] = run(::testing::TempDir() + "emit1");
+  auto [out2, emitted2] = run(::testing::TempDir() + "emit2");
   EXPECT_EQ(out1, out2);
   EXPECT_EQ(emitted1, emitted2);
-  EXPECT_NE(emitted1.find("inject("), std::string::npos) << "--faults generates inject statements";
+  std::string all;
+  for (const auto& [name, text] : emitted1) all += text;
+  EXPECT_NE(all.find("inject("), std::string::npos) << "--faults generates inject statements";
   EXPECT_EQ(out1.rfind("seed 0123456789abcdef0123456789abcdef01234567\n", 0), 0u);
+}
+
+// Issue 16: --emit-trace wrote every case into one file, each with its own header, and `replay` rejected
+// it at the second header. Now it is a directory with one trace per case, which `replay DIR` passes
+// (side A is the model, so each case holds the model's own answers). A second, shorter run into the
+// same directory leaves only its own cases.
+TEST(FuzzCli, EmitTraceWritesOneReplayableTracePerCase) {
+  const std::string dir = ::testing::TempDir() + "emit-replay";
+  std::filesystem::remove_all(dir);
+  FuzzArgs a;
+  a.seed = "7";
+  a.backend = "model,model";
+  a.steps = 400;
+  a.emit_trace = dir;
+  std::ostringstream out, err;
+  ASSERT_EQ(run_fuzz(a, out, err), kExitOk) << out.str() << err.str();
+  const auto files = read_dir(dir);
+  std::size_t cases = 0;
+  std::istringstream report(out.str());
+  for (std::string l; std::getline(report, l);) cases += l.rfind("case ", 0) == 0;
+  ASSERT_GE(cases, 400u / 80);
+  EXPECT_EQ(files.size(), cases);
+  EXPECT_EQ(files.begin()->first, "case-0000.trace");
+  for (const auto& [name, text] : files) {
+    EXPECT_EQ(text.rfind("kvmsim-trace 1\n", 0), 0u) << name;
+    EXPECT_EQ(text.find("kvmsim-trace", 1), std::string::npos) << name << ": one header per file";
+  }
+  ReplayArgs r;
+  r.files = {dir};
+  std::ostringstream rout, rerr;
+  EXPECT_EQ(run_replay(r, rout, rerr), kExitOk) << rout.str() << rerr.str();
+  EXPECT_NE(rout.str().find(std::to_string(files.size()) + " passed, 0 failed"), std::string::npos) << rout.str();
+
+  a.steps = 60;  // one or two cases: the stale files of the longer run go
+  std::ostringstream out2, err2;
+  ASSERT_EQ(run_fuzz(a, out2, err2), kExitOk);
+  EXPECT_LT(read_dir(dir).size(), files.size());
+  // A file where the directory should be is a usage error, before anything runs.
+  const std::string file = ::testing::TempDir() + "emit-file.trace";
+  std::ofstream(file) << "x";
+  a.emit_trace = file;
+  std::ostringstream out3, err3;
+  EXPECT_EQ(run_fuzz(a, out3, err3), kExitUsage);
+  EXPECT_NE(err3.str().find("not a directory"), std::string::npos) << err3.str();
+}
+
+// Issue 16: every case wrote fuzz-out/last-case.trace into the current directory, unasked. Without
+// --out nothing is written; with --out the last case is kept there.
+TEST(FuzzCli, NothingIsWrittenWithoutOut) {
+  const std::string cwd = ::testing::TempDir() + "fuzz-cwd";
+  std::filesystem::remove_all(cwd);
+  std::filesystem::create_directories(cwd);
+  const auto old = std::filesystem::current_path();
+  std::filesystem::current_path(cwd);
+  FuzzArgs a;
+  a.seed = "1";
+  a.backend = "model,model";
+  a.steps = 100;
+  std::ostringstream out, err;
+  const int code = run_fuzz(a, out, err);
+  const bool empty = std::filesystem::is_empty(cwd);
+  std::filesystem::current_path(old);
+  EXPECT_EQ(code, kExitOk) << out.str() << err.str();
+  EXPECT_TRUE(empty) << "fuzz without --out wrote into the current directory";
+  a.out = cwd + "/out";
+  std::ostringstream out2, err2;
+  EXPECT_EQ(run_fuzz(a, out2, err2), kExitOk);
+  EXPECT_TRUE(std::filesystem::exists(cwd + "/out/last-case.trace"));
 }
 
 TEST(FuzzKvm, ShortCampaignAgainstThisKernel) {
@@ -432,7 +537,7 @@ TEST(FuzzKvm, ShortCampaignAgainstThisKernel) {
   m.side_b = &side("model");
   CampaignResult mm = run_campaign(m);
   if (!k.found) {
-    EXPECT_EQ(k.emitted, mm.emitted);
+    EXPECT_TRUE(k.emitted == mm.emitted);
   }
 }
 

@@ -210,7 +210,12 @@ TEST(TraceParser, NameErrors) {
 }
 
 TEST(TraceParser, SchemaErrors) {
-  EXPECT_EQ(body_err("KVM_FROB(kvm)"), "t.trace:2:1: unknown statement 'KVM_FROB'");
+  EXPECT_EQ(body_err("KVM_FROB(kvm)").rfind("t.trace:2:1: unknown statement 'KVM_FROB' (supported: ", 0), 0u);
+  // Issue 16: `unknown statement 'KVM_RUN'` listed nothing; it names the supported statements now.
+  const std::string run = body_err("KVM_RUN(kvm)");
+  EXPECT_NE(run.find("access, "), std::string::npos) << run;
+  EXPECT_NE(run.find("KVM_PRE_FAULT_MEMORY, "), std::string::npos) << run;
+  EXPECT_EQ(run.find('\n'), std::string::npos) << "one line";
   EXPECT_EQ(body_err("vm = KVM_CREATE_VM(0)\nKVM_SET_USER_MEMORY_REGION(vm, {slot=0, size=4K})"),
             "t.trace:3:41: unknown field 'size' in kvm_userspace_memory_region; valid fields: slot, flags, "
             "guest_phys_addr, memory_size, userspace_addr");

@@ -414,7 +414,15 @@ Statement LineParser::statement() {
   const Token& callee = peek();
   if (callee.kind != Token::Kind::ident) fail(callee, "expected a call, got " + describe(callee));
   const StatementSpec* spec = find_statement(callee.text, false);
-  if (!spec) fail(callee, "unknown statement " + quote(callee.text));
+  if (!spec) {
+    // Name what is supported: a user who wrote KVM_RUN should learn `access(...)` exists without
+    // opening traces/FORMAT.md.
+    std::string known;
+    for (const StatementSpec& s : statement_specs())
+      if (!s.expect && (", " + known).find(", " + std::string(s.callee) + ",") == std::string::npos)
+        known += std::string(s.callee) + ", ";
+    fail(callee, "unknown statement " + quote(callee.text) + " (supported: " + known + "expect ...; traces/FORMAT.md)");
+  }
   if (st.bind && spec->binding == Binding::forbidden)
     fail(first, std::string(spec->callee) + " does not create a handle; it cannot be bound to a name");
   if (!st.bind && spec->binding == Binding::required)
