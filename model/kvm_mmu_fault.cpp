@@ -55,6 +55,7 @@ HugepageAdjustInput Vm::adjust_input(const Memslot& slot, u64 gfn, const PageFau
   in.slot_dirty_logged = (slot.flags & KVM_MEM_LOG_DIRTY_PAGES) != 0;
   in.lpage = &*slot.lpage_info;
   in.max_huge_level = profile_.max_huge_level;
+  if (f.max_level) in.fault_max_level = f.max_level;
   in.nx_huge_pages = nx_workaround();
   in.explain = with_detail;
   if (!in.gmem_backed) {
@@ -117,7 +118,12 @@ FaultResult Vm::page_fault(const PageFault& f) {
 
   // is_page_fault_stale(): an MMU-notifier invalidation raced with this fault -> RET_PF_RETRY;
   // both callers (KVM_RUN re-entering the guest, kvm_tdp_map_page's loop) fault again.
-  if (inject(FaultSite::fault_retry)) return page_fault(f);
+  if (inject(FaultSite::fault_retry)) {
+    if (!f.retry_to_caller) return page_fault(f);
+    FaultResult retry;
+    retry.kind = FaultResult::Kind::retry;
+    return retry;
+  }
 
   FaultResult r;
   r.decision = hugepage_adjust(adjust_input(*slot, gfn, f, false));
@@ -171,6 +177,7 @@ AccessOutcome Vm::access(u32 vcpu_id, u64 gpa, AccessKind kind) {
     case FaultResult::Kind::memory_fault:
       return AccessOutcome{AccessOutcome::Kind::memory_fault, r.err, r.flags, r.gpa, r.size};
     case FaultResult::Kind::error:
+    case FaultResult::Kind::retry:  // not asked for (retry_to_caller is false)
       break;
   }
   return AccessOutcome{AccessOutcome::Kind::error, r.err};

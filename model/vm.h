@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "model/fault_injection.h"
@@ -84,6 +85,9 @@ class Vm {
   Ret get_dirty_log(u32 slot, std::vector<u64>& bitmap);
   Ret clear_dirty_log(u32 slot, u64 first_page, u32 num_pages, const std::vector<u64>& bitmap);
   Ret pre_fault_memory(u32 vcpu_id, uapi::kvm_pre_fault_memory& range);
+  // The proposed KVM_MAP_MEMORY (RFC v1, map_memory.cpp). `kernel_bug` receives the diagnostic
+  // when the call reaches a bug of the posted code.
+  Ret map_memory(u32 vcpu_id, uapi::kvm_memory_mapping& m, std::string* kernel_bug);
   AccessOutcome access(u32 vcpu_id, u64 gpa, AccessKind kind);
 
   // ---- MMU-facing ----
@@ -128,6 +132,7 @@ class Vm {
   bool slot_zap_all() const;
 
   Ret pre_fault_step(u64 gpa, u64 size);
+  Ret map_memory_step(uapi::kvm_memory_mapping& m);
   // Legacy MMU PTE prefetch after a 4K fault at gfn (pte_prefetch.cpp).
   void direct_pte_prefetch(u64 gfn);
   bool prefetch_sptes(u64 start, u64 end);
