@@ -16,6 +16,8 @@ const char* fault_site_name(FaultSite s) {
 
 std::optional<FaultSite> fault_site_for(const std::string& site, const std::string& kind) {
   if (site == "pre_fault" && kind == "eintr") return FaultSite::pre_fault_signal;
+  // The same signal_pending() check, named for any populate loop (KVM_MAP_MEMORY: -ERESTARTSYS).
+  if (site == "signal" && kind == "pending") return FaultSite::pre_fault_signal;
   if (site == "pre_fault" && kind == "eagain") return FaultSite::pre_fault_invalid_slot;
   if (site == "alloc" && kind == "enomem") return FaultSite::alloc;
   if (site == "fault" && kind == "retry") return FaultSite::fault_retry;

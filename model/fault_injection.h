@@ -35,7 +35,8 @@ struct FaultRule {
   u64 count = 1;  // failures, then the rule is spent
 };
 
-// The rule a trace `inject(SITE, KIND, ...)` asks for: (pre_fault, eintr) -> pre_fault_signal,
+// The rule a trace `inject(SITE, KIND, ...)` asks for: (pre_fault, eintr) and (signal, pending)
+// -> pre_fault_signal (also consulted at the top of each KVM_MAP_MEMORY iteration),
 // (pre_fault, eagain) -> pre_fault_invalid_slot, (alloc, enomem) -> alloc, (fault, retry) ->
 // fault_retry. nullopt for any other pair.
 std::optional<FaultSite> fault_site_for(const std::string& site, const std::string& kind);

@@ -74,6 +74,15 @@ struct kvm_pre_fault_memory {
   u64 padding[5];
 };
 
+// Proposal: [RFC PATCH 2/8] KVM: Add KVM_MAP_MEMORY vcpu ioctl to pre-populate guest memory,
+// 2024-03 (docs/semantics/proposals.md §1). Never merged; KVM_PRE_FAULT_MEMORY replaced it.
+struct kvm_memory_mapping {
+  u64 base_gfn;
+  u64 nr_pages;
+  u64 flags;
+  u64 source;
+};
+
 struct kvm_dirty_log {
   u32 slot;
   u32 padding1;
@@ -169,6 +178,7 @@ constexpr u32 KVM_SET_MEMORY_ATTRIBUTES = iow(0xD2, sizeof(kvm_memory_attributes
 constexpr u32 KVM_CREATE_GUEST_MEMFD = iowr(0xD4, sizeof(kvm_create_guest_memfd));
 constexpr u32 KVM_PRE_FAULT_MEMORY = iowr(0xD5, sizeof(kvm_pre_fault_memory));
 constexpr u32 KVM_SET_MEMORY_ATTRIBUTES2 = iowr(0xD2, sizeof(kvm_memory_attributes2));  // proposal
+constexpr u32 KVM_MAP_MEMORY = iowr(0xD5, sizeof(kvm_memory_mapping));  // proposal (RFC v1)
 
 static_assert(KVM_CREATE_VM == 0xAE01);
 static_assert(KVM_CHECK_EXTENSION == 0xAE03);
@@ -185,6 +195,14 @@ static_assert(KVM_SET_MEMORY_ATTRIBUTES == 0x4020AED2);
 static_assert(KVM_CREATE_GUEST_MEMFD == 0xC040AED4);
 static_assert(KVM_PRE_FAULT_MEMORY == 0xC040AED5);
 static_assert(KVM_SET_MEMORY_ATTRIBUTES2 == 0xC080AED2);
+static_assert(KVM_MAP_MEMORY == 0xC020AED5);
+static_assert(sizeof(kvm_memory_mapping) == 32);
+
+// kvm_memory_mapping::flags (RFC v1; the fault's error code bits, plus PRIVATE).
+constexpr u64 KVM_MEMORY_MAPPING_FLAG_WRITE = 1ull << 0;
+constexpr u64 KVM_MEMORY_MAPPING_FLAG_EXEC = 1ull << 1;
+constexpr u64 KVM_MEMORY_MAPPING_FLAG_USER = 1ull << 2;
+constexpr u64 KVM_MEMORY_MAPPING_FLAG_PRIVATE = 1ull << 3;
 
 constexpr int KVM_API_VERSION = 12;
 
@@ -239,6 +257,7 @@ constexpr u32 KVM_CAP_MEMORY_ATTRIBUTES = 233;
 constexpr u32 KVM_CAP_GUEST_MEMFD = 234;
 constexpr u32 KVM_CAP_VM_TYPES = 235;
 constexpr u32 KVM_CAP_PRE_FAULT_MEMORY = 236;
+constexpr u32 KVM_CAP_MAP_MEMORY = 236;  // proposal (RFC v1): the number upstream later gave PRE_FAULT_MEMORY
 constexpr u32 KVM_CAP_GUEST_MEMFD_FLAGS = 244;
 constexpr u32 KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES = 249;  // proposal (docs/semantics/proposals.md §3)
 

@@ -87,6 +87,7 @@ StatementResult Replayer::step() {
     default: break;
   }
   const KvmApi::Diagnostic diag = api_.take_diagnostic();
+  if (diag.text.rfind("kernel-bug:", 0) == 0) r.kernel_bug = where + diag.text;
   if (!r.message.empty()) {
     // A backend's own explanation (e.g. the real backend refusing a request over its safety cap).
     if (!diag.text.empty()) r.message += " (" + api_.backend_name() + ": " + diag.text + ")";
@@ -188,8 +189,10 @@ std::string apply_rewrites(const trace::Trace& trace, const std::vector<Statemen
 
 std::string ReplayReport::text() const {
   std::string out;
-  for (const auto& r : results)
+  for (const auto& r : results) {
     if (!r.message.empty()) out += r.message + "\n";
+    if (!r.kernel_bug.empty()) out += r.kernel_bug + "\n";
+  }
   char buf[512];
   std::snprintf(buf, sizeof buf,
                 "%s: %zu statements, %zu checked: %zu matched, %zu mismatched; %zu unchecked, %zu unobservable, "

@@ -40,6 +40,9 @@ struct StatementResult {
   // The backend could not do what this statement asks on this host (its safety cap, missing huge
   // pages, KvmApi::Diagnostic::host_limit; or an `inject` it cannot perform): not a kernel answer.
   bool host_limit = false;
+  // A bug of a modelled proposal that this statement reached (`kernel-bug: ...`, model/map_memory.cpp):
+  // reported whatever the status, like a splat in the kernel log.
+  std::string kernel_bug;
 };
 
 struct StatementResult;

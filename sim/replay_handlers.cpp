@@ -57,6 +57,12 @@ Answer pre_fault_memory(const Call& c) {
   Ret ret = c.api.ioctl_pre_fault_memory(c.fd(0), p);
   return Returned{ret, Call::read(c.spec.out, p), true};
 }
+// The RFC's KVM_MAP_MEMORY copies the struct back on every return, errors included (patch 2).
+Answer map_memory(const Call& c) {
+  auto m = c.record<uapi::kvm_memory_mapping>(1);
+  Ret ret = c.api.ioctl_map_memory(c.fd(0), m);
+  return Returned{ret, Call::read(c.spec.out, m), true};
+}
 // The bitmap is copied out only on success; a failed call is compared with an empty one.
 Answer get_dirty_log(const Call& c) {
   const auto log = c.record<uapi::kvm_dirty_log>(1);
@@ -213,7 +219,7 @@ constexpr Entry kEntries[] = {
     {Op::create_vcpu, create_vcpu}, {Op::create_guest_memfd, create_guest_memfd},
     {Op::check_extension, check_extension}, {Op::set_user_memory_region, set_user_memory_region},
     {Op::set_user_memory_region2, set_user_memory_region2}, {Op::set_memory_attributes, set_memory_attributes},
-    {Op::pre_fault_memory, pre_fault_memory}, {Op::get_dirty_log, get_dirty_log},
+    {Op::pre_fault_memory, pre_fault_memory}, {Op::map_memory, map_memory}, {Op::get_dirty_log, get_dirty_log},
     {Op::clear_dirty_log, clear_dirty_log}, {Op::enable_cap, enable_cap}, {Op::fallocate, fallocate},
     {Op::ftruncate, ftruncate}, {Op::read, read}, {Op::write, write}, {Op::pread, pread}, {Op::close, close},
     {Op::access, access}, {Op::expect_stats, expect_stats}, {Op::expect_mapping, expect_mapping},

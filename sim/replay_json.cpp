@@ -46,6 +46,7 @@ std::string ReplayReport::json() const {
            ",\"status\":" + json_quote(step_status_name(r.status)) + ",\"expected\":" + json_quote(r.expected) +
            ",\"actual\":" + json_quote(r.actual) + ",\"message\":" + json_quote(r.message) +
            (r.host_limit ? ",\"host_limit\":true" : "") +
+           (r.kernel_bug.empty() ? std::string() : ",\"kernel_bug\":" + json_quote(r.kernel_bug)) +
            (r.rewrite ? ",\"rewrite\":" + json_quote(*r.rewrite) : std::string()) + "}";
   }
   return out + "]}\n";
@@ -74,6 +75,7 @@ std::optional<ReplayReport> replay_report_from_json(const JsonValue& v, const st
     s.expected = item.str("expected");
     s.actual = item.str("actual");
     s.message = replace_all(item.str("message"), guest_file, file);
+    s.kernel_bug = replace_all(item.str("kernel_bug"), guest_file, file);
     if (const JsonValue* h = item.get("host_limit")) s.host_limit = h->kind == JsonValue::Kind::boolean && h->boolean;
     if (const JsonValue* w = item.get("rewrite"); w && w->kind == JsonValue::Kind::string) s.rewrite = w->text;
     if (!status_from_name(item.str("status"), &s.status)) {

@@ -21,8 +21,16 @@ HugepageDecision hugepage_adjust(const HugepageAdjustInput& in) {
   // Step 1: captured first, so req_level can still record what NX took away.
   d.huge_page_disallowed = in.exec && in.nx_huge_pages;
 
-  // Step 2: guest_memfd caps the level by the folio order it returned (order 0 today).
+  // fault->max_level starts at what the caller asked for (KVM_PAGE_FAULT_INIT's _max_level).
   int max_level = kMaxHugepageLevel;
+  if (in.fault_max_level < max_level) {
+    max_level = std::max(1, in.fault_max_level);
+    limit("request", max_level, [&] {
+      return std::string("the request allows at most ") + level_name(max_level) + " (alignment and size)";
+    });
+  }
+
+  // Step 2: guest_memfd caps the level by the folio order it returned (order 0 today).
   if (in.gmem_backed && in.gmem_max_level < max_level) {
     max_level = std::max(1, in.gmem_max_level);
     limit("guest_memfd", max_level, [&] {

@@ -23,6 +23,9 @@ struct HugepageAdjustInput {
   bool is_private = false;    // the fault is private (error code PRIVATE)
   bool gmem_backed = false;   // pfn comes from guest_memfd (private fault, or gmem-only slot)
   int gmem_max_level = 1;     // level allowed by the guest_memfd folio order (4K today)
+  // fault->max_level as the caller initialised it: KVM_MAX_HUGEPAGE_LEVEL for guest faults and
+  // pre-fault; the RFC's KVM_MAP_MEMORY derives it from the request's alignment and size.
+  int fault_max_level = 3;
   bool slot_dirty_logged = false;
   const LpageInfo* lpage = nullptr;  // the slot's lpage_info; nullptr: no slot
   int max_huge_level = 3;     // profile: 3 with 1G hardware pages, else 2

@@ -54,6 +54,7 @@ HugepageAdjustInput Mmu::adjust_input(const Memslot& slot, u64 gfn, const PageFa
   in.slot_dirty_logged = (slot.flags & KVM_MEM_LOG_DIRTY_PAGES) != 0;
   in.lpage = &*slot.lpage_info;
   in.max_huge_level = ctx_.profile.max_huge_level;
+  if (f.max_level) in.fault_max_level = f.max_level;
   in.nx_huge_pages = nx_huge_pages();
   in.explain = with_detail;
   if (!in.gmem_backed) {
@@ -116,7 +117,12 @@ FaultResult Mmu::page_fault(const PageFault& f) {
 
   // is_page_fault_stale(): an MMU-notifier invalidation raced with this fault -> RET_PF_RETRY;
   // both callers (KVM_RUN re-entering the guest, kvm_tdp_map_page's loop) fault again.
-  if (inject(FaultSite::fault_retry)) return page_fault(f);
+  if (inject(FaultSite::fault_retry)) {
+    if (!f.retry_to_caller) return page_fault(f);
+    FaultResult retry;
+    retry.kind = FaultResult::Kind::retry;
+    return retry;
+  }
 
   FaultResult r;
   r.decision = hugepage_adjust(adjust_input(*slot, gfn, f, false));
@@ -169,6 +175,7 @@ AccessOutcome Mmu::access(u64 gpa, AccessKind kind) {
     case FaultResult::Kind::memory_fault:
       return AccessOutcome{AccessOutcome::Kind::memory_fault, r.err, r.flags, r.gpa, r.size};
     case FaultResult::Kind::error:
+    case FaultResult::Kind::retry:  // not asked for (retry_to_caller is false)
       break;
   }
   return AccessOutcome{AccessOutcome::Kind::error, r.err};

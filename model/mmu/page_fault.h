@@ -26,12 +26,17 @@ struct PageFault {
   bool exec = false;
   bool is_private = false;  // error code PFERR_PRIVATE_ACCESS
   bool prefetch = false;    // pre-fault: a read that never sets Accessed, never CoWs
+  int max_level = 0;        // fault->max_level when below KVM_MAX_HUGEPAGE_LEVEL; 0: no cap
+  // RET_PF_RETRY goes back to the caller (Kind::retry) instead of faulting again: the RFC's
+  // kvm_mmu_map_page() turns it into -EAGAIN; KVM_RUN and pre-fault fault again.
+  bool retry_to_caller = false;
 };
 
 struct FaultResult {
   // RET_PF_FIXED / RET_PF_SPURIOUS / RET_PF_EMULATE, -EFAULT with KVM_EXIT_MEMORY_FAULT
   // filled in, or another -errno.
-  enum class Kind { fixed, spurious, emulate, memory_fault, error };
+  // retry: RET_PF_RETRY, only when PageFault::retry_to_caller.
+  enum class Kind { fixed, spurious, emulate, memory_fault, error, retry };
   Kind kind = Kind::fixed;
   int err = 0;    // memory_fault: EFAULT; error: the errno
   int level = 0;  // fixed/spurious: the level of the leaf at the goal (what pre-fault reports)

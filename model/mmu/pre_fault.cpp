@@ -45,6 +45,7 @@ Ret Mmu::pre_fault_step(u64 gpa, u64 size) {
     case FaultResult::Kind::memory_fault:
       return Ret::fail(EFAULT);
     case FaultResult::Kind::error:
+    case FaultResult::Kind::retry:  // not asked for (retry_to_caller is false)
       break;
   }
   return Ret::fail(r.err);

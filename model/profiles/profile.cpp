@@ -583,6 +583,34 @@ Profile linux_6_18_la57() {
   return p;
 }
 
+// The proposal "[RFC PATCH 0/8] KVM: Prepopulate guest memory API" (v1, 2024-03) on the upstream it
+// was posted against: 6.8 with guest_memfd, memory attributes and SW_PROTECTED VMs, no
+// KVM_PRE_FAULT_MEMORY (an unknown vCPU ioctl: EINVAL), plus KVM_MAP_MEMORY and KVM_CAP_MAP_MEMORY
+// (236, answering 1). docs/semantics/proposals.md §1; the rest (caps included)
+// is linux-6.18's, an approximation: caps added after 6.8 are not removed.
+Profile rfc_map_memory_v1() {
+  Profile p = linux_6_18();
+  p.name = "rfc-map-memory-v1";
+  p.description = "KVM_MAP_MEMORY RFC v1 (2024-03) on a 6.8-like base: guest_memfd, attributes, SW_PROTECTED; no pre-fault";
+  p.has_pre_fault = false;
+  p.has_map_memory = true;
+  p.caps.erase(KVM_CAP_PRE_FAULT_MEMORY);
+  p.caps[KVM_CAP_MAP_MEMORY] = same(1);  // patch 6, kvm_vm_ioctl_check_extension()
+  // 6.8: guest_memfd and its slot flag only on VMs with private memory; no guest_memfd flags.
+  p.caps[KVM_CAP_GUEST_MEMFD] = CapAnswer{1, 0, 1};
+  p.caps.erase(KVM_CAP_GUEST_MEMFD_FLAGS);
+  p.gmem_flags_shared_vm = 0;
+  p.gmem_flags_private_vm = 0;
+  p.gmem_slot_needs_private_mem = true;
+  // 6.8: quirks 0-6 (no SLOT_ZAP_ALL), every slot delete/move zaps all (kvm_mmu_zap_all_fast),
+  // disabling dirty logging zaps collapsible tables (in-place recovery is 6.13+).
+  p.caps[KVM_CAP_DISABLE_QUIRKS2] = same(0x7f);
+  p.zap_all_on_slot_change = true;
+  p.dirty_log_disable_recovers_in_place = false;
+  p.huge_zero_wp_allocates_thp = false;  // do_huge_zero_wp_pmd is v6.13: 6.8 splits the PMD and CoWs 4K
+  return p;
+}
+
 }  // namespace
 
 const std::vector<Profile>& builtin_profiles() {
@@ -591,7 +619,7 @@ const std::vector<Profile>& builtin_profiles() {
                                                 linux_7_3_no_eager_split(), linux_6_18(), linux_6_18_pvm(),
                                                 linux_6_18_nx(), linux_6_1(), linux_6_12(), linux_6_12_swprot(),
                                                 linux_6_12_nx(), linux_6_12_shadow(), linux_6_12_no_eager_split(),
-                                                linux_6_18_la57()};
+                                                linux_6_18_la57(), rfc_map_memory_v1()};
   return profiles;
 }
 

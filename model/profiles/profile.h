@@ -45,6 +45,7 @@ struct Profile {
   bool has_memory_attributes = true;  // KVM_SET_MEMORY_ATTRIBUTES exists (else ENOTTY)
   bool has_pre_fault = true;          // KVM_PRE_FAULT_MEMORY exists (else EINVAL, unknown vCPU ioctl)
   bool has_attributes2 = false;       // proposed guest_memfd KVM_SET_MEMORY_ATTRIBUTES2
+  bool has_map_memory = false;        // proposed KVM_MAP_MEMORY, RFC v1 (else EINVAL, unknown vCPU ioctl)
 
   // ---- memslots ----
   u32 nr_address_spaces = 2;     // as_id must be below this (1 when the host has no SMM)

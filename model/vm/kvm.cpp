@@ -216,6 +216,20 @@ Ret Kvm::ioctl_pre_fault_memory(int fd, kvm_pre_fault_memory& inout) {
   return e->vm->pre_fault_memory(e->vcpu_id, inout);
 }
 
+Ret Kvm::ioctl_map_memory(int fd, kvm_memory_mapping& inout) {
+  FdEntry* e = entry(fd);
+  if (!e) return Ret::fail(EBADF);
+  switch (e->kind) {
+    case FdKind::system: return Ret::fail(EINVAL);
+    case FdKind::vm:
+    case FdKind::gmem:
+    case FdKind::memfd: return Ret::fail(ENOTTY);
+    case FdKind::vcpu: break;
+  }
+  if (!profile_.has_map_memory) return Ret::fail(EINVAL);  // unknown vCPU ioctl
+  return e->vm->map_memory(e->vcpu_id, inout, &kernel_bug_);
+}
+
 Ret Kvm::ioctl_get_dirty_log(int fd, u32 slot, std::vector<u64>& bitmap) {
   Vm* v = nullptr;
   if (Ret x = vm_ioctl_target(fd, &v); !x.is_ok()) return x;

@@ -52,6 +52,13 @@ class Kvm : public KvmApi {
   Ret ioctl_create_guest_memfd(int fd, const uapi::kvm_create_guest_memfd& g) override;
   Ret ioctl_set_memory_attributes(int fd, const uapi::kvm_memory_attributes& a) override;
   Ret ioctl_pre_fault_memory(int fd, uapi::kvm_pre_fault_memory& inout) override;
+  Ret ioctl_map_memory(int fd, uapi::kvm_memory_mapping& inout) override;
+  // A bug of a modelled proposal that the last call reached ("kernel-bug: ..."), like a splat.
+  Diagnostic take_diagnostic() override {
+    Diagnostic d{std::move(kernel_bug_), false};
+    kernel_bug_.clear();
+    return d;
+  }
   Ret ioctl_get_dirty_log(int fd, u32 slot, std::vector<u64>& bitmap) override;
   Ret ioctl_clear_dirty_log(int fd, u32 slot, u64 first_page, u32 num_pages,
                             const std::vector<u64>& bitmap) override;
@@ -92,6 +99,7 @@ class Kvm : public KvmApi {
     std::shared_ptr<Memfd> memfd;
   };
 
+  std::string kernel_bug_;
   FdEntry* entry(int fd);
   int alloc_fd(FdEntry e);
   // Resolves the fd of a VM ioctl: the VM, or the dispatch errno.

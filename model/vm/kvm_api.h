@@ -52,6 +52,8 @@ class KvmApi {
   virtual Ret ioctl_create_guest_memfd(int fd, const uapi::kvm_create_guest_memfd& g) = 0;
   virtual Ret ioctl_set_memory_attributes(int fd, const uapi::kvm_memory_attributes& a) = 0;
   virtual Ret ioctl_pre_fault_memory(int fd, uapi::kvm_pre_fault_memory& inout) = 0;
+  // Proposed KVM_MAP_MEMORY (RFC v1); written back on every return.
+  virtual Ret ioctl_map_memory(int fd, uapi::kvm_memory_mapping& inout) = 0;
   // bitmap is resized to ceil(npages/64) words of the slot and filled on success.
   virtual Ret ioctl_get_dirty_log(int fd, u32 slot, std::vector<u64>& bitmap) = 0;
   virtual Ret ioctl_clear_dirty_log(int fd, u32 slot, u64 first_page, u32 num_pages,

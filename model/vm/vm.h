@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "model/attributes/memory_attributes.h"
@@ -72,6 +73,9 @@ class Vm {
   Ret get_dirty_log(u32 slot, std::vector<u64>& bitmap);
   Ret clear_dirty_log(u32 slot, u64 first_page, u32 num_pages, const std::vector<u64>& bitmap);
   Ret pre_fault_memory(u32 vcpu_id, uapi::kvm_pre_fault_memory& range);
+  // The proposed KVM_MAP_MEMORY (RFC v1, map_memory.cpp). `kernel_bug` receives the diagnostic
+  // when the call reaches a bug of the posted code.
+  Ret map_memory(u32 vcpu_id, uapi::kvm_memory_mapping& m, std::string* kernel_bug);
 
   // KVM_RUN as far as memory goes: one guest access by vCPU `vcpu_id` (Mmu::access).
   AccessOutcome access(u32 vcpu_id, u64 gpa, AccessKind kind);
@@ -86,6 +90,7 @@ class Vm {
   void unbind_gmem(const Memslot& slot);
   bool use_dirty_bitmap() const { return dirty_ring_size_ == 0; }
   bool slot_zap_all() const;
+  Ret map_memory_step(uapi::kvm_memory_mapping& m);
 
   // kvm_arch_flush_shadow_memslot: the quirk decides between zapping the slot and everything.
   void invalidate_slot(const Memslot& old);

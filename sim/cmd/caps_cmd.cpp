@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "model/profiles/profile.h"
+#include "model/uapi.h"
 #include "sim/cmd/commands.h"
 #include "sim/json/json.h"
 #include "sim/cmd/support.h"
@@ -12,7 +13,10 @@ namespace kvmsim {
 
 namespace {
 
-std::string cap_name(u32 nr) {
+// 236 is KVM_CAP_PRE_FAULT_MEMORY upstream and KVM_CAP_MAP_MEMORY in the RFC that came first: the
+// profile's uAPI surface says which name it answers to.
+std::string cap_name(u32 nr, const model::Profile& p) {
+  if (nr == uapi::KVM_CAP_MAP_MEMORY && p.has_map_memory) return "KVM_CAP_MAP_MEMORY";
   for (const auto& c : trace::constants())
     if (std::string_view(c.name).starts_with("KVM_CAP_") && c.value == nr) return c.name;
   return "cap " + std::to_string(nr);
@@ -32,7 +36,7 @@ int run_caps(const CapsArgs& args, std::ostream& out, std::ostream& err) {
     out << "{\"schema\": 1, \"profile\": \"" << p->name << "\", \"caps\": [";
     bool first = true;
     for (const auto& [nr, a] : p->caps) {
-      out << (first ? "" : ", ") << "{\"cap\": \"" << cap_name(nr) << "\", \"nr\": " << nr
+      out << (first ? "" : ", ") << "{\"cap\": \"" << cap_name(nr, *p) << "\", \"nr\": " << nr
           << ", \"system\": " << a.system << ", \"vm\": " << a.vm_shared << ", \"private_vm\": " << a.vm_private
           << ", \"host_dependent\": " << (p->host_dependent_caps.count(nr) ? "true" : "false") << "}";
       first = false;
@@ -45,7 +49,7 @@ int run_caps(const CapsArgs& args, std::ostream& out, std::ostream& err) {
   out << "capability                                nr      system        vm  private-vm\n";
   for (const auto& [nr, a] : p->caps) {
     char line[160];
-    std::snprintf(line, sizeof line, "%-36s %7u %11llu %9llu %11llu%s\n", cap_name(nr).c_str(), nr,
+    std::snprintf(line, sizeof line, "%-36s %7u %11llu %9llu %11llu%s\n", cap_name(nr, *p).c_str(), nr,
                   static_cast<unsigned long long>(a.system), static_cast<unsigned long long>(a.vm_shared),
                   static_cast<unsigned long long>(a.vm_private), p->host_dependent_caps.count(nr) ? " *" : "");
     out << line;

@@ -67,6 +67,7 @@ std::string single_text(const ReplayReport& r, bool verbose) {
     if (problem) out += "  " + s.message + "\n";
     else if (verbose)
       out += "  " + r.file + ":" + std::to_string(s.line) + ": " + step_status_name(s.status) + ": " + s.actual + "\n";
+    if (!s.kernel_bug.empty()) out += "  " + s.kernel_bug + "\n";
   }
   return out;
 }

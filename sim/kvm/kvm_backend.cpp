@@ -248,6 +248,11 @@ Ret KvmBackend::ioctl_pre_fault_memory(int fd, kvm_pre_fault_memory& inout) {
   return sys(::ioctl(fd, KVM_PRE_FAULT_MEMORY, &inout));
 }
 
+// The RFC was never merged: a real kernel answers EINVAL (unknown vCPU ioctl), as profiles without it do.
+Ret KvmBackend::ioctl_map_memory(int fd, kvm_memory_mapping& inout) {
+  return sys(::ioctl(fd, KVM_MAP_MEMORY, &inout));
+}
+
 Ret KvmBackend::ioctl_get_dirty_log(int fd, u32 slot, std::vector<u64>& bitmap) {
   u64 npages = 0;
   if (auto vm = vm_of(fd)) {

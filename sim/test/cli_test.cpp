@@ -12,7 +12,7 @@
 #include <sstream>
 #include <string>
 
-#include "model/profile.h"
+#include "model/profiles/profile.h"
 #include "sim/cmd/commands.h"
 #include "sim/cmd/support.h"
 #include "sim/json/json_value.h"
@@ -180,6 +180,12 @@ TEST(Cli, CapsAndProfiles) {
   auto p = run("profiles");
   EXPECT_EQ(p.code, 0);
   EXPECT_NE(p.out.find("linux-6.1\t"), std::string::npos) << p.out;
+  EXPECT_NE(p.out.find("rfc-map-memory-v1\t"), std::string::npos) << p.out;
+  // Cap 236 is KVM_CAP_MAP_MEMORY on the RFC's profile, KVM_CAP_PRE_FAULT_MEMORY upstream.
+  auto rfc = run("caps --profile rfc-map-memory-v1");
+  EXPECT_NE(rfc.out.find("KVM_CAP_MAP_MEMORY "), std::string::npos) << rfc.out;
+  EXPECT_EQ(rfc.out.find("KVM_CAP_PRE_FAULT_MEMORY"), std::string::npos) << rfc.out;
+  EXPECT_NE(run("caps").out.find("KVM_CAP_PRE_FAULT_MEMORY"), std::string::npos);
 }
 
 // Every bundled golden trace holds on the model, and the report is byte-identical across runs.

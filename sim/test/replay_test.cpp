@@ -65,6 +65,7 @@ class FakeKvm : public KvmApi {
     return Ret::ok(next_fd_++);
   }
   Ret ioctl_set_memory_attributes(int, const uapi::kvm_memory_attributes&) override { return Ret::ok(); }
+  Ret ioctl_map_memory(int, uapi::kvm_memory_mapping&) override { return Ret::fail(22); }
   // Maps at most 2M per call; nothing above 16G.
   Ret ioctl_pre_fault_memory(int, uapi::kvm_pre_fault_memory& p) override {
     if (p.gpa >= (16ull << 30)) return Ret::fail(2);

@@ -30,6 +30,9 @@ const std::vector<Constant> kConstants = {
     C(KVM_CAP_DIRTY_LOG_RING_ACQ_REL), C(KVM_CAP_USER_MEMORY2), C(KVM_CAP_MEMORY_FAULT_INFO),
     C(KVM_CAP_MEMORY_ATTRIBUTES), C(KVM_CAP_GUEST_MEMFD), C(KVM_CAP_VM_TYPES), C(KVM_CAP_PRE_FAULT_MEMORY),
     C(KVM_CAP_GUEST_MEMFD_FLAGS),
+    // KVM_MAP_MEMORY flags (proposal, RFC v1)
+    C(KVM_MEMORY_MAPPING_FLAG_WRITE), C(KVM_MEMORY_MAPPING_FLAG_EXEC), C(KVM_MEMORY_MAPPING_FLAG_USER),
+    C(KVM_MEMORY_MAPPING_FLAG_PRIVATE),
     // limits
     C(KVM_MEM_SLOTS_NUM), C(KVM_INTERNAL_MEM_SLOTS), C(KVM_USER_MEM_SLOTS), C(KVM_MEM_MAX_NR_PAGES),
     C(KVM_MAX_NR_ADDRESS_SPACES), C(KVM_API_VERSION),
@@ -112,6 +115,7 @@ const Constant kUpstreamCaps[] = {
 // kvm.h; it comes after the upstream names so a printed 249 reads as upstream's.
 const Constant kProposalCaps[] = {
     {"KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES", static_cast<u64>(u::KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES)},
+    {"KVM_CAP_MAP_MEMORY", static_cast<u64>(u::KVM_CAP_MAP_MEMORY)},  // RFC v1; upstream's 236 is PRE_FAULT_MEMORY
 };
 
 const std::vector<Constant>& all_constants() {

@@ -29,8 +29,8 @@ ParamSpec PW(std::string_view n, std::vector<std::string_view> w) { return Param
 const std::vector<std::string_view> kBackings = {"anon", "anon_nohuge", "thp", "shmem", "hugetlb_2m", "hugetlb_1g"};
 const std::vector<std::string_view> kAccess = {"read", "write", "exec"};
 const std::vector<std::string_view> kLevels = {"4K", "2M", "1G", "none"};
-const std::vector<std::string_view> kInjectSites = {"pre_fault", "alloc", "fault"};
-const std::vector<std::string_view> kInjectKinds = {"eintr", "eagain", "enomem", "retry"};
+const std::vector<std::string_view> kInjectSites = {"pre_fault", "alloc", "fault", "signal"};
+const std::vector<std::string_view> kInjectKinds = {"eintr", "eagain", "enomem", "retry", "pending"};
 
 // VM ioctls accept `vm`; a raw number or another fd kind is the caller's way to test EBADF/ENOTTY.
 constexpr unsigned kVmLike = kHandleVm;
@@ -81,6 +81,14 @@ std::vector<StatementSpec> build() {
         PS(kvm_pre_fault_memory, SE(kvm_pre_fault_memory, gpa), SE(kvm_pre_fault_memory, size),
            SE(kvm_pre_fault_memory, flags), SL(kvm_pre_fault_memory, padding))},
        {}, Binding::forbidden, 0, ResultKind::integer, {SE(kvm_pre_fault_memory, gpa), SE(kvm_pre_fault_memory, size)}});
+  // Proposal: KVM_MAP_MEMORY, RFC v1 (docs/semantics/proposals.md §1); answers EINVAL unless the
+  // profile has it. The struct is copied back on every return.
+  add({"KVM_MAP_MEMORY", Op::map_memory, false,
+       {PH("vcpu", kHandleVcpu),
+        PS(kvm_memory_mapping, SE(kvm_memory_mapping, base_gfn), SE(kvm_memory_mapping, nr_pages),
+           SE(kvm_memory_mapping, flags), SE(kvm_memory_mapping, source))},
+       {}, Binding::forbidden, 0, ResultKind::integer,
+       {SE(kvm_memory_mapping, base_gfn), SE(kvm_memory_mapping, nr_pages), SE(kvm_memory_mapping, source)}});
   add({"KVM_GET_DIRTY_LOG", Op::get_dirty_log, false, {PH("vm", kVmLike), PS(kvm_dirty_log, SE(kvm_dirty_log, slot))},
        {}, Binding::forbidden, 0, ResultKind::integer, {R("bitmap")}});
   add({"KVM_CLEAR_DIRTY_LOG", Op::clear_dirty_log, false,
