@@ -303,6 +303,7 @@ std::map<u32, CapAnswer> caps_6_12() {
 Profile linux_7_3() {
   Profile p;
   p.name = "linux-7.3";
+  p.oracle_kernel = "linux-7.3";
   p.description = "Debian 7.3.4 cloud kernel (nested oracle): TDP MMU, guest_memfd on DEFAULT VMs, no private VMs";
   p.caps = caps_7_3();
   p.host_dependent_caps = x86_host_dependent_caps();
@@ -330,6 +331,7 @@ Profile linux_7_3() {
 Profile linux_7_3_swprot() {
   Profile p = linux_7_3();
   p.name = "linux-7.3-swprot";
+  p.oracle_kernel = "linux-7.3-swprot";
   p.description = "Debian 7.3.4 cloud kernel + kvm rebuilt with CONFIG_KVM_SW_PROTECTED_VM (nested oracle)";
   p.caps = caps_7_3_swprot();
   p.vm_types = 1u << KVM_X86_DEFAULT_VM | 1u << KVM_X86_SW_PROTECTED_VM;
@@ -344,6 +346,7 @@ Profile linux_7_3_swprot() {
 Profile linux_6_18() {
   Profile p = linux_7_3_swprot();
   p.name = "linux-6.18";
+  p.oracle_kernel.clear();  // no oracle boots 6.18: derived from 7.3 by source, not measured
   p.description = "upstream 6.18 semantics, TDP MMU, CONFIG_KVM_SW_PROTECTED_VM, 1G pages, MAXPHYADDR 46";
   p.caps_host = "not measured on a 6.18 host: host-dependent caps are linux-7.3's (nested oracle, one qemu64 vCPU)";
   // KVM_X86_QUIRK_NESTED_SVM_SHARED_PAT (bit 11) came with the nSVM gPAT series ("KVM: x86: Define
@@ -452,6 +455,7 @@ Profile linux_6_18_nx() {
 Profile linux_6_12() {
   Profile p = linux_6_18();
   p.name = "linux-6.12";
+  p.oracle_kernel = "linux-6.12";
   p.description = "Debian 6.12 cloud kernel (nested oracle): TDP MMU, no guest_memfd/attributes/private VMs";
   p.caps = caps_6_12();
   p.host_dependent_caps = x86_host_dependent_caps();
@@ -478,6 +482,7 @@ Profile linux_6_12() {
 Profile linux_6_12_swprot() {
   Profile p = linux_6_12();
   p.name = "linux-6.12-swprot";
+  p.oracle_kernel = "linux-6.12-swprot";
   p.description = "Debian 6.12 generic kernel + kvm rebuilt with CONFIG_KVM_SW_PROTECTED_VM (nested oracle)";
   p.caps[KVM_CAP_GUEST_MEMFD] = CapAnswer{1, 0, 1};
   p.caps[KVM_CAP_MULTI_ADDRESS_SPACE] = CapAnswer{2, 2, 1};

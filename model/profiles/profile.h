@@ -29,6 +29,9 @@ enum class ThpPolicy { always, madvise, never };
 struct Profile {
   std::string name;
   std::string description;
+  // The nested oracle's kernel flavour that boots as this profile (scripts/nested/run.sh --flavour), ""
+  // when no real kernel runs it; the module parameters come from the fields below.
+  std::string oracle_kernel;
 
   // ---- uAPI surface ----
   std::map<u32, CapAnswer> caps;  // caps absent from the map answer 0
@@ -44,6 +47,8 @@ struct Profile {
   bool has_guest_memfd = true;        // KVM_CREATE_GUEST_MEMFD exists (else ENOTTY)
   bool has_memory_attributes = true;  // KVM_SET_MEMORY_ATTRIBUTES exists (else ENOTTY)
   bool has_pre_fault = true;          // KVM_PRE_FAULT_MEMORY exists (else EINVAL, unknown vCPU ioctl)
+  // The has_* switches and vm_types say what `caps` says in another form (the model reads them on hot
+  // paths); model/test/profile_test.cpp checks every built-in profile keeps the two in agreement.
   bool has_attributes2 = false;       // proposed guest_memfd KVM_SET_MEMORY_ATTRIBUTES2
   bool has_map_memory = false;        // proposed KVM_MAP_MEMORY, RFC v1 (else EINVAL, unknown vCPU ioctl)
 

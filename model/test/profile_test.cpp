@@ -49,3 +49,28 @@ TEST(Uapi, IoctlNumbersMatchKernel) {
   EXPECT_EQ(KVM_PRE_FAULT_MEMORY, 0xC040AED5u);
   EXPECT_EQ(KVM_CREATE_GUEST_MEMFD, 0xC040AED4u);
 }
+
+namespace kvmsim {
+namespace {
+
+// One source of truth: the has_* switches and vm_types agree with the capability table of every
+// built-in profile, so a profile cannot say one thing in `caps` and do another.
+TEST(Profile, SwitchesAgreeWithTheirCapabilities) {
+  using namespace uapi;
+  for (const auto& p : model::builtin_profiles()) {
+    SCOPED_TRACE(p.name);
+    EXPECT_EQ(p.has_region2, p.cap(KVM_CAP_USER_MEMORY2, false, false) != 0);
+    EXPECT_EQ(p.has_guest_memfd, p.cap(KVM_CAP_GUEST_MEMFD, false, false) != 0);
+    EXPECT_EQ(p.has_memory_attributes, p.cap(KVM_CAP_MEMORY_ATTRIBUTES, false, false) != 0);
+    // The pre-fault cap reads tdp_enabled: the ioctl exists on shadow paging too (and answers
+    // EOPNOTSUPP). 236 is KVM_CAP_MAP_MEMORY in the RFC that preceded KVM_CAP_PRE_FAULT_MEMORY.
+    if (!p.has_map_memory) {
+      EXPECT_EQ(p.has_pre_fault && p.tdp, p.cap(KVM_CAP_PRE_FAULT_MEMORY, false, false) != 0);
+    }
+    const u64 types = p.cap(KVM_CAP_VM_TYPES, false, false);
+    EXPECT_EQ(p.vm_types, types ? types : 1u << KVM_X86_DEFAULT_VM);
+  }
+}
+
+}  // namespace
+}  // namespace kvmsim

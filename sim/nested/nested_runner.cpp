@@ -23,31 +23,12 @@ namespace kvmsim::nested {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-// Profile → the kernel flavour run.sh boots. The module parameters come from the profile's fields.
-const std::vector<std::pair<std::string, std::string>>& profile_flavours() {
-  static const std::vector<std::pair<std::string, std::string>> table = {
-      {"linux-6.12", "linux-6.12"},
-      {"linux-6.12-swprot", "linux-6.12-swprot"},
-      {"linux-6.12-nx", "linux-6.12"},
-      {"linux-6.12-shadow", "linux-6.12"},
-      {"linux-6.12-no-eager-split", "linux-6.12"},
-      {"linux-7.3", "linux-7.3"},
-      {"linux-7.3-swprot", "linux-7.3-swprot"},
-      {"linux-7.3-nx", "linux-7.3"},
-      {"linux-7.3-shadow", "linux-7.3"},
-      {"linux-7.3-no-eager-split", "linux-7.3"},
-  };
-  return table;
-}
-
-}  // namespace
-
+// The flavours are the profiles that name an oracle kernel (Profile::oracle_kernel), in profile order.
 const std::vector<std::string>& flavours() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> n;
-    for (const auto& [profile, flavour] : profile_flavours()) n.push_back(profile);
+    for (const auto& p : model::builtin_profiles())
+      if (!p.oracle_kernel.empty()) n.push_back(p.name);
     return n;
   }();
   return names;
@@ -59,9 +40,8 @@ bool is_flavour(const std::string& profile_name) {
 }
 
 std::string kernel_flavour(const std::string& profile_name) {
-  for (const auto& [profile, flavour] : profile_flavours())
-    if (profile == profile_name) return flavour;
-  return "";
+  const model::Profile* p = model::find_profile(profile_name);
+  return p ? p->oracle_kernel : "";
 }
 
 std::string kvm_module_params(const model::Profile& profile) {
