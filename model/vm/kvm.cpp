@@ -202,7 +202,7 @@ Ret Kvm::ioctl_set_memory_attributes(int fd, const kvm_memory_attributes& a) {
   return v->set_memory_attributes(a);
 }
 
-Ret Kvm::ioctl_pre_fault_memory(int fd, kvm_pre_fault_memory& inout) {
+Ret Kvm::vcpu_ioctl_target(int fd, FdEntry** out) {
   FdEntry* e = entry(fd);
   if (!e) return Ret::fail(EBADF);
   switch (e->kind) {
@@ -212,20 +212,20 @@ Ret Kvm::ioctl_pre_fault_memory(int fd, kvm_pre_fault_memory& inout) {
     case FdKind::memfd: return Ret::fail(ENOTTY);
     case FdKind::vcpu: break;
   }
+  *out = e;
+  return Ret::ok();
+}
+
+Ret Kvm::ioctl_pre_fault_memory(int fd, kvm_pre_fault_memory& inout) {
+  FdEntry* e = nullptr;
+  if (Ret x = vcpu_ioctl_target(fd, &e); !x.is_ok()) return x;
   if (!profile_.has_pre_fault) return Ret::fail(EINVAL);  // unknown vCPU ioctl
   return e->vm->pre_fault_memory(e->vcpu_id, inout);
 }
 
 Ret Kvm::ioctl_map_memory(int fd, kvm_memory_mapping& inout) {
-  FdEntry* e = entry(fd);
-  if (!e) return Ret::fail(EBADF);
-  switch (e->kind) {
-    case FdKind::system: return Ret::fail(EINVAL);
-    case FdKind::vm:
-    case FdKind::gmem:
-    case FdKind::memfd: return Ret::fail(ENOTTY);
-    case FdKind::vcpu: break;
-  }
+  FdEntry* e = nullptr;
+  if (Ret x = vcpu_ioctl_target(fd, &e); !x.is_ok()) return x;
   if (!profile_.has_map_memory) return Ret::fail(EINVAL);  // unknown vCPU ioctl
   return e->vm->map_memory(e->vcpu_id, inout, &kernel_bug_);
 }

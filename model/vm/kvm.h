@@ -103,6 +103,9 @@ class Kvm : public KvmApi {
   FdEntry* entry(int fd);
   int alloc_fd(FdEntry e);
   // Resolves the fd of a VM ioctl: the VM, or the dispatch errno.
+  // Resolves the fd of a vCPU ioctl: the entry, or the dispatch errno (EBADF; EINVAL on /dev/kvm,
+  // ENOTTY on other fds).
+  Ret vcpu_ioctl_target(int fd, FdEntry** out);
   Ret vm_ioctl_target(int fd, Vm** vm);
   GmemRef resolve_gmem(u32 fd);
   void forward(const std::vector<HostRange>& invalidated);
