@@ -201,6 +201,8 @@ std::string outcome_str(const AccessOutcome& o) {
     case AccessOutcome::Kind::mmio: return "mmio";
     case AccessOutcome::Kind::memory_fault:
       return "memory_fault {flags=" + hex(o.flags) + ", gpa=" + hex(o.gpa) + ", size=" + hex(o.size) + "}";
+    case AccessOutcome::Kind::memory_error:
+      return "memory_error {flags=" + hex(o.flags) + ", gpa=" + hex(o.gpa) + ", size=" + hex(o.size) + "}";
     case AccessOutcome::Kind::error: return "-1 " + errno_name(o.err);
   }
   return "?";

@@ -214,7 +214,7 @@ KVMSIM_CASE(gmem, bind_bad_fd, Need::guest_memfd, Need::user_memory2) {
 KVMSIM_CASE(gmem, bind_not_a_guest_memfd, Need::guest_memfd, Need::user_memory2) {
   const int vm = c.create_vm(gmem_slot_vm_type(c));
   const u64 mem = c.mmap(2 * MiB);
-  const int memfd = static_cast<int>(c.must({c.api().memfd_create(2 * MiB), "memfd_create"}));
+  const int memfd = static_cast<int>(c.must({c.api().memfd_create(2 * MiB, 0), "memfd_create"}));
   c.expect_err(c.region2(vm, make_gmem_region(0, 0, 2 * MiB, mem, memfd)), EINVAL);
   c.expect_err(c.region2(vm, make_gmem_region(0, 0, 2 * MiB, mem, c.api().kvm_fd())), EINVAL);
   c.expect_err(c.region2(vm, make_gmem_region(0, 0, 2 * MiB, mem, vm)), EINVAL);

@@ -78,6 +78,15 @@ class IntervalMap {
     return it == runs_.end() || it->first >= end;  // nothing covered
   }
 
+  // f(start, end, value) for every run intersecting [start, end), clipped to it, in key order.
+  template <typename F>
+  void for_each_run(u64 start, u64 end, F f) const {
+    auto it = runs_.upper_bound(start);
+    if (it != runs_.begin() && std::prev(it)->second.end > start) --it;
+    for (; it != runs_.end() && it->first < end; ++it)
+      f(std::max(start, it->first), std::min(end, it->second.end), it->second.value);
+  }
+
   std::size_t run_count() const { return runs_.size(); }
   bool empty() const { return runs_.empty(); }
 

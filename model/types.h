@@ -44,7 +44,8 @@ std::optional<AccessKind> access_kind_from_name(const std::string& name);
 
 // What KVM_RUN reports for one guest access (trace: `access(vcpu, gpa, kind) = ...`).
 struct AccessOutcome {
-  enum class Kind { ok, mmio, memory_fault, error };
+  // memory_error: KVM_EXIT_MEMORY_ERROR of the private-fd v5 proposal (KVM_RUN fails with EPERM).
+  enum class Kind { ok, mmio, memory_fault, error, memory_error };
   Kind kind = Kind::ok;
   int err = 0;     // Kind::error (and memory_fault, where KVM_RUN fails with EFAULT)
   u64 flags = 0;   // memory_fault: KVM_MEMORY_EXIT_FLAG_*

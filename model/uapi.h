@@ -32,6 +32,21 @@ struct kvm_userspace_memory_region {
   u64 userspace_addr;
 };
 
+// Proposal "KVM: mm: fd-based approach for supporting KVM guest private memory" v5 (2022-03), patch 05/13:
+// struct kvm_userspace_memory_region_ext { struct kvm_userspace_memory_region region; __u64 private_offset;
+// __u32 private_fd; __u32 padding[5]; }, flattened here so the trace schema can name every field.
+// KVM_SET_USER_MEMORY_REGION copies the tail only when flags has KVM_MEM_PRIVATE (patch 06/13).
+struct kvm_userspace_memory_region_ext {
+  u32 slot;
+  u32 flags;
+  u64 guest_phys_addr;
+  u64 memory_size;
+  u64 userspace_addr;
+  u64 private_offset;
+  u32 private_fd;
+  u32 padding[5];
+};
+
 struct kvm_userspace_memory_region2 {
   u32 slot;
   u32 flags;
@@ -116,6 +131,10 @@ struct kvm_dirty_gfn {
 };
 
 static_assert(sizeof(kvm_userspace_memory_region) == 32);
+static_assert(sizeof(kvm_userspace_memory_region_ext) == 64);
+static_assert(offsetof(kvm_userspace_memory_region_ext, userspace_addr) == 24);
+static_assert(offsetof(kvm_userspace_memory_region_ext, private_offset) == 32);
+static_assert(offsetof(kvm_userspace_memory_region_ext, private_fd) == 40);
 static_assert(offsetof(kvm_userspace_memory_region, slot) == 0);
 static_assert(offsetof(kvm_userspace_memory_region, flags) == 4);
 static_assert(offsetof(kvm_userspace_memory_region, guest_phys_addr) == 8);
@@ -210,6 +229,9 @@ constexpr int KVM_API_VERSION = 12;
 constexpr u32 KVM_MEM_LOG_DIRTY_PAGES = 1u << 0;
 constexpr u32 KVM_MEM_READONLY = 1u << 1;
 constexpr u32 KVM_MEM_GUEST_MEMFD = 1u << 2;
+// The same bit, as the private-fd v5 proposal named it (docs/semantics/proposals.md §2): upstream
+// later gave bit 2 to KVM_MEM_GUEST_MEMFD.
+constexpr u32 KVM_MEM_PRIVATE = 1u << 2;
 
 // ---- attributes, exits ----
 constexpr u64 KVM_MEMORY_ATTRIBUTE_PRIVATE = 1ull << 3;
@@ -219,6 +241,8 @@ constexpr u32 KVM_EXIT_MMIO = 6;
 constexpr u32 KVM_EXIT_SHUTDOWN = 8;
 constexpr u32 KVM_EXIT_INTERNAL_ERROR = 17;
 constexpr u32 KVM_EXIT_MEMORY_FAULT = 39;
+// private-fd v5, patch 07/13: the exit a shared access to a page allocated in the private fd takes.
+constexpr u32 KVM_EXIT_MEMORY_ERROR = 36;
 
 // ---- guest_memfd flags ----
 constexpr u64 GUEST_MEMFD_FLAG_MMAP = 1ull << 0;
@@ -269,6 +293,11 @@ constexpr u64 KVM_MEM_MAX_NR_PAGES = (1ull << 31) - 1;
 constexpr u32 KVM_MAX_NR_ADDRESS_SPACES = 2;
 
 // ---- host-side constants used by traces (Linux x86-64 values) ----
+// memfd_create(2) flags. MFD_INACCESSIBLE is the private-fd v5 proposal's (patch 02/13); upstream
+// 6.3 gave 0x0008 to MFD_NOEXEC_SEAL.
+constexpr u64 MFD_CLOEXEC = 0x0001;
+constexpr u64 MFD_ALLOW_SEALING = 0x0002;
+constexpr u64 MFD_INACCESSIBLE = 0x0008;
 constexpr int FALLOC_FL_KEEP_SIZE = 0x01;
 constexpr int FALLOC_FL_PUNCH_HOLE = 0x02;
 constexpr int FALLOC_FL_COLLAPSE_RANGE = 0x08;

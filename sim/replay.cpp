@@ -87,7 +87,13 @@ StatementResult Replayer::step() {
     default: break;
   }
   const KvmApi::Diagnostic diag = api_.take_diagnostic();
-  if (diag.text.rfind("kernel-bug:", 0) == 0) r.kernel_bug = where + diag.text;
+  if (diag.text.rfind("kernel-bug:", 0) == 0) {
+    // One line per bug the call reached, each with the statement's FILE:LINE.
+    std::size_t from = 0;
+    for (std::size_t nl; (nl = diag.text.find('\n', from)) != std::string::npos; from = nl + 1)
+      r.kernel_bug += where + diag.text.substr(from, nl - from) + "\n";
+    r.kernel_bug += where + diag.text.substr(from);
+  }
   if (!r.message.empty()) {
     // A backend's own explanation (e.g. the real backend refusing a request over its safety cap).
     if (!diag.text.empty()) r.message += " (" + api_.backend_name() + ": " + diag.text + ")";

@@ -33,7 +33,7 @@ Answer munmap(const Call& c) { return done(c.api.munmap(c.arg(0), c.arg(1))); }
 Answer madvise(const Call& c) { return done(c.api.madvise(c.arg(0), c.arg(1), static_cast<int>(c.arg(2)))); }
 Answer mprotect(const Call& c) { return done(c.api.mprotect(c.arg(0), c.arg(1), static_cast<int>(c.arg(2)))); }
 Answer touch(const Call& c) { return done(c.api.touch(c.arg(0), c.arg(1))); }
-Answer memfd_create(const Call& c) { return done(c.api.memfd_create(c.arg(0))); }
+Answer memfd_create(const Call& c) { return done(c.api.memfd_create(c.arg(0), c.keyword("flags", 0))); }
 
 // ---- KVM objects and ioctls ----
 Answer create_vm(const Call& c) { return done(c.api.ioctl_create_vm(c.api.kvm_fd(), c.arg(0))); }
@@ -42,8 +42,14 @@ Answer create_guest_memfd(const Call& c) {
   return done(c.api.ioctl_create_guest_memfd(c.fd(0), c.record<uapi::kvm_create_guest_memfd>(1)));
 }
 Answer check_extension(const Call& c) { return done(c.api.ioctl_check_extension(c.fd(0), c.arg(1))); }
+// The record is struct kvm_userspace_memory_region_ext: private_offset/private_fd (private-fd v5)
+// are zero unless the trace writes them, and a kernel without KVM_MEM_PRIVATE never reads them.
 Answer set_user_memory_region(const Call& c) {
-  return done(c.api.ioctl_set_user_memory_region(c.fd(0), c.record<uapi::kvm_userspace_memory_region>(1)));
+  const auto r = c.record<uapi::kvm_userspace_memory_region_ext>(1);
+  if (!(r.flags & uapi::KVM_MEM_PRIVATE) && !r.private_fd && !r.private_offset)
+    return done(c.api.ioctl_set_user_memory_region(
+        c.fd(0), uapi::kvm_userspace_memory_region{r.slot, r.flags, r.guest_phys_addr, r.memory_size, r.userspace_addr}));
+  return done(c.api.ioctl_set_user_memory_region_ext(c.fd(0), r));
 }
 Answer set_user_memory_region2(const Call& c) {
   return done(c.api.ioctl_set_user_memory_region2(c.fd(0), c.record<uapi::kvm_userspace_memory_region2>(1)));
@@ -103,8 +109,10 @@ std::string access_text(const AccessOutcome& o) {
     case AccessOutcome::Kind::ok: return "ok";
     case AccessOutcome::Kind::mmio: return "mmio";
     case AccessOutcome::Kind::memory_fault:
-      return "memory_fault {flags=" + trace::format_flags(o.flags, "KVM_MEMORY_EXIT_FLAG_") +
-             ", gpa=" + trace::format_size(o.gpa) + ", size=" + trace::format_size(o.size) + "}";
+    case AccessOutcome::Kind::memory_error:
+      return std::string(o.kind == AccessOutcome::Kind::memory_fault ? "memory_fault" : "memory_error") +
+             " {flags=" + trace::format_flags(o.flags, "KVM_MEMORY_EXIT_FLAG_") + ", gpa=" + trace::format_size(o.gpa) +
+             ", size=" + trace::format_size(o.size) + "}";
     case AccessOutcome::Kind::error: return "-1 " + trace::format_errno(o.err);
   }
   return "?";
@@ -115,10 +123,12 @@ bool access_matches(const Call& c, const AccessOutcome& o) {
     case Result::Kind::ok: return o.kind == AccessOutcome::Kind::ok;
     case Result::Kind::mmio: return o.kind == AccessOutcome::Kind::mmio;
     case Result::Kind::error: return o.kind == AccessOutcome::Kind::error && o.err == e.err;
-    case Result::Kind::memory_fault: {
+    case Result::Kind::memory_fault:
+    case Result::Kind::memory_error: {
       const uapi::kvm_memory_fault f{o.flags, o.gpa, o.size};
-      return o.kind == AccessOutcome::Kind::memory_fault &&
-             fields_match(c, e.fields, Call::read(trace::memory_fault_fields(), f));
+      const auto want = e.kind == Result::Kind::memory_fault ? AccessOutcome::Kind::memory_fault
+                                                             : AccessOutcome::Kind::memory_error;
+      return o.kind == want && fields_match(c, e.fields, Call::read(trace::memory_fault_fields(), f));
     }
     case Result::Kind::none:
     case Result::Kind::value: return false;

@@ -11,6 +11,7 @@
 #include <optional>
 #include <vector>
 
+#include "model/host/memfd.h"
 #include "model/memslots/lpage_info.h"
 #include "model/types.h"
 
@@ -27,6 +28,17 @@ struct GmemBinding {
   bool file_open = true;  // false once the guest_memfd was released: faults then get EFAULT
 };
 
+// The private fd of a KVM_MEM_PRIVATE slot (private-fd v5 proposal, docs/semantics/proposals.md §2).
+// The slot holds the file, as the posted code keeps slot->private_file.
+struct PrivateFdBinding {
+  std::shared_ptr<const Memfd> file;
+  u64 offset = 0;           // private_offset in bytes; v5 checks neither alignment nor range
+  // The memfile notifier and pfn_ops are set up only by a CREATE (patch 10/13 kvm_set_memslot);
+  // a MOVE or FLAGS_ONLY copy of the slot has neither.
+  bool registered = false;
+  u64 pgoff_of(u64 gfn, u64 base_gfn) const { return gfn - base_gfn + (offset >> 12); }
+};
+
 struct Memslot {
   u16 id = 0;
   u16 as_id = 0;
@@ -36,6 +48,7 @@ struct Memslot {
   u32 flags = 0;                      // KVM_MEM_* (user-visible bits only)
   std::optional<GmemBinding> gmem;    // iff flags has KVM_MEM_GUEST_MEMFD
   bool gmem_only = false;             // internal KVM_MEMSLOT_GMEM_ONLY: file has GUEST_MEMFD_FLAG_MMAP
+  std::optional<PrivateFdBinding> private_fd;  // iff flags has KVM_MEM_PRIVATE (private-fd profiles)
   std::vector<u64> dirty_bitmap;      // ceil(npages/64) words when a bitmap is allocated
   bool has_dirty_bitmap = false;
   // kvm_lpage_info for 2M/1G: computed at CREATE/MOVE, kept on FLAGS_ONLY (set by the Vm).

@@ -2,6 +2,8 @@
 // level-selection input, kvm_mmu_max_mapping_level and a new slot's lpage_info.
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
+#include <string>
 
 #include "model/core_assert.h"
 #include "model/mmu/mmu.h"
@@ -25,6 +27,7 @@ FaultResult memory_fault(const PageFault& f) {
 }
 
 FaultResult emulate() { return FaultResult{FaultResult::Kind::emulate}; }
+
 
 FaultResult error(int err) {
   FaultResult r;
@@ -57,7 +60,12 @@ HugepageAdjustInput Mmu::adjust_input(const Memslot& slot, u64 gfn, const PageFa
   if (f.max_level) in.fault_max_level = f.max_level;
   in.nx_huge_pages = nx_huge_pages();
   in.explain = with_detail;
-  if (!in.gmem_backed) {
+  if (slot.private_fd) {
+    // private-fd v5 patch 09/13: kvm_mmu_max_mapping_level() returns max_level for every fault in a
+    // KVM_MEM_PRIVATE slot before looking at the host, shared faults included.
+    in.host_level = ctx_.profile.max_huge_level;
+    if (with_detail) in.host_detail = "not consulted for a KVM_MEM_PRIVATE slot ([PATCH v5 09/13])";
+  } else if (!in.gmem_backed) {
     HostMemory::HostPeek p = ctx_.host.peek(slot.hva_of(gfn), with_detail);
     in.host_level = std::max(1, p.level);
     if (with_detail) in.host_detail = p.detail;
@@ -70,7 +78,8 @@ int Mmu::max_mapping_level(const Memslot& slot, u64 gfn) const {
   if (is_private || slot.gmem_only) return 1;  // guest_memfd order 0
   int level = ctx_.profile.max_huge_level;
   while (level > 1 && slot.lpage_info->disallowed(level, gfn)) --level;
-  if (level > 1) level = std::min(level, std::max(1, ctx_.host.peek(slot.hva_of(gfn)).level));
+  // private-fd v5 09/13: a KVM_MEM_PRIVATE slot returns before the host is asked.
+  if (level > 1 && !slot.private_fd) level = std::min(level, std::max(1, ctx_.host.peek(slot.hva_of(gfn)).level));
   return level;
 }
 
@@ -98,6 +107,8 @@ FaultResult Mmu::page_fault(const PageFault& f) {
     // The folio is allocated (zeroed) on first use; guest_memfd pages are always writable.
     attrs.writable = true;
   } else {
+    if (slot->private_fd)
+      if (auto r = private_fd_faultin(*slot, gfn, f)) return *r;
     // __gfn_to_hva_many: a write through a READONLY slot is KVM_PFN_ERR_RO_FAULT -> EMULATE.
     const bool readonly = slot->flags & KVM_MEM_READONLY;
     if (f.write && readonly) return emulate();
@@ -127,6 +138,15 @@ FaultResult Mmu::page_fault(const PageFault& f) {
   FaultResult r;
   r.decision = hugepage_adjust(adjust_input(*slot, gfn, f, false));
   const HugepageDecision& d = r.decision;
+  // adjust_input() left the host out for a private-fd slot; the leaf may cover host pages that are
+  // mapped smaller (kernel bug of the posted code).
+  const int host_level = slot->private_fd ? std::max(1, ctx_.host.peek(slot->hva_of(gfn)).level) : 0;
+  if (slot->private_fd && d.goal_level > host_level)
+    kernel_bug_ += std::string(kernel_bug_.empty() ? "" : "\n") + "kernel-bug: [PATCH v5 09/13] " +
+                   "kvm_mmu_max_mapping_level(): gfn " + hex(gfn) + " of private slot " + std::to_string(slot->id) +
+                   " is mapped " + level_name(d.goal_level) + " over host memory mapped " + level_name(host_level) +
+                   " (the host level is not consulted for KVM_MEM_PRIVATE slots): the leaf covers host pages "
+                   "the VMM never gave this gfn";
   if (ctx_.profile.drop_large_spte) {
     // Legacy MMU direct_map(): drop_large_spte() zaps a huge leaf above the goal instead of
     // splitting it, so only this fault's page is mapped beneath it.
@@ -174,11 +194,42 @@ AccessOutcome Mmu::access(u64 gpa, AccessKind kind) {
       return AccessOutcome{AccessOutcome::Kind::mmio};
     case FaultResult::Kind::memory_fault:
       return AccessOutcome{AccessOutcome::Kind::memory_fault, r.err, r.flags, r.gpa, r.size};
+    case FaultResult::Kind::memory_error:
+      return AccessOutcome{AccessOutcome::Kind::memory_error, r.err, r.flags, r.gpa, r.size};
     case FaultResult::Kind::error:
     case FaultResult::Kind::retry:  // not asked for (retry_to_caller is false)
       break;
   }
   return AccessOutcome{AccessOutcome::Kind::error, r.err};
+}
+
+}  // namespace kvmsim::model
+
+namespace kvmsim::model {
+
+// private-fd v5, patch 09/13 kvm_faultin_pfn_private(). x86 had no private faults yet
+// (kvm_vcpu_is_private_gfn() is false), so every fault here is shared: a page allocated in the
+// private fd makes it exit with KVM_EXIT_MEMORY_ERROR and KVM_RUN return -1 (the posted `*r = -1`,
+// errno EPERM); otherwise the hva path maps the page. nullopt: continue on the hva path.
+std::optional<FaultResult> Mmu::private_fd_faultin(const Memslot& slot, u64 gfn, const PageFault& f) {
+  const PrivateFdBinding& pf = *slot.private_fd;
+  if (!pf.registered) {
+    // kvm_memfile_get_pfn() calls slot->pfn_ops, which only memfile_register_notifier() sets.
+    kernel_bug_ += std::string(kernel_bug_.empty() ? "" : "\n") + "kernel-bug: [PATCH v5 08/13] " +
+                   "kvm_memfile_get_pfn(): private slot " + std::to_string(slot.id) +
+                   " was moved, had its flags changed or has a non-shmem private fd, so slot->pfn_ops is NULL "
+                   "(only a CREATE registers, patch 10/13): NULL pointer dereference; the model goes on "
+                   "as if no page were allocated";
+    return std::nullopt;
+  }
+  if (!pf.file || !pf.file->page_allocated(pf.pgoff_of(gfn, slot.base_gfn))) return std::nullopt;
+  FaultResult r;
+  r.kind = FaultResult::Kind::memory_error;
+  r.err = EPERM;
+  r.flags = f.is_private ? uapi::KVM_MEMORY_EXIT_FLAG_PRIVATE : 0;
+  r.gpa = f.gpa & ~(kPageSize - 1);
+  r.size = kPageSize;
+  return r;
 }
 
 }  // namespace kvmsim::model

@@ -22,6 +22,8 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "model/attributes/memory_attributes.h"
@@ -129,8 +131,16 @@ class Mmu {
 
   // Fault injection (fault_injection.h): the injector the Kvm owns; nullptr (the default) = none.
   void set_fault_injector(FaultInjector* f) { faults_ = f; }
+  // A bug of a modelled proposal a fault reached ("kernel-bug: ..."); reading clears it.
+  std::string take_kernel_bug() {
+    std::string s = std::move(kernel_bug_);
+    kernel_bug_.clear();
+    return s;
+  }
 
  private:
+  // private-fd v5 (kvm_mmu_fault.cpp): the shared-fault path of a KVM_MEM_PRIVATE slot, patch 09/13.
+  std::optional<FaultResult> private_fd_faultin(const Memslot& slot, u64 gfn, const PageFault& f);
   bool inject(FaultSite s) { return faults_ && faults_->should_fail(s); }
   bool is_private_gfn(u64 gfn) const;
   bool manual_protect_initially_set() const;
@@ -144,6 +154,7 @@ class Mmu {
   FaultInjector* faults_ = nullptr;
   HostNotifier host_notifier_;
   std::vector<MmuEvent> events_;
+  std::string kernel_bug_;
   // The rules new slots' lpage_info gets: nullptr (KVM's) unless a test installed an override
   // for this VM's profile (lpage_rules_override.h).
   const LpageRules* lpage_rules_ = nullptr;

@@ -36,7 +36,8 @@ struct FaultResult {
   // RET_PF_FIXED / RET_PF_SPURIOUS / RET_PF_EMULATE, -EFAULT with KVM_EXIT_MEMORY_FAULT
   // filled in, or another -errno.
   // retry: RET_PF_RETRY, only when PageFault::retry_to_caller.
-  enum class Kind { fixed, spurious, emulate, memory_fault, error, retry };
+  // memory_error: the private-fd v5 proposal's KVM_EXIT_MEMORY_ERROR, KVM_RUN failing with EPERM.
+  enum class Kind { fixed, spurious, emulate, memory_fault, error, retry, memory_error };
   Kind kind = Kind::fixed;
   int err = 0;    // memory_fault: EFAULT; error: the errno
   int level = 0;  // fixed/spurious: the level of the leaf at the goal (what pre-fault reports)

@@ -44,6 +44,7 @@ Ret Mmu::pre_fault_step(u64 gpa, u64 size) {
       return Ret::fail(ENOENT);  // no memslot: MMIO
     case FaultResult::Kind::memory_fault:
       return Ret::fail(EFAULT);
+    case FaultResult::Kind::memory_error:  // private-fd v5: no pre-fault on its profile
     case FaultResult::Kind::error:
     case FaultResult::Kind::retry:  // not asked for (retry_to_caller is false)
       break;

@@ -616,6 +616,22 @@ Profile rfc_map_memory_v1() {
   return p;
 }
 
+// The proposal "[PATCH v5 00/13] KVM: mm: fd-based approach for supporting KVM guest private memory"
+// (Chao Peng, 2022-03): KVM_MEM_PRIVATE slots whose private pages come from a memfd (private_fd,
+// private_offset in struct kvm_userspace_memory_region_ext) and MFD_INACCESSIBLE memfds. Its base
+// was kvm/queue of early 2022 (5.17-rc); linux-6.1's memslot and TDP MMU rules stand in for it, with
+// the caps 5.18..6.1 added removed. docs/semantics/proposals.md §2. No kernel ran the series for us.
+Profile private_fd_v5() {
+  Profile p = linux_6_1();
+  p.name = "private-fd-v5";
+  p.description = "private-fd memslots v5 (2022-03): KVM_MEM_PRIVATE + private_fd/private_offset, MFD_INACCESSIBLE";
+  p.has_private_fd_memslot = true;
+  p.caps.erase(KVM_CAP_DIRTY_LOG_RING_ACQ_REL);      // 6.1
+  p.caps.erase(KVM_CAP_VM_DISABLE_NX_HUGE_PAGES);    // 5.19
+  p.caps.erase(KVM_CAP_DISABLE_QUIRKS2);             // 5.19
+  return p;
+}
+
 }  // namespace
 
 const std::vector<Profile>& builtin_profiles() {
@@ -624,7 +640,7 @@ const std::vector<Profile>& builtin_profiles() {
                                                 linux_7_3_no_eager_split(), linux_6_18(), linux_6_18_pvm(),
                                                 linux_6_18_nx(), linux_6_1(), linux_6_12(), linux_6_12_swprot(),
                                                 linux_6_12_nx(), linux_6_12_shadow(), linux_6_12_no_eager_split(),
-                                                linux_6_18_la57(), rfc_map_memory_v1()};
+                                                linux_6_18_la57(), rfc_map_memory_v1(), private_fd_v5()};
   return profiles;
 }
 

@@ -51,6 +51,9 @@ struct Profile {
   // paths); model/test/profile_test.cpp checks every built-in profile keeps the two in agreement.
   bool has_attributes2 = false;       // proposed guest_memfd KVM_SET_MEMORY_ATTRIBUTES2
   bool has_map_memory = false;        // proposed KVM_MAP_MEMORY, RFC v1 (else EINVAL, unknown vCPU ioctl)
+  // Proposed KVM_MEM_PRIVATE memslots with a private fd (v5, 2022): KVM_SET_USER_MEMORY_REGION accepts
+  // flag bit 2 and reads struct kvm_userspace_memory_region_ext; memfd_create accepts MFD_INACCESSIBLE.
+  bool has_private_fd_memslot = false;
 
   // ---- memslots ----
   u32 nr_address_spaces = 2;     // as_id must be below this (1 when the host has no SMM)

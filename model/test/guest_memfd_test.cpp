@@ -62,7 +62,7 @@ TEST_F(PvmTest, BindingRules) {
   const u64 ua = mem(64 * K);
   const int g = gmem(vm, 64 * K);
   const int og = gmem(other, 64 * K);
-  const Ret memfd = kvm.memfd_create(64 * K);
+  const Ret memfd = kvm.memfd_create(64 * K, 0);
   auto bind = [&](u32 slot, u64 gpa, u64 size, int fd, u64 off, u32 extra = 0, u64 uaddr = ~0ull) {
     return kvm.ioctl_set_user_memory_region2(
         vm, region2(slot, KVM_MEM_GUEST_MEMFD | extra, gpa, size, uaddr == ~0ull ? ua : uaddr, fd, off));

@@ -171,7 +171,7 @@ TEST_F(ModelTest, FdDispatchErrnos) {
   EXPECT_EQ(kvm.pread(kvm.kvm_fd(), 1, 0), fail(EINVAL));
   EXPECT_EQ(kvm.close(vcpu), ok());
   EXPECT_EQ(kvm.close(vcpu), fail(EBADF));
-  EXPECT_EQ(static_cast<int>(kvm.memfd_create(4 * K).ret), vcpu);  // lowest free fd is reused
+  EXPECT_EQ(static_cast<int>(kvm.memfd_create(4 * K, 0).ret), vcpu);  // lowest free fd is reused
 }
 
 }  // namespace

@@ -91,7 +91,13 @@ Explanation explain_gpa(const Vm& vm, u64 gpa) {
                                ": aligned inside the slot, hva congruent, attributes uniform"});
     for (const LpageReason& r : reasons) e.factors.push_back({lpage_rule_name(r.rule), level - 1, r.detail});
   }
-  if (!in.gmem_backed) {
+  if (slot->private_fd) {
+    // private-fd v5 09/13: the level ignores the host; say what the host has (docs/semantics/proposals.md §2).
+    const HostMemory::HostPeek p = vm.mmu().context().host.peek(slot->hva_of(gfn));
+    e.factors.push_back({"host_level", 3,
+                         "not consulted for a KVM_MEM_PRIVATE slot ([PATCH v5 09/13] kvm_mmu_max_mapping_level()); "
+                         "hva " + hex(slot->hva_of(gfn)) + ": " + p.detail});
+  } else if (!in.gmem_backed) {
     const HostMemory::HostPeek p = vm.mmu().context().host.peek(slot->hva_of(gfn));
     e.factors.push_back({"host_level", std::max(1, p.level), "hva " + hex(slot->hva_of(gfn)) + ": " + p.detail});
   }

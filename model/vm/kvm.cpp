@@ -63,6 +63,7 @@ Ret Kvm::mmap_fd(int fd, u64 size, u64 offset, int prot, int flags) {
     KVMSIM_ASSERT(g, "open gmem fd %d without file", fd);
     file = MappedFile{MappedFile::Kind::guest_memfd, g->file_id(), g->size(), g->flags()};
   } else if (e->kind == FdKind::memfd) {
+    if (e->memfd->inaccessible) return Ret::fail(EPERM);  // v5 01/13 shmem_mmap(): F_SEAL_INACCESSIBLE
     file = MappedFile{MappedFile::Kind::memfd, e->memfd->file_id, e->memfd->size, 0};
   } else {
     // /dev/kvm and VM fds have no mmap; the vCPU kvm_run mapping is not modelled.
@@ -91,10 +92,20 @@ Ret Kvm::madvise(u64 addr, u64 size, int advice) { return finish(host_.madvise(a
 Ret Kvm::mprotect(u64 addr, u64 size, int prot) { return finish(host_.mprotect(addr, size, prot)); }
 Ret Kvm::touch(u64 addr, u64 size) { return finish(host_.touch(addr, size)); }
 
-Ret Kvm::memfd_create(u64 size) {
+Ret Kvm::memfd_create(u64 size, u64 flags) {
+  // memfd_create(2) then ftruncate(size). Flag 0x8 is MFD_INACCESSIBLE on the private-fd v5 profile
+  // (MFD_NOEXEC_SEAL upstream, which nothing here observes); hugetlbfs and exec flags are not
+  // modelled, so they are refused rather than answered wrongly (docs/semantics/host-memory.md).
+  if (flags & ~(MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_INACCESSIBLE)) return Ret::fail(EINVAL);
   if (static_cast<i64>(size) < 0) return Ret::fail(EINVAL);
+  const bool inaccessible = profile_.has_private_fd_memslot && (flags & MFD_INACCESSIBLE);
+  // v5 01/13 shmem_setattr(): an inaccessible file grows only to a page multiple.
+  if (inaccessible && (size & (kPageSize - 1))) return Ret::fail(EINVAL);
   FdEntry e{FdKind::memfd};
-  e.memfd = std::make_shared<Memfd>(Memfd{next_file_id_++, size, 0});
+  e.memfd = std::make_shared<Memfd>();
+  e.memfd->file_id = next_file_id_++;
+  e.memfd->size = size;
+  e.memfd->inaccessible = inaccessible;
   e.file_id = e.memfd->file_id;
   return Ret::ok(alloc_fd(std::move(e)));
 }
@@ -160,6 +171,16 @@ GmemRef Kvm::resolve_gmem(u32 fd) {
 }
 
 Ret Kvm::ioctl_set_user_memory_region(int fd, const kvm_userspace_memory_region& r) {
+  kvm_userspace_memory_region_ext ext{};
+  ext.slot = r.slot;
+  ext.flags = r.flags;
+  ext.guest_phys_addr = r.guest_phys_addr;
+  ext.memory_size = r.memory_size;
+  ext.userspace_addr = r.userspace_addr;
+  return ioctl_set_user_memory_region_ext(fd, ext);
+}
+
+Ret Kvm::ioctl_set_user_memory_region_ext(int fd, const kvm_userspace_memory_region_ext& r) {
   Vm* v = nullptr;
   if (Ret x = vm_ioctl_target(fd, &v); !x.is_ok()) return x;
   kvm_userspace_memory_region2 r2{};
@@ -168,7 +189,34 @@ Ret Kvm::ioctl_set_user_memory_region(int fd, const kvm_userspace_memory_region&
   r2.guest_phys_addr = r.guest_phys_addr;
   r2.memory_size = r.memory_size;
   r2.userspace_addr = r.userspace_addr;
-  return v->set_user_memory_region(r2, false, GmemRef{});
+  // v5 06/13: the tail is copied only when KVM_MEM_PRIVATE is set (and the kernel knows the flag).
+  PrivateFdRef pf;
+  if (profile_.has_private_fd_memslot && (r.flags & KVM_MEM_PRIVATE)) {
+    pf.offset = r.private_offset;
+    if (FdEntry* e = entry(static_cast<int>(r.private_fd))) {
+      pf.kind = e->kind == FdKind::memfd ? PrivateFdRef::Kind::memfd : PrivateFdRef::Kind::not_shmem;
+      if (e->kind == FdKind::memfd) pf.file = e->memfd;
+    }
+  }
+  Ret ret = v->set_user_memory_region(r2, false, GmemRef{}, pf);
+  collect_kernel_bugs(*v);
+  return ret;
+}
+
+void Kvm::collect_kernel_bugs(Vm& v) {
+  std::string s = v.take_kernel_bug();
+  if (s.empty()) return;
+  if (!kernel_bug_.empty()) kernel_bug_ += '\n';
+  kernel_bug_ += s;
+}
+
+void Kvm::notify_private_fd(u64 file_id, u64 start, u64 end) {
+  if (!profile_.has_private_fd_memslot || start >= end) return;
+  for (const auto& weak : vms_)
+    if (auto v = weak.lock()) {
+      v->private_fd_notify(file_id, start, end);
+      collect_kernel_bugs(*v);
+    }
 }
 
 Ret Kvm::ioctl_set_user_memory_region2(int fd, const kvm_userspace_memory_region2& r) {
@@ -263,13 +311,22 @@ Ret Kvm::fallocate(int fd, int mode, u64 offset, u64 len) {
   }
   // shmem_fallocate.
   if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) return Ret::fail(EOPNOTSUPP);
+  Memfd& m = *e->memfd;
   if (mode & FALLOC_FL_PUNCH_HOLE) {
+    // v5 01/13: an inaccessible file punches whole pages only.
+    if (m.inaccessible && ((offset | len) & (kPageSize - 1))) return Ret::fail(EINVAL);
     // Only whole pages inside the range are unmapped.
     const u64 s = (offset + kPageSize - 1) & ~(kPageSize - 1), en = (offset + len) & ~(kPageSize - 1);
-    if (s < en) forward(host_.punch_file(e->memfd->file_id, s, en - s));
+    if (s < en) {
+      forward(host_.punch_file(m.file_id, s, en - s));
+      remove_memfd_pages(m, s >> 12, en >> 12);
+    }
     return Ret::ok();
   }
-  if (!(mode & FALLOC_FL_KEEP_SIZE)) e->memfd->size = std::max(e->memfd->size, offset + len);
+  if (!(mode & FALLOC_FL_KEEP_SIZE)) m.size = std::max(m.size, offset + len);
+  const u64 first = offset >> 12, last = (offset + len + kPageSize - 1) >> 12;
+  m.allocated.assign(first, last, true);
+  notify_private_fd(m.file_id, first, last);  // v5 03/13: notify_fallocate() over the whole range
   return Ret::ok();
 }
 
@@ -280,12 +337,24 @@ Ret Kvm::ftruncate(int fd, u64 len) {
   // /dev/kvm and anon-inode fds are not regular files; guest_memfd's setattr refuses any size.
   if (e->kind != FdKind::memfd) return Ret::fail(EINVAL);
   Memfd& m = *e->memfd;
+  // v5 01/13 shmem_setattr(): an inaccessible file is sized once, from 0, to a page multiple.
+  if (m.inaccessible && m.size != 0) return Ret::fail(EPERM);
+  if (m.inaccessible && (len & (kPageSize - 1))) return Ret::fail(EINVAL);
   if (len < m.size) {
     const u64 s = (len + kPageSize - 1) & ~(kPageSize - 1);
     forward(host_.punch_file(m.file_id, s, std::numeric_limits<u64>::max() - s));
+    remove_memfd_pages(m, s >> 12, std::numeric_limits<u64>::max() >> 12);
   }
   m.size = len;
   return Ret::ok();
+}
+
+void Kvm::remove_memfd_pages(Memfd& m, u64 first, u64 last) {
+  // shmem_undo_range(): notify_invalidate_page() for each page present, then drop it.
+  std::vector<std::pair<u64, u64>> present;
+  m.allocated.for_each_run(first, last, [&](u64 s, u64 e, bool) { present.emplace_back(s, e); });
+  m.allocated.erase(first, last);
+  for (auto [s, e] : present) notify_private_fd(m.file_id, s, e);
 }
 
 Ret Kvm::read(int fd, u64 len) {
@@ -293,6 +362,7 @@ Ret Kvm::read(int fd, u64 len) {
   if (!e) return Ret::fail(EBADF);
   if (e->kind != FdKind::memfd) return Ret::fail(EINVAL);  // no read op: FMODE_CAN_READ clear
   Memfd& m = *e->memfd;
+  if (m.inaccessible && m.pos < m.size) return Ret::fail(EPERM);  // v5 01/13 shmem_file_read_iter()
   const u64 n = m.pos >= m.size ? 0 : std::min(len, m.size - m.pos);
   m.pos += n;
   return Ret::ok(static_cast<i64>(n));
@@ -303,6 +373,8 @@ Ret Kvm::write(int fd, u64 len) {
   if (!e) return Ret::fail(EBADF);
   if (e->kind != FdKind::memfd) return Ret::fail(EINVAL);
   Memfd& m = *e->memfd;
+  if (m.inaccessible) return Ret::fail(EPERM);  // v5 01/13 shmem_write_begin()
+  if (len) m.allocated.assign(m.pos >> 12, (m.pos + len + kPageSize - 1) >> 12, true);
   m.pos += len;
   m.size = std::max(m.size, m.pos);
   return Ret::ok(static_cast<i64>(len));
@@ -320,6 +392,7 @@ Ret Kvm::pread(int fd, u64 len, u64 offset) {
     case FdKind::memfd: break;
   }
   const Memfd& m = *e->memfd;
+  if (m.inaccessible && offset < m.size) return Ret::fail(EPERM);  // v5 01/13 shmem_file_read_iter()
   return Ret::ok(static_cast<i64>(offset >= m.size ? 0 : std::min(len, m.size - offset)));
 }
 
@@ -343,7 +416,9 @@ AccessOutcome Kvm::access(int vcpu_fd, u64 gpa, AccessKind kind) {
   if (!e) return AccessOutcome{AccessOutcome::Kind::error, EBADF};
   if (e->kind == FdKind::system || e->kind == FdKind::vm || e->kind == FdKind::gmem || e->kind == FdKind::memfd)
     return AccessOutcome{AccessOutcome::Kind::error, e->kind == FdKind::system ? EINVAL : ENOTTY};
-  return e->vm->access(e->vcpu_id, gpa, kind);
+  const AccessOutcome o = e->vm->access(e->vcpu_id, gpa, kind);
+  collect_kernel_bugs(*e->vm);
+  return o;
 }
 
 std::optional<Stats> Kvm::stats(int vm_fd) {

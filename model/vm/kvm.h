@@ -41,13 +41,14 @@ class Kvm : public KvmApi {
   Ret madvise(u64 addr, u64 size, int advice) override;
   Ret mprotect(u64 addr, u64 size, int prot) override;
   Ret touch(u64 addr, u64 size) override;
-  Ret memfd_create(u64 size) override;
+  Ret memfd_create(u64 size, u64 flags) override;
 
   int kvm_fd() const override { return kvm_fd_; }
   Ret ioctl_create_vm(int fd, u64 type) override;
   Ret ioctl_check_extension(int fd, u64 cap) override;
   Ret ioctl_create_vcpu(int fd, u64 vcpu_id) override;
   Ret ioctl_set_user_memory_region(int fd, const uapi::kvm_userspace_memory_region& r) override;
+  Ret ioctl_set_user_memory_region_ext(int fd, const uapi::kvm_userspace_memory_region_ext& r) override;
   Ret ioctl_set_user_memory_region2(int fd, const uapi::kvm_userspace_memory_region2& r) override;
   Ret ioctl_create_guest_memfd(int fd, const uapi::kvm_create_guest_memfd& g) override;
   Ret ioctl_set_memory_attributes(int fd, const uapi::kvm_memory_attributes& a) override;
@@ -86,11 +87,6 @@ class Kvm : public KvmApi {
 
  private:
   enum class FdKind { system, vm, vcpu, gmem, memfd };
-  struct Memfd {
-    u64 file_id = 0;
-    u64 size = 0;
-    u64 pos = 0;
-  };
   struct FdEntry {
     FdKind kind = FdKind::system;
     std::shared_ptr<Vm> vm;  // vm, vcpu, gmem
@@ -111,6 +107,11 @@ class Kvm : public KvmApi {
   void forward(const std::vector<HostRange>& invalidated);
   Ret finish(const HostChange& c);
   void maybe_release_gmem(u64 file_id);
+  // private-fd v5: pages [first, last) of a memfd leave its page cache (hole punch, truncate).
+  void remove_memfd_pages(Memfd& m, u64 first, u64 last);
+  // private-fd v5: every VM's memfile notifier for pages [start, end) of memfd `file_id`.
+  void notify_private_fd(u64 file_id, u64 start, u64 end);
+  void collect_kernel_bugs(Vm& v);
 
   const Profile& profile_;
   PageTableImpl pt_impl_;

@@ -39,8 +39,8 @@ class KvmApi {
   virtual Ret mprotect(u64 addr, u64 size, int prot) = 0;
   // The VMM writes [addr, addr+size) itself (traces/FORMAT.md `touch`).
   virtual Ret touch(u64 addr, u64 size) = 0;
-  // A plain memfd of `size` bytes (not a guest_memfd); ret = fd.
-  virtual Ret memfd_create(u64 size) = 0;
+  // A plain memfd of `size` bytes (not a guest_memfd), memfd_create(2) `flags` (MFD_*); ret = fd.
+  virtual Ret memfd_create(u64 size, u64 flags) = 0;
 
   // ---- /dev/kvm, VM and vCPU ioctls ----
   virtual int kvm_fd() const = 0;
@@ -48,6 +48,12 @@ class KvmApi {
   virtual Ret ioctl_check_extension(int fd, u64 cap) = 0;
   virtual Ret ioctl_create_vcpu(int fd, u64 vcpu_id) = 0;
   virtual Ret ioctl_set_user_memory_region(int fd, const uapi::kvm_userspace_memory_region& r) = 0;
+  // The v1 ioctl with the private-fd v5 proposal's extended struct: a kernel without KVM_MEM_PRIVATE
+  // copies only the leading kvm_userspace_memory_region, so that is the default.
+  virtual Ret ioctl_set_user_memory_region_ext(int fd, const uapi::kvm_userspace_memory_region_ext& r) {
+    return ioctl_set_user_memory_region(
+        fd, uapi::kvm_userspace_memory_region{r.slot, r.flags, r.guest_phys_addr, r.memory_size, r.userspace_addr});
+  }
   virtual Ret ioctl_set_user_memory_region2(int fd, const uapi::kvm_userspace_memory_region2& r) = 0;
   virtual Ret ioctl_create_guest_memfd(int fd, const uapi::kvm_create_guest_memfd& g) = 0;
   virtual Ret ioctl_set_memory_attributes(int fd, const uapi::kvm_memory_attributes& a) = 0;

@@ -61,6 +61,7 @@ Ret Vm::map_memory_step(kvm_memory_mapping& m) {
       return Ret::fail(EAGAIN);
     case FaultResult::Kind::emulate:
     case FaultResult::Kind::memory_fault:
+    case FaultResult::Kind::memory_error:
     case FaultResult::Kind::error:
       return Ret::fail(EFAULT);
   }

@@ -38,6 +38,15 @@ struct GmemRef {
   u64 file_id = 0;
 };
 
+// What a private_fd number refers to (private-fd v5 proposal), as resolved by the fd table:
+// not an open fd, an open file that is not shmem (no memfile notifier list), or a memfd.
+struct PrivateFdRef {
+  enum class Kind { bad_fd, not_shmem, memfd };
+  Kind kind = Kind::bad_fd;
+  std::shared_ptr<const Memfd> file;  // memfd only
+  u64 offset = 0;                     // private_offset
+};
+
 class Vm {
  public:
   static constexpr u32 kMaxVcpuIds = 4096;  // KVM_MAX_VCPU_IDS = KVM_MAX_VCPUS(1024) * 4
@@ -64,7 +73,15 @@ class Vm {
   Ret create_vcpu(u64 id);
   Ret enable_cap(const uapi::kvm_enable_cap& cap);
   // v2 == false: KVM_SET_USER_MEMORY_REGION (the v2-only fields of `r` must be zero).
-  Ret set_user_memory_region(const uapi::kvm_userspace_memory_region2& r, bool v2, const GmemRef& gmem);
+  // `private_fd`: the private-fd v5 ext fields (read only when the profile has KVM_MEM_PRIVATE).
+  Ret set_user_memory_region(const uapi::kvm_userspace_memory_region2& r, bool v2, const GmemRef& gmem,
+                             const PrivateFdRef& private_fd = {});
+  // private-fd v5 patch 11/13: the memfile notifier of pages [start, end) of private file `file_id`
+  // (fallocate allocated them, or a hole punch / truncate removed them): zaps what the posted
+  // handler zaps (private_fd.cpp).
+  void private_fd_notify(u64 file_id, u64 start, u64 end);
+  // A bug of a modelled proposal reached since the last call ("kernel-bug: ..."); reading clears it.
+  std::string take_kernel_bug();
   // ret = the new file's id; the caller allocates the fd.
   Ret create_guest_memfd(const uapi::kvm_create_guest_memfd& g, u64 file_id);
   Ret gmem_fallocate(u64 file_id, int mode, u64 offset, u64 len);
@@ -92,6 +109,8 @@ class Vm {
   bool slot_zap_all() const;
   Ret map_memory_step(uapi::kvm_memory_mapping& m);
 
+  void report_kernel_bug(const std::string& what);
+
   // kvm_arch_flush_shadow_memslot: the quirk decides between zapping the slot and everything.
   void invalidate_slot(const Memslot& old);
 
@@ -112,6 +131,9 @@ class Vm {
   u64 manual_protect_ = 0;
   u64 disabled_quirks_ = 0;
   u64 dirty_ring_size_ = 0;
+  // private-fd v5: notifiers left on a private file's list by a MOVE/FLAGS_ONLY (file id -> slot id).
+  std::multimap<u64, u16> freed_notifiers_;
+  std::string kernel_bug_;
   Mmu mmu_;  // last: built from the members above (MmuContext)
 };
 

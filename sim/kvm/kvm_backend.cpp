@@ -122,8 +122,8 @@ Ret KvmBackend::touch(u64 addr, u64 size) {
   return r;
 }
 
-Ret KvmBackend::memfd_create(u64 size) {
-  int fd = ::memfd_create("kvmsim-memfd", MFD_CLOEXEC);
+Ret KvmBackend::memfd_create(u64 size, u64 flags) {
+  int fd = ::memfd_create("kvmsim-memfd", static_cast<unsigned>(flags) | MFD_CLOEXEC);
   if (fd < 0) return Ret::fail(errno);
   if (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
     int e = errno;

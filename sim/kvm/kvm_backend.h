@@ -51,7 +51,7 @@ class KvmBackend final : public KvmApi {
   Ret madvise(u64 addr, u64 size, int advice) override;
   Ret mprotect(u64 addr, u64 size, int prot) override;
   Ret touch(u64 addr, u64 size) override;
-  Ret memfd_create(u64 size) override;
+  Ret memfd_create(u64 size, u64 flags) override;
 
   int kvm_fd() const override { return kvm_fd_; }
   Ret ioctl_create_vm(int fd, u64 type) override;

@@ -387,7 +387,7 @@ TEST_F(KvmBackendTest, DestructionClosesEverything) {
     ASSERT_EQ(b->ioctl_set_user_memory_region(vm, r), Ret::ok());
     kvm_create_guest_memfd g{k2M, GUEST_MEMFD_FLAG_MMAP};
     ASSERT_TRUE(b->ioctl_create_guest_memfd(vm, g).is_ok());
-    ASSERT_TRUE(b->memfd_create(k2M).is_ok());
+    ASSERT_TRUE(b->memfd_create(k2M, 0).is_ok());
     EXPECT_EQ(b->access(vcpu, 0x100000, AccessKind::write).kind, Kind::ok);
     EXPECT_GT(count_open_fds(), before);
   }

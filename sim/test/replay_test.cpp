@@ -43,7 +43,7 @@ class FakeKvm : public KvmApi {
   Ret madvise(u64, u64, int) override { return Ret::ok(); }
   Ret mprotect(u64, u64, int) override { return Ret::ok(); }
   Ret touch(u64, u64) override { return Ret::ok(); }
-  Ret memfd_create(u64) override { return Ret::ok(next_fd_++); }
+  Ret memfd_create(u64, u64) override { return Ret::ok(next_fd_++); }
 
   int kvm_fd() const override { return 3; }
   Ret ioctl_create_vm(int fd, u64 type) override {

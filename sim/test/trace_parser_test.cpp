@@ -218,7 +218,7 @@ TEST(TraceParser, SchemaErrors) {
   EXPECT_EQ(run.find('\n'), std::string::npos) << "one line";
   EXPECT_EQ(body_err("vm = KVM_CREATE_VM(0)\nKVM_SET_USER_MEMORY_REGION(vm, {slot=0, size=4K})"),
             "t.trace:3:41: unknown field 'size' in kvm_userspace_memory_region; valid fields: slot, flags, "
-            "guest_phys_addr, memory_size, userspace_addr");
+            "guest_phys_addr, memory_size, userspace_addr, private_offset, private_fd");
   EXPECT_EQ(body_err("vm = KVM_CREATE_VM(0)\nKVM_SET_MEMORY_ATTRIBUTES(vm, {size=1, size=2})"),
             "t.trace:3:40: duplicate field 'size' in kvm_memory_attributes");
   EXPECT_EQ(body_err("vm = KVM_CREATE_VM(0)\nKVM_CREATE_VCPU(vm)"),
@@ -244,7 +244,7 @@ TEST(TraceParser, SchemaErrors) {
   EXPECT_EQ(body_err("vm = KVM_CREATE_VM(0)\nv = KVM_CREATE_VCPU(vm, 0)\naccess(v, 0, jump)"),
             "t.trace:4:14: expected access kind (one of read, write, exec), got 'jump'");
   EXPECT_EQ(body_err("vm = KVM_CREATE_VM(0)\nv = KVM_CREATE_VCPU(vm, 0)\naccess(v, 0, read) = 0"),
-            "t.trace:4:22: expected ok, mmio, memory_fault {...} or -1 ERRNO, got '0'");
+            "t.trace:4:22: expected ok, mmio, memory_fault {...}, memory_error {...} or -1 ERRNO, got '0'");
   EXPECT_EQ(body_err("vm = KVM_CREATE_VM(0)\nexpect mapping(vm, 0) level=3M"),
             "t.trace:3:29: expected expect mapping.level (one of 4K, 2M, 1G, none), got '3M'");
   EXPECT_EQ(body_err("vm = KVM_CREATE_VM(0)\nexpect mapping(vm, 0) writable=2"),

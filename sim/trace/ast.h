@@ -64,7 +64,7 @@ struct Field {
 
 // What a statement says it must return.
 struct Result {
-  enum class Kind { none, value, error, ok, mmio, memory_fault };
+  enum class Kind { none, value, error, ok, mmio, memory_fault, memory_error };
   Kind kind = Kind::none;
   Expr value;                 // value: `= 0`, `= 3`
   std::string errno_name;     // error: `EINVAL` (or a decimal number for an errno without a name)

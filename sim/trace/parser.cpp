@@ -350,13 +350,15 @@ Result LineParser::result(const StatementSpec& spec) {
       next();
       return r;
     }
-    if (t.kind == Token::Kind::ident && t.text == "memory_fault") {
+    if (t.kind == Token::Kind::ident && (t.text == "memory_fault" || t.text == "memory_error")) {
+      // memory_error: KVM_EXIT_MEMORY_ERROR of the private-fd v5 proposal (same fields).
+      r.kind = t.text == "memory_fault" ? Result::Kind::memory_fault : Result::Kind::memory_error;
+      const std::string name(t.text);
       next();
-      r.kind = Result::Kind::memory_fault;
-      r.fields = record(memory_fault_fields(), "memory_fault");
+      r.fields = record(memory_fault_fields(), name);
       return r;
     }
-    fail(t, "expected ok, mmio, memory_fault {...} or -1 ERRNO, got " + describe(t));
+    fail(t, "expected ok, mmio, memory_fault {...}, memory_error {...} or -1 ERRNO, got " + describe(t));
   }
   r.kind = Result::Kind::value;
   r.value = expr(false);

@@ -70,6 +70,7 @@ std::string print_result(const Statement& s) {
     case Result::Kind::ok: out = "= ok"; break;
     case Result::Kind::mmio: out = "= mmio"; break;
     case Result::Kind::memory_fault: out = "= memory_fault " + print_fields(r.fields); break;
+    case Result::Kind::memory_error: out = "= memory_error " + print_fields(r.fields); break;
   }
   if (!s.out.empty()) out += (out.empty() ? "" : " ") + std::string("=> ") + print_fields(s.out);
   return out;

@@ -48,7 +48,7 @@ std::vector<StatementSpec> build() {
   add({"madvise", Op::madvise, false, {PE("addr"), PE("size"), PE("advice")}});
   add({"mprotect", Op::mprotect, false, {PE("addr"), PE("size"), PE("prot")}});
   add({"touch", Op::touch, false, {PE("addr"), PE("size")}});
-  add({"memfd_create", Op::memfd_create, false, {PE("size")}, {}, B, kHandleMemfd});
+  add({"memfd_create", Op::memfd_create, false, {PE("size")}, {E("flags")}, B, kHandleMemfd});
 
   // ---- KVM objects and ioctls ----
   add({"KVM_CREATE_VM", Op::create_vm, false, {PE("type")}, {}, B, kHandleVm});
@@ -59,11 +59,18 @@ std::vector<StatementSpec> build() {
            SL(kvm_create_guest_memfd, reserved))},
        {}, B, kHandleGmem});
   add({"KVM_CHECK_EXTENSION", Op::check_extension, false, {PH("fd", kHandleKvm | kHandleVm), PE("cap")}});
+  // The record fills the private-fd v5 proposal's kvm_userspace_memory_region_ext (named
+  // kvm_userspace_memory_region, as upstream's); private_offset/private_fd only matter with KVM_MEM_PRIVATE.
   add({"KVM_SET_USER_MEMORY_REGION", Op::set_user_memory_region, false,
        {PH("vm", kVmLike),
-        PS(kvm_userspace_memory_region, SE(kvm_userspace_memory_region, slot), SE(kvm_userspace_memory_region, flags),
-           SE(kvm_userspace_memory_region, guest_phys_addr), SE(kvm_userspace_memory_region, memory_size),
-           SE(kvm_userspace_memory_region, userspace_addr))}});
+        ParamSpec{"kvm_userspace_memory_region", ParamKind::record, 0,
+                  {SE(kvm_userspace_memory_region_ext, slot), SE(kvm_userspace_memory_region_ext, flags),
+                   SE(kvm_userspace_memory_region_ext, guest_phys_addr),
+                   SE(kvm_userspace_memory_region_ext, memory_size),
+                   SE(kvm_userspace_memory_region_ext, userspace_addr),
+                   SE(kvm_userspace_memory_region_ext, private_offset),
+                   SH(kvm_userspace_memory_region_ext, private_fd, kHandleFd)},
+                  {}, sizeof(uapi::kvm_userspace_memory_region_ext)}}});
   add({"KVM_SET_USER_MEMORY_REGION2", Op::set_user_memory_region2, false,
        {PH("vm", kVmLike),
         PS(kvm_userspace_memory_region2, SE(kvm_userspace_memory_region2, slot),
