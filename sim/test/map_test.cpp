@@ -1,0 +1,253 @@
+// kvmsim map: the GpaMap runs (cover every slot exactly, explain's rule per run), the timeline's
+// counters, a 64 TiB guest drawn from O(runs) data, every bundled trace rendered as well-formed
+// SVG, and byte-identical output for the same input.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <variant>
+
+#include "model/profiles/profile.h"
+#include "sim/cmd/commands.h"
+#include "sim/cmd/support.h"
+#include "sim/map/gpa_map.h"
+#include "sim/map/map_replay.h"
+#include "sim/map/map_svg.h"
+#include "sim/trace/parser.h"
+
+namespace kvmsim {
+namespace {
+
+namespace fs = std::filesystem;
+
+trace::Trace parse_text(const std::string& text) {
+  auto parsed = trace::parse(text, "inline.trace");
+  EXPECT_TRUE(std::holds_alternative<trace::Trace>(parsed));
+  return std::get<trace::Trace>(parsed);
+}
+
+trace::Trace load(const std::string& rel) {
+  std::ostringstream err;
+  auto t = load_trace(std::string(KVMSIM_SOURCE_DIR) + "/" + rel, err);
+  EXPECT_TRUE(t.has_value()) << err.str();
+  return *t;
+}
+
+const model::Profile& profile_of(const trace::Trace& t) {
+  return *model::find_profile(t.profile.value_or(model::default_profile().name));
+}
+
+std::vector<GpaMap> maps_of(const trace::Trace& t, int at_line = 0) {
+  MapReplay run(t, profile_of(t), at_line);
+  std::vector<GpaMap> maps;
+  for (const VmHistory& h : run.vms())
+    if (run.vm(h)) maps.push_back(build_gpa_map(*run.vm(h), h, at_line));
+  return maps;
+}
+
+// Runs tile each slot exactly and adjacent runs differ.
+void expect_tiling(const GpaMap& m) {
+  for (const MapSlot& s : m.slots) {
+    ASSERT_FALSE(s.runs.empty());
+    EXPECT_EQ(s.runs.front().start, s.gpa);
+    EXPECT_EQ(s.runs.back().end, s.gpa + s.size);
+    for (std::size_t i = 0; i < s.runs.size(); ++i) {
+      EXPECT_LT(s.runs[i].start, s.runs[i].end);
+      if (i) EXPECT_EQ(s.runs[i - 1].end, s.runs[i].start);
+    }
+  }
+}
+
+TEST(GpaMap, HeadAndTailMisalignedSlotIsThreeRunsWithExplainRules) {
+  const auto maps = maps_of(load("traces/tdp/level_combined_head_tail.trace"));
+  ASSERT_EQ(maps.size(), 1u);
+  ASSERT_EQ(maps[0].slots.size(), 1u);
+  expect_tiling(maps[0]);
+  const auto& runs = maps[0].slots[0].runs;
+  ASSERT_EQ(runs.size(), 3u);
+  EXPECT_EQ(runs[0].level, 1);
+  EXPECT_EQ(runs[0].leaves, 511u);
+  EXPECT_EQ(runs[0].rule, "slot_head_misaligned");
+  EXPECT_EQ(runs[1].level, 2);
+  EXPECT_EQ(runs[1].start, (1ull << 30) + (2ull << 20));
+  EXPECT_EQ(runs[2].level, 1);
+  EXPECT_EQ(runs[2].rule, "slot_tail_misaligned");
+  EXPECT_EQ(maps[0].bytes[1], 1022u * 4096);
+  EXPECT_EQ(maps[0].bytes[2], 2u << 20);
+}
+
+TEST(GpaMap, ZappedRangesNameTheStatementThatZappedThem) {
+  const trace::Trace t = load("traces/tdp/zap_host_madvise.trace");
+  const auto maps = maps_of(t);
+  ASSERT_FALSE(maps.empty());
+  bool zapped = false;
+  for (const MapSlot& s : maps[0].slots)
+    for (const MapRun& r : s.runs)
+      if (r.state == MapRun::State::zapped) {
+        zapped = true;
+        EXPECT_GT(r.zapped_line, 0);
+      }
+  EXPECT_TRUE(zapped);
+  expect_tiling(maps[0]);
+}
+
+TEST(GpaMap, SixtyFourTebibyteGuestIsAFewRuns) {
+  // 64 TiB of hugetlb 1G pre-faulted, with dirty logging on one 1G region's worth of slot: the
+  // map must come from leaf runs (one call per uniform table), never from 2^34 pages.
+  const trace::Trace t = parse_text(
+      "kvmsim-trace 1\nprofile linux-6.18\n"
+      "mem = mmap(64T, hugetlb_1g)\n"
+      "vm = KVM_CREATE_VM(KVM_X86_DEFAULT_VM)\n"
+      "vcpu = KVM_CREATE_VCPU(vm, 0)\n"
+      "KVM_SET_USER_MEMORY_REGION(vm, {slot=0, guest_phys_addr=0, memory_size=64T-1G, userspace_addr=mem})\n"
+      "KVM_SET_USER_MEMORY_REGION(vm, {slot=1, guest_phys_addr=64T-1G, memory_size=1G, userspace_addr=mem+64T-1G})\n"
+      "KVM_PRE_FAULT_MEMORY(vcpu, {gpa=0, size=64T})\n"
+      "KVM_SET_USER_MEMORY_REGION(vm, {slot=1, flags=KVM_MEM_LOG_DIRTY_PAGES, guest_phys_addr=64T-1G, "
+      "memory_size=1G, userspace_addr=mem+64T-1G})\n");
+  const auto maps = maps_of(t);
+  ASSERT_EQ(maps.size(), 1u);
+  expect_tiling(maps[0]);
+  ASSERT_EQ(maps[0].slots.size(), 2u);
+  ASSERT_EQ(maps[0].slots[0].runs.size(), 1u);
+  EXPECT_EQ(maps[0].slots[0].runs[0].level, 3);
+  EXPECT_EQ(maps[0].slots[0].runs[0].leaves, 64u * 1024 - 1);
+  ASSERT_EQ(maps[0].slots[1].runs.size(), 1u);
+  EXPECT_EQ(maps[0].slots[1].runs[0].level, 1);  // eager split down to 4K
+  EXPECT_EQ(maps[0].slots[1].runs[0].rule, "dirty_logging");
+  EXPECT_EQ(maps[0].bytes[3], (64ull << 40) - (1ull << 30));
+  EXPECT_EQ(maps[0].bytes[1], 1ull << 30);
+  const std::string svg = gpa_map_svg(MapPictureInfo{"inline.trace", 0, "linux-6.18"}, maps);
+  EXPECT_LT(svg.size(), 20000u);
+}
+
+TEST(MapTimeline, DirtyLoggingSplitsAndRecoveryAreMarkedOnTheirStatements) {
+  const trace::Trace t = load("traces/tdp/dirty_log_eager_split_recover.trace");
+  MapReplay run(t, profile_of(t), 0);
+  ASSERT_EQ(run.vms().size(), 1u);
+  const auto& samples = run.vms()[0].samples;
+  int on = 0, off = 0;
+  for (const TimelineSample& s : samples) {
+    for (const std::string& c : s.causes) {
+      if (c == "dirty_log_on") {
+        ++on;
+        EXPECT_EQ(s.delta.eager_splits, 2u);
+        EXPECT_EQ(s.bytes[1], 4u << 20);
+      }
+      if (c == "dirty_log_off") {
+        ++off;
+        EXPECT_EQ(s.delta.huge_recovered, 2u);
+        EXPECT_EQ(s.bytes[2], 4u << 20);
+      }
+    }
+  }
+  EXPECT_EQ(on, 1);
+  EXPECT_EQ(off, 1);
+}
+
+TEST(MapTimeline, NxSplitIsCounted) {
+  const trace::Trace t = load("traces/tdp/nx_huge_pages_split.trace");
+  MapReplay run(t, profile_of(t), 0);
+  u64 nx = 0;
+  for (const VmHistory& h : run.vms())
+    for (const TimelineSample& s : h.samples) nx += s.delta.nx_splits;
+  EXPECT_GT(nx, 0u);
+}
+
+// Every element opened is closed, in order (a small well-formedness check without an XML library).
+bool balanced_xml(const std::string& doc, std::string* why) {
+  std::vector<std::string> stack;
+  for (std::size_t i = doc.find('<'); i != std::string::npos; i = doc.find('<', i + 1)) {
+    const std::size_t e = doc.find('>', i);
+    if (e == std::string::npos) return *why = "unterminated tag", false;
+    const std::string tag = doc.substr(i + 1, e - i - 1);
+    if (tag.empty() || tag[0] == '!' || tag[0] == '?') continue;
+    if (tag.back() == '/') continue;
+    const std::string name = tag.substr(tag[0] == '/' ? 1 : 0, tag.find_first_of(" \n", 0) - (tag[0] == '/' ? 1 : 0));
+    if (tag[0] == '/') {
+      if (stack.empty() || stack.back() != name) return *why = "unexpected </" + name + ">", false;
+      stack.pop_back();
+    } else {
+      stack.push_back(name);
+    }
+  }
+  if (!stack.empty()) return *why = "<" + stack.back() + "> not closed", false;
+  return true;
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+TEST(MapCommand, RendersEveryBundledTraceAsWellFormedSvg) {
+  std::vector<std::string> files;
+  std::string error;
+  ASSERT_TRUE(expand_trace_paths({std::string(KVMSIM_SOURCE_DIR) + "/traces"}, &files, &error)) << error;
+  ASSERT_GT(files.size(), 100u);
+  const fs::path dir = fs::temp_directory_path() / "kvmsim-map-test";
+  fs::create_directories(dir);
+  for (const std::string& f : files) {
+    for (bool timeline : {false, true}) {
+      MapArgs a;
+      a.file = f;
+      a.timeline = timeline;
+      a.out = (dir / "out.svg").string();
+      std::ostringstream out, err;
+      ASSERT_EQ(run_map(a, out, err), kExitOk) << f << ": " << err.str();
+      const std::string svg = slurp(a.out);
+      ASSERT_EQ(svg.rfind("<svg ", 0), 0u) << f;
+      std::string why;
+      EXPECT_TRUE(balanced_xml(svg, &why)) << f << (timeline ? " --timeline: " : ": ") << why;
+    }
+  }
+  fs::remove_all(dir);
+}
+
+TEST(MapCommand, SameTraceGivesByteIdenticalOutput) {
+  const fs::path dir = fs::temp_directory_path() / "kvmsim-map-det";
+  fs::create_directories(dir);
+  for (const char* ext : {".html", ".svg"}) {
+    for (bool timeline : {false, true}) {
+      std::string docs[2];
+      for (int i = 0; i < 2; ++i) {
+        MapArgs a;
+        a.file = std::string(KVMSIM_SOURCE_DIR) + "/traces/vmm/qemu_seabios_churn.trace";
+        a.timeline = timeline;
+        a.out = (dir / ("out" + std::to_string(i) + ext)).string();
+        std::ostringstream out, err;
+        ASSERT_EQ(run_map(a, out, err), kExitOk) << err.str();
+        docs[i] = slurp(a.out);
+      }
+      EXPECT_FALSE(docs[0].empty());
+      EXPECT_EQ(docs[0], docs[1]) << ext << (timeline ? " timeline" : "");
+    }
+  }
+  MapArgs j;
+  j.file = std::string(KVMSIM_SOURCE_DIR) + "/traces/vmm/qemu_seabios_churn.trace";
+  j.format = "json";
+  std::ostringstream o1, o2, err;
+  ASSERT_EQ(run_map(j, o1, err), kExitOk);
+  ASSERT_EQ(run_map(j, o2, err), kExitOk);
+  EXPECT_EQ(o1.str(), o2.str());
+  fs::remove_all(dir);
+}
+
+TEST(MapCommand, UsageErrors) {
+  MapArgs a;
+  a.file = std::string(KVMSIM_SOURCE_DIR) + "/traces/tdp/level_backing_2m.trace";
+  std::ostringstream out, err;
+  EXPECT_EQ(run_map(a, out, err), kExitUsage);  // no -o
+  a.out = "x.png";
+  EXPECT_EQ(run_map(a, out, err), kExitUsage);  // unknown extension
+  a.out.clear();
+  a.format = "json";
+  a.vm = "nosuchvm";
+  EXPECT_EQ(run_map(a, out, err), kExitUsage);
+  EXPECT_NE(err.str().find("no VM handle 'nosuchvm'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace kvmsim
