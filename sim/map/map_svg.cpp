@@ -162,7 +162,7 @@ std::string gpa_map_svg(const MapPictureInfo& info, const std::vector<GpaMap>& m
   }
   for (const GpaMap& m : maps) {
     y += 28;
-    body += text(kLeft, y, "vm " + m.vm, "font-size=\"14\" font-weight=\"bold\"");
+    body += text(kLeft, y, "VM " + m.vm, "font-size=\"14\" font-weight=\"bold\"");
     // Legend: only the states present, with their bytes.
     std::map<std::string, u64> present;
     for (const MapSlot& s : m.slots)
@@ -298,7 +298,6 @@ std::string timeline_svg(const MapPictureInfo& info, const std::vector<const VmH
   y += 14;
   double lx = kLeft;
   for (int level : {3, 2, 1}) {
-    y += 0;
     body += swatch(lx, y + 12, level_colour(level), level_name(level), level_name(level));
     lx += 70;
   }
@@ -317,10 +316,10 @@ std::string timeline_svg(const MapPictureInfo& info, const std::vector<const VmH
   }
   for (const VmHistory* h : vms) {
     y += 26;
-    body += text(kLeft, y, "vm " + h->name, "font-size=\"14\" font-weight=\"bold\"");
+    body += text(kLeft, y, "VM " + h->name, "font-size=\"14\" font-weight=\"bold\"");
     const std::size_t n = h->samples.size();
     if (n == 0) continue;
-    const double chart_h = 220, marker_h = 14 * 6, label_h = 120;
+    const double chart_h = 220, marker_h = 14 * 6, label_h = 190;
     const double top = y + 10 + label_h + marker_h;
     const double dx = static_cast<double>(kBarWidth) / static_cast<double>(n);
     // Stacked step areas, 1G at the bottom, then 2M, 4K, unmapped.
@@ -374,9 +373,10 @@ std::string timeline_svg(const MapPictureInfo& info, const std::vector<const VmH
               num(top + chart_h) + "\" stroke=\"#333333\" stroke-dasharray=\"3,3\" stroke-width=\"0.8\"><title>" +
               esc(tip_head) + "</title></line>\n";
       if (cx - last_label_x >= 13) {
+        // Vertical, reading upwards from the marker lanes: never wider than the column it labels.
         body += "<text class=\"cause\" transform=\"translate(" + num(cx + 4) + "," + num(top - marker_h - 4) +
-                ") rotate(-50)\" font-size=\"11\">" + esc(label.size() > 40 ? label.substr(0, 40) : label) +
-                "</text>\n";
+                ") rotate(-90)\" font-size=\"11\">" + esc(label.size() > 30 ? label.substr(0, 29) + "\xe2\x80\xa6" : label) +
+                "<title>" + esc(tip_head) + "</title></text>\n";
         last_label_x = cx;
       }
     }

@@ -54,7 +54,9 @@ void expect_tiling(const GpaMap& m) {
     EXPECT_EQ(s.runs.back().end, s.gpa + s.size);
     for (std::size_t i = 0; i < s.runs.size(); ++i) {
       EXPECT_LT(s.runs[i].start, s.runs[i].end);
-      if (i) EXPECT_EQ(s.runs[i - 1].end, s.runs[i].start);
+      if (i) {
+        EXPECT_EQ(s.runs[i - 1].end, s.runs[i].start);
+      }
     }
   }
 }
