@@ -86,8 +86,8 @@ std::string size_text(u64 bytes) {
     v /= 1024;
     ++u;
   }
-  if (u > 0 || bytes < 1024) return std::to_string(v) + units[u];
-  // Not a whole number of KiB: one decimal of the largest unit.
+  if (v < 1024 || u == 6) return std::to_string(v) + units[u];
+  // Not a whole number of the largest unit: one decimal of it.
   double d = static_cast<double>(bytes);
   u = 0;
   while (d >= 1024 && u < 6) {

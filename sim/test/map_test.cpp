@@ -3,6 +3,9 @@
 // SVG, and byte-identical output for the same input.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -11,6 +14,7 @@
 #include "model/profiles/profile.h"
 #include "sim/cmd/commands.h"
 #include "sim/cmd/support.h"
+#include "sim/json/json_value.h"
 #include "sim/map/gpa_map.h"
 #include "sim/map/map_replay.h"
 #include "sim/map/map_svg.h"
@@ -203,6 +207,16 @@ TEST(MapCommand, RendersEveryBundledTraceAsWellFormedSvg) {
       ASSERT_EQ(svg.rfind("<svg ", 0), 0u) << f;
       std::string why;
       EXPECT_TRUE(balanced_xml(svg, &why)) << f << (timeline ? " --timeline: " : ": ") << why;
+      // The JSON form parses and has the documented top level (docs/json.md).
+      a.out.clear();
+      a.format = "json";
+      std::ostringstream json;
+      ASSERT_EQ(run_map(a, json, err), kExitOk) << f << ": " << err.str();
+      auto v = parse_json(json.str(), &why);
+      ASSERT_TRUE(v.has_value()) << f << (timeline ? " --timeline: " : ": ") << why;
+      EXPECT_EQ(v->integer("schema"), 1);
+      ASSERT_NE(v->get("vms"), nullptr);
+      EXPECT_EQ(v->get("vms")->kind, JsonValue::Kind::array);
     }
   }
   fs::remove_all(dir);
@@ -235,6 +249,45 @@ TEST(MapCommand, SameTraceGivesByteIdenticalOutput) {
   ASSERT_EQ(run_map(j, o2, err), kExitOk);
   EXPECT_EQ(o1.str(), o2.str());
   fs::remove_all(dir);
+}
+
+TEST(GpaMap, SizeLabels) {
+  EXPECT_EQ(size_text(0), "0");
+  EXPECT_EQ(size_text(4096), "4K");
+  EXPECT_EQ(size_text(1020 * 1024), "1020K");
+  EXPECT_EQ(size_text(64ull << 40), "64T");
+  EXPECT_EQ(size_text(4062976ull * 1024), "3.9G");
+  EXPECT_EQ(size_text(1500), "1.5K");
+}
+
+TEST(GpaMap, AtLineDrawsTheStateBeforeLaterStatements) {
+  // Line 9 creates the slot, line 11 pre-faults it: at line 10 nothing is mapped yet.
+  const auto maps = maps_of(load("traces/tdp/level_combined_head_tail.trace"), 10);
+  ASSERT_EQ(maps.size(), 1u);
+  ASSERT_EQ(maps[0].slots.size(), 1u);
+  ASSERT_EQ(maps[0].slots[0].runs.size(), 1u);
+  EXPECT_EQ(maps[0].slots[0].runs[0].state, MapRun::State::never_mapped);
+  EXPECT_EQ(maps[0].at_line, 10);
+}
+
+// The options as main.cpp parses them: exit codes of the binary.
+int run_binary(const std::string& args) {
+  const std::string cmd = std::string(KVMSIM_BINARY) + " " + args + " >/dev/null 2>&1";
+  const int status = std::system(cmd.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(MapCommand, CommandLine) {
+  const std::string trace = std::string(KVMSIM_SOURCE_DIR) + "/traces/tdp/level_backing_2m.trace";
+  const fs::path out = fs::temp_directory_path() / "kvmsim-map-cli.html";
+  EXPECT_EQ(run_binary("map " + trace + " -o " + out.string()), 0);
+  EXPECT_EQ(slurp(out).rfind("<!DOCTYPE html>", 0), 0u);
+  EXPECT_EQ(run_binary("map --timeline " + trace + " --at 12 --vm vm -o " + out.string()), 0);
+  EXPECT_EQ(run_binary("map " + trace + " --format json"), 0);
+  EXPECT_EQ(run_binary("map " + trace), 2);
+  EXPECT_EQ(run_binary("map " + trace + " --format png -o x.png"), 2);
+  EXPECT_EQ(run_binary("map /nonexistent.trace -o x.svg"), 2);
+  fs::remove(out);
 }
 
 TEST(MapCommand, UsageErrors) {
