@@ -16,6 +16,7 @@
 #include "sim/cmd/support.h"
 #include "sim/json/json_value.h"
 #include "sim/map/gpa_map.h"
+#include "sim/map/map_guest_trace.h"
 #include "sim/map/map_replay.h"
 #include "sim/map/map_svg.h"
 #include "sim/trace/parser.h"
@@ -99,32 +100,28 @@ TEST(GpaMap, ZappedRangesNameTheStatementThatZappedThem) {
 }
 
 TEST(GpaMap, SixtyFourTebibyteGuestIsAFewRuns) {
-  // 64 TiB of hugetlb 1G pre-faulted, with dirty logging on one 1G region's worth of slot: the
-  // map must come from leaf runs (one call per uniform table), never from 2^34 pages.
-  const trace::Trace t = parse_text(
-      "kvmsim-trace 1\nprofile linux-6.18\n"
-      "mem = mmap(64T, hugetlb_1g)\n"
-      "vm = KVM_CREATE_VM(KVM_X86_DEFAULT_VM)\n"
-      "vcpu = KVM_CREATE_VCPU(vm, 0)\n"
-      "KVM_SET_USER_MEMORY_REGION(vm, {slot=0, guest_phys_addr=0, memory_size=64T-1G, userspace_addr=mem})\n"
-      "KVM_SET_USER_MEMORY_REGION(vm, {slot=1, guest_phys_addr=64T-1G, memory_size=1G, userspace_addr=mem+64T-1G})\n"
-      "KVM_PRE_FAULT_MEMORY(vcpu, {gpa=0, size=64T})\n"
-      "KVM_SET_USER_MEMORY_REGION(vm, {slot=1, flags=KVM_MEM_LOG_DIRTY_PAGES, guest_phys_addr=64T-1G, "
-      "memory_size=1G, userspace_addr=mem+64T-1G})\n");
+  // 64 TiB of hugetlb 1G pre-faulted in 16 slots of 4 TiB (a slot holds < 2^31 pages), the last
+  // 1G a slot of its own under dirty logging: the map must come from leaf runs (one call per
+  // uniform table), never from 2^34 pages.
+  const trace::Trace t = parse_text(map_guest_trace(64 * 1024));
   const auto maps = maps_of(t);
   ASSERT_EQ(maps.size(), 1u);
   expect_tiling(maps[0]);
-  ASSERT_EQ(maps[0].slots.size(), 2u);
-  ASSERT_EQ(maps[0].slots[0].runs.size(), 1u);
-  EXPECT_EQ(maps[0].slots[0].runs[0].level, 3);
-  EXPECT_EQ(maps[0].slots[0].runs[0].leaves, 64u * 1024 - 1);
-  ASSERT_EQ(maps[0].slots[1].runs.size(), 1u);
-  EXPECT_EQ(maps[0].slots[1].runs[0].level, 1);  // eager split down to 4K
-  EXPECT_EQ(maps[0].slots[1].runs[0].rule, "dirty_logging");
+  ASSERT_EQ(maps[0].slots.size(), 17u);
+  for (std::size_t i = 0; i < 16; ++i) {
+    ASSERT_EQ(maps[0].slots[i].runs.size(), 1u) << "slot " << i;
+    EXPECT_EQ(maps[0].slots[i].runs[0].level, 3);
+  }
+  EXPECT_EQ(maps[0].slots[0].runs[0].leaves, 4u * 1024);
+  const MapSlot& logged = maps[0].slots[16];
+  ASSERT_EQ(logged.runs.size(), 1u);
+  EXPECT_EQ(logged.runs[0].level, 1);  // eager split down to 4K
+  EXPECT_EQ(logged.runs[0].leaves, 1u << 18);
+  EXPECT_EQ(logged.runs[0].rule, "dirty_logging");
   EXPECT_EQ(maps[0].bytes[3], (64ull << 40) - (1ull << 30));
   EXPECT_EQ(maps[0].bytes[1], 1ull << 30);
   const std::string svg = gpa_map_svg(MapPictureInfo{"inline.trace", 0, "linux-6.18"}, maps);
-  EXPECT_LT(svg.size(), 20000u);
+  EXPECT_LT(svg.size(), 40000u);
 }
 
 TEST(MapTimeline, DirtyLoggingSplitsAndRecoveryAreMarkedOnTheirStatements) {
