@@ -2,6 +2,8 @@
 # Installs the Debian packages kvmsim needs, only those missing (--bench: plus gnuplot-nox for plots). Idempotent; needs root for apt-get.
 set -euo pipefail
 pkgs=(cmake g++ make git libgtest-dev librapidcheck-dev libbenchmark-dev libcli11-dev)
+# kvmsim map's render test (scripts/map-render-test.sh): a headless browser and a PNG checker.
+pkgs+=(chromium imagemagick)
 # --bench: also what scripts/bench-plot.sh needs (not part of the quick start).
 if [[ "${1:-}" == --bench ]]; then pkgs+=(gnuplot-nox); fi
 missing=()

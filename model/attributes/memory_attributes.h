@@ -19,6 +19,9 @@ class MemoryAttributes {
   // All gfns of [start, end) have the same attributes; *attrs receives them.
   bool uniform(u64 start, u64 end, u64* attrs = nullptr) const;
   void set(u64 start, u64 end, u64 attrs);
+  // First gfn after `gfn` (at most `limit`) whose attributes differ from gfn's: walks the stored
+  // runs, so a reader (kvmsim map) visits a 64 TiB range in O(runs).
+  u64 run_end(u64 gfn, u64 limit) const { return runs_.uniform_end(gfn, limit); }
   std::size_t run_count() const { return runs_.run_count(); }
 
  private:

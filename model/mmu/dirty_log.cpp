@@ -21,15 +21,17 @@ void Mmu::slot_flags_changed(const Memslot& old, const Memslot& now) {
   if (!is) {
     // Writes no longer need 4K tracking: rebuild huge pages where the slot allows them.
     auto max_level = [this, &now](u64 gfn, int) { return max_mapping_level(now, gfn); };
-    if (ctx_.profile.dirty_log_disable_recovers_in_place) root.recover_huge_pages(now.base_gfn, now.end_gfn(), max_level);
-    else root.zap_collapsible(now.base_gfn, now.end_gfn(), max_level);
+    if (ctx_.profile.dirty_log_disable_recovers_in_place)
+      counters_.huge_recovered += root.recover_huge_pages(now.base_gfn, now.end_gfn(), max_level);
+    else
+      counters_.collapsible_zapped += root.zap_collapsible(now.base_gfn, now.end_gfn(), max_level);
     return;
   }
   // Manual protect with INITIALLY_SET: every page already reads dirty; KVM_CLEAR_DIRTY_LOG
   // splits and protects chunk by chunk (write_protect below).
   if (manual_protect_initially_set())
     return;
-  if (ctx_.profile.eager_page_split) root.split_huge_pages(now.base_gfn, now.end_gfn(), 1);
+  if (ctx_.profile.eager_page_split) counters_.eager_splits += root.split_huge_pages(now.base_gfn, now.end_gfn(), 1);
   // kvm_mmu_slot_remove_write_access(PG_LEVEL_4K): no PML, so every leaf loses W.
   root.write_protect_range(now.base_gfn, now.end_gfn());
 }
@@ -43,7 +45,7 @@ void Mmu::write_protect(const Memslot& slot, u64 start, u64 end) {
     // they are write-protected whole (write_protect_range covers intersecting huge leaves).
     // Callers pass runs inside one 64-page word and a huge leaf is larger than a word, so
     // per-run handling equals KVM's per-word [first set bit, last set bit] split.
-    if (ctx_.profile.eager_page_split) root.split_huge_pages(start, end, 1);
+    if (ctx_.profile.eager_page_split) counters_.eager_splits += root.split_huge_pages(start, end, 1);
   }
   root.write_protect_range(start, end);
 }

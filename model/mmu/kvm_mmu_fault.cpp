@@ -153,10 +153,13 @@ FaultResult Mmu::page_fault(const PageFault& f) {
     const Mapping cur = roots_[0]->lookup(gfn);
     if (cur.level > d.goal_level) {
       const u64 first = cur.gpa >> 12;
-      roots_[0]->zap_gfn_range(first, first + (level_size(cur.level) >> 12));
+      counters_.leaves_zapped += roots_[0]->zap_gfn_range(first, first + (level_size(cur.level) >> 12));
     }
   }
+  const u64 nx_tracked = roots_[0]->nx_lpage_splits();
   MapResult m = roots_[0]->map(gfn, d.goal_level, attrs, MapFaultInfo{d.req_level, d.huge_page_disallowed, f.prefetch});
+  // Tables this fault started tracking as possible NX huge pages: the exec split.
+  if (roots_[0]->nx_lpage_splits() > nx_tracked) counters_.nx_splits += roots_[0]->nx_lpage_splits() - nx_tracked;
   r.kind = m.spurious ? FaultResult::Kind::spurious : FaultResult::Kind::fixed;
   r.level = m.level;
   if (ctx_.profile.direct_pte_prefetch && !m.spurious && m.level == 1) direct_pte_prefetch(gfn);

@@ -48,6 +48,20 @@ struct MmuEvent {
   bool operator==(const MmuEvent&) const = default;
 };
 
+// Cumulative counts of what the MMU did to its leaves without (or beside) a plain fault, since the
+// VM was created: the huge-page story of a run (kvmsim map --timeline). KVM exposes none of these
+// as binary stats (pages_4k/2m/1g and nx_lpage_splits are levels, not events); they are counted
+// where the model does the work, so they are exact, never inferred from level changes.
+struct MmuCounters {
+  u64 leaves_zapped = 0;       // leaves removed by zaps (ranges, zap-all, drop_large_spte)
+  u64 eager_splits = 0;        // huge leaves split by eager page splitting (dirty logging on/CLEAR)
+  u64 huge_recovered = 0;      // huge leaves rebuilt in place when dirty logging goes off (6.13+)
+  u64 collapsible_zapped = 0;  // tables zapped instead, pre-6.13 (kvm_mmu_zap_collapsible_sptes)
+  u64 nx_splits = 0;           // tables a fault tracked as possible NX huge pages (an exec split)
+  u64 nx_recovered = 0;        // tracked tables the NX recovery worker handled
+  bool operator==(const MmuCounters&) const = default;
+};
+
 // What the MMU reads of its VM (and writes: dirty bitmaps, lpage_info). The references are bound
 // to the Vm's own members; the scalars never change after the VM is created.
 struct MmuContext {
@@ -127,6 +141,7 @@ class Mmu {
   Stats stats() const;
   Mapping mapping(u64 gpa) const;
   const std::vector<MmuEvent>& events() const { return events_; }
+  const MmuCounters& counters() const { return counters_; }
   void clear_events() { events_.clear(); }
 
   // Fault injection (fault_injection.h): the injector the Kvm owns; nullptr (the default) = none.
@@ -155,6 +170,7 @@ class Mmu {
   HostNotifier host_notifier_;
   std::vector<MmuEvent> events_;
   std::string kernel_bug_;
+  MmuCounters counters_;
   // The rules new slots' lpage_info gets: nullptr (KVM's) unless a test installed an override
   // for this VM's profile (lpage_rules_override.h).
   const LpageRules* lpage_rules_ = nullptr;

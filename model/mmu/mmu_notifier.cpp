@@ -15,13 +15,16 @@ void Mmu::zap_gfn_range(u16 as_id, u64 start, u64 end) {
   if (start >= end) return;
   events_.push_back(MmuEvent{MmuEvent::Kind::zap_range, as_id, start, end});
   // kvm_tdp_mmu_unmap_gfn_range: leaves only; a partially covered huge leaf goes entirely.
-  roots_.at(as_id)->zap_gfn_range(start, end);
+  counters_.leaves_zapped += roots_.at(as_id)->zap_gfn_range(start, end);
 }
 
 void Mmu::zap_all() {
   events_.push_back(MmuEvent{MmuEvent::Kind::zap_all, 0, 0, 0});
   // kvm_mmu_zap_all_fast: every root of every address space is invalidated and freed.
-  for (auto& m : roots_) m->zap_all();
+  for (auto& m : roots_) {
+    for (int level = 1; level <= 3; ++level) counters_.leaves_zapped += m->pages(level);
+    m->zap_all();
+  }
 }
 
 void Mmu::host_invalidated(const std::vector<HostRange>& ranges) {
@@ -53,10 +56,12 @@ void Mmu::post_set_memory_attributes(u64 start, u64 end) {
 
 u64 Mmu::recover_nx_huge_pages(u64 max) {
   // Tables in dirty-logged slots are only untracked (a huge page would be split again).
-  return roots_[0]->nx_recover(max, [this](u64 gfn) {
+  const u64 n = roots_[0]->nx_recover(max, [this](u64 gfn) {
     const Memslot* s = ctx_.slots[0].by_gfn(gfn);
     return s && (s->flags & KVM_MEM_LOG_DIRTY_PAGES);
   });
+  counters_.nx_recovered += n;
+  return n;
 }
 
 Stats Mmu::stats() const {

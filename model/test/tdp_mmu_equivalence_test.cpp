@@ -66,6 +66,21 @@ std::vector<Leaf> leaves(const PageTable& m) {
   return out;
 }
 
+// The same leaves through for_each_leaf_run (a uniform table is one call in the compact tree).
+std::vector<Leaf> leaves_from_runs(const PageTable& m, u64 start, u64 end) {
+  std::vector<Leaf> out;
+  m.for_each_leaf_run(start, end, [&](u64 gfn, u64 count, int level, const SpteAttrs& a) {
+    for (u64 i = 0; i < count; ++i) out.push_back(Leaf{gfn + i * pages_per_hpage(level), level, a});
+  });
+  return out;
+}
+
+std::vector<Leaf> leaves_in(const PageTable& m, u64 start, u64 end) {
+  std::vector<Leaf> out;
+  m.for_each_leaf(start, end, [&](u64 gfn, int level, const SpteAttrs& a) { out.push_back(Leaf{gfn, level, a}); });
+  return out;
+}
+
 std::string describe(const std::vector<Leaf>& a, const std::vector<Leaf>& b) {
   std::ostringstream os;
   os << a.size() << " vs " << b.size() << " leaves";
@@ -85,6 +100,14 @@ void expect_same(const PageTable& fast, const PageTable& ref, const std::string&
   RC_ASSERT(fast.nx_lpage_splits() == ref.nx_lpage_splits());
   const auto a = leaves(fast), b = leaves(ref);
   if (a != b) RC_FAIL("after " + after + ": " + describe(a, b));
+  // Leaf runs expand to exactly the leaves, on the whole tree and on a range cutting through tables.
+  const u64 cut_start = k2M + 5, cut_end = k1G + 3 * k2M + 7;
+  if (leaves_from_runs(fast, 0, fast.max_gfn_exclusive()) != b)
+    RC_FAIL("after " + after + ": for_each_leaf_run differs from for_each_leaf");
+  if (leaves_from_runs(fast, cut_start, cut_end) != leaves_in(ref, cut_start, cut_end))
+    RC_FAIL("after " + after + ": for_each_leaf_run on a cut range differs");
+  if (leaves_from_runs(ref, cut_start, cut_end) != leaves_in(ref, cut_start, cut_end))
+    RC_FAIL("after " + after + ": the default for_each_leaf_run differs");
 }
 
 // A deterministic, gfn-dependent max level for recovery (as lpage_info would give).

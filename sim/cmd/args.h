@@ -38,6 +38,17 @@ struct ExplainArgs {
   std::string format = "text";  // text | json (docs/json.md)
 };
 
+// kvmsim map (sim/cmd/map_cmd.cpp, docs/map.md).
+struct MapArgs {
+  std::string file;
+  std::string out;       // -o: FILE.svg or FILE.html (json: optional, default stdout)
+  int at_line = 0;       // replay statements on lines <= at_line (0: the whole trace)
+  std::string vm;        // only this VM handle (default: every VM)
+  std::string profile;   // as for replay
+  bool timeline = false;
+  std::string format;    // svg | html | json; empty: from the extension of `out`
+};
+
 struct ProbeArgs {
   std::string format = "text";
   std::string device = "/dev/kvm";

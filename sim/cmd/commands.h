@@ -12,6 +12,8 @@ namespace kvmsim {
 
 int run_replay(const ReplayArgs& args, std::ostream& out, std::ostream& err);
 int run_explain(const ExplainArgs& args, std::ostream& out, std::ostream& err);
+// Draws the trace's VMs (or their timeline) into args.out; docs/map.md.
+int run_map(const MapArgs& args, std::ostream& out, std::ostream& err);
 int run_caps(const CapsArgs& args, std::ostream& out, std::ostream& err);
 int run_profiles(std::ostream& out);
 // `profiles --format json` (docs/json.md): {"schema": 1, "profiles": [{"name", "description"}]}.

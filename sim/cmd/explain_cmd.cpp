@@ -86,12 +86,8 @@ int run_explain(const ExplainArgs& args, std::ostream& out, std::ostream& err) {
   std::optional<trace::Trace> loaded = load_trace(args.file, err);
   if (!loaded) return kExitUsage;
   const trace::Trace& t = *loaded;
-  const std::string pname = !args.profile.empty() ? args.profile : t.profile.value_or(model::default_profile().name);
-  const model::Profile* profile = model::find_profile(pname);
-  if (!profile) {
-    err << "kvmsim: unknown profile '" << pname << "' (known: " << known_profile_names() << ")\n";
-    return kExitUsage;
-  }
+  const model::Profile* profile = trace_profile(args.profile, t, err);
+  if (!profile) return kExitUsage;
   model::Kvm kvm(*profile);
   Replayer replayer(t, kvm, ReplayOptions{});
   std::string vm_name = args.vm;

@@ -73,6 +73,17 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
 
+  MapArgs map;
+  auto* mp = app.add_subcommand("map", "Draw the guest physical address space of a trace's VMs (docs/map.md)");
+  mp->add_option("file", map.file, "Trace file")->required();
+  mp->add_option("-o,--output", map.out, "Output FILE.svg or FILE.html (json: default stdout)");
+  mp->add_option("--at", map.at_line, "Replay only the statements up to this line");
+  mp->add_option("--vm", map.vm, "Only this VM handle (default: every VM)");
+  mp->add_option("--profile", map.profile, "Profile (default: the trace's header)");
+  mp->add_flag("--timeline", map.timeline, "Mapping levels after every statement instead of one snapshot");
+  mp->add_option("--format", map.format, "svg, html or json (default: from the -o extension)")
+      ->check(CLI::IsMember({"svg", "html", "json"}));
+
   ConformanceArgs conformance;
   auto* conf_cmd = app.add_subcommand("conformance", "Run the conformance suite on one or more backends");
   conf_cmd->add_option("--backend", conformance.backend, "One of " + backend_kind_list() + ", both (= model,kvm), or a comma list")->capture_default_str();
@@ -123,6 +134,7 @@ int main(int argc, char** argv) {
   if (*cp) return run_caps(caps, std::cout, std::cerr);
   if (*pp) return profiles_format == "json" ? run_profiles_json(std::cout) : run_profiles(std::cout);
   if (*ep) return run_explain(explain, std::cout, std::cerr);
+  if (*mp) return run_map(map, std::cout, std::cerr);
   if (*conf_cmd) return run_conformance(conformance, std::cout, std::cerr);
   if (*fz) return run_fuzz(fuzz, std::cout, std::cerr);
   if (*pr) return run_probe(probe, std::cout, std::cerr);

@@ -105,4 +105,11 @@ std::vector<std::string> check_backends(const std::vector<std::unique_ptr<Backen
 
 int unavailable_exit(bool require) { return require ? kExitMismatch : kExitNothingRan; }
 
+const model::Profile* trace_profile(const std::string& flag, const trace::Trace& t, std::ostream& err) {
+  const std::string name = !flag.empty() ? flag : t.profile.value_or(model::default_profile().name);
+  const model::Profile* p = model::find_profile(name);
+  if (!p) err << "kvmsim: unknown profile '" << name << "' (known: " << known_profile_names() << ")\n";
+  return p;
+}
+
 }  // namespace kvmsim

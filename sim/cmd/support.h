@@ -29,6 +29,10 @@ int directive_line(const std::string& source, const std::string& word);
 // "linux-7.3, linux-6.18, ..." for messages.
 std::string known_profile_names();
 
+// The profile a model run of `t` answers as: `flag` (--profile) if given, else the trace's header,
+// else the default. nullptr after a one-line error naming the known profiles.
+const model::Profile* trace_profile(const std::string& flag, const trace::Trace& t, std::ostream& err);
+
 // Asks every side whether it can run here. For each that cannot, writes one line to `err`:
 // `kvmsim: backend kvm unavailable: cannot open /dev/kvm: No such file or directory`. Returns the
 // unavailable sides' "name: reason" texts (empty: all can run). Unless `profile_given` (--profile
