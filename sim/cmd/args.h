@@ -38,6 +38,13 @@ struct ExplainArgs {
   std::string format = "text";  // text | json (docs/json.md)
 };
 
+// kvmsim compare (sim/cmd/compare_cmd.cpp, sim/compare/compare.h).
+struct CompareArgs {
+  std::string profiles;  // "A,B"
+  std::vector<std::string> files;
+  std::string format = "text";  // text | json (docs/json.md)
+};
+
 struct ProbeArgs {
   std::string format = "text";
   std::string device = "/dev/kvm";

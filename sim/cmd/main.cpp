@@ -73,6 +73,16 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
 
+  CompareArgs compare;
+  auto* cmp = app.add_subcommand("compare", "Run traces on the model under two profiles and report, statement by "
+                                            "statement, where they differ (exit 0 agree, 1 differ)");
+  cmp->add_option("files", compare.files, "Trace files or directories (searched recursively for *.trace)")
+      ->required();
+  cmp->add_option("--profiles", compare.profiles, "Two profiles A,B")->required();
+  cmp->add_option("--format", compare.format, "Report format (json: docs/json.md)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+
   ConformanceArgs conformance;
   auto* conf_cmd = app.add_subcommand("conformance", "Run the conformance suite on one or more backends");
   conf_cmd->add_option("--backend", conformance.backend, "One of " + backend_kind_list() + ", both (= model,kvm), or a comma list")->capture_default_str();
@@ -123,6 +133,7 @@ int main(int argc, char** argv) {
   if (*cp) return run_caps(caps, std::cout, std::cerr);
   if (*pp) return profiles_format == "json" ? run_profiles_json(std::cout) : run_profiles(std::cout);
   if (*ep) return run_explain(explain, std::cout, std::cerr);
+  if (*cmp) return run_compare(compare, std::cout, std::cerr);
   if (*conf_cmd) return run_conformance(conformance, std::cout, std::cerr);
   if (*fz) return run_fuzz(fuzz, std::cout, std::cerr);
   if (*pr) return run_probe(probe, std::cout, std::cerr);
