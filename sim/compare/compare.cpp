@@ -51,7 +51,7 @@ class Side {
     const PopulateIoctl* populate = populate_ioctl(original.callee);
     const int record_arg = row ? row->record_arg : populate ? populate->record_arg : -1;
     if (record_arg >= 0 && static_cast<std::size_t>(record_arg) < original.args.size())
-      record = evaluate_record(original.args[record_arg]);
+      record = evaluate_record(original.args[static_cast<std::size_t>(record_arg)]);
     if (row) {
       trace_.statements[i] = translate(original, *row, record, &e.notes);
       e.translated = trace_.statements[i].text;
@@ -108,8 +108,12 @@ class Side {
     if (row && !out.empty()) out = row->back(out, record);
     if (!out.empty()) {
       s += " => {";
-      for (std::size_t k = 0; k < out.size(); ++k)
-        s += (k ? ", " : "") + out[k].first + "=" + trace::format_size(out[k].second);
+      // Frame numbers read best in hex, the rest as the replay engine prints them (sizes, addresses).
+      for (std::size_t k = 0; k < out.size(); ++k) {
+        const std::string& name = out[k].first;
+        const bool gfn = name.size() >= 3 && name.compare(name.size() - 3, 3, "gfn") == 0;
+        s += (k ? ", " : "") + name + "=" + (gfn ? model::hex(out[k].second) : trace::format_size(out[k].second));
+      }
       s += "}";
     }
     return s;
@@ -178,8 +182,8 @@ CompareReport compare_profiles(const trace::Trace& trace, const model::Profile& 
       vcpu_vm[*st.bind] = st.args[0].expr.terms[0].spelling;
     StatementComparison c;
     c.line = st.line;
-    const std::size_t b = st.text.find_first_not_of(" \t"), e = st.text.find_last_not_of(" \t\r");
-    c.statement = b == std::string::npos ? std::string() : st.text.substr(b, e - b + 1);
+    const std::size_t first = st.text.find_first_not_of(" \t"), last = st.text.find_last_not_of(" \t\r");
+    c.statement = first == std::string::npos ? std::string() : st.text.substr(first, last - first + 1);
     for (int s = 0; s < 2; ++s) c.side[s] = sides[s].step(i, vm_handles, vcpu_vm);
     const SideEffect &x = c.side[0], &y = c.side[1];
     if (x.result != y.result) c.differs.push_back("result");
@@ -190,7 +194,7 @@ CompareReport compare_profiles(const trace::Trace& trace, const model::Profile& 
       for (const auto& [vm, e] : y.vms) vms.insert(vm);
       for (const std::string& vm : vms) {
         auto ex = x.vms.find(vm), ey = y.vms.find(vm);
-        const VmEffect none;
+        const VmEffect none{};
         if (member(ex == x.vms.end() ? none : ex->second) != member(ey == y.vms.end() ? none : ey->second)) return true;
       }
       return false;

@@ -11,7 +11,9 @@ namespace kvmsim::compare {
 
 namespace {
 
-using namespace trace;
+using trace::Field;
+using trace::Statement;
+namespace build = trace::build;
 
 u64 get(const FieldValues& f, const char* name) {
   auto it = f.find(name);
@@ -33,9 +35,9 @@ std::pair<u64, u64> span(u64 start, u64 size) {
 std::vector<Field> pre_fault_to_map_memory(const FieldValues& f, std::vector<std::string>* notes) {
   const u64 gpa = get(f, "gpa"), size = get(f, "size"), flags = get(f, "flags");
   if ((gpa | size) & 0xfff)
-    notes->push_back("gpa/size not page aligned (" + format_size(gpa) + ", " + format_size(size) +
+    notes->push_back("gpa/size not page aligned (" + trace::format_size(gpa) + ", " + trace::format_size(size) +
                      "): KVM_MAP_MEMORY counts whole pages, rounded down");
-  if (flags) notes->push_back("flags=" + format_size(flags) + " has no KVM_MAP_MEMORY equivalent: dropped");
+  if (flags) notes->push_back("flags=" + trace::format_size(flags) + " has no KVM_MAP_MEMORY equivalent: dropped");
   return {build::field("base_gfn", build::value(build::hex(gpa >> 12))),
           build::field("nr_pages", build::value(build::decimal(size >> 12)))};
 }
@@ -51,9 +53,9 @@ std::vector<Field> map_memory_to_pre_fault(const FieldValues& f, std::vector<std
   if (base_gfn >> 52 || nr_pages >> 52)
     notes->push_back("base_gfn/nr_pages beyond 2^52: gpa/size wrap modulo 2^64");
   if (flags)
-    notes->push_back("flags=" + format_flags(flags, "KVM_MEMORY_MAPPING_FLAG_") +
+    notes->push_back("flags=" + trace::format_flags(flags, "KVM_MEMORY_MAPPING_FLAG_") +
                      " has no KVM_PRE_FAULT_MEMORY equivalent (pre-fault is a read fault): dropped");
-  if (source) notes->push_back("source=" + format_size(source) + " has no KVM_PRE_FAULT_MEMORY equivalent: dropped");
+  if (source) notes->push_back("source=" + trace::format_size(source) + " has no KVM_PRE_FAULT_MEMORY equivalent: dropped");
   return {build::field("gpa", build::value(build::size(base_gfn << 12))),
           build::field("size", build::value(build::size(nr_pages << 12)))};
 }
@@ -85,9 +87,9 @@ Statement translate(const Statement& st, const Translation& row, const FieldValu
   Statement t = st;
   t.callee = row.to;
   t.args.at(row.record_arg) = build::record(row.rewrite(from, notes));
-  t.result = Result{};
+  t.result = trace::Result{};
   t.out.clear();
-  t.text = print_statement(t);
+  t.text = trace::print_statement(t);
   t.result_begin = t.result_end = t.text.size();
   return t;
 }
