@@ -11,6 +11,7 @@
 #include "sim/compare/compare.h"
 #include "sim/compare/translations.h"
 #include "sim/json/json_value.h"
+#include "sim/trace/eval.h"
 
 namespace kvmsim {
 namespace {
@@ -137,7 +138,9 @@ TEST_F(CompareTest, TranslationRowsComeFromProfileData) {
   const auto fields = compare::translation_for("KVM_MAP_MEMORY", *linux)
                           ->rewrite({{"base_gfn", 0x40001}, {"nr_pages", 512}, {"flags", 1}}, &notes);
   ASSERT_EQ(fields.size(), 2u);
-  EXPECT_EQ(fields[0].value.expr.terms.size(), 3u);  // 1G+4K
+  EXPECT_EQ(fields[0].name, "gpa");
+  EXPECT_EQ(trace::evaluate(fields[0].value.expr).value, 0x40001ull << 12);  // spelled 1G+4K
+  EXPECT_EQ(trace::evaluate(fields[1].value.expr).value, 2ull << 20);
   ASSERT_EQ(notes.size(), 1u);
   EXPECT_NE(notes[0].find("KVM_MEMORY_MAPPING_FLAG_WRITE"), std::string::npos);
 }
