@@ -126,8 +126,10 @@ Explanation explain_gpa(const Vm& vm, u64 gpa) {
     e.summary = std::string("leaf is ") + level_name(e.leaf.level) + ", as a read fault now would map it";
   else if (e.leaf.level < now)
     e.summary = std::string("leaf is ") + level_name(e.leaf.level) + " but a read fault now would map " +
-                level_name(now) + ": it was mapped under other conditions (dirty logging, an NX exec split, " +
-                "an earlier host or attribute state) and is rebuilt only by a fault, recovery or a zap";
+                level_name(now) + ": it was mapped under other conditions (" +
+                (vm.profile().has_map_memory ? "a KVM_MAP_MEMORY request (rule request), " : "") +
+                "dirty logging, an NX exec split, an earlier host or attribute state) and is rebuilt only by a " +
+                "fault, recovery or a zap";
   else
     e.summary = std::string("leaf is ") + level_name(e.leaf.level) + " although a read fault now would map " +
                 level_name(now) + ": it predates the change that limits the level (e.g. dirty logging with " +

@@ -19,14 +19,15 @@ struct Explained {
 };
 
 Explained explain(const std::string& backing, const std::string& gpa, const std::string& profile,
-                  const std::string& format = "text") {
+                  const std::string& format = "text", const std::string& more = "") {
   char tmpl[] = "/tmp/kvmsim-explain-XXXXXX";
   const std::string dir = mkdtemp(tmpl);
   const std::string file = dir + "/t.trace";
   std::ofstream(file) << "kvmsim-trace 1\nmem = mmap(2G, " << backing
                       << ", align=1G)\nvm = KVM_CREATE_VM(KVM_X86_DEFAULT_VM)\nvcpu = KVM_CREATE_VCPU(vm, 0)\n"
                          "KVM_SET_USER_MEMORY_REGION(vm, {slot=0, guest_phys_addr=1G, memory_size=2G, "
-                         "userspace_addr=mem}) = 0\n";
+                         "userspace_addr=mem}) = 0\n"
+                      << more;
   ExplainArgs a;
   a.file = file;
   a.gpa = gpa;
@@ -65,6 +66,12 @@ TEST(ExplainRule, MapMemoryRequestRuleOnTheRfcProfileInJson) {
   bool request = false;
   for (const JsonValue& f : j->get("factors")->items) request |= f.str("rule") == "request";
   EXPECT_TRUE(request) << r.out;
+  // A 4K leaf mapped by a one-page KVM_MAP_MEMORY where a read fault would map 2M: the verdict names the rule.
+  const Explained leaf = explain("thp", "1G", "rfc-map-memory-v1", "text", "KVM_MAP_MEMORY(vcpu, {base_gfn=0x40000, nr_pages=1}) = 0\n");
+  EXPECT_NE(leaf.out.find("leaf is 4K but a read fault now would map 2M: it was mapped under other conditions (a "
+                          "KVM_MAP_MEMORY request (rule request)"),
+            std::string::npos)
+      << leaf.out;
   // A profile without KVM_MAP_MEMORY has no such factor.
   EXPECT_EQ(explain("anon_nohuge", "1G", "linux-7.3").out.find("    request:"), std::string::npos);
 }
