@@ -76,6 +76,20 @@ struct Mapping {
   bool operator==(const Mapping&) const = default;
 };
 
+// A run of TDP leaves: [gpa, gpa + size) mapped by consecutive leaves of one level with the same
+// permissions and privateness (accessed/dirty are not part of it). The observable `kvmsim compare`
+// diffs statement by statement (model/mmu/leaf_runs.h); a snapshot is O(runs), never O(pages).
+struct LeafRun {
+  u64 gpa = 0;
+  u64 size = 0;
+  int level = 0;
+  bool writable = false;
+  bool executable = false;
+  bool is_private = false;
+  u64 end() const { return gpa + size; }
+  bool operator==(const LeafRun&) const = default;
+};
+
 }  // namespace kvmsim
 
 namespace kvmsim::model {

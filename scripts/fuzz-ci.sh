@@ -6,7 +6,9 @@
 #  * model vs the reference page tables (model,model-ref) on every seed, always;
 #  * model vs this host's /dev/kvm on every seed, and the fuzz regression corpus on both, when /dev/kvm
 #    opens (otherwise one SKIP line with the reason; the nested oracle's seeds are in scripts/nested/ci.sh);
-#  * the inject statements on model vs model (--faults).
+#  * the inject statements on model vs model (--faults);
+#  * the KVM_MAP_MEMORY RFC profile (its generator emits KVM_MAP_MEMORY), model vs model-ref, one seed
+#    (bounded by --time-budget 20).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KVMSIM=build/kvmsim
@@ -38,6 +40,9 @@ done
 "$KVMSIM" fuzz --seed 1 --steps 20000 --backend model,model --faults --out "$OUT" > "$OUT.log" 2> "$OUT.err" \
   || { cat "$OUT.log"; echo "fuzz-ci: model,model --faults failed"; exit 1; }
 tail -n 1 "$OUT.log"
+"$KVMSIM" fuzz --seed 1 --steps 10000 --backend model,model-ref --profile rfc-map-memory-v1 --time-budget 20 \
+  --out "$OUT" > "$OUT.log" 2> "$OUT.err" || { cat "$OUT.log"; echo "fuzz-ci: rfc-map-memory-v1 failed"; exit 1; }
+grep -E '^(explained|result):' "$OUT.log"
 if [[ " ${pairs[*]} " == *" model,kvm "* ]]; then
   "$KVMSIM" replay --backend both --require-kvm traces/regressions
 fi

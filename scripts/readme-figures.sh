@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prints the README figures that the model alone decides, from the built tool, so they are copied and not
 # typed: the conformance rows of the model backends and the exit-code table (kvmsim --help's footer).
+# Also the README's `kvmsim compare` worked example (its exit code 1, "the profiles differ", is expected).
 # The nested rows come from `scripts/nested/ci.sh` output (its conformance summary lines).
 # Usage: scripts/readme-figures.sh [BUILD_DIR]
 set -euo pipefail
@@ -22,3 +23,10 @@ echo
 echo "| code | meaning |"
 echo "|---|---|"
 "$k" --help | sed -n '/^Exit codes:/,$p' | tail -n +2 | sed -E 's/^ *([0-9]+)\t(.*)$/| \1 | \2 |/' | grep '^|'
+echo
+echo '```'
+echo '$ kvmsim compare --profiles linux-7.3,rfc-map-memory-v1 traces/proposals/review_points.trace'
+rc=0
+"$k" compare --profiles linux-7.3,rfc-map-memory-v1 traces/proposals/review_points.trace || rc=$?
+[ "$rc" -eq 1 ] || { echo "readme-figures: compare exited $rc, expected 1 (the profiles differ)" >&2; exit 1; }
+echo '```'

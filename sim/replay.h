@@ -14,6 +14,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "model/vm/kvm_api.h"
@@ -43,6 +44,10 @@ struct StatementResult {
   // A bug of a modelled proposal that this statement reached (`kernel-bug: ...`, model/map_memory.cpp):
   // reported whatever the status, like a splat in the kernel log.
   std::string kernel_bug;
+  // A call's answer as values (nullopt for observations): kvmsim compare translates written-back
+  // fields between two ioctls' structs (sim/compare/translations.cpp) from these, not from `actual`.
+  std::optional<Ret> ret;
+  std::vector<std::pair<std::string, u64>> written_back;  // expression out-fields, schema order
 };
 
 struct StatementResult;

@@ -147,12 +147,17 @@ StatementResult compare_call(const Call& c, const Returned& got) {
   const trace::Statement& st = c.st;
   StatementResult r;
   r.actual = ret_text(got.ret);
+  r.ret = got.ret;
   if (st.bind) {  // a binding expects success; what it binds is the engine's business
     r.expected = "success";
     r.status = got.ret.is_ok() ? StepStatus::matched : StepStatus::mismatch;
     return r;
   }
-  if (got.show_out) r.actual += " => " + format_fields(got.out);
+  if (got.show_out) {
+    r.actual += " => " + format_fields(got.out);
+    for (const OutField& f : got.out)
+      if (const u64* v = std::get_if<u64>(&f.value)) r.written_back.emplace_back(std::string(f.name), *v);
+  }
   r.expected = expected_text(st);
   const Result& e = st.result;
   bool equal = fields_match(c, st.out, got.out);

@@ -48,7 +48,7 @@ struct MapResult {
 
 // Present-leaf visitor: `gfn` is the leaf's first gfn.
 using LeafVisitor = std::function<void(u64 gfn, int level, const SpteAttrs& attrs)>;
-// `count` consecutive present leaves of `level` starting at `gfn`, all with the same attrs.
+// Present-leaf run visitor: `count` consecutive leaves at `level` from `gfn`, all with `attrs`.
 using LeafRunVisitor = std::function<void(u64 gfn, u64 count, int level, const SpteAttrs& attrs)>;
 // max mapping level allowed for the region of `level` starting at `gfn`
 // (kvm_mmu_max_mapping_level: lpage_info + host level + gmem cap).
@@ -83,13 +83,9 @@ class PageTable {
   virtual Mapping lookup(u64 gfn) const = 0;
   // Present leaves intersecting [start, end), in gfn order; `gfn` is the leaf's first gfn.
   virtual void for_each_leaf(u64 start, u64 end, const LeafVisitor& fn) const = 0;
-  // The same leaves as runs, in gfn order: consecutive equal leaves may come as one call, so a
-  // reader that sums or draws them (kvmsim map) costs O(runs) where the storage allows it
-  // (TdpMmu: a uniform table is one call). A run is clipped to [start, end) at leaf granularity
-  // only (its first and last leaf intersect the range). The default is leaf by leaf.
-  virtual void for_each_leaf_run(u64 start, u64 end, const LeafRunVisitor& fn) const {
-    for_each_leaf(start, end, [&](u64 gfn, int level, const SpteAttrs& a) { fn(gfn, 1, level, a); });
-  }
+  // The same leaves grouped in runs (not necessarily maximal: model/mmu/leaf_runs.h coalesces), so
+  // a snapshot of a uniformly mapped range costs O(table entries), not O(leaves).
+  virtual void for_each_leaf_run(u64 start, u64 end, const LeafRunVisitor& fn) const = 0;
 
   // Zap every leaf intersecting [start, end) (a partially covered huge leaf goes entirely).
   // Tables stay. Returns the number of leaves zapped.

@@ -74,6 +74,27 @@ void walk_leaves_const(const Table& t, u64 start, u64 end, Fn&& fn) {
   }
 }
 
+// walk_leaves_const, but a uniform entry is one run of its (clipped) leaves.
+template <class Fn>
+void walk_leaf_runs_const(const Table& t, u64 start, u64 end, Fn&& fn) {
+  auto [i0, i1] = index_range(t, start, end);
+  for (int i = i0; i < i1; ++i) {
+    const spte_t s = t.spte[i];
+    if (is_nonleaf_spte(s)) {
+      walk_leaf_runs_const(*t.child[i], start, end, fn);
+    } else if (is_uniform_table(s)) {
+      const spte_t v = uniform_child_spte(s);
+      if (!is_last_spte(v)) continue;
+      const int cl = t.level - 1;
+      const u64 cb = t.entry_gfn(i);
+      auto [j0, j1] = index_range(cl, cb, start, end);
+      if (j0 < j1) fn(cb + static_cast<u64>(j0) * pages_per_hpage(cl), static_cast<u64>(j1 - j0), cl, v);
+    } else if (is_last_spte(s)) {
+      fn(t.entry_gfn(i), 1, t.level, s);
+    }
+  }
+}
+
 // First present leaf beneath a table entry, in gfn order (tdp_mmu_make_huge_spte's search).
 std::optional<spte_t> first_present_leaf(const Table& t) {
   for (int i = 0; i < kSptesPerPage; ++i) {
@@ -419,32 +440,9 @@ void TdpMmu::for_each_leaf(u64 start, u64 end, const LeafVisitor& fn) const {
                     [&](u64 gfn, int level, spte_t s) { fn(gfn, level, spte_attrs(s)); });
 }
 
-namespace {
-
-// A uniform table is one run of its 512 (clipped) leaves: never expanded leaf by leaf.
-void walk_leaf_runs_const(const Table& t, u64 start, u64 end, const LeafRunVisitor& fn) {
-  auto [i0, i1] = index_range(t, start, end);
-  for (int i = i0; i < i1; ++i) {
-    const spte_t s = t.spte[i];
-    if (is_nonleaf_spte(s)) {
-      walk_leaf_runs_const(*t.child[i], start, end, fn);
-    } else if (is_uniform_table(s)) {
-      const spte_t v = uniform_child_spte(s);
-      if (!is_last_spte(v)) continue;
-      const int cl = t.level - 1;
-      const u64 cb = t.entry_gfn(i);
-      auto [j0, j1] = index_range(cl, cb, start, end);
-      fn(cb + static_cast<u64>(j0) * pages_per_hpage(cl), static_cast<u64>(j1 - j0), cl, spte_attrs(v));
-    } else if (is_last_spte(s)) {
-      fn(t.entry_gfn(i), 1, t.level, spte_attrs(s));
-    }
-  }
-}
-
-}  // namespace
-
 void TdpMmu::for_each_leaf_run(u64 start, u64 end, const LeafRunVisitor& fn) const {
-  walk_leaf_runs_const(*root_, start, end, fn);
+  walk_leaf_runs_const(*root_, start, end,
+                       [&](u64 gfn, u64 count, int level, spte_t s) { fn(gfn, count, level, spte_attrs(s)); });
 }
 
 u64 TdpMmu::zap_range_in(Table& t, u64 start, u64 end) {

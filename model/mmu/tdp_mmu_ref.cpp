@@ -258,6 +258,12 @@ void TdpMmuRef::for_each_leaf(u64 start, u64 end, const LeafVisitor& fn) const {
                     [&](u64 gfn, int level, spte_t s) { fn(gfn, level, spte_attrs(s)); });
 }
 
+void TdpMmuRef::for_each_leaf_run(u64 start, u64 end, const LeafRunVisitor& fn) const {
+  // The reference stores every SPTE: each leaf is its own run.
+  walk_leaves_const(*root_, start, end,
+                    [&](u64 gfn, int level, spte_t s) { fn(gfn, 1, level, spte_attrs(s)); });
+}
+
 u64 TdpMmuRef::zap_gfn_range(u64 start, u64 end) {
   u64 zapped = 0;
   walk_range(*root_, start, end, 1, [&](Table& t, int i) {

@@ -37,6 +37,7 @@ class TdpMmuRef final : public PageTable {
   u64 map_range(u64 start, u64 end, int level, const SpteAttrs& attrs, const MapFaultInfo& f) override;
   Mapping lookup(u64 gfn) const override;
   void for_each_leaf(u64 start, u64 end, const LeafVisitor& fn) const override;
+  void for_each_leaf_run(u64 start, u64 end, const LeafRunVisitor& fn) const override;
   u64 zap_gfn_range(u64 start, u64 end) override;
   void zap_all() override;
   u64 split_huge_pages(u64 start, u64 end, int target_level) override;

@@ -106,15 +106,36 @@ Explanation explain_gpa(const Vm& vm, u64 gpa) {
                                           : (vm.profile().nx_huge_pages ? "mitigation disabled for this VM"
                                                                         : "mitigation off (profile)")});
 
+  if (vm.profile().has_map_memory)
+    e.factors.push_back({"request", 3,
+                         "not for a read fault; KVM_MAP_MEMORY ([RFC PATCH 6/8] kvm_arch_vcpu_map_memory()) caps the "
+                         "level by its request: 1G if base_gfn is 1G aligned and nr_pages >= 262144, 2M if 2M "
+                         "aligned and nr_pages >= 512, else 4K"});
+
   const int now = e.decision.goal_level;
+  e.decided_by = LevelLimit{"hardware", max,
+                            "profile " + vm.profile().name + ": hardware huge pages up to " + level_name(max)};
+  for (const LevelLimit& l : e.decision.limits)
+    if (l.level == now) {
+      e.decided_by = l;
+      if (l.rule == "host_level")
+        e.decided_by.detail += std::string("; profile ") + vm.profile().name + ": THP " +
+                               (vm.profile().thp == ThpPolicy::always    ? "always"
+                                : vm.profile().thp == ThpPolicy::madvise ? "madvise"
+                                                                         : "never") +
+                               ", huge zero page " + (vm.profile().huge_zero_page ? "on" : "off");
+      break;
+    }
   if (!e.leaf.level)
     e.summary = std::string("no leaf; a read fault now would map ") + level_name(now);
   else if (e.leaf.level == now)
     e.summary = std::string("leaf is ") + level_name(e.leaf.level) + ", as a read fault now would map it";
   else if (e.leaf.level < now)
     e.summary = std::string("leaf is ") + level_name(e.leaf.level) + " but a read fault now would map " +
-                level_name(now) + ": it was mapped under other conditions (dirty logging, an NX exec split, " +
-                "an earlier host or attribute state) and is rebuilt only by a fault, recovery or a zap";
+                level_name(now) + ": it was mapped under other conditions (" +
+                (vm.profile().has_map_memory ? "a KVM_MAP_MEMORY request (rule request), " : "") +
+                "dirty logging, an NX exec split, an earlier host or attribute state) and is rebuilt only by a " +
+                "fault, recovery or a zap";
   else
     e.summary = std::string("leaf is ") + level_name(e.leaf.level) + " although a read fault now would map " +
                 level_name(now) + ": it predates the change that limits the level (e.g. dirty logging with " +
@@ -149,6 +170,7 @@ std::string render(const Explanation& e) {
     out += std::string("  decision for a read fault now: ") + level_name(e.decision.goal_level) + "\n";
     for (const LevelLimit& l : e.decision.limits)
       out += "    applied " + l.rule + " -> " + level_name(l.level) + ": " + l.detail + "\n";
+    out += "  decided by: " + e.decided_by.rule + " - " + e.decided_by.detail + "\n";
   }
   out += "  verdict: " + e.summary + "\n";
   return out;

@@ -44,6 +44,10 @@ struct Explanation {
   // KVM_EXIT_MEMORY_FAULT / EFAULT, never a leaf), "mmio" (a shared gfn without a memslot).
   std::string outcome = "map";
   HugepageDecision decision;         // for a read fault now (outcome "map" only)
+  // The rule that decided decision.goal_level (outcome "map" only): the first limit that brought the
+  // level down to it, else the hardware limit of the profile (rule "hardware"). Its detail names the
+  // profile when the rule is the profile's (hardware pages, host THP / huge zero page policy).
+  LevelLimit decided_by;
   std::string summary;               // one-line verdict
 };
 

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "model/core_assert.h"
+#include "model/mmu/leaf_runs.h"
 
 namespace kvmsim::model {
 
@@ -431,6 +432,12 @@ std::optional<Mapping> Kvm::mapping(int vm_fd, u64 gpa) {
   const Vm* v = vm(vm_fd);
   if (!v) return std::nullopt;
   return v->mmu().mapping(gpa);
+}
+
+std::optional<std::vector<LeafRun>> Kvm::leaf_runs(int vm_fd) {
+  const Vm* v = vm(vm_fd);
+  if (!v) return std::nullopt;
+  return model::leaf_runs(v->mmu().page_table(0));
 }
 
 bool Kvm::inject_fault(const std::string& site, const std::string& kind, u64 after, u64 count) {

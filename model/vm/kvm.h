@@ -75,6 +75,7 @@ class Kvm : public KvmApi {
   AccessOutcome access(int vcpu_fd, u64 gpa, AccessKind kind) override;
   std::optional<Stats> stats(int vm_fd) override;
   std::optional<Mapping> mapping(int vm_fd, u64 gpa) override;
+  std::optional<std::vector<LeafRun>> leaf_runs(int vm_fd) override;
   bool inject_fault(const std::string& site, const std::string& kind, u64 after, u64 count) override;
 
   // ---- introspection for the MMU, the trace engine and tests ----

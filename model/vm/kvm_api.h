@@ -80,6 +80,12 @@ class KvmApi {
   // ---- observation ----
   virtual std::optional<Stats> stats(int vm_fd) = 0;
   virtual std::optional<Mapping> mapping(int vm_fd, u64 gpa) = 0;
+  // Every TDP leaf of the VM's address space 0 (what mapping() looks up) as maximal runs
+  // (model/mmu/leaf_runs.h); nullopt when the backend cannot observe page tables.
+  virtual std::optional<std::vector<LeafRun>> leaf_runs(int vm_fd) {
+    (void)vm_fd;
+    return std::nullopt;
+  }
 
   // ---- fault injection (trace `inject(SITE, KIND, after=N, count=C)`, model/fault_injection.h) ----
   // Arms a deterministic fault; false = this backend cannot inject (the real kernel): the replay

@@ -49,6 +49,13 @@ struct MapArgs {
   std::string format;    // svg | html | json; empty: from the extension of `out`
 };
 
+// kvmsim compare (sim/cmd/compare_cmd.cpp, sim/compare/compare.h).
+struct CompareArgs {
+  std::string profiles;  // "A,B"
+  std::vector<std::string> files;
+  std::string format = "text";  // text | json (docs/json.md)
+};
+
 struct ProbeArgs {
   std::string format = "text";
   std::string device = "/dev/kvm";

@@ -23,6 +23,8 @@ int run_profiles_json(std::ostream& out);
 int run_fuzz(const FuzzArgs& args, std::ostream& out, std::ostream& err);
 // Prints what this host's /dev/kvm answers and the profile it matches (or falls back to, and why).
 int run_probe(const ProbeArgs& args, std::ostream& out, std::ostream& err);
+// Exit 0 when the two profiles agree on every trace, 1 when they differ, 2 on bad input.
+int run_compare(const CompareArgs& args, std::ostream& out, std::ostream& err);
 int run_conformance(const ConformanceArgs& args, std::ostream& out, std::ostream& err);
 
 }  // namespace kvmsim

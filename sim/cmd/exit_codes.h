@@ -20,8 +20,8 @@ inline const std::vector<ExitCodeRow>& exit_code_table() {
   static const std::vector<ExitCodeRow> rows = {
       {kExitOk, "every expectation held"},
       {kExitMismatch,
-       "a mismatch, a divergence between backends, or a test failure (an oracle that did not boot or report; with "
-       "--require-kvm, a backend that cannot run here)"},
+       "a mismatch, a divergence between backends, two profiles that differ (compare), or a test failure (an oracle "
+       "that did not boot or report; with --require-kvm, a backend that cannot run here)"},
       {kExitUsage, "usage error or malformed input (parse errors are printed as FILE:LINE:COL: message)"},
       {kExitNothingRan,
        "nothing could run: no trace found, every trace skipped, or a requested backend cannot run here (one line "

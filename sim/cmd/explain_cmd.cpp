@@ -67,7 +67,8 @@ std::string explain_json(const ExplainArgs& args, const std::string& vm, const s
       j += std::string(i ? ", " : "") + "{\"rule\": " + json_quote(e.decision.limits[i].rule) + ", \"level\": " +
            json_quote(level_name(e.decision.limits[i].level)) + ", \"detail\": " +
            json_quote(e.decision.limits[i].detail) + "}";
-    j += "]}";
+    j += "], \"decided_by\": {\"rule\": " + json_quote(e.decided_by.rule) + ", \"level\": " +
+         json_quote(level_name(e.decided_by.level)) + ", \"detail\": " + json_quote(e.decided_by.detail) + "}}";
   } else {
     j += "null";
   }

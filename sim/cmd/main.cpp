@@ -83,6 +83,15 @@ int main(int argc, char** argv) {
   mp->add_flag("--timeline", map.timeline, "Mapping levels after every statement instead of one snapshot");
   mp->add_option("--format", map.format, "svg, html or json (default: from the -o extension)")
       ->check(CLI::IsMember({"svg", "html", "json"}));
+  CompareArgs compare;
+  auto* cmp = app.add_subcommand("compare", "Run traces on the model under two profiles and report, statement by "
+                                            "statement, where they differ (exit 0 agree, 1 differ)");
+  cmp->add_option("files", compare.files, "Trace files or directories (searched recursively for *.trace)")
+      ->required();
+  cmp->add_option("--profiles", compare.profiles, "Two profiles A,B")->required();
+  cmp->add_option("--format", compare.format, "Report format (json: docs/json.md)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
 
   ConformanceArgs conformance;
   auto* conf_cmd = app.add_subcommand("conformance", "Run the conformance suite on one or more backends");
@@ -135,6 +144,7 @@ int main(int argc, char** argv) {
   if (*pp) return profiles_format == "json" ? run_profiles_json(std::cout) : run_profiles(std::cout);
   if (*ep) return run_explain(explain, std::cout, std::cerr);
   if (*mp) return run_map(map, std::cout, std::cerr);
+  if (*cmp) return run_compare(compare, std::cout, std::cerr);
   if (*conf_cmd) return run_conformance(conformance, std::cout, std::cerr);
   if (*fz) return run_fuzz(fuzz, std::cout, std::cerr);
   if (*pr) return run_probe(probe, std::cout, std::cerr);

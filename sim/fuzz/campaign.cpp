@@ -32,6 +32,7 @@ GenOptions gen_options(const CampaignOptions& o) {
   g.profile = o.profile_a ? o.profile_a->name : "";
   g.faults = o.faults;
   g.prefault_hangs_after_zap_all = o.profile_a && o.profile_a->prefault_hangs_after_zap_all;
+  g.map_memory = o.profile_a && o.profile_a->has_map_memory;
   return g;
 }
 

@@ -362,9 +362,31 @@ class CaseGen {
         default: size = 0; break;
       }
     }
+    if (opt_.map_memory && rng_.chance(80)) return map_memory(gpa, size);
     std::vector<trace::Field> f = {b::field("gpa", val(sz(gpa))), b::field("size", val(sz(size)))};
     if (bad_flags) f.push_back(b::field("flags", val(b::decimal(1))));
     emit(b::call("KVM_PRE_FAULT_MEMORY", {val(b::handle("vcpu")), b::record(std::move(f))}));
+    touched_.push_back(gpa & ~(4 * K - 1));
+  }
+  // The proposed KVM_MAP_MEMORY (RFC v1) over the same hot range: access flags (a WRITE breaks CoW), and
+  // the generic part's invalid cases (an unknown flag, PRIVATE, an unaligned source, nr_pages 0 or wrapping).
+  void map_memory(u64 gpa, u64 size) {
+    u64 base_gfn = gpa >> 12, nr_pages = std::max<u64>(size >> 12, 1), source = 0;
+    u64 flags = rng_.below(8);  // WRITE|EXEC|USER
+    if (invalid()) {
+      switch (rng_.below(5)) {
+        case 0: flags |= 1u << 4; break;  // unknown bit
+        case 1: flags |= 1u << 3; break;  // PRIVATE
+        case 2: source = rng_.chance(50) ? 0x800 : 0x10000; break;
+        case 3: nr_pages = 0; break;
+        default: nr_pages = 0 - base_gfn; break;  // base_gfn + nr_pages wraps to 0
+      }
+    }
+    std::vector<trace::Field> f = {b::field("base_gfn", val(b::hex(base_gfn))),
+                                   b::field("nr_pages", val(b::decimal(nr_pages)))};
+    if (flags) f.push_back(b::field("flags", val(b::flags(flags, "KVM_MEMORY_MAPPING_FLAG_"))));
+    if (source) f.push_back(b::field("source", val(b::hex(source))));
+    emit(b::call("KVM_MAP_MEMORY", {val(b::handle("vcpu")), b::record(std::move(f))}));
     touched_.push_back(gpa & ~(4 * K - 1));
   }
   void access() {

@@ -76,6 +76,11 @@ struct GenOptions {
   // The kernel never returns from KVM_PRE_FAULT_MEMORY once a memslot delete/move zapped all roots
   // (Profile::prefault_hangs_after_zap_all, 6.12.117): no pre-fault after the first delete or move.
   bool prefault_hangs_after_zap_all = false;
+  // The profile has the proposed KVM_MAP_MEMORY (Profile::has_map_memory): the pre_fault kind mostly
+  // emits KVM_MAP_MEMORY (access flags, a source, its own invalid cases) and sometimes
+  // KVM_PRE_FAULT_MEMORY, which such a profile may lack (an errno path too). Off: the draws are
+  // exactly those of a profile without it, so existing seeds keep their cases.
+  bool map_memory = false;
 };
 
 // Draws a swarm: each kind is on with probability 3/4 (at least three kinds), weights 1..9.
