@@ -73,4 +73,10 @@ struct ConformanceArgs {
   std::string kvm_device = "/dev/kvm";
 };
 
+// `kvmsim export --c TRACE`: the trace as a standalone C program (sim/export/c_repro.h).
+struct ExportArgs {
+  std::string file;
+  std::string out;  // -o FILE; empty: stdout
+};
+
 }  // namespace kvmsim

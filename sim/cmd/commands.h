@@ -22,5 +22,7 @@ int run_fuzz(const FuzzArgs& args, std::ostream& out, std::ostream& err);
 // Prints what this host's /dev/kvm answers and the profile it matches (or falls back to, and why).
 int run_probe(const ProbeArgs& args, std::ostream& out, std::ostream& err);
 int run_conformance(const ConformanceArgs& args, std::ostream& out, std::ostream& err);
+// `export --c`: the C program on `out` (or args.out); a trace that does not parse: its error, exit 2.
+int run_export_c(const ExportArgs& args, std::ostream& out, std::ostream& err);
 
 }  // namespace kvmsim

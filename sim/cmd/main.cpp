@@ -109,6 +109,13 @@ int main(int argc, char** argv) {
   fz->add_option("--max-host-mem", fuzz.max_host_mem, "Host memory cap of the kvm backend, bytes")
       ->capture_default_str();
 
+  ExportArgs export_args;
+  auto* xp = app.add_subcommand("export", "Write a trace as a standalone C reproducer (docs/vmm-traces.md)");
+  bool export_c = false;
+  xp->add_flag("--c", export_c, "A C11 program replaying the trace on /dev/kvm with TAP output")->required();
+  xp->add_option("file", export_args.file, "Trace file")->required();
+  xp->add_option("-o,--output", export_args.out, "Write to FILE instead of stdout");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -126,5 +133,6 @@ int main(int argc, char** argv) {
   if (*conf_cmd) return run_conformance(conformance, std::cout, std::cerr);
   if (*fz) return run_fuzz(fuzz, std::cout, std::cerr);
   if (*pr) return run_probe(probe, std::cout, std::cerr);
+  if (*xp) return run_export_c(export_args, std::cout, std::cerr);
   return kExitUsage;
 }
