@@ -275,17 +275,22 @@ class StatementWriter {
     return f ? c_expr(f->value.expr) : fallback;
   }
   // `{.field = value, ...}` of record argument i (ranges fields are passed separately).
+  // Each value is cast to its member's width, as replay truncates it (guest_memfd=-1 is 0xffffffff).
   std::string initializer(std::size_t i) const {
+    const trace::StatementSpec* spec = trace::find_statement(st_.callee, false);
     std::string out = "{";
     for (const Field& f : arg(i).fields) {
       if (f.value.kind == Value::Kind::ranges) continue;
+      std::string cast = "(uint64_t)";
+      for (const trace::FieldSpec& fs : spec->params.at(i).fields)
+        if (fs.name == f.name && fs.size && fs.size < 8) cast = "(uint" + std::to_string(fs.size * 8) + "_t)";
       out += " ." + f.name + " = ";
       if (f.value.kind == Value::Kind::list) {
         out += "{";
-        for (std::size_t k = 0; k < f.value.list.size(); k++) out += (k ? ", " : "") + c_expr(f.value.list[k]);
+        for (std::size_t k = 0; k < f.value.list.size(); k++) out += (k ? ", " : "") + cast + c_expr(f.value.list[k]);
         out += "}";
       } else {
-        out += c_expr(f.value.expr);
+        out += cast + c_expr(f.value.expr);
       }
       out += ",";
     }
