@@ -79,4 +79,11 @@ struct ExportArgs {
   std::string out;  // -o FILE; empty: stdout
 };
 
+// `kvmsim import strace|syzkaller FILE [-o OUT]` (sim/import/).
+struct ImportArgs {
+  std::string format;  // strace
+  std::string file;
+  std::string out;  // empty: stdout
+};
+
 }  // namespace kvmsim

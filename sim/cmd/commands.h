@@ -23,6 +23,8 @@ int run_fuzz(const FuzzArgs& args, std::ostream& out, std::ostream& err);
 int run_probe(const ProbeArgs& args, std::ostream& out, std::ostream& err);
 int run_conformance(const ConformanceArgs& args, std::ostream& out, std::ostream& err);
 // `export --c`: the C program on `out` (or args.out); a trace that does not parse: its error, exit 2.
+// `import strace`: the v1 trace on `out` (or args.out), a count line on `err`.
+int run_import(const ImportArgs& args, std::ostream& out, std::ostream& err);
 int run_export_c(const ExportArgs& args, std::ostream& out, std::ostream& err);
 
 }  // namespace kvmsim
