@@ -214,7 +214,7 @@ class Importer {
     return off ? it->second.name + "+" + hex(off) : it->second.name;
   }
   std::string result(const Call& c) const {
-    return c.ret == "-1" ? "-1 " + c.err : hex(*number(c.ret));
+    return c.ret == "-1" ? "-1 " + c.err : std::to_string(*number(c.ret));
   }
   std::string with_tid(const std::string& args, const std::string& tid) const {
     return tid.empty() ? args : args + ", tid=" + tid;
