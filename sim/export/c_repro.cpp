@@ -7,6 +7,7 @@
 #include "model/types.h"
 #include "model/uapi.h"
 #include "sim/trace/constants.h"
+#include "sim/trace/eval.h"
 #include "sim/trace/ioctl_names.h"
 #include "sim/trace/printer.h"
 #include "sim/trace/schema.h"
@@ -435,11 +436,7 @@ void StatementWriter::write() {
     case Op::access: return skip("a guest access needs guest code (kvmsim's kvm backend brings its own agent)");
     case Op::inject: return skip("fault injection is the model's");
     case Op::raw_ioctl: {
-      const u64 request = arg(1).expr.has_names() ? 0 : [&] {
-        u64 v = 0;
-        for (const Term& t : arg(1).expr.terms) v |= t.value;  // a name or a number
-        return v;
-      }();
+      const u64 request = arg(1).expr.has_names() ? 0 : trace::evaluate(arg(1).expr).value;
       const char* name = trace::ioctl_request_name(request);
       const std::string n = name ? name : "";
       if (n == "KVM_RUN" || n == "KVM_GET_ONE_REG" || n == "KVM_SET_ONE_REG" || n == "KVM_X86_SET_MSR_FILTER" ||
