@@ -38,6 +38,18 @@ u64 backing_page_size(Backing b);
 // Default host-virtual alignment of an mmap with this backing (2M for THP).
 u64 backing_default_align(Backing b);
 
+// How a VMM places an anonymous/shmem/hugetlb mapping beyond size and backing (traces/FORMAT.md
+// "mmap as VMMs do it"): QEMU reserves guest RAM with a PROT_NONE MAP_NORESERVE mapping and maps
+// RAM blocks into it with MAP_FIXED. `fixed`: the address of a MAP_FIXED (or MAP_FIXED_NOREPLACE)
+// mapping; 0 lets the kernel choose. `flags` keeps the VMM's MAP_* bits (MAP_NORESERVE has no effect
+// on what KVM sees).
+struct MmapPlacement {
+  int prot = 3;  // PROT_READ | PROT_WRITE
+  int flags = 0;
+  u64 fixed = 0;
+  bool is_default() const { return prot == 3 && flags == 0 && fixed == 0; }
+};
+
 enum class AccessKind { read, write, exec };
 const char* access_kind_name(AccessKind k);
 std::optional<AccessKind> access_kind_from_name(const std::string& name);

@@ -305,8 +305,13 @@ constexpr int FALLOC_FL_ZERO_RANGE = 0x10;
 constexpr int MADV_DONTNEED = 4;
 constexpr int MADV_HUGEPAGE = 14;
 constexpr int MADV_NOHUGEPAGE = 15;
+// Advice VMMs give guest RAM that changes nothing KVM sees (QEMU: MADV_DONTFORK on RAM blocks,
+// MADV_MERGEABLE for KSM, MADV_DODUMP/DONTDUMP): kept in recordings as statements.
+constexpr int MADV_DONTFORK = 10, MADV_DOFORK = 11, MADV_MERGEABLE = 12, MADV_UNMERGEABLE = 13;
+constexpr int MADV_DONTDUMP = 16, MADV_DODUMP = 17;
 constexpr int PROT_NONE = 0, PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
 constexpr int MAP_SHARED = 0x01, MAP_PRIVATE = 0x02;
+constexpr int MAP_FIXED = 0x10, MAP_ANONYMOUS = 0x20, MAP_NORESERVE = 0x4000, MAP_FIXED_NOREPLACE = 0x100000;
 
 constexpr u64 kPageSize = 4096;
 constexpr u64 kPageShift = 12;

@@ -23,7 +23,13 @@ Answer mmap(const Call& c) {
   if (b.kind == trace::Value::Kind::word) {
     auto backing = backing_from_name(b.word);
     KVMSIM_ASSERT_CTX(backing, "backing " + b.word);
-    return done(c.api.mmap(c.arg(0), *backing, c.keyword("align", backing_default_align(*backing))));
+    const u64 align = c.keyword("align", backing_default_align(*backing));
+    MmapPlacement placement;  // a VMM's prot, MAP_* flags and MAP_FIXED address (FORMAT.md)
+    placement.prot = static_cast<int>(c.keyword("prot", placement.prot));
+    placement.flags = static_cast<int>(c.keyword("flags", 0));
+    placement.fixed = c.keyword("addr", 0);
+    if (placement.is_default()) return done(c.api.mmap(c.arg(0), *backing, align));
+    return done(c.api.mmap_placed(c.arg(0), *backing, align, placement));
   }
   return done(c.api.mmap_fd(c.fd(1), c.arg(0), c.keyword("offset", 0),
                             static_cast<int>(c.keyword("prot", uapi::PROT_READ | uapi::PROT_WRITE)),
@@ -160,6 +166,21 @@ Answer inject(const Call& c) {
   return r;
 }
 
+// ---- recorded-only: the kernel's answer to an ioctl the model does not model ----
+// The argument is the recorded bytes (each item one byte; the rest of the request's size is zero).
+// A backend that cannot issue it (the model) reports the statement unobservable: never a pass.
+Answer raw_ioctl(const Call& c) {
+  std::vector<unsigned char> bytes;
+  for (const Field& f : c.st.keywords)
+    if (f.name == "bytes")
+      for (const trace::Expr& e : f.value.list) bytes.push_back(static_cast<unsigned char>(c.eval(e)));
+  if (auto ret = c.api.raw_ioctl(c.fd(0), c.arg(1), c.keyword("arg", 0), &bytes)) return done(*ret);
+  StatementResult r;
+  r.status = StepStatus::unobservable;
+  r.expected = expected_text(c.st);
+  return r;
+}
+
 // ---- observations ----
 // `expect stats(vm) k=v ...`: the counters the trace names, in its order (all of them when it names
 // none); a counter the backend does not have is `absent`, and then no rewrite is offered.
@@ -233,7 +254,7 @@ constexpr Entry kEntries[] = {
     {Op::clear_dirty_log, clear_dirty_log}, {Op::enable_cap, enable_cap}, {Op::fallocate, fallocate},
     {Op::ftruncate, ftruncate}, {Op::read, read}, {Op::write, write}, {Op::pread, pread}, {Op::close, close},
     {Op::access, access}, {Op::expect_stats, expect_stats}, {Op::expect_mapping, expect_mapping},
-    {Op::inject, inject},
+    {Op::inject, inject}, {Op::raw_ioctl, raw_ioctl},
 };
 
 }  // namespace

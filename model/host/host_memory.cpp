@@ -61,26 +61,43 @@ u64 HostMemory::huge_size(const HostRegion& r) const {
   return backing_page_size(r.backing);
 }
 
-HostChange HostMemory::mmap(u64 size, Backing backing, u64 align) {
+HostChange HostMemory::mmap(u64 size, Backing backing, u64 align, const MmapPlacement& placement) {
   if (size == 0 || backing == Backing::guest_memfd) return {Ret::fail(EINVAL), {}};
+  if (placement.prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC)) return {Ret::fail(EINVAL), {}};
   const u64 page = backing_page_size(backing);
   if (align == 0) align = backing_default_align(backing);
   if (!is_pow2(align)) return {Ret::fail(EINVAL), {}};
   align = std::max(align, page);
   size = align_up(size, page);  // hugetlb lengths round up to the huge page size
-  const u64 addr = align_up(next_, align);
-  if (addr + size < addr || !access_ok(addr, size)) return {Ret::fail(ENOMEM), {}};
-  next_ = addr + size;
+  HostChange out;
+  u64 addr = align_up(next_, align);
+  const bool noreplace = placement.flags & MAP_FIXED_NOREPLACE;
+  if (placement.fixed || (placement.flags & (MAP_FIXED | MAP_FIXED_NOREPLACE))) {
+    // mm/mmap.c do_mmap(): a fixed address must be aligned to the page (the huge page for hugetlb).
+    addr = placement.fixed;
+    if (addr & (page - 1)) return {Ret::fail(EINVAL), {}};
+    if (addr + size < addr || !access_ok(addr, size)) return {Ret::fail(ENOMEM), {}};
+    if (!mapped_parts(addr, addr + size).empty()) {
+      if (noreplace) return {Ret::fail(EEXIST), {}};
+      out = munmap(addr, size);
+      if (!out.ret.is_ok()) return out;
+    }
+    next_ = std::max(next_, addr + size);
+  } else {
+    if (addr + size < addr || !access_ok(addr, size)) return {Ret::fail(ENOMEM), {}};
+    next_ = addr + size;
+  }
   HostRegion r;
   r.start = addr;
   r.end = addr + size;
   r.backing = backing;
-  r.prot = PROT_READ | PROT_WRITE;
+  r.prot = placement.prot;
   r.shared = backing == Backing::shmem;
   r.hugepage = backing == Backing::thp;
   r.nohugepage = backing == Backing::anon_nohuge;
   regions_.emplace(addr, r);
-  return {Ret::ok(static_cast<i64>(addr)), {}};
+  out.ret = Ret::ok(static_cast<i64>(addr));
+  return out;
 }
 
 HostChange HostMemory::mmap_file(const MappedFile& file, u64 size, u64 offset, int prot, int flags) {
@@ -206,7 +223,10 @@ HostChange HostMemory::mprotect(u64 addr, u64 size, int prot) {
 }
 
 HostChange HostMemory::madvise(u64 addr, u64 size, int advice) {
-  if (advice != MADV_DONTNEED && advice != MADV_HUGEPAGE && advice != MADV_NOHUGEPAGE)
+  // Advice that changes nothing KVM sees is validated like any other, then has no effect here.
+  const bool inert = advice == MADV_DONTFORK || advice == MADV_DOFORK || advice == MADV_MERGEABLE ||
+                     advice == MADV_UNMERGEABLE || advice == MADV_DONTDUMP || advice == MADV_DODUMP;
+  if (advice != MADV_DONTNEED && advice != MADV_HUGEPAGE && advice != MADV_NOHUGEPAGE && !inert)
     return {Ret::fail(EINVAL), {}};
   if (addr & (kPage - 1)) return {Ret::fail(EINVAL), {}};
   size = align_up(size, kPage);
@@ -232,7 +252,7 @@ HostChange HostMemory::madvise(u64 addr, u64 size, int advice) {
       written_.erase(s, e);
       out.invalidated.push_back(HostRange{s, e});
     }
-  } else {
+  } else if (!inert) {
     split_region_at(addr, out.invalidated);
     split_region_at(end, out.invalidated);
     for (auto it = regions_.lower_bound(addr); it != regions_.end() && it->first < end; ++it) {

@@ -85,7 +85,10 @@ class HostMemory {
   explicit HostMemory(const Profile& profile);
 
   // Anonymous / shmem / hugetlb mapping; ret = address (EINVAL size 0 or bad align, ENOMEM).
-  HostChange mmap(u64 size, Backing backing, u64 align);
+  // With placement.fixed (MAP_FIXED) the mapping replaces whatever was at [fixed, fixed+size), as
+  // do_mmap() unmaps it first (EINVAL when not page aligned); MAP_FIXED_NOREPLACE answers EEXIST
+  // instead of replacing. The bump pointer then moves past it, so later addresses stay fresh.
+  HostChange mmap(u64 size, Backing backing, u64 align, const MmapPlacement& placement = {});
   // mmap of a file. guest_memfd: PROT_EXEC -> EPERM, no MMAP flag -> ENODEV, not MAP_SHARED -> EINVAL.
   HostChange mmap_file(const MappedFile& file, u64 size, u64 offset, int prot, int flags);
   HostChange munmap(u64 addr, u64 size);

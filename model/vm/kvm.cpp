@@ -54,6 +54,9 @@ Ret Kvm::finish(const HostChange& c) {
 }
 
 Ret Kvm::mmap(u64 size, Backing backing, u64 align) { return finish(host_.mmap(size, backing, align)); }
+Ret Kvm::mmap_placed(u64 size, Backing backing, u64 align, const MmapPlacement& placement) {
+  return finish(host_.mmap(size, backing, align, placement));
+}
 
 Ret Kvm::mmap_fd(int fd, u64 size, u64 offset, int prot, int flags) {
   FdEntry* e = entry(fd);

@@ -36,6 +36,7 @@ class Kvm : public KvmApi {
   const Profile& profile() const override { return profile_; }
 
   Ret mmap(u64 size, Backing backing, u64 align) override;
+  Ret mmap_placed(u64 size, Backing backing, u64 align, const MmapPlacement& placement) override;
   Ret mmap_fd(int fd, u64 size, u64 offset, int prot, int flags) override;
   Ret munmap(u64 addr, u64 size) override;
   Ret madvise(u64 addr, u64 size, int advice) override;

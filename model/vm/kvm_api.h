@@ -32,6 +32,11 @@ class KvmApi {
   // ---- host memory of the VMM process ----
   // Anonymous/shmem/hugetlb mapping; ret = host address aligned to `align`.
   virtual Ret mmap(u64 size, Backing backing, u64 align) = 0;
+  // The same with the VMM's prot, MAP_* flags and MAP_FIXED address. A backend that cannot place
+  // mappings answers ENOSYS for anything but the default placement.
+  virtual Ret mmap_placed(u64 size, Backing backing, u64 align, const MmapPlacement& placement) {
+    return placement.is_default() ? mmap(size, backing, align) : Ret::fail(38 /* ENOSYS */);
+  }
   // mmap of a file descriptor (guest_memfd, memfd); ret = host address.
   virtual Ret mmap_fd(int fd, u64 size, u64 offset, int prot, int flags) = 0;
   virtual Ret munmap(u64 addr, u64 size) = 0;
@@ -104,6 +109,15 @@ class KvmApi {
     bool host_limit = false;
   };
   virtual Diagnostic take_diagnostic() { return {}; }
+
+  // ---- recorded-only statements (trace `ioctl(FD, REQUEST, ...)`, traces/FORMAT.md) ----
+  // An ioctl the model does not model, put to the kernel as recorded: `bytes` is the argument buffer
+  // (passed by pointer, written back in place) or, when empty, `arg` is passed as the integer argument.
+  // nullopt: this backend cannot issue it (the model): the statement is unobservable, never a pass.
+  virtual std::optional<Ret> raw_ioctl(int fd, u64 request, u64 arg, std::vector<unsigned char>* bytes) {
+    (void)fd, (void)request, (void)arg, (void)bytes;
+    return std::nullopt;
+  }
 };
 
 }  // namespace kvmsim

@@ -91,4 +91,17 @@ struct ConformanceArgs {
   std::string kvm_device = "/dev/kvm";
 };
 
+// `kvmsim export --c TRACE`: the trace as a standalone C program (sim/export/c_repro.h).
+struct ExportArgs {
+  std::string file;
+  std::string out;  // -o FILE; empty: stdout
+};
+
+// `kvmsim import strace|syzkaller FILE [-o OUT]` (sim/import/).
+struct ImportArgs {
+  std::string format;  // strace
+  std::string file;
+  std::string out;  // empty: stdout
+};
+
 }  // namespace kvmsim

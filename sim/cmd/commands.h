@@ -26,5 +26,9 @@ int run_probe(const ProbeArgs& args, std::ostream& out, std::ostream& err);
 // Exit 0 when the two profiles agree on every trace, 1 when they differ, 2 on bad input.
 int run_compare(const CompareArgs& args, std::ostream& out, std::ostream& err);
 int run_conformance(const ConformanceArgs& args, std::ostream& out, std::ostream& err);
+// `export --c`: the C program on `out` (or args.out); a trace that does not parse: its error, exit 2.
+// `import strace`: the v1 trace on `out` (or args.out), a count line on `err`.
+int run_import(const ImportArgs& args, std::ostream& out, std::ostream& err);
+int run_export_c(const ExportArgs& args, std::ostream& out, std::ostream& err);
 
 }  // namespace kvmsim

@@ -129,6 +129,19 @@ int main(int argc, char** argv) {
   fz->add_option("--max-host-mem", fuzz.max_host_mem, "Host memory cap of the kvm backend, bytes")
       ->capture_default_str();
 
+  ExportArgs export_args;
+  auto* xp = app.add_subcommand("export", "Write a trace as a standalone C reproducer (docs/vmm-traces.md)");
+  bool export_c = false;
+  xp->add_flag("--c", export_c, "A C11 program replaying the trace on /dev/kvm with TAP output")->required();
+  xp->add_option("file", export_args.file, "Trace file")->required();
+  xp->add_option("-o,--output", export_args.out, "Write to FILE instead of stdout");
+
+  ImportArgs import_args;
+  auto* ip = app.add_subcommand("import", "Convert a VMM's strace log to a v1 trace (docs/vmm-traces.md)");
+  ip->add_option("format", import_args.format, "Input format")->required()->check(CLI::IsMember({"strace"}));
+  ip->add_option("file", import_args.file, "Log file")->required();
+  ip->add_option("-o,--output", import_args.out, "Write to FILE instead of stdout");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -148,5 +161,7 @@ int main(int argc, char** argv) {
   if (*conf_cmd) return run_conformance(conformance, std::cout, std::cerr);
   if (*fz) return run_fuzz(fuzz, std::cout, std::cerr);
   if (*pr) return run_probe(probe, std::cout, std::cerr);
+  if (*ip) return run_import(import_args, std::cout, std::cerr);
+  if (*xp) return run_export_c(export_args, std::cout, std::cerr);
   return kExitUsage;
 }

@@ -69,28 +69,11 @@ Ret HostMemory::map(u64 size, Backing backing, u64 align) {
   const u64 base = reinterpret_cast<u64>(res);
   const u64 addr = round_up(base, align);
 
-  int flags = MAP_FIXED;
   int fd = -1;
-  switch (backing) {
-    case Backing::shmem:
-      fd = ::memfd_create("kvmsim-shmem", MFD_CLOEXEC);
-      if (fd < 0 || ::ftruncate(fd, static_cast<off_t>(size)) != 0) {
-        int e = errno;
-        if (fd >= 0) ::close(fd);
-        ::munmap(res, size + slack);
-        return Ret::fail(e);
-      }
-      flags |= MAP_SHARED;
-      break;
-    case Backing::hugetlb_2m:
-      flags |= MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | (21 << MAP_HUGE_SHIFT);
-      break;
-    case Backing::hugetlb_1g:
-      flags |= MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | (30 << MAP_HUGE_SHIFT);
-      break;
-    default:
-      flags |= MAP_PRIVATE | MAP_ANONYMOUS;
-      break;
+  int flags = MAP_FIXED;
+  if (Ret r = backing_flags(backing, size, &flags, &fd); !r.is_ok()) {
+    ::munmap(res, size + slack);
+    return r;
   }
   void* m = ::mmap(reinterpret_cast<void*>(addr), size, PROT_READ | PROT_WRITE, flags, fd, 0);
   int e = errno;
@@ -110,6 +93,54 @@ Ret HostMemory::map(u64 size, Backing backing, u64 align) {
   if (backing == Backing::thp) ::madvise(m, size, MADV_HUGEPAGE);
   insert(addr, size, PROT_READ | PROT_WRITE, false);
   return Ret::ok(static_cast<i64>(addr));
+}
+
+// The MAP_* flags (and, for shmem, a fresh memfd of `size` bytes in *fd) of a backing.
+Ret HostMemory::backing_flags(Backing backing, u64 size, int* flags, int* fd) {
+  switch (backing) {
+    case Backing::shmem:
+      *fd = ::memfd_create("kvmsim-shmem", MFD_CLOEXEC);
+      if (*fd < 0 || ::ftruncate(*fd, static_cast<off_t>(size)) != 0) {
+        int e = errno;
+        if (*fd >= 0) ::close(*fd);
+        *fd = -1;
+        return Ret::fail(e);
+      }
+      *flags |= MAP_SHARED;
+      break;
+    case Backing::hugetlb_2m: *flags |= MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | (21 << MAP_HUGE_SHIFT); break;
+    case Backing::hugetlb_1g: *flags |= MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | (30 << MAP_HUGE_SHIFT); break;
+    default: *flags |= MAP_PRIVATE | MAP_ANONYMOUS; break;
+  }
+  return Ret::ok();
+}
+
+// A VMM's placement: prot other than read/write, MAP_NORESERVE, and MAP_FIXED into a range this
+// backend mapped before (the caller refuses ranges that are not ours).
+Ret HostMemory::map_placed(u64 size, Backing backing, u64 align, const MmapPlacement& p) {
+  const bool fixed = p.fixed || (p.flags & (MAP_FIXED | MAP_FIXED_NOREPLACE));
+  if (!fixed) {
+    Ret r = map(size, backing, align);
+    if (!r.is_ok() || p.prot == (PROT_READ | PROT_WRITE)) return r;
+    Ret m = mprotect(static_cast<u64>(r.ret), size, p.prot);
+    return m.is_ok() ? r : m;
+  }
+  diag_.clear();
+  host_limit_ = false;
+  if (size == 0 || backing == Backing::guest_memfd) return Ret::fail(EINVAL);
+  size = round_up(size, backing_page_size(backing));
+  if (Ret r = admit(size); !r.is_ok()) return r;
+  int fd = -1;
+  int flags = ((p.flags & MAP_FIXED_NOREPLACE) ? MAP_FIXED_NOREPLACE : MAP_FIXED) | (p.flags & MAP_NORESERVE);
+  if (Ret r = backing_flags(backing, size, &flags, &fd); !r.is_ok()) return r;
+  void* m = ::mmap(reinterpret_cast<void*>(p.fixed), size, p.prot, flags, fd, 0);
+  int e = errno;
+  if (fd >= 0) ::close(fd);
+  if (m == MAP_FAILED) return Ret::fail(e);
+  if (backing == Backing::anon_nohuge) ::madvise(m, size, MADV_NOHUGEPAGE);
+  if (backing == Backing::thp) ::madvise(m, size, MADV_HUGEPAGE);
+  insert(p.fixed, size, p.prot, false);
+  return Ret::ok(static_cast<i64>(p.fixed));
 }
 
 Ret HostMemory::map_fd(int fd, u64 size, u64 offset, int prot, int flags, bool touch_sigbus) {

@@ -23,6 +23,7 @@ class HostMemory {
   HostMemory& operator=(const HostMemory&) = delete;
 
   Ret map(u64 size, Backing backing, u64 align);
+  Ret map_placed(u64 size, Backing backing, u64 align, const MmapPlacement& placement);
   // mmap(fd); `touch_sigbus`: the host may not touch these pages (guest_memfd without
   // INIT_SHARED), so touch() answers EFAULT instead of dying.
   Ret map_fd(int fd, u64 size, u64 offset, int prot, int flags, bool touch_sigbus);
@@ -53,6 +54,7 @@ class HostMemory {
     bool touch_sigbus = false;
   };
   Ret admit(u64 size);  // cap check
+  static Ret backing_flags(Backing backing, u64 size, int* flags, int* fd);
   void insert(u64 addr, u64 size, int prot, bool touch_sigbus);
   void split_at(u64 addr);
   void erase_range(u64 addr, u64 size);

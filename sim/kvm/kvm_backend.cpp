@@ -5,11 +5,13 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 #include "model/mmu/spte.h"
 #include "sim/kvm/binary_stats.h"
+#include "sim/trace/ioctl_names.h"
 
 namespace kvmsim::kvm {
 
@@ -71,6 +73,15 @@ std::unique_ptr<KvmApi> make_kvm_backend(const model::Profile& answers_as, const
 
 Ret KvmBackend::mmap(u64 size, Backing backing, u64 align) {
   Ret r = mem_.map(size, backing, align);
+  diag_ = mem_.last_diagnostic();
+  diag_host_limit_ = mem_.last_was_host_limit();
+  return r;
+}
+
+Ret KvmBackend::mmap_placed(u64 size, Backing backing, u64 align, const MmapPlacement& placement) {
+  if (placement.fixed)
+    if (auto r = refuse_foreign_range("mmap(MAP_FIXED)", placement.fixed, size)) return *r;
+  Ret r = mem_.map_placed(size, backing, align, placement);
   diag_ = mem_.last_diagnostic();
   diag_host_limit_ = mem_.last_was_host_limit();
   return r;
@@ -291,6 +302,31 @@ Ret KvmBackend::ioctl_clear_dirty_log(int fd, u32 slot, u64 first_page, u32 num_
 Ret KvmBackend::ioctl_enable_cap(int fd, const kvm_enable_cap& cap) {
   kvm_enable_cap copy = cap;
   return sys(::ioctl(fd, KVM_ENABLE_CAP, &copy));
+}
+
+// ---------------------------------------------------------------- recorded-only ioctls
+
+// Put to the kernel as recorded, except what cannot be replayed from a trace: KVM_RUN runs a guest
+// whose memory contents the trace does not hold, and these arguments carry user pointers into the
+// recording process (kvm_one_reg.addr, the MSR filter's bitmaps, SEV/TDX command buffers, Xen's
+// shared_info hva), which here would point anywhere.
+std::optional<Ret> KvmBackend::raw_ioctl(int fd, u64 request, u64 arg, std::vector<unsigned char>* bytes) {
+  static const char* const kNotReplayable[] = {"KVM_RUN", "KVM_GET_ONE_REG", "KVM_SET_ONE_REG",
+                                               "KVM_X86_SET_MSR_FILTER", "KVM_MEMORY_ENCRYPT_OP",
+                                               "KVM_MEMORY_ENCRYPT_REG_REGION", "KVM_MEMORY_ENCRYPT_UNREG_REGION",
+                                               "KVM_XEN_HVM_SET_ATTR", "KVM_XEN_VCPU_SET_ATTR"};
+  const char* name = trace::ioctl_request_name(request);
+  for (const char* n : kNotReplayable)
+    if (name && std::strcmp(name, n) == 0) return std::nullopt;
+  const u64 size = trace::ioctl_size(request);
+  if (size == 0 && bytes->empty()) return sys(::ioctl(fd, static_cast<unsigned long>(request), arg));
+  // Variable-length arguments (kvm_msrs, kvm_cpuid2, kvm_irq_routing) run past the declared size by a
+  // count inside them: zero padding keeps the kernel's reads and write-backs inside this buffer.
+  std::vector<unsigned char> buf(std::max<u64>(size, bytes->size()) + (256u << 10), 0);
+  std::copy(bytes->begin(), bytes->end(), buf.begin());
+  Ret r = sys(::ioctl(fd, static_cast<unsigned long>(request), buf.data()));
+  bytes->assign(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(std::max<u64>(size, bytes->size())));
+  return r;
 }
 
 // ---------------------------------------------------------------- file calls

@@ -46,6 +46,7 @@ class KvmBackend final : public KvmApi {
   const model::Profile& profile() const override { return profile_; }
 
   Ret mmap(u64 size, Backing backing, u64 align) override;
+  Ret mmap_placed(u64 size, Backing backing, u64 align, const MmapPlacement& placement) override;
   Ret mmap_fd(int fd, u64 size, u64 offset, int prot, int flags) override;
   Ret munmap(u64 addr, u64 size) override;
   Ret madvise(u64 addr, u64 size, int advice) override;
@@ -54,6 +55,7 @@ class KvmBackend final : public KvmApi {
   Ret memfd_create(u64 size, u64 flags) override;
 
   int kvm_fd() const override { return kvm_fd_; }
+  std::optional<Ret> raw_ioctl(int fd, u64 request, u64 arg, std::vector<unsigned char>* bytes) override;
   Ret ioctl_create_vm(int fd, u64 type) override;
   Ret ioctl_check_extension(int fd, u64 cap) override;
   Ret ioctl_create_vcpu(int fd, u64 vcpu_id) override;

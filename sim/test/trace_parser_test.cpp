@@ -240,7 +240,7 @@ TEST(TraceParser, SchemaErrors) {
   EXPECT_EQ(body_err("f = memfd_create(4K)\nm = mmap(4K, f, align=2M)"),
             "t.trace:3:17: 'align' is only for mmap of a backing");
   EXPECT_EQ(body_err("m = mmap(4K, anon, colour=1)"),
-            "t.trace:2:20: unknown keyword 'colour' for mmap; valid keywords: align, offset, prot, flags");
+            "t.trace:2:20: unknown keyword 'colour' for mmap; valid keywords: align, offset, prot, flags, addr");
   EXPECT_EQ(body_err("vm = KVM_CREATE_VM(0)\nv = KVM_CREATE_VCPU(vm, 0)\naccess(v, 0, jump)"),
             "t.trace:4:14: expected access kind (one of read, write, exec), got 'jump'");
   EXPECT_EQ(body_err("vm = KVM_CREATE_VM(0)\nv = KVM_CREATE_VCPU(vm, 0)\naccess(v, 0, read) = 0"),

@@ -1,4 +1,5 @@
 #include "sim/trace/constants.h"
+#include "sim/trace/ioctl_names.h"
 
 #include "model/uapi.h"
 
@@ -41,8 +42,10 @@ const std::vector<Constant> kConstants = {
     // host-side
     C(MFD_CLOEXEC), C(MFD_ALLOW_SEALING), C(MFD_INACCESSIBLE),
     C(FALLOC_FL_KEEP_SIZE), C(FALLOC_FL_PUNCH_HOLE), C(FALLOC_FL_COLLAPSE_RANGE), C(FALLOC_FL_ZERO_RANGE),
-    C(MADV_DONTNEED), C(MADV_HUGEPAGE), C(MADV_NOHUGEPAGE),
+    C(MADV_DONTNEED), C(MADV_HUGEPAGE), C(MADV_NOHUGEPAGE), C(MADV_DONTFORK), C(MADV_DOFORK),
+    C(MADV_MERGEABLE), C(MADV_UNMERGEABLE), C(MADV_DONTDUMP), C(MADV_DODUMP),
     C(PROT_NONE), C(PROT_READ), C(PROT_WRITE), C(PROT_EXEC), C(MAP_SHARED), C(MAP_PRIVATE),
+    C(MAP_FIXED), C(MAP_ANONYMOUS), C(MAP_NORESERVE), C(MAP_FIXED_NOREPLACE),
 };
 #undef C
 
@@ -184,7 +187,7 @@ const std::vector<Constant>& constants() { return all_constants(); }
 std::optional<u64> constant_value(std::string_view name) {
   for (const auto& c : all_constants())
     if (name == c.name) return c.value;
-  return std::nullopt;
+  return ioctl_request_value(name);  // KVM ioctl request names (the recorded-only `ioctl` statement)
 }
 
 std::optional<int> errno_value(std::string_view name) {

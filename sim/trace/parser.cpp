@@ -298,22 +298,24 @@ void LineParser::call_args(const StatementSpec& spec, Statement& st) {
     const Token& name = peek();
     auto it = std::find_if(spec.keywords.begin(), spec.keywords.end(),
                            [&](const FieldSpec& f) { return f.name == name.text; });
+    const bool tid = name.text == thread_keyword().name;  // every call takes tid= (the recording thread)
     if (name.kind != Token::Kind::ident || !peek(1).is("="))
       fail(name, "too many arguments: " + sig);
-    if (it == spec.keywords.end())
+    if (it == spec.keywords.end() && !tid)
       fail(name, "unknown keyword " + quote(name.text) + " for " + callee +
                      (spec.keywords.empty() ? "" : "; valid keywords: " + join_fields(spec.keywords)));
     for (const auto& f : st.keywords)
       if (f.name == name.text) fail(name, "duplicate keyword " + quote(name.text));
-    if (spec.op == Op::mmap) {
-      // align= belongs to anonymous backings, offset=/prot=/flags= to mmap of an fd.
+    if (spec.op == Op::mmap && !tid) {
+      // align=/addr= belong to anonymous backings, offset= to mmap of an fd; prot=/flags= to both.
       bool backing = st.args.size() > 1 && st.args[1].kind == Value::Kind::word;
-      if (backing != (name.text == "align"))
-        fail(name, quote(name.text) + (backing ? " is only for mmap of an fd" : " is only for mmap of a backing"));
+      if (backing && name.text == "offset") fail(name, quote(name.text) + " is only for mmap of an fd");
+      if (!backing && (name.text == "align" || name.text == "addr"))
+        fail(name, quote(name.text) + " is only for mmap of a backing");
     }
     next();
     next();  // '='
-    st.keywords.push_back(Field{std::string(name.text), field_value(*it, callee)});
+    st.keywords.push_back(Field{std::string(name.text), field_value(tid ? thread_keyword() : *it, callee)});
   }
   expect_punct(")", "to close the arguments of " + callee);
 }

@@ -43,7 +43,7 @@ std::vector<StatementSpec> build() {
   // ---- host memory ----
   add({"mmap", Op::mmap, false,
        {PE("size"), ParamSpec{"backing", ParamKind::backing_or_fd, kHandleGmem | kHandleMemfd, {}, kBackings}},
-       {E("align"), E("offset"), E("prot"), E("flags")}, B, kHandleMem});
+       {E("align"), E("offset"), E("prot"), E("flags"), E("addr")}, B, kHandleMem});
   add({"munmap", Op::munmap, false, {PE("addr"), PE("size")}});
   add({"madvise", Op::madvise, false, {PE("addr"), PE("size"), PE("advice")}});
   add({"mprotect", Op::mprotect, false, {PE("addr"), PE("size"), PE("prot")}});
@@ -121,6 +121,10 @@ std::vector<StatementSpec> build() {
   // ---- fault injection [ext]: the model arms a deterministic fault; other backends cannot ----
   add({"inject", Op::inject, false, {PW("site", kInjectSites), PW("kind", kInjectKinds)}, {E("after"), E("count")}});
 
+  // ---- recorded-only [ext]: a KVM ioctl the model does not model, as the kernel answered it ----
+  add({"ioctl", Op::raw_ioctl, false, {PH("fd", kHandleFd), PE("request")},
+       {E("arg"), FieldSpec{"bytes", FieldKind::list, 0, kMaxIoctlBytes, {}}}});
+
   // ---- observations ----
   add({"stats", Op::expect_stats, true, {PH("vm", kVmLike)}, {}, Binding::forbidden, 0, ResultKind::none, {}, {},
        true});
@@ -153,6 +157,11 @@ const StatementSpec* find_statement(std::string_view callee, bool expect) {
   for (const auto& s : statement_specs())
     if (s.callee == callee && s.expect == expect) return &s;
   return nullptr;
+}
+
+const FieldSpec& thread_keyword() {
+  static const FieldSpec tid = E("tid");
+  return tid;
 }
 
 const std::vector<std::string_view>& backing_words() { return kBackings; }

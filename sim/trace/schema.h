@@ -75,9 +75,9 @@ enum class Op {
   create_vm, create_vcpu, create_guest_memfd, check_extension, set_user_memory_region,
   set_user_memory_region2, set_memory_attributes, pre_fault_memory, map_memory, get_dirty_log, clear_dirty_log,
   enable_cap, fallocate, ftruncate, read, write, pread, close, access,
-  expect_stats, expect_mapping, inject,
+  expect_stats, expect_mapping, inject, raw_ioctl,
 };
-constexpr std::size_t kOpCount = static_cast<std::size_t>(Op::inject) + 1;
+constexpr std::size_t kOpCount = static_cast<std::size_t>(Op::raw_ioctl) + 1;
 
 struct StatementSpec {
   std::string_view callee;
@@ -95,6 +95,11 @@ struct StatementSpec {
 
 const std::vector<StatementSpec>& statement_specs();
 const StatementSpec* find_statement(std::string_view callee, bool expect);
+// `tid=N`: the keyword every call statement accepts, the thread a recorded call came from (replay
+// ignores it; traces/FORMAT.md "Threads").
+const FieldSpec& thread_keyword();
+// The most bytes a recorded-only `ioctl(..., bytes=[...])` may carry.
+constexpr unsigned kMaxIoctlBytes = 1u << 16;
 
 // Backing words accepted by mmap (traces/FORMAT.md "Statements").
 const std::vector<std::string_view>& backing_words();

@@ -1,0 +1,86 @@
+// `kvmsim import strace` on logs in strace's own output formats: default decoding with -f pids, -y fd
+// paths and an unfinished/resumed KVM_RUN pair; -X raw with [pid N] prefixes; truncated and binary junk.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "model/vm/kvm.h"
+#include "sim/import/strace.h"
+#include "sim/replay.h"
+#include "sim/trace/parser.h"
+
+namespace kvmsim {
+namespace {
+
+std::string fixture(const std::string& name) {
+  std::ifstream f(std::string(KVMSIM_SOURCE_DIR) + "/sim/test/fixtures/strace/" + name, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  EXPECT_FALSE(ss.str().empty()) << name;
+  return ss.str();
+}
+
+bool has_line(const std::string& text, const std::string& line) {
+  return text.find("\n" + line + "\n") != std::string::npos;
+}
+
+// The imported trace replays on the model with no mismatch (recorded-only ioctls are unobservable).
+ReplayCounts replay_on_model(const std::string& text) {
+  auto parsed = trace::parse(text, "imported.trace");
+  EXPECT_TRUE(std::holds_alternative<trace::Trace>(parsed));
+  model::Kvm kvm(model::default_profile());
+  return replay(std::get<trace::Trace>(parsed), kvm, {}).counts;
+}
+
+TEST(StraceImport, DefaultDecodingOfAQemuLikeRun) {
+  const auto r = importer::import_strace(fixture("qemu_default.log"), "qemu_default.log");
+  const std::string& t = r.trace;
+  EXPECT_TRUE(has_line(t, "vm = KVM_CREATE_VM(0, tid=12345)"));
+  EXPECT_TRUE(has_line(t, "mem1 = mmap(0x8040000, anon, prot=PROT_NONE, flags=MAP_NORESERVE, tid=12345)"));
+  EXPECT_TRUE(has_line(t, "mem2 = mmap(0x8000000, anon, flags=MAP_FIXED|MAP_NORESERVE, addr=mem1+0x200000, tid=12345)"));
+  EXPECT_TRUE(has_line(t, "madvise(mem2, 0x8000000, MADV_MERGEABLE, tid=12345) = 0"));
+  EXPECT_TRUE(has_line(t, "KVM_SET_USER_MEMORY_REGION(vm, {slot=0x10000|0, flags=0, guest_phys_addr=0, "
+                          "memory_size=0x8000000, userspace_addr=mem2}, tid=12345) = 0"));
+  EXPECT_TRUE(has_line(t, "KVM_SET_USER_MEMORY_REGION(vm, {slot=1, flags=KVM_MEM_LOG_DIRTY_PAGES, guest_phys_addr=0xc0000, "
+                          "memory_size=0x20000, userspace_addr=mem2+0xc0000}, tid=12345) = 0"));
+  EXPECT_TRUE(has_line(t, "ioctl(vm, KVM_SET_TSS_ADDR, arg=0xfeffd000, tid=12345) = 0"));
+  // The KVM_RUN interrupted by another thread's call counts where it returned (after KVM_IRQ_LINE_STATUS).
+  EXPECT_LT(t.find("ioctl(vm, KVM_IRQ_LINE_STATUS, tid=12345) = 0"), t.find("ioctl(vcpu0, KVM_RUN, tid=12350) = 0"));
+  EXPECT_TRUE(has_line(t, "ioctl(vcpu0, KVM_RUN, tid=12350) = -1 EINTR"));
+  EXPECT_TRUE(has_line(t, "mem3 = mmap(0x1000000, memfd1, offset=0, prot=PROT_READ|PROT_WRITE, flags=MAP_SHARED, tid=12345)"));
+  EXPECT_NE(t.find("# qemu_default.log:34: a call the trace format has no statement for: write(1"), std::string::npos);
+  EXPECT_NE(t.find("# qemu_default.log:35: not a complete call: ioctl(13, KVM_RUN, 0) = ?"), std::string::npos);
+  const ReplayCounts c = replay_on_model(t);
+  EXPECT_EQ(c.mismatched, 0u);
+  EXPECT_EQ(c.not_run, 0u);
+  EXPECT_EQ(c.unobservable, 8u);  // the recorded-only ioctls
+  EXPECT_EQ(importer::import_strace(fixture("qemu_default.log"), "qemu_default.log").trace, t);  // deterministic
+}
+
+TEST(StraceImport, RawNumbersWithPidPrefixes) {
+  const auto r = importer::import_strace(fixture("qemu_raw.log"), "qemu_raw.log");
+  EXPECT_TRUE(has_line(r.trace, "KVM_CHECK_EXTENSION(kvm, 3, tid=20001) = 1"));
+  EXPECT_TRUE(has_line(r.trace, "vcpu0 = KVM_CREATE_VCPU(vm, 0, tid=20001)"));
+  EXPECT_TRUE(has_line(r.trace, "ioctl(vcpu0, KVM_RUN, tid=20002) = 0"));
+  EXPECT_TRUE(has_line(r.trace, "ioctl(vm, 0xaeff, tid=20001) = -1 ENOTTY"));
+  // A modelled ioctl whose struct is only a pointer in the log is not invented.
+  EXPECT_NE(r.trace.find("# qemu_raw.log:5: the region's fields are not in the log"), std::string::npos);
+  EXPECT_EQ(replay_on_model(r.trace).mismatched, 0u);
+}
+
+TEST(StraceImport, TruncatedAndBinaryInputBecomesComments) {
+  const auto r = importer::import_strace(fixture("junk.log"), "junk.log");
+  EXPECT_EQ(r.statements, 2u);
+  EXPECT_EQ(r.comments, 5u);
+  EXPECT_NE(r.trace.find("# junk.log:2: not a complete call: ??? garbage ?((("), std::string::npos);
+  EXPECT_NE(r.trace.find("# junk.log:7: not a complete call: ioctl(3, KVM_CREATE_VM, 0"), std::string::npos);
+  for (const char* bad : {"", "\n\n", "ioctl(", ") = 0", "=", "[pid", "[pid 1] <... ioctl resumed>) = 0",
+                          "mmap(NULL, 99999999999999999999999, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = 0x1000",
+                          "ioctl(3, KVM_CREATE_VM, 0 <unfinished ...>", "\xff\xfe\x00\x01"})
+    EXPECT_NO_FATAL_FAILURE(importer::import_strace(bad, "bad.log")) << bad;
+}
+
+}  // namespace
+}  // namespace kvmsim
