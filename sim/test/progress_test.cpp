@@ -1,0 +1,85 @@
+// Progress on stderr (issue 16 §4): the reporter's timing rules on a fake clock, and the guarantee that
+// matters most: a long run's stdout is byte-identical whether or not anyone listens to its progress.
+#include <gtest/gtest.h>
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "sim/cmd/commands.h"
+#include "sim/progress.h"
+
+namespace kvmsim {
+namespace {
+
+TEST(Progress, SilentForTheFirstSecondThenOneUpdatingLineOnATerminal) {
+  double now = 100;  // binary fractions only, so the arithmetic is exact
+  std::ostringstream err;
+  {
+    Progress p(err, true, [&] { return now; });
+    p.report("a");
+    now += 0.5;
+    p.report("b");
+    EXPECT_EQ(err.str(), "");  // work that ends within a second prints nothing
+    now += 0.75;
+    p.report("c");
+    EXPECT_EQ(err.str(), "\rc [1 s]\x1b[K");
+    now += 0.125;
+    p.report("d");  // rate-limited: 4 times a second at most
+    now += 0.25;
+    p.report("e");
+    EXPECT_EQ(err.str(), "\rc [1 s]\x1b[K\re [2 s]\x1b[K");
+    EXPECT_EQ(err.str().find('\n'), std::string::npos);  // never a newline on a terminal
+  }
+  EXPECT_EQ(err.str(), "\rc [1 s]\x1b[K\re [2 s]\x1b[K\r\x1b[K");  // the line is cleared at the end
+}
+
+TEST(Progress, PlainLinesEveryFiveSecondsOtherwise) {
+  double now = 0;
+  std::ostringstream err;
+  {
+    Progress p(err, false, [&] { return now; });
+    for (int i = 0; i < 25; i++) {
+      now = i * 0.5;
+      p.report("step " + std::to_string(i));
+    }
+  }
+  // 12 s of work: a line at 5 s and at 10 s, nothing else (no \r, no clearing).
+  EXPECT_EQ(err.str(), "step 10 [5 s]\nstep 20 [10 s]\n");
+}
+
+TEST(Progress, StdoutIsIdenticalWithAndWithoutAListener) {
+  std::vector<std::string> heard;
+  auto run = [&](bool listen) {
+    FuzzArgs a;
+    a.backend = "model,model-ref";
+    a.seed = "0x5eed";
+    a.steps = 200;
+    if (listen) a.progress = [&](const std::string& s) { heard.push_back(s); };
+    std::ostringstream out, err;
+    EXPECT_EQ(run_fuzz(a, out, err), kExitOk) << err.str();
+    return out.str();
+  };
+  const std::string quiet = run(false);
+  EXPECT_TRUE(heard.empty());
+  EXPECT_EQ(run(true), quiet);
+  ASSERT_FALSE(heard.empty());
+  EXPECT_EQ(heard.front(), "fuzz: case 0, 0/200 steps");
+
+  heard.clear();
+  auto replay = [&](bool listen) {
+    ReplayArgs a;
+    a.files = {std::string(KVMSIM_SOURCE_DIR) + "/traces/tdp"};
+    if (listen) a.progress = [&](const std::string& s) { heard.push_back(s); };
+    std::ostringstream out, err;
+    EXPECT_EQ(run_replay(a, out, err), kExitOk) << err.str();
+    return out.str();
+  };
+  const std::string replay_quiet = replay(false);
+  EXPECT_EQ(replay(true), replay_quiet);
+  ASSERT_FALSE(heard.empty());
+  EXPECT_EQ(heard.front().rfind("replay: 0/", 0), 0u) << heard.front();
+}
+
+}  // namespace
+}  // namespace kvmsim
