@@ -14,6 +14,7 @@ Progress::Progress(std::ostream& err, bool terminal, Clock clock, double delay_s
       start_(clock_()) {}
 
 void Progress::report(const std::string& status) {
+  if (status.empty()) return finish();
   const double now = clock_();
   const double elapsed = now - start_;
   if (elapsed < delay_s_) return;

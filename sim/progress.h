@@ -13,7 +13,8 @@
 
 namespace kvmsim {
 
-// What long loops call, as often as they like (the reporter rate-limits). May be empty.
+// What long loops call, as often as they like (the reporter rate-limits). May be empty. An empty status
+// means "done": a terminal's status line is cleared, so the caller's next stderr line starts clean.
 using ProgressFn = std::function<void(const std::string& status)>;
 
 // Calls `fn` if one is installed.

@@ -156,6 +156,7 @@ int run_fuzz(const FuzzArgs& args, std::ostream& out, std::ostream& err) {
   if (batch) o.shrink_budget_s = 300;  // one boot per round: rounds cost seconds, not milliseconds
   const auto wall_start = std::chrono::steady_clock::now();
   fuzz::CampaignResult r = batch ? fuzz::run_batch_campaign(o) : fuzz::run_campaign(o);
+  report_progress(args.progress, "");  // done: the rate line below starts on a clean line
   out << (json ? fuzz_json(args, seed->text, o, r) : r.report);
   if (!args.emit_trace.empty())
     for (const auto& c : r.emitted)

@@ -219,6 +219,7 @@ int ReplayRun::run(const std::vector<std::string>& files) {
     else pending.push_back(std::move(*p));
   }
   if (!stream) run_batches(pending);
+  report_progress(args_.progress, "");  // done: what follows on stderr starts on a clean line
   return finish();
 }
 

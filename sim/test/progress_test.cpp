@@ -41,6 +41,12 @@ TEST(Progress, SilentForTheFirstSecondThenOneUpdatingLineOnATerminal) {
     EXPECT_EQ(err.str().find('\n'), std::string::npos);  // never a newline on a terminal
   }
   EXPECT_EQ(err.str(), "\rc [1 s]\x1b[K\re [2 s]\x1b[K\r\x1b[K");  // the line is cleared at the end
+  std::ostringstream err2;
+  Progress q(err2, true, [&] { return now; });
+  now += 2;
+  q.report("f");
+  q.report("");  // "done": cleared at once, not at destruction
+  EXPECT_EQ(err2.str(), "\rf [2 s]\x1b[K\r\x1b[K");
 }
 
 TEST(Progress, PlainLinesEveryFiveSecondsOtherwise) {
