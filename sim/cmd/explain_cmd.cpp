@@ -35,10 +35,10 @@ std::string jbool(bool b) { return b ? "true" : "false"; }
 
 // The JSON form of an explanation (schema: docs/json.md, "explain"). Addresses are hex strings so
 // 64-bit values survive readers that hold numbers as doubles.
-std::string explain_json(const ExplainArgs& args, const std::string& vm, const std::string& profile,
-                         const model::Explanation& e) {
+std::string explain_json(const ExplainArgs& args, const std::string& file, const std::string& vm,
+                         const std::string& profile, const model::Explanation& e) {
   using model::hex;
-  std::string j = "{\"schema\": 1, \"file\": " + json_quote(args.file) + ", \"at_line\": " +
+  std::string j = "{\"schema\": 1, \"file\": " + json_quote(file) + ", \"at_line\": " +
                   (args.at_line ? std::to_string(args.at_line) : "null") + ", \"vm\": " + json_quote(vm) +
                   ", \"profile\": " + json_quote(profile) + ", \"gpa\": " + json_quote(hex(e.gpa)) +
                   ", \"gfn\": " + json_quote(hex(e.gpa >> 12)) + ", \"memslot\": ";
@@ -117,7 +117,7 @@ int run_explain(const ExplainArgs& args, std::ostream& out, std::ostream& err) {
   if (json) {
     const model::Vm* vm = kvm.vm(static_cast<int>(*fd));
     if (!vm) return fail(t.file, 0, 0, "VM handle '" + vm_name + "' is not a VM");
-    out << explain_json(args, vm_name, profile->name, model::explain_gpa(*vm, *gpa));
+    out << explain_json(args, t.file, vm_name, profile->name, model::explain_gpa(*vm, *gpa));
     return kExitOk;
   }
   out << t.file << (args.at_line ? ":" + std::to_string(args.at_line) : std::string()) << ": vm " << vm_name
