@@ -31,6 +31,8 @@ struct Row {
   std::vector<std::pair<std::string, std::string>> values = {};  // path -> the value's text
 };
 
+void PrintTo(const Row& row, std::ostream* os) { *os << row.name << ": kvmsim " << row.args; }
+
 std::string expand(std::string s, const std::string& tmp) {
   for (auto [from, to] : {std::pair<std::string, std::string>{"{T}", tmp}, {"{S}", KVMSIM_SOURCE_DIR}})
     for (std::size_t p; (p = s.find(from)) != std::string::npos;) s.replace(p, from.size(), to);
@@ -66,7 +68,7 @@ class JsonOutput : public ::testing::TestWithParam<Row> {
     tmp_ = mkdtemp(tmpl);
     fs::create_directories(tmp_ + "/empty");
     std::ofstream(tmp_ + "/good.trace") << "kvmsim-trace 1\nprofile linux-6.18\nvm = KVM_CREATE_VM(0)\n"
-                                           "KVM_SET_USER_MEMORY_REGION(vm, {slot=1|1<<16, memory_size=0}) = 0\n";
+                                           "KVM_SET_USER_MEMORY_REGION(vm, {slot=1|1<<16, memory_size=0}) = -1 EINVAL\n";
     std::ofstream(tmp_ + "/bad.trace") << "kvmsim-trace 1\nvm = KVM_CREATE_VM(0)\ntouch(1<2, 0)\n";
     std::ofstream(tmp_ + "/badhost.trace") << "kvmsim-trace 1\nhost thp=sometimes\n";
     std::ofstream(tmp_ + "/shmemthp.trace") << "kvmsim-trace 1\nhost shmem_thp=always\nvm = KVM_CREATE_VM(0)\n";
@@ -147,7 +149,7 @@ INSTANTIATE_TEST_SUITE_P(
             {{"divergence", "null"}, {"steps", "60"}}},
         Row{"fuzz_bad_seed", "fuzz --format json --backend model,model-ref --seed zz", kExitUsage, kErrorKeys},
         Row{"fuzz_bad_backend", "fuzz --format json --backend model,foo", kExitUsage, kErrorKeys}),
-    [](const ::testing::TestParamInfo<Row>& info) { return std::string(info.param.name); });
+    [](const ::testing::TestParamInfo<Row>& row) { return std::string(row.param.name); });
 
 }  // namespace
 }  // namespace kvmsim

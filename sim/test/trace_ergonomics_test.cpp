@@ -57,7 +57,7 @@ TEST(TraceExpressions, OverflowAndSyntaxErrorsHaveTheirColumn) {
   EXPECT_EQ(err(std::string(kHeader) + "touch(1<2, 0)\n"), "t.trace:2:8: unexpected character '<'");
   EXPECT_EQ(err(std::string(kHeader) + "touch(2**2, 0)\n"),
             "t.trace:2:9: expected a number, constant or name, got '*'");
-  EXPECT_EQ(err(std::string(kHeader) + "touch(), 0)\n"), "t.trace:2:7: expected a number, constant or name, got ')'");
+  EXPECT_EQ(err(std::string(kHeader) + "touch(() , 0)\n"), "t.trace:2:8: expected a number, constant or name, got ')'");
 }
 
 TEST(TraceExpressions, HandlesInsideParenthesesAreResolved) {
@@ -67,7 +67,7 @@ TEST(TraceExpressions, HandlesInsideParenthesesAreResolved) {
   EXPECT_EQ(evaluate(e, [](const std::string&) -> u64 { return 0x1000000; }).value, 0x1001000u);
   // A handle argument must be a bare name: a parenthesized one is refused, not crashed on.
   EXPECT_EQ(err(std::string(kHeader) + "vm = KVM_CREATE_VM(0)\nKVM_CREATE_VCPU((vm), 0)\n"),
-            "t.trace:3:17: vm must be a vm handle or a number");
+            "t.trace:3:17: KVM_CREATE_VCPU vm must be a vm handle or a number");
 }
 
 TEST(TraceExpressions, PrinterRoundTrips) {
