@@ -10,6 +10,8 @@ scripts/check-citations.sh
 echo "== the include graph has layers and no loop (docs/architecture.md)"
 scripts/check-layers.sh
 scripts/build.sh
+echo "== figures and counts in README, conformance/README and docs/ match the tool (scripts/figures.sh)"
+scripts/check-figures.sh
 echo "== unit tests and conformance cases (ctest)"
 (cd build && ctest --output-on-failure -j"$(nproc)" --timeout 600)
 echo "== golden traces on the model"

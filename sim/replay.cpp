@@ -52,11 +52,11 @@ u64 Replayer::eval(const Expr& e) const {
 std::optional<std::string> Replayer::failed_handle(const Statement& st) const {
   std::optional<std::string> found;
   auto check_expr = [&](const Expr& e) {
-    for (const auto& t : e.terms) {
-      if (found || t.kind != trace::Term::Kind::name) continue;
-      auto it = handles_.find(t.spelling);
+    for (const auto& name : e.names()) {
+      if (found) continue;
+      auto it = handles_.find(name);
       if (it != handles_.end() && !it->second.value)
-        found = "'" + t.spelling + "' (line " + std::to_string(it->second.line) + ")";
+        found = "'" + name + "' (line " + std::to_string(it->second.line) + ")";
     }
   };
   std::vector<const Value*> values;

@@ -644,6 +644,26 @@ const std::vector<Profile>& builtin_profiles() {
   return profiles;
 }
 
+namespace {
+constexpr std::string_view kThpNames[] = {"always", "madvise", "never"};
+constexpr std::string_view kShmemThpNames[] = {"always", "within_size", "advise", "never", "deny", "force"};
+}  // namespace
+
+const char* thp_policy_name(ThpPolicy p) { return kThpNames[static_cast<int>(p)].data(); }
+const char* shmem_thp_policy_name(ShmemThpPolicy p) { return kShmemThpNames[static_cast<int>(p)].data(); }
+
+std::optional<ThpPolicy> thp_policy_named(std::string_view name) {
+  for (int i = 0; i < 3; i++)
+    if (kThpNames[i] == name) return static_cast<ThpPolicy>(i);
+  return std::nullopt;
+}
+
+std::optional<ShmemThpPolicy> shmem_thp_policy_named(std::string_view name) {
+  for (int i = 0; i < 6; i++)
+    if (kShmemThpNames[i] == name) return static_cast<ShmemThpPolicy>(i);
+  return std::nullopt;
+}
+
 const Profile* find_profile(const std::string& name) {
   for (const auto& p : builtin_profiles())
     if (p.name == name) return &p;

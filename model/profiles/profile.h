@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "model/types.h"
@@ -24,7 +25,13 @@ struct CapAnswer {
 };
 
 // Host kernel behaviour that decides host mapping levels (docs/semantics/host-memory.md).
+// /sys/kernel/mm/transparent_hugepage/enabled and .../shmem_enabled; a trace's `host` header overrides them.
 enum class ThpPolicy { always, madvise, never };
+enum class ShmemThpPolicy { always, within_size, advise, never, deny, force };
+const char* thp_policy_name(ThpPolicy p);
+const char* shmem_thp_policy_name(ShmemThpPolicy p);
+std::optional<ThpPolicy> thp_policy_named(std::string_view name);
+std::optional<ShmemThpPolicy> shmem_thp_policy_named(std::string_view name);
 
 struct Profile {
   std::string name;
@@ -95,6 +102,9 @@ struct Profile {
 
   // ---- host memory (the VMM's process) ----
   ThpPolicy thp = ThpPolicy::always;
+  // shmem and memfd mappings: the kernel's default is never; the model maps them at 4K, so a policy that
+  // would give them huge pages is refused where it is set (the trace's host header).
+  ShmemThpPolicy shmem_thp = ShmemThpPolicy::never;
   bool huge_zero_page = true;  // read faults on untouched THP memory map the huge zero page
   // A write to the huge zero page allocates a THP in its place (do_huge_zero_wp_pmd, v6.13+;
   // measured on this host by kvmsim fuzz); false: the PMD is split and the write CoWs one 4K page.

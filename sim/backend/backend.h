@@ -23,6 +23,7 @@
 
 #include "model/vm/kvm_api.h"
 #include "model/profiles/profile.h"
+#include "sim/progress.h"
 #include "sim/replay.h"
 #include "sim/trace/ast.h"
 
@@ -31,6 +32,7 @@ namespace kvmsim {
 struct BackendOptions {
   std::string kvm_device = "/dev/kvm";
   u64 max_host_mem = 2ull << 30;
+  ProgressFn progress;  // long batches (nested boots) report here while they run (sim/progress.h); may be empty
 };
 
 struct BatchOptions {

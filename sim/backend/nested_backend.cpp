@@ -17,7 +17,7 @@ std::string flavour_list() {
 
 class NestedBackend final : public Backend {
  public:
-  NestedBackend() : Backend(false) {}
+  explicit NestedBackend(ProgressFn progress) : Backend(false), progress_(std::move(progress)) {}
   const std::string& name() const override { return name_; }
   // Whether the oracle boots is only known by booting; a boot failure is a test failure, never a skip.
   std::string unavailable() override { return ""; }
@@ -33,6 +33,7 @@ class NestedBackend final : public Backend {
     for (const trace::Trace* t : traces) files.push_back(t->file);
     nested::RunOptions ro;
     ro.update = options.update;
+    ro.progress = progress_;
     if (options.item_timeout_s > 0) ro.trace_timeout_s = options.item_timeout_s;
     nested::BootRun run = nested::run_nested_replay(files, profile, ro);
     BatchRun batch{run.ok, run.failure, "", run.json()};
@@ -64,6 +65,7 @@ class NestedBackend final : public Backend {
     if (!filter.empty() && filter.find_first_of(" \t\n") == std::string::npos)
       guest_args += (guest_args.empty() ? "" : " ") + std::string("--filter ") + filter;
     nested::RunOptions options;
+    options.progress = progress_;
     // Per case: a case that hangs in the kernel fails alone. fill_all_slots (32764 slots) takes ~25 s in
     // TCG when the machine is busy, so the bound is generous.
     options.trace_timeout_s = 120;
@@ -103,10 +105,14 @@ class NestedBackend final : public Backend {
 
  private:
   std::string name_ = "nested";
+ private:
+  ProgressFn progress_;
 };
 
 }  // namespace
 
-std::unique_ptr<Backend> make_nested_backend(const BackendOptions&) { return std::make_unique<NestedBackend>(); }
+std::unique_ptr<Backend> make_nested_backend(const BackendOptions& options) {
+  return std::make_unique<NestedBackend>(options.progress);
+}
 
 }  // namespace kvmsim

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "model/types.h"
+#include "sim/progress.h"
 
 namespace kvmsim {
 
@@ -22,6 +23,8 @@ struct ReplayArgs {
   // Pairs only: a trace passes when the two backends agree on every statement both ran, whatever
   // its own expectations say (traces written for another profile than the host's).
   bool divergences_only = false;
+  ProgressFn progress;  // long runs report on stderr through this (empty: --quiet, tests)
+  bool trace_progress = true;  // also report trace by trace (not when the text report streams to the same terminal)
 };
 
 struct CapsArgs {
@@ -77,6 +80,8 @@ struct FuzzArgs {
   bool require_kvm = false;
   u64 max_host_mem = 2ull << 30;
   std::string kvm_device = "/dev/kvm";
+  std::string format = "text";   // text | json (docs/json.md)
+  ProgressFn progress;           // cases and shrinking, nested boots (empty: --quiet, tests)
 };
 
 struct ConformanceArgs {
@@ -89,6 +94,7 @@ struct ConformanceArgs {
   bool require_kvm = false;     // a backend that cannot run here fails instead of exit 77
   u64 max_host_mem = 2ull << 30;
   std::string kvm_device = "/dev/kvm";
+  ProgressFn progress;          // nested boots (empty: --quiet, tests)
 };
 
 // `kvmsim export --c TRACE`: the trace as a standalone C program (sim/export/c_repro.h).

@@ -4,7 +4,6 @@
 #include "model/profiles/profile.h"
 #include "model/uapi.h"
 #include "sim/cmd/commands.h"
-#include "sim/json/json.h"
 #include "sim/cmd/support.h"
 #include "sim/json/json.h"
 #include "sim/trace/constants.h"
@@ -28,7 +27,9 @@ int run_caps(const CapsArgs& args, std::ostream& out, std::ostream& err) {
   const std::string name = args.profile.empty() ? model::default_profile().name : args.profile;
   const model::Profile* p = model::find_profile(name);
   if (!p) {
-    err << "kvmsim: unknown profile '" << name << "' (known: " << known_profile_names() << ")\n";
+    const std::string message = "unknown profile '" + name + "' (known: " + known_profile_names() + ")";
+    err << "kvmsim: " << message << "\n";
+    if (args.format == "json") out << error_document("", 0, 0, message);
     return kExitUsage;
   }
   // One row per capability the profile answers non-zero anywhere: system fd, shared VM, private VM.
@@ -62,7 +63,8 @@ int run_profiles_json(std::ostream& out) {
   bool first = true;
   for (const auto& p : model::builtin_profiles()) {
     out << (first ? "" : ", ") << "{\"name\": " << json_quote(p.name) << ", \"description\": " << json_quote(p.description)
-        << "}";
+        << ", \"thp\": " << json_quote(model::thp_policy_name(p.thp))
+        << ", \"shmem_thp\": " << json_quote(model::shmem_thp_policy_name(p.shmem_thp)) << "}";
     first = false;
   }
   out << "]}\n";

@@ -16,7 +16,7 @@ int run_explain(const ExplainArgs& args, std::ostream& out, std::ostream& err);
 int run_map(const MapArgs& args, std::ostream& out, std::ostream& err);
 int run_caps(const CapsArgs& args, std::ostream& out, std::ostream& err);
 int run_profiles(std::ostream& out);
-// `profiles --format json` (docs/json.md): {"schema": 1, "profiles": [{"name", "description"}]}.
+// `profiles --format json` (docs/json.md): {"schema": 1, "profiles": [{"name", "description", "thp", "shmem_thp"}]}.
 int run_profiles_json(std::ostream& out);
 // Prints the seed first, then a deterministic report (one line per case; on a divergence the
 // shrunk trace and the replay command), then the rate on `err`.

@@ -8,24 +8,42 @@
 #include "sim/backend/backend.h"
 #include "sim/cmd/commands.h"
 #include "sim/cmd/support.h"
+#include "sim/json/json.h"
 
 namespace kvmsim {
 
 namespace {
 
-bool valid_arguments(const ConformanceArgs& args, std::ostream& err) {
-  if (args.format != "text" && args.format != "tap" && args.format != "junit" && args.format != "json") {
-    err << "conformance: unknown format '" << args.format << "' (text, tap, junit, json)\n";
-    return false;
+// What is wrong with the arguments, or "".
+std::string argument_error(const ConformanceArgs& args) {
+  if (args.format != "text" && args.format != "tap" && args.format != "junit" && args.format != "json")
+    return "unknown format '" + args.format + "' (text, tap, junit, json)";
+  const auto& g = conf::group_names();
+  if (!args.group.empty() && std::find(g.begin(), g.end(), args.group) == g.end())
+    return "unknown group '" + args.group + "'";
+  return "";
+}
+
+// `--list --format json` (docs/json.md): {"schema": 1, "count", "groups": {group: n}, "cases": [{"id",
+// "group", "name", "needs"}]}, in the order of the text listing.
+void list_cases_json(const std::vector<const conf::Case*>& cases, std::ostream& out) {
+  out << "{\"schema\": 1, \"count\": " << cases.size() << ", \"groups\": {";
+  bool first = true;
+  for (const auto& g : conf::group_names()) {
+    const auto n = std::count_if(cases.begin(), cases.end(), [&](const conf::Case* c) { return c->group == g; });
+    if (!n) continue;
+    out << (first ? "" : ", ") << json_quote(g) << ": " << n;
+    first = false;
   }
-  if (!args.group.empty()) {
-    const auto& g = conf::group_names();
-    if (std::find(g.begin(), g.end(), args.group) == g.end()) {
-      err << "conformance: unknown group '" << args.group << "'\n";
-      return false;
-    }
+  out << "}, \"cases\": [";
+  for (std::size_t i = 0; i < cases.size(); i++) {
+    const conf::Case* c = cases[i];
+    out << (i ? ", " : "") << "{\"id\": " << json_quote(c->id()) << ", \"group\": " << json_quote(c->group)
+        << ", \"name\": " << json_quote(c->name) << ", \"needs\": [";
+    for (std::size_t k = 0; k < c->needs.size(); k++) out << (k ? ", " : "") << json_quote(conf::need_name(c->needs[k]));
+    out << "]}";
   }
-  return true;
+  out << "]}\n";
 }
 
 void list_cases(const std::vector<const conf::Case*>& cases, std::ostream& out) {
@@ -50,24 +68,26 @@ void print_report(const conf::RunReport& report, const std::string& format, std:
 }  // namespace
 
 int run_conformance(const ConformanceArgs& args, std::ostream& out, std::ostream& err) {
+  const bool json = args.format == "json";
+  // A failure of the whole run: its line on stderr and, in JSON mode, the error document on stdout.
+  auto fail = [&](int code, const std::string& message) {
+    err << "conformance: " << message << "\n";
+    if (json) out << error_document("", 0, 0, message);
+    return code;
+  };
   auto spec = parse_backend_spec(args.backend, 8);
-  if (auto* e = std::get_if<std::string>(&spec)) {
-    err << "conformance: " << *e << "\n";
-    return kExitUsage;
-  }
-  if (!valid_arguments(args, err)) return kExitUsage;
+  if (auto* e = std::get_if<std::string>(&spec)) return fail(kExitUsage, *e);
+  if (std::string why = argument_error(args); !why.empty()) return fail(kExitUsage, why);
   const std::vector<const conf::Case*> cases = conf::select_cases(args.group, args.filter);
   if (args.list) {
-    list_cases(cases, out);
+    json ? list_cases_json(cases, out) : list_cases(cases, out);
     return kExitOk;
   }
-  if (cases.empty()) {
-    err << "conformance: no case matches\n";
-    return kExitMismatch;
-  }
+  if (cases.empty()) return fail(kExitMismatch, "no case matches");
   BackendOptions options;
   options.max_host_mem = args.max_host_mem;
   options.kvm_device = args.kvm_device;
+  options.progress = args.progress;
   auto sides = make_backends(std::get<BackendSpec>(spec), options);
   const std::vector<std::string> unavailable = check_backends(sides, !args.profile.empty(), err);
   std::erase_if(sides, [](const auto& b) { return !b->unavailable().empty(); });
@@ -75,10 +95,7 @@ int run_conformance(const ConformanceArgs& args, std::ostream& out, std::ostream
 
   std::string error;
   auto profiles = resolve_profiles(sides, args.profile, std::nullopt, &error);
-  if (!profiles) {
-    err << "conformance: " << error << "\n";
-    return kExitUsage;
-  }
+  if (!profiles) return fail(kExitUsage, error);
   const model::Profile& profile = *profiles->profiles.front();
   for (const auto& b : sides) {
     if (std::string why = b->refuses_profile(profile); !why.empty()) {

@@ -35,10 +35,10 @@ std::string jbool(bool b) { return b ? "true" : "false"; }
 
 // The JSON form of an explanation (schema: docs/json.md, "explain"). Addresses are hex strings so
 // 64-bit values survive readers that hold numbers as doubles.
-std::string explain_json(const ExplainArgs& args, const std::string& vm, const std::string& profile,
-                         const model::Explanation& e) {
+std::string explain_json(const ExplainArgs& args, const std::string& file, const std::string& vm,
+                         const std::string& profile, const model::Explanation& e) {
   using model::hex;
-  std::string j = "{\"schema\": 1, \"file\": " + json_quote(args.file) + ", \"at_line\": " +
+  std::string j = "{\"schema\": 1, \"file\": " + json_quote(file) + ", \"at_line\": " +
                   (args.at_line ? std::to_string(args.at_line) : "null") + ", \"vm\": " + json_quote(vm) +
                   ", \"profile\": " + json_quote(profile) + ", \"gpa\": " + json_quote(hex(e.gpa)) +
                   ", \"gfn\": " + json_quote(hex(e.gpa >> 12)) + ", \"memslot\": ";
@@ -78,17 +78,30 @@ std::string explain_json(const ExplainArgs& args, const std::string& vm, const s
 }  // namespace
 
 int run_explain(const ExplainArgs& args, std::ostream& out, std::ostream& err) {
+  const bool json = args.format == "json";
+  // Every failure: its line on stderr and, in JSON mode, the error document on stdout (docs/json.md).
+  auto fail = [&](const std::string& file, int line, int col, const std::string& message) {
+    err << (file.empty() ? "kvmsim" : file) << (line ? ":" + std::to_string(line) : std::string()) << ": " << message
+        << "\n";
+    if (json) out << error_document(file, line, col, message);
+    return kExitUsage;
+  };
   std::string error;
   auto gpa = parse_gpa(args.gpa, &error);
-  if (!gpa) {
-    err << "kvmsim: " << error << "\n";
+  if (!gpa) return fail("", 0, 0, error);
+  trace::ParseError parse_error;
+  std::optional<trace::Trace> loaded = load_trace(args.file, err, &parse_error);
+  if (!loaded) {
+    if (json) out << error_document(parse_error.file, parse_error.line, parse_error.col, parse_error.message);
     return kExitUsage;
   }
-  std::optional<trace::Trace> loaded = load_trace(args.file, err);
-  if (!loaded) return kExitUsage;
   const trace::Trace& t = *loaded;
-  const model::Profile* profile = trace_profile(args.profile, t, err);
-  if (!profile) return kExitUsage;
+  const std::string pname = !args.profile.empty() ? args.profile : t.profile.value_or(model::default_profile().name);
+  const model::Profile* profile = model::find_profile(pname);
+  if (!profile) return fail("", 0, 0, "unknown profile '" + pname + "' (known: " + known_profile_names() + ")");
+  std::vector<std::shared_ptr<model::Profile>> owned;
+  profile = with_host_header(*profile, t, &owned, &error);
+  if (!profile) return fail(t.file, t.host->line, 0, error);
   model::Kvm kvm(*profile);
   Replayer replayer(t, kvm, ReplayOptions{});
   std::string vm_name = args.vm;
@@ -97,26 +110,18 @@ int run_explain(const ExplainArgs& args, std::ostream& out, std::ostream& err) {
     if (args.vm.empty() && st.callee == "KVM_CREATE_VM" && st.bind) vm_name = *st.bind;
     replayer.step();
   }
-  if (vm_name.empty()) {
-    err << args.file << ": no VM was created" << (args.at_line ? " up to line " + std::to_string(args.at_line) : "")
-        << "\n";
-    return kExitUsage;
-  }
+  if (vm_name.empty())
+    return fail(t.file, 0, 0,
+                "no VM was created" + (args.at_line ? " up to line " + std::to_string(args.at_line) : std::string()));
   auto fd = replayer.handle(vm_name);
-  if (!fd) {
-    err << args.file << ": VM handle '" << vm_name << "' is not bound (or its creation failed)\n";
-    return kExitUsage;
-  }
-  if (args.format == "json") {
+  if (!fd) return fail(t.file, 0, 0, "VM handle '" + vm_name + "' is not bound (or its creation failed)");
+  if (json) {
     const model::Vm* vm = kvm.vm(static_cast<int>(*fd));
-    if (!vm) {
-      err << args.file << ": VM handle '" << vm_name << "' is not a VM\n";
-      return kExitUsage;
-    }
-    out << explain_json(args, vm_name, profile->name, model::explain_gpa(*vm, *gpa));
+    if (!vm) return fail(t.file, 0, 0, "VM handle '" + vm_name + "' is not a VM");
+    out << explain_json(args, t.file, vm_name, profile->name, model::explain_gpa(*vm, *gpa));
     return kExitOk;
   }
-  out << args.file << (args.at_line ? ":" + std::to_string(args.at_line) : std::string()) << ": vm " << vm_name
+  out << t.file << (args.at_line ? ":" + std::to_string(args.at_line) : std::string()) << ": vm " << vm_name
       << ", profile " << profile->name << "\n";
   out << model::explain(kvm, static_cast<int>(*fd), *gpa);
   return kExitOk;

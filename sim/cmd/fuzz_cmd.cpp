@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <sstream>
 #include <variant>
 
 #include "model/profiles/profile.h"
@@ -13,6 +14,7 @@
 #include "sim/cmd/support.h"
 #include "sim/fuzz/campaign.h"
 #include "sim/fuzz/nested_campaign.h"
+#include "sim/json/json.h"
 
 namespace kvmsim {
 
@@ -23,22 +25,18 @@ namespace fs = std::filesystem;
 // --emit-trace DIR: one replayable trace per case, DIR/case-NNNN.trace (zero-padded so a sorted
 // listing, which is what `kvmsim replay DIR` runs, is case order). Files of that pattern left by an
 // earlier run are removed first, so DIR holds exactly this run's cases; nothing else in DIR is touched.
-bool prepare_emit_dir(const std::string& dir, std::ostream& err) {
+// Returns what went wrong, or "".
+std::string prepare_emit_dir(const std::string& dir) {
   std::error_code ec;
-  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) {
-    err << "kvmsim fuzz: --emit-trace " << dir << ": not a directory (it takes a directory: one trace per case)\n";
-    return false;
-  }
+  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec))
+    return "--emit-trace " + dir + ": not a directory (it takes a directory: one trace per case)";
   fs::create_directories(dir, ec);
-  if (ec) {
-    err << "kvmsim fuzz: --emit-trace " << dir << ": " << ec.message() << "\n";
-    return false;
-  }
+  if (ec) return "--emit-trace " + dir + ": " + ec.message();
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     const std::string name = e.path().filename().string();
     if (name.rfind("case-", 0) == 0 && e.path().extension() == ".trace") fs::remove(e.path(), ec);
   }
-  return true;
+  return "";
 }
 
 std::string emitted_name(std::size_t index) {
@@ -47,38 +45,71 @@ std::string emitted_name(std::size_t index) {
   return name;
 }
 
+// `fuzz --format json` (docs/json.md): the deterministic part of the run as one document (the rate and
+// wall time stay on stderr: they differ from run to run).
+std::string fuzz_json(const FuzzArgs& args, const std::string& seed, const fuzz::CampaignOptions& o,
+                      const fuzz::CampaignResult& r) {
+  std::string j = "{\"schema\": 1, \"seed\": " + json_quote(seed) + ", \"backend\": " + json_quote(args.backend) +
+                  ", \"profiles\": [" + json_quote(o.profile_a->name) + ", " + json_quote(o.profile_b->name) +
+                  "], \"cases\": " + std::to_string(r.cases) + ", \"steps\": " + std::to_string(r.steps) +
+                  ", \"budget_hit\": " + (r.budget_hit ? "true" : "false") + ", \"explained\": {";
+  bool first = true;
+  for (const auto& [name, n] : r.explained) {
+    j += (first ? "" : ", ") + json_quote(name) + ": " + std::to_string(n);
+    first = false;
+  }
+  j += "}, \"divergence\": ";
+  if (const auto& f = r.found) {
+    j += "{\"case\": " + std::to_string(f->case_index) + ", \"line\": " + std::to_string(f->line) +
+         ", \"signature\": " + json_quote(f->signature.str()) + ", \"original_statements\": " +
+         std::to_string(f->original_statements) + ", \"shrunk_statements\": " + std::to_string(f->shrunk_statements) +
+         ", \"reproduced\": " + std::to_string(f->reproduced) + ", \"reruns\": " + std::to_string(f->reruns) +
+         ", \"file\": " + (f->file.empty() ? std::string("null") : json_quote(f->file)) + ", \"replay_command\": " +
+         (f->replay_command.empty() ? std::string("null") : json_quote(f->replay_command)) +
+         ", \"shrunk\": " + json_quote(f->shrunk) + "}";
+  } else {
+    j += "null";
+  }
+  j += ", \"failure\": " + (r.failure.empty() ? std::string("null") : json_quote(r.failure)) + ", \"report\": [";
+  std::istringstream lines(r.report);
+  first = true;
+  for (std::string line; std::getline(lines, line);) {
+    j += (first ? "" : ", ") + json_quote(line);
+    first = false;
+  }
+  return j + "]}\n";
+}
+
 }  // namespace
 
 int run_fuzz(const FuzzArgs& args, std::ostream& out, std::ostream& err) {
+  const bool json = args.format == "json";
+  // A usage error: its line on stderr and, in JSON mode, the error document on stdout.
+  auto fail = [&](const std::string& message) {
+    err << "kvmsim fuzz: " << message << "\n";
+    if (json) out << error_document("", 0, 0, message);
+    return kExitUsage;
+  };
   auto spec = parse_backend_spec(args.backend, 2);
-  if (auto* e = std::get_if<std::string>(&spec)) {
-    err << "kvmsim fuzz: " << *e << "\n";
-    return kExitUsage;
-  }
+  if (auto* e = std::get_if<std::string>(&spec)) return fail(*e);
   const BackendSpec& s = std::get<BackendSpec>(spec);
-  if (!s.paired()) {
-    err << "kvmsim fuzz: --backend needs a pair A,B (e.g. model,kvm)\n";
-    return kExitUsage;
-  }
+  if (!s.paired()) return fail("--backend needs a pair A,B (e.g. model,kvm)");
   BackendOptions options;
   options.max_host_mem = args.max_host_mem;
   options.kvm_device = args.kvm_device;
+  options.progress = args.progress;
   auto sides = make_backends(s, options);
   const bool batch = !sides[1]->lockstep();
-  if (!sides[0]->lockstep()) {
-    err << "kvmsim fuzz: side A must be a lock-step backend (model, model-ref, kvm); a batch backend such as "
-        << sides[0]->name() << " fuzzes as side B (e.g. model," << sides[0]->name() << ")\n";
-    return kExitUsage;
-  }
+  if (!sides[0]->lockstep())
+    return fail("side A must be a lock-step backend (model, model-ref, kvm); a batch backend such as " +
+                sides[0]->name() + " fuzzes as side B (e.g. model," + sides[0]->name() + ")");
   if (args.faults) {
     // Only the model arms faults; a kernel cannot be made to fail deterministically at a chosen step, so
     // injected faults would show up as divergences by construction.
     for (const auto& side : sides) {
-      if (side->runs_guest_agent()) {
-        err << "kvmsim fuzz: --faults needs two backends that honour inject statements (e.g. model,model); "
-            << side->name() << " runs a real kernel, which cannot fail on demand\n";
-        return kExitUsage;
-      }
+      if (side->runs_guest_agent())
+        return fail("--faults needs two backends that honour inject statements (e.g. model,model); " + side->name() +
+                    " runs a real kernel, which cannot fail on demand");
     }
   }
   std::string seed_text = args.seed;
@@ -88,28 +119,24 @@ int run_fuzz(const FuzzArgs& args, std::ostream& out, std::ostream& err) {
     seed_text = std::to_string((static_cast<fuzz::u64>(rd()) << 32) | rd());
   }
   auto seed = fuzz::parse_seed(seed_text);
-  if (!seed) {
-    err << "kvmsim fuzz: bad --seed '" << seed_text
-        << "' (a decimal u64, 0x and up to 16 hex digits, or 40 hex digits)\n";
-    return kExitUsage;
+  if (!seed) return fail("bad --seed '" + seed_text + "' (a decimal u64, 0x and up to 16 hex digits, or 40 hex digits)");
+  if (!args.emit_trace.empty())
+    if (std::string why = prepare_emit_dir(args.emit_trace); !why.empty()) return fail(why);
+  // The seed first, so that it is known even if the run never ends; in JSON mode on stderr (stdout is one document).
+  (json ? err : out) << "seed " << seed->text << "\n";
+  (json ? err : out).flush();
+  if (!check_backends(sides, !args.profile.empty(), err).empty()) {
+    if (json) out << "{\"schema\": 1, \"seed\": " << json_quote(seed->text) << ", \"unavailable\": true}\n";
+    return unavailable_exit(args.require_kvm);
   }
-  if (!args.emit_trace.empty() && !prepare_emit_dir(args.emit_trace, err)) return kExitUsage;
-  out << "seed " << seed->text << "\n";
-  out.flush();
-  if (!check_backends(sides, !args.profile.empty(), err).empty()) return unavailable_exit(args.require_kvm);
 
   // Profiles: exactly as `replay --backend A,B` (resolve_profiles); a batch side may refuse one.
   std::string error;
   auto profiles = resolve_profiles(sides, args.profile, std::nullopt, &error);
-  if (!profiles) {
-    err << "kvmsim fuzz: " << error << "\n";
-    return kExitUsage;
-  }
+  if (!profiles) return fail(error);
   for (std::size_t i = 0; i < 2; i++) {
-    if (std::string why = sides[i]->refuses_profile(*profiles->profiles[i]); !why.empty()) {
-      err << "kvmsim fuzz: " << sides[i]->name() << ": " << why << "\n";
-      return kExitUsage;
-    }
+    if (std::string why = sides[i]->refuses_profile(*profiles->profiles[i]); !why.empty())
+      return fail(sides[i]->name() + ": " + why);
   }
   fuzz::CampaignOptions o;
   o.seed = *seed;
@@ -120,6 +147,7 @@ int run_fuzz(const FuzzArgs& args, std::ostream& out, std::ostream& err) {
   o.strict = args.strict;
   o.check_invariants = !args.no_invariants;
   o.out_dir = args.out;
+  o.progress = args.progress;
   o.side_a = sides[0].get();
   o.side_b = sides[1].get();
   o.profile_a = profiles->profiles[0];
@@ -128,7 +156,8 @@ int run_fuzz(const FuzzArgs& args, std::ostream& out, std::ostream& err) {
   if (batch) o.shrink_budget_s = 300;  // one boot per round: rounds cost seconds, not milliseconds
   const auto wall_start = std::chrono::steady_clock::now();
   fuzz::CampaignResult r = batch ? fuzz::run_batch_campaign(o) : fuzz::run_campaign(o);
-  out << r.report;
+  report_progress(args.progress, "");  // done: the rate line below starts on a clean line
+  out << (json ? fuzz_json(args, seed->text, o, r) : r.report);
   if (!args.emit_trace.empty())
     for (const auto& c : r.emitted)
       std::ofstream(fs::path(args.emit_trace) / emitted_name(c.index), std::ios::binary) << c.trace;

@@ -4,8 +4,11 @@
 // to stderr.
 #include <CLI/CLI.hpp>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +25,8 @@ int main(int argc, char** argv) {
   for (const auto& row : kvmsim::exit_code_table())
     exit_codes += "  " + std::to_string(row.code) + "\t" + row.meaning + "\n";
   app.footer(exit_codes);
+  bool quiet = false;
+  app.add_flag("-q,--quiet", quiet, "No progress lines on stderr (long runs otherwise report there after a second)");
   const std::string backends = "Backend: one of " + backend_kind_list() + ", or a pair A,B (both = model,kvm)";
 
   ReplayArgs replay;
@@ -128,6 +133,9 @@ int main(int argc, char** argv) {
   fz->add_option("--kvm-device", fuzz.kvm_device, "Device of the kvm backend")->capture_default_str();
   fz->add_option("--max-host-mem", fuzz.max_host_mem, "Host memory cap of the kvm backend, bytes")
       ->capture_default_str();
+  fz->add_option("--format", fuzz.format, "Report format (json: docs/json.md; the seed line then goes to stderr)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
 
   ExportArgs export_args;
   auto* xp = app.add_subcommand("export", "Write a trace as a standalone C reproducer (docs/vmm-traces.md)");
@@ -152,6 +160,15 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
 
+  // Progress goes to stderr: one updating line on a terminal, a line every 5 s otherwise (sim/progress.h).
+  std::optional<Progress> progress;
+  if (!quiet) {
+    progress.emplace(std::cerr, ::isatty(STDERR_FILENO) != 0);
+    replay.progress = conformance.progress = fuzz.progress = progress->fn();
+    // Text replay on a terminal already prints a line per trace as it goes: a per-trace status line would
+    // only fight with them (nested boots still report).
+    replay.trace_progress = !(replay.format == "text" && ::isatty(STDOUT_FILENO) && ::isatty(STDERR_FILENO));
+  }
   if (*rp) return run_replay(replay, std::cout, std::cerr);
   if (*cp) return run_caps(caps, std::cout, std::cerr);
   if (*pp) return profiles_format == "json" ? run_profiles_json(std::cout) : run_profiles(std::cout);

@@ -1,6 +1,7 @@
 // `kvmsim replay`: every trace on one backend, or on two compared statement by statement. Lock-step
 // sides run trace by trace as the files are read; when a side is a batch backend (the nested
 // oracle), traces are grouped by the profiles they run as and each group is one batch per side.
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <variant>
@@ -17,6 +18,7 @@ namespace {
 struct Tally {
   int passed = 0, failed = 0, malformed = 0, skipped = 0;
   std::vector<std::string> json_reports;
+  std::vector<std::string> json_errors;  // one error_json() per malformed trace
 };
 
 class ReplayRun {
@@ -30,6 +32,7 @@ class ReplayRun {
   struct Pending {
     trace::Trace trace;
     std::vector<const model::Profile*> profiles;
+    std::vector<std::shared_ptr<model::Profile>> owned;  // profiles changed by the trace's host header
   };
   bool all_lockstep() const {
     for (const auto& s : sides_)
@@ -73,27 +76,44 @@ std::string single_text(const ReplayReport& r, bool verbose) {
 }
 
 std::optional<ReplayRun::Pending> ReplayRun::prepare(const std::string& file) {
-  std::optional<trace::Trace> t = load_trace(file, err_);
+  trace::ParseError parse_error;
+  std::optional<trace::Trace> t = load_trace(file, err_, &parse_error);
   if (!t) {
+    t_.json_errors.push_back(error_json(parse_error));
     ++t_.malformed;
     return std::nullopt;
   }
   std::string error;
   auto profiles = resolve_profiles(sides_, args_.profile, t->profile, &error);
   if (!profiles) {
-    if (args_.profile.empty()) err_ << file << ":" << directive_line(t->source, "profile") << ": " << error << "\n";
+    const int line = args_.profile.empty() ? directive_line(t->source, "profile") : 0;
+    if (line) err_ << t->file << ":" << line << ": " << error << "\n";
     else err_ << "kvmsim: " << error << "\n";
+    t_.json_errors.push_back(error_json(line ? t->file : "", line, 0, error));
     ++t_.malformed;
     return std::nullopt;
   }
   for (std::size_t i = 0; i < sides_.size(); i++) {
-    if (std::string why = sides_[i]->refuses_profile(*profiles->profiles[i]); !why.empty()) {
-      notes() << "SKIP " << file << ": " << why << "\n";
+    std::string why = sides_[i]->refuses_profile(*profiles->profiles[i]);
+    if (why.empty() && t->host && sides_[i]->runs_guest_agent())
+      why = "its host header sets THP policies, which a real kernel takes from sysfs, not from the trace";
+    if (!why.empty()) {
+      notes() << "SKIP " << t->file << ": " << why << "\n";
       ++t_.skipped;
       return std::nullopt;
     }
   }
-  return Pending{std::move(*t), std::move(profiles->profiles)};
+  std::vector<std::shared_ptr<model::Profile>> owned;
+  for (auto& p : profiles->profiles) {
+    p = with_host_header(*p, *t, &owned, &error);
+    if (!p) {
+      err_ << t->file << ":" << t->host->line << ": " << error << "\n";
+      t_.json_errors.push_back(error_json(t->file, t->host->line, 0, error));
+      ++t_.malformed;
+      return std::nullopt;
+    }
+  }
+  return Pending{std::move(*t), std::move(profiles->profiles), std::move(owned)};
 }
 
 void ReplayRun::single(const ReplayReport& r, const std::string& text) {
@@ -188,13 +208,18 @@ void ReplayRun::run_batches(std::vector<Pending>& pending) {
 int ReplayRun::run(const std::vector<std::string>& files) {
   std::vector<Pending> pending;
   const bool stream = all_lockstep();
-  for (const auto& f : files) {
+  for (std::size_t i = 0; i < files.size(); i++) {
+    const std::string& f = files[i];
+    if (args_.trace_progress)
+      report_progress(args_.progress, "replay: " + std::to_string(i) + "/" + std::to_string(files.size()) + " traces, " +
+                                        std::to_string(t_.failed) + " failed; " + f);
     std::optional<Pending> p = prepare(f);
     if (!p) continue;
     if (stream) run_lockstep(*p);
     else pending.push_back(std::move(*p));
   }
   if (!stream) run_batches(pending);
+  report_progress(args_.progress, "");  // done: what follows on stderr starts on a clean line
   return finish();
 }
 
@@ -208,6 +233,9 @@ int ReplayRun::finish() {
       for (std::size_t i = 0; i < runs.size(); ++i) out_ << (i ? ", " : "") << runs[i];
       out_ << "]";
     }
+    out_ << ", \"errors\": [";
+    for (std::size_t i = 0; i < t_.json_errors.size(); ++i) out_ << (i ? ", " : "") << t_.json_errors[i];
+    out_ << "]";
     out_ << ", \"passed\": " << t_.passed << ", \"failed\": " << t_.failed << ", \"malformed\": " << t_.malformed
          << ", \"skipped\": " << t_.skipped << "}\n";
   } else {
@@ -223,33 +251,27 @@ int ReplayRun::finish() {
 }  // namespace
 
 int run_replay(const ReplayArgs& args, std::ostream& out, std::ostream& err) {
+  // A failure of the whole command: one line on stderr and, in JSON mode, an error document on stdout.
+  auto fail = [&](int code, const std::string& message) {
+    err << "kvmsim: " << message << "\n";
+    if (args.format == "json") out << error_document("", 0, 0, message);
+    return code;
+  };
   auto spec = parse_backend_spec(args.backend, 2);
-  if (auto* e = std::get_if<std::string>(&spec)) {
-    err << "kvmsim: " << *e << "\n";
-    return kExitUsage;
-  }
+  if (auto* e = std::get_if<std::string>(&spec)) return fail(kExitUsage, *e);
   const BackendSpec& s = std::get<BackendSpec>(spec);
-  if (args.update && s.paired()) {
-    err << "kvmsim: --update needs a single backend\n";
-    return kExitUsage;
-  }
-  if (args.divergences_only && !s.paired()) {
-    err << "kvmsim: --divergences-only needs a backend pair (A,B or both)\n";
-    return kExitUsage;
-  }
+  if (args.update && s.paired()) return fail(kExitUsage, "--update needs a single backend");
+  if (args.divergences_only && !s.paired()) return fail(kExitUsage, "--divergences-only needs a backend pair (A,B or both)");
+  if (args.update && std::find(args.files.begin(), args.files.end(), kStdinPath) != args.files.end())
+    return fail(kExitUsage, "--update cannot write results back to standard input ('-')");
   std::vector<std::string> files;
   std::string error;
-  if (!expand_trace_paths(args.files, &files, &error)) {
-    err << "kvmsim: " << error << "\n";
-    return kExitUsage;
-  }
-  if (files.empty()) {
-    err << "kvmsim: no *.trace files found\n";
-    return kExitNothingRan;
-  }
+  if (!expand_trace_paths(args.files, &files, &error)) return fail(kExitUsage, error);
+  if (files.empty()) return fail(kExitNothingRan, "no *.trace files found");
   BackendOptions options;
   options.max_host_mem = args.max_host_mem;
   options.kvm_device = args.kvm_device;
+  options.progress = args.progress;
   auto sides = make_backends(s, options);
   if (!check_backends(sides, !args.profile.empty(), err).empty()) {
     if (args.format == "json") out << "{\"schema\": 1, \"reports\": [], \"unavailable\": true}\n";

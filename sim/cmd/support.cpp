@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <variant>
 
 #include "sim/cmd/exit_codes.h"
+#include "sim/json/json.h"
 #include "sim/trace/parser.h"
 
 namespace kvmsim {
@@ -17,7 +19,9 @@ bool expand_trace_paths(const std::vector<std::string>& paths, std::vector<std::
                         std::string* error) {
   for (const auto& p : paths) {
     std::error_code ec;
-    if (fs::is_directory(p, ec)) {
+    if (p == kStdinPath) {
+      files->push_back(p);  // read by load_trace; named <stdin> in messages and reports
+    } else if (fs::is_directory(p, ec)) {
       std::vector<std::string> found;
       for (auto it = fs::recursive_directory_iterator(p, ec); !ec && it != fs::recursive_directory_iterator();
            it.increment(ec)) {
@@ -55,23 +59,40 @@ bool read_text_file(const std::string& path, std::string* text) {
   return true;
 }
 
-std::optional<trace::Trace> load_trace(const std::string& file, std::ostream& err) {
+std::optional<trace::Trace> load_trace(const std::string& file, std::ostream& err, trace::ParseError* error) {
+  auto fail = [&](trace::ParseError e) -> std::optional<trace::Trace> {
+    err << (e.line ? e.str() : e.file + ": " + e.message) << "\n";
+    if (error) *error = std::move(e);
+    return std::nullopt;
+  };
   std::string text;
+  std::string name = file;
   std::error_code ec;
-  if (fs::exists(file, ec) && !fs::is_regular_file(file, ec)) {
-    err << file << ": not a regular file (a FIFO or device is never opened: it could block)\n";
-    return std::nullopt;
+  if (file == kStdinPath) {
+    std::ostringstream ss;
+    ss << std::cin.rdbuf();
+    text = ss.str();
+    name = kStdinName;
+  } else if (fs::exists(file, ec) && !fs::is_regular_file(file, ec)) {
+    return fail({file, 0, 0, "not a regular file (a FIFO or device is never opened: it could block)"});
+  } else if (!read_text_file(file, &text)) {
+    return fail({file, 0, 0, "cannot read file"});
   }
-  if (!read_text_file(file, &text)) {
-    err << file << ": cannot read file\n";
-    return std::nullopt;
-  }
-  auto parsed = trace::parse(text, file);
-  if (auto* e = std::get_if<trace::ParseError>(&parsed)) {
-    err << e->str() << "\n";
-    return std::nullopt;
-  }
+  auto parsed = trace::parse(text, name);
+  if (auto* e = std::get_if<trace::ParseError>(&parsed)) return fail(std::move(*e));
   return std::get<trace::Trace>(std::move(parsed));
+}
+
+std::string error_json(const std::string& file, int line, int col, const std::string& message) {
+  auto num = [](int v) { return v > 0 ? std::to_string(v) : std::string("null"); };
+  return "{\"file\": " + (file.empty() ? std::string("null") : json_quote(file)) + ", \"line\": " + num(line) +
+         ", \"col\": " + num(col) + ", \"message\": " + json_quote(message) + "}";
+}
+
+std::string error_json(const trace::ParseError& e) { return error_json(e.file, e.line, e.col, e.message); }
+
+std::string error_document(const std::string& file, int line, int col, const std::string& message) {
+  return "{\"schema\": 1, \"error\": " + error_json(file, line, col, message) + "}\n";
 }
 
 int directive_line(const std::string& source, const std::string& word) {
@@ -80,6 +101,24 @@ int directive_line(const std::string& source, const std::string& word) {
   for (int n = 1; std::getline(in, line); ++n)
     if (line.rfind(word, 0) == 0) return n;
   return 1;
+}
+
+const model::Profile* with_host_header(const model::Profile& base, const trace::Trace& t,
+                                       std::vector<std::shared_ptr<model::Profile>>* owned, std::string* error) {
+  if (!t.host) return &base;
+  auto p = std::make_shared<model::Profile>(base);
+  if (!t.host->thp.empty()) p->thp = *model::thp_policy_named(t.host->thp);  // the parser checked the word
+  if (!t.host->shmem_thp.empty()) {
+    p->shmem_thp = *model::shmem_thp_policy_named(t.host->shmem_thp);
+    if (p->shmem_thp != model::ShmemThpPolicy::never && p->shmem_thp != model::ShmemThpPolicy::deny) {
+      *error = "host shmem_thp=" + t.host->shmem_thp +
+               ": the model maps shmem and memfd at 4K only (docs/semantics/host-memory.md §6), so only never and "
+               "deny can be replayed";
+      return nullptr;
+    }
+  }
+  owned->push_back(p);
+  return p.get();
 }
 
 std::string known_profile_names() {

@@ -100,6 +100,8 @@ CampaignResult run_campaign(const CampaignOptions& o) {
       break;
     }
     const std::size_t len = next_case_length(lengths, res.steps, o.steps);
+    report_progress(o.progress, "fuzz: case " + std::to_string(index) + ", " + std::to_string(res.steps) + "/" +
+                                    std::to_string(o.steps) + " steps");
     Rng rng(o.seed, index + 1);
     rng.record();  // the choice sequence RapidCheck shrinks on a divergence
     Swarm swarm = draw_swarm(rng, g);
@@ -152,7 +154,10 @@ CampaignResult run_campaign(const CampaignOptions& o) {
     CampaignOptions quiet = o;
     quiet.check_invariants = false;
     if (o.shrink) {
+      std::size_t tried = 0;
       auto keeps_bug = [&](const std::string& candidate) {
+        report_progress(o.progress, "fuzz: shrinking the divergence of case " + std::to_string(index) + ", " +
+                                        std::to_string(++tried) + " candidates tried");
         PairRun r = run_pair(quiet, candidate);
         return r.report && r.report->first && signature_of(*r.report->first) == f.signature;
       };

@@ -21,6 +21,7 @@
 #include "sim/backend/backend.h"
 #include "sim/fuzz/seed.h"
 #include "sim/fuzz/signature.h"
+#include "sim/progress.h"
 
 namespace kvmsim::fuzz {
 
@@ -46,6 +47,7 @@ struct CampaignOptions {
                                  // a directory the case being run is also kept in last-case.trace
                                  // there (the model aborting on an invariant leaves it behind)
   std::string replay_hint;       // how to name the pair in the printed replay command (default A,B)
+  ProgressFn progress;           // hears "fuzz: case N, S/T steps" between cases and while shrinking (may be empty)
 };
 
 struct FoundDivergence {

@@ -112,8 +112,9 @@ std::string default_build_dir() {
 }
 
 // Runs argv with stdout and stderr redirected to files; returns the exit status (-1: could not start).
+// While it runs, `progress` hears `doing` about every 0.2 s (a boot takes minutes and prints nothing).
 int spawn_to_files(const std::vector<std::string>& argv, const std::string& out_path, const std::string& err_path,
-                   std::string* why) {
+                   const ProgressFn& progress, const std::string& doing, std::string* why) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -130,7 +131,14 @@ int spawn_to_files(const std::vector<std::string>& argv, const std::string& out_
     return -1;
   }
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  for (;;) {
+    const pid_t r = waitpid(pid, &status, progress ? WNOHANG : 0);
+    if (r == pid) break;
+    if (r < 0 && errno != EINTR) break;
+    if (r == 0) {
+      report_progress(progress, doing);
+      ::usleep(200 * 1000);
+    }
   }
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   *why = argv[0] + " killed by signal " + std::to_string(WTERMSIG(status));
@@ -225,7 +233,9 @@ BootRun boot(const std::vector<std::string>& traces, const model::Profile& profi
   argv.insert(argv.end(), extra.begin(), extra.end());
   argv.insert(argv.end(), traces.begin(), traces.end());
   std::string why;
-  int rc = spawn_to_files(argv, out_path, err_path, &why);
+  const std::string what = traces.empty() ? std::string("conformance suite") : std::to_string(traces.size()) + " traces";
+  int rc = spawn_to_files(argv, out_path, err_path, options.progress,
+                          "nested " + profile.name + ": booting the guest, running " + what, &why);
   // run.sh: 0 all passed, 1 a trace failed in the guest (the report is complete), 2 usage, 3 boot/module/report.
   if (rc != 0 && rc != 1) {
     run.failure = (rc < 0 ? why : script + " exited " + std::to_string(rc)) + " (log " + err_path + ")\n" +

@@ -17,6 +17,7 @@
 
 #include "model/profiles/profile.h"
 #include "sim/json/json_value.h"
+#include "sim/progress.h"
 #include "sim/replay.h"
 
 namespace kvmsim::nested {
@@ -39,6 +40,7 @@ struct RunOptions {
   int timeout_s = 900;       // whole QEMU run
   int trace_timeout_s = 120;  // one trace inside the guest
   bool update = false;        // `replay --update` in the guest; run.sh writes the traces back
+  ProgressFn progress;        // called about every 0.2 s while the guest runs (may be empty)
 };
 
 struct TraceRun {

@@ -380,4 +380,53 @@ TEST(Cli, UnavailableBackendDoesNotHideFailures) {
   EXPECT_EQ(r.code, kvmsim::kExitUsage) << r.out;
 }
 
+// `replay -` reads the trace from stdin and names it <stdin> in FILE:LINE:COL (issue 16: "traces cannot be
+// read from stdin"); `--update` cannot write back there.
+TEST(Cli, ReplayReadsStdin) {
+  TempDir d;
+  const std::string good = d.write("good.trace", kGood);
+  const std::string bad = d.write("bad.trace", "kvmsim-trace 1\nvm = KVM_CREATE_VM(0)\ntouch(1<2, 0)\n");
+  auto ok = run("replay - < " + good);
+  EXPECT_EQ(ok.code, kvmsim::kExitOk) << ok.out;
+  EXPECT_NE(ok.out.find("PASS <stdin> ["), std::string::npos) << ok.out;
+  auto err = run("replay - < " + bad);
+  EXPECT_EQ(err.code, kvmsim::kExitUsage) << err.out;
+  EXPECT_NE(err.out.find("<stdin>:3:8: unexpected character '<'"), std::string::npos) << err.out;
+  auto update = run("replay --update - < " + good);
+  EXPECT_EQ(update.code, kvmsim::kExitUsage) << update.out;
+  EXPECT_NE(update.out.find("--update cannot write results back to standard input"), std::string::npos) << update.out;
+}
+
+// A host header that the parser refuses is FILE:LINE:COL and exit 2; one the model cannot replay (shmem THP)
+// is FILE:LINE and exit 2, never silently ignored.
+TEST(Cli, BadHostHeadersAreUsageErrors) {
+  TempDir d;
+  auto bad = run("replay " + d.write("h.trace", "kvmsim-trace 1\nprofile linux-6.18\nhost thp=sometimes\n"));
+  EXPECT_EQ(bad.code, kvmsim::kExitUsage) << bad.out;
+  EXPECT_NE(bad.out.find("h.trace:3:10: expected thp (one of always, madvise, never), got 'sometimes'"),
+            std::string::npos)
+      << bad.out;
+  auto shmem = run("replay " + d.write("s.trace", "kvmsim-trace 1\nhost shmem_thp=force\n"));
+  EXPECT_EQ(shmem.code, kvmsim::kExitUsage) << shmem.out;
+  EXPECT_NE(shmem.out.find("s.trace:2: host shmem_thp=force: the model maps shmem and memfd at 4K only"),
+            std::string::npos)
+      << shmem.out;
+}
+
+// The host header changes what the model does: the same statements map 2M under the profile's `always` and
+// 4K under `host thp=never` (traces/host/ hold the recorded versions).
+TEST(Cli, HostHeaderOverridesTheProfilesThpPolicy) {
+  TempDir d;
+  const std::string body =
+      "m = mmap(2M, anon)\ntouch(m, 2M) = 0\nvm = KVM_CREATE_VM(0)\nvcpu = KVM_CREATE_VCPU(vm, 0)\n"
+      "KVM_SET_USER_MEMORY_REGION(vm, {slot=0, guest_phys_addr=1G, memory_size=2M, userspace_addr=m}) = 0\n"
+      "KVM_PRE_FAULT_MEMORY(vcpu, {gpa=1G, size=2M}) = 0\n";
+  auto always = run("replay " + d.write("a.trace", "kvmsim-trace 1\nprofile linux-6.18\n" + body +
+                                                     "expect mapping(vm, 1G) level=2M\n"));
+  EXPECT_EQ(always.code, kvmsim::kExitOk) << always.out;
+  auto never = run("replay " + d.write("n.trace", "kvmsim-trace 1\nprofile linux-6.18\nhost thp=never\n" + body +
+                                                    "expect mapping(vm, 1G) level=4K\n"));
+  EXPECT_EQ(never.code, kvmsim::kExitOk) << never.out;
+}
+
 }  // namespace

@@ -2,10 +2,20 @@
 
 namespace kvmsim::trace {
 
-bool Expr::has_names() const {
-  for (const auto& t : terms)
-    if (t.kind == Term::Kind::name) return true;
-  return false;
+bool Term::operator==(const Term& o) const {
+  return kind == o.kind && neg == o.neg && spelling == o.spelling && value == o.value && group == o.group;
+}
+
+bool Expr::has_names() const { return !names().empty(); }
+
+std::vector<std::string> Expr::names() const {
+  std::vector<std::string> out;
+  for (const auto& t : terms) {
+    if (t.kind == Term::Kind::name) out.push_back(t.spelling);
+    for (const auto& g : t.group)
+      for (auto& n : g.names()) out.push_back(std::move(n));
+  }
+  return out;
 }
 
 bool Value::operator==(const Value& o) const {
@@ -21,7 +31,7 @@ bool Statement::operator==(const Statement& o) const {
 }
 
 bool Trace::operator==(const Trace& o) const {
-  return version == o.version && profile == o.profile && statements == o.statements;
+  return version == o.version && profile == o.profile && host == o.host && statements == o.statements;
 }
 
 }  // namespace kvmsim::trace

@@ -17,21 +17,28 @@ namespace kvmsim::trace {
 
 using u64 = std::uint64_t;
 
-// One operand of an expression: a number literal, an uAPI constant, or a handle name.
+struct Expr;
+
+// One operand of an expression: a number literal, an uAPI constant, a handle name, or (extension)
+// a parenthesized expression.
 struct Term {
-  enum class Kind { number, constant, name };
+  enum class Kind { number, constant, name, group };
   Kind kind = Kind::number;
   bool neg = false;       // unary minus (extension): two's complement in u64
   std::string spelling;   // as written, without the unary minus: `4K`, `0x1_000`, `KVM_MEM_READONLY`, `mem`
-  u64 value = 0;          // number / constant value; 0 for names (resolved at replay)
-  bool operator==(const Term&) const = default;
+  u64 value = 0;          // number / constant value; 0 for names (resolved at replay) and groups
+  std::vector<Expr> group;  // group: exactly one expression, the one inside the parentheses
+  bool operator==(const Term&) const;
 };
 
-// term (op term)*, op in {'+', '-', '|'}; `|` binds loosest (as in C).
+// term (op term)*, op in {'*', '+', '-', '<' (spelled `<<`), '|'}, with C's precedence: `*` binds
+// tightest, then `+ -`, then `<<`, then `|` (extension: `*`, `<<`; v1 has `+` and `|`).
 struct Expr {
   std::vector<Term> terms;
   std::vector<char> ops;  // ops.size() == terms.size() - 1
   bool has_names() const;
+  // Every handle name the expression uses, parentheses included, in order.
+  std::vector<std::string> names() const;
   bool operator==(const Expr&) const = default;
 };
 
@@ -95,10 +102,21 @@ struct Statement {
   bool operator==(const Statement& o) const;
 };
 
+// `host thp=WORD shmem_thp=WORD` (extension): the host kernel's THP policies for this trace, overriding
+// the profile's defaults. The words are checked by the parser against host_thp_words() and
+// host_shmem_thp_words() (parser.h); an empty word was not given.
+struct HostHeader {
+  std::string thp;        // /sys/kernel/mm/transparent_hugepage/enabled
+  std::string shmem_thp;  // /sys/kernel/mm/transparent_hugepage/shmem_enabled
+  int line = 0;
+  bool operator==(const HostHeader& o) const { return thp == o.thp && shmem_thp == o.shmem_thp; }
+};
+
 struct Trace {
   std::string file;
   int version = 1;
   std::optional<std::string> profile;
+  std::optional<HostHeader> host;
   std::vector<Statement> statements;
   std::string source;  // the whole original text (for --update); ignored by ==
   bool operator==(const Trace& o) const;

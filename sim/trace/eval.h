@@ -1,6 +1,7 @@
-// Evaluating a trace expression. Arithmetic is exact: each `|`-separated group is a sum of
-// terms (unary minus allowed) that must lie in [-(2^64-1), 2^64-1]; a negative group is taken
-// as two's complement in u64, then the groups are OR-ed. Outside that range: overflow.
+// Evaluating a trace expression with C's precedence (`*` > `+ -` > `<<` > `|`, parentheses first).
+// Arithmetic is exact: every product, sum and difference must lie in [-(2^64-1), 2^64-1]; a negative
+// value is taken as two's complement in u64 where `<<` or `|` needs bits. A shift must keep every bit
+// (count < 64, nothing shifted out). Outside that: overflow.
 // Names are resolved by the caller (handles at replay; the parser only evaluates name-free exprs).
 #pragma once
 

@@ -33,10 +33,10 @@ LexResult lex_line(std::string_view line) {
     } else if (is_digit(c)) {
       while (i < n && is_ident_char(line[i])) i++;
       r.tokens.push_back({Token::Kind::number, line.substr(start, i - start), start});
-    } else if (c == '=' && i + 1 < n && line[i + 1] == '>') {
+    } else if ((c == '=' && i + 1 < n && line[i + 1] == '>') || (c == '<' && i + 1 < n && line[i + 1] == '<')) {
       i += 2;
       r.tokens.push_back({Token::Kind::punct, line.substr(start, 2), start});
-    } else if (std::string_view("(){}[],=+-|").find(c) != std::string_view::npos) {
+    } else if (std::string_view("(){}[],=+-|*").find(c) != std::string_view::npos) {
       i++;
       r.tokens.push_back({Token::Kind::punct, line.substr(start, 1), start});
     } else {

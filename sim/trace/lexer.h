@@ -1,6 +1,6 @@
 // Splits one trace line into tokens. Lexical rules (traces/FORMAT.md): `#` starts a comment,
 // identifiers are [A-Za-z_][A-Za-z0-9_]*, numbers start with a digit and run over
-// [0-9A-Za-z_] (their validity is checked by parse_number), punctuation is ( ) { } [ ] , = => + - |.
+// [0-9A-Za-z_] (their validity is checked by parse_number), punctuation is ( ) { } [ ] , = => + - | and (extension) * <<.
 // Invariant: tokens are in order, `col` is the 0-based byte offset of the token in the line.
 #pragma once
 

@@ -113,6 +113,14 @@ Term LineParser::term(bool allow_names) {
     t.neg = true;
   }
   const Token& tok = peek();
+  if (tok.is("(")) {
+    // A parenthesized group (extension): any expression, binary minus included.
+    next();
+    t.kind = Term::Kind::group;
+    t.group.push_back(expr(allow_names, true));
+    expect_punct(")", "to close the parenthesis");
+    return t;
+  }
   if (tok.kind == Token::Kind::number) {
     NumberResult n = parse_number(tok.text);
     if (!n.error.empty()) fail(tok, n.error + ": " + quote(tok.text));
@@ -141,8 +149,8 @@ Expr LineParser::expr(bool allow_names, bool allow_minus) {
   const Token& start = peek();
   Expr e;
   e.terms.push_back(term(allow_names));
-  while (peek().is("+") || peek().is("|") || (allow_minus && peek().is("-"))) {
-    e.ops.push_back(next().text[0]);
+  while (peek().is("+") || peek().is("|") || peek().is("*") || peek().is("<<") || (allow_minus && peek().is("-"))) {
+    e.ops.push_back(next().text[0]);  // `<<` is stored as '<'
     e.terms.push_back(term(allow_names));
   }
   if (!e.has_names() && evaluate(e).overflow) fail(start, "number out of range");
@@ -155,7 +163,7 @@ Value LineParser::handle(unsigned kinds, std::string_view what) {
   v.expr = expr();
   if (!v.expr.has_names()) return v;  // a raw fd number: passed through unchanged
   const Term& t0 = v.expr.terms[0];
-  if (v.expr.terms.size() != 1 || t0.neg)
+  if (v.expr.terms.size() != 1 || t0.neg || t0.kind != Term::Kind::name)
     fail(start, std::string(what) + " must be a " + handle_kinds_text(kinds) + " handle or a number");
   unsigned kind = names_.at(t0.spelling);
   if (!(kind & kinds))
@@ -472,7 +480,59 @@ bool is_name_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
 }
 
+// `host thp=WORD shmem_thp=WORD` after the header (and profile): fills trace.host or fails at a column.
+std::optional<ParseError> host_header(std::size_t code_col, std::string_view code, const std::string& file,
+                                      int line_no, Trace& trace) {
+  auto error = [&](std::size_t col, std::string msg) {
+    return ParseError{file, line_no, static_cast<int>(col) + 1, std::move(msg)};
+  };
+  HostHeader h;
+  h.line = line_no;
+  std::size_t i = 4;  // after "host"
+  while (i < code.size()) {
+    while (i < code.size() && (code[i] == ' ' || code[i] == '\t')) i++;
+    if (i == code.size()) break;
+    const std::size_t key_at = i;
+    while (i < code.size() && code[i] != '=' && code[i] != ' ' && code[i] != '\t') i++;
+    const std::string_view key = code.substr(key_at, i - key_at);
+    if (key != "thp" && key != "shmem_thp")
+      return error(code_col + key_at, "unknown host setting " + quote(key) + " (thp, shmem_thp)");
+    if (i == code.size() || code[i] != '=') return error(code_col + i, "expected '=' after " + quote(key));
+    const std::size_t value_at = ++i;
+    while (i < code.size() && code[i] != ' ' && code[i] != '\t') i++;
+    const std::string_view value = code.substr(value_at, i - value_at);
+    const auto& words = key == "thp" ? host_thp_words() : host_shmem_thp_words();
+    if (!contains(words, value))
+      return error(code_col + value_at, "expected " + std::string(key) + " (one of " + join(words) + "), got " +
+                                            (value.empty() ? std::string("nothing") : quote(value)));
+    std::string& slot = key == "thp" ? h.thp : h.shmem_thp;
+    if (!slot.empty()) return error(code_col + key_at, quote(key) + " is given twice");
+    slot = std::string(value);
+  }
+  if (h.thp.empty() && h.shmem_thp.empty())
+    return error(code_col + code.size(), "expected thp=... and/or shmem_thp=... after 'host'");
+  trace.host = std::move(h);
+  return std::nullopt;
+}
+
+// A header directive `word ...`, not a binding `word = ...`.
+bool is_directive(std::string_view code, std::string_view word) {
+  return code.substr(0, word.size()) == word &&
+         (code.size() == word.size() || code[word.size()] == ' ' || code[word.size()] == '\t') &&
+         trim(code.substr(word.size())).substr(0, 1) != "=";
+}
+
 }  // namespace
+
+const std::vector<std::string_view>& host_thp_words() {
+  static const std::vector<std::string_view> w = {"always", "madvise", "never"};
+  return w;
+}
+
+const std::vector<std::string_view>& host_shmem_thp_words() {
+  static const std::vector<std::string_view> w = {"always", "within_size", "advise", "never", "deny", "force"};
+  return w;
+}
 
 std::variant<Trace, ParseError> parse(std::string_view text, std::string file) {
   Trace trace;
@@ -480,7 +540,9 @@ std::variant<Trace, ParseError> parse(std::string_view text, std::string file) {
   trace.source = std::string(text);
   std::map<std::string, unsigned> names = {{"kvm", kHandleKvm}};
   std::map<std::string, int> bound_at;
-  enum class State { header, profile, body } state = State::header;
+  // header: expecting `kvmsim-trace 1`; profile: a profile or host directive may follow; host: the
+  // profile was given, a host directive may follow; body: statements only.
+  enum class State { header, profile, host, body } state = State::header;
   int line_no = 0;
   std::size_t pos = 0;
   while (pos <= text.size()) {
@@ -503,8 +565,12 @@ std::variant<Trace, ParseError> parse(std::string_view text, std::string file) {
           return error(ver_col, "malformed trace version " + quote(ver));
         if (n.value != 1) return error(ver_col, "unsupported trace version " + std::string(ver));
         state = State::profile;
-      } else if (code.substr(0, 7) == "profile" && (code.size() == 7 || code[7] == ' ' || code[7] == '\t') &&
-                 trim(code.substr(7)).substr(0, 1) != "=") {
+      } else if (is_directive(code, "host")) {
+        if (state == State::body || trace.host)
+          return error(code_col, "the host directive must directly follow the header (and the profile directive)");
+        if (auto e = host_header(code_col, code, file, line_no, trace)) return *e;
+        state = State::body;
+      } else if (is_directive(code, "profile")) {
         if (state != State::profile)
           return error(code_col, "the profile directive must directly follow the header");
         std::string_view name = trim(code.substr(7));
@@ -513,7 +579,7 @@ std::variant<Trace, ParseError> parse(std::string_view text, std::string file) {
         for (std::size_t i = 0; i < name.size(); i++)
           if (!is_name_char(name[i])) return error(name_col + i, "unexpected character in profile name " + quote(name));
         trace.profile = std::string(name);
-        state = State::body;
+        state = State::host;
       } else {
         state = State::body;
         LexResult lex = lex_line(line);
@@ -530,7 +596,7 @@ std::variant<Trace, ParseError> parse(std::string_view text, std::string file) {
             if (auto it = bound_at.find(n); it != bound_at.end())
               return error(code_col, "name " + quote(n) + " is already bound (line " + std::to_string(it->second) + ")");
             if (constant_value(n) || errno_value(n)) return error(code_col, quote(n) + " is a constant name; pick another handle name");
-            if (contains(backing_words(), n) || n == "expect" || n == "profile")
+            if (contains(backing_words(), n) || n == "expect" || n == "profile" || n == "host")
               return error(code_col, quote(n) + " is a reserved word; pick another handle name");
             names[n] = find_statement(st.callee, false)->binds;
             bound_at[n] = line_no;

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "sim/trace/ast.h"
 
@@ -21,5 +22,9 @@ struct ParseError {
 };
 
 std::variant<Trace, ParseError> parse(std::string_view text, std::string file);
+
+// The values the `host` header accepts (traces/FORMAT.md "Host header"), in the kernel's sysfs order.
+const std::vector<std::string_view>& host_thp_words();
+const std::vector<std::string_view>& host_shmem_thp_words();
 
 }  // namespace kvmsim::trace

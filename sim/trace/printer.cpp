@@ -5,9 +5,10 @@ namespace kvmsim::trace {
 std::string print_expr(const Expr& e) {
   std::string out;
   for (std::size_t i = 0; i < e.terms.size(); i++) {
-    if (i) out += e.ops[i - 1];
+    if (i) out += e.ops[i - 1] == '<' ? std::string("<<") : std::string(1, e.ops[i - 1]);
     if (e.terms[i].neg) out += '-';
-    out += e.terms[i].spelling;
+    if (e.terms[i].kind == Term::Kind::group) out += "(" + print_expr(e.terms[i].group.at(0)) + ")";
+    else out += e.terms[i].spelling;
   }
   return out;
 }
@@ -92,6 +93,12 @@ std::string print_statement(const Statement& s) {
 std::string print_header(const Trace& t) {
   std::string out = "kvmsim-trace " + std::to_string(t.version) + "\n";
   if (t.profile) out += "profile " + *t.profile + "\n";
+  if (t.host) {
+    out += "host";
+    if (!t.host->thp.empty()) out += " thp=" + t.host->thp;
+    if (!t.host->shmem_thp.empty()) out += " shmem_thp=" + t.host->shmem_thp;
+    out += "\n";
+  }
   return out;
 }
 

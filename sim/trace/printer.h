@@ -12,7 +12,7 @@
 namespace kvmsim::trace {
 
 std::string print(const Trace& t);
-std::string print_header(const Trace& t);     // `kvmsim-trace 1` and `profile NAME` lines, each with its newline
+std::string print_header(const Trace& t);     // `kvmsim-trace 1`, `profile NAME` and `host ...` lines, each with its newline
 std::string print_statement(const Statement& s);  // one line, no newline
 std::string print_call(const Statement& s);       // `[NAME = ]CALLEE(args)` / `expect CALLEE(args)`
 std::string print_result(const Statement& s);     // `= RESULT => {OUT}` (without a leading space); "" if none

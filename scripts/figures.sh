@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Regenerates every figure and count in README.md, conformance/README.md, docs/ and traces/FORMAT.md that the
+# tool itself decides, from the built kvmsim, between marker lines:
+#     <!-- figures:NAME -->
+#     ...generated, never edited by hand...
+#     <!-- /figures:NAME -->
+# so the text cannot drift from the tool. `--check` writes nothing: it prints a diff and exits 1 when a committed
+# block differs from what this script produces (scripts/check-figures.sh, run by scripts/test.sh).
+#
+# Deliberately NOT regenerated here: figures that need the nested oracle (QEMU boots, ~15 min), this machine's
+# /dev/kvm (the development machines have none) or wall-clock timings (they change from run to run: a check
+# would always be stale). Those are written by hand next to a note "measured on DATE by scripts/X" naming the
+# script that measures them (the nested conformance rows and boot costs: scripts/nested/ci.sh; fuzz rates and
+# seed ranges: docs/fuzz.md "Measured", by scripts/fuzz-ci.sh), and they live in one place each so that no
+# second copy can disagree.
+#
+# Usage: scripts/figures.sh [--check] [BUILD_DIR]      (cost: ~15 s on 2 loaded cores: four model conformance
+# runs and a model replay of traces/nested)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+check=0
+if [[ "${1:-}" == --check ]]; then check=1; shift; fi
+k="${1:-build}/kvmsim"
+[[ -x "$k" ]] || { echo "figures: $k is not built" >&2; exit 2; }
+gen="$(mktemp -d)"
+trap 'rm -rf "$gen"' EXIT
+
+# ---- the blocks: one file each, $gen/NAME ----
+
+# Model conformance rows (the nested rows are measured: see the header).
+{
+  row() {  # row BACKEND PROFILE LABEL
+    local s passed failed skipped
+    s="$("$k" --quiet conformance --backend "$1" --profile "$2" | tail -1)"
+    read -r passed failed skipped < <(sed -E 's/.* ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped.*/\1 \2 \3/' <<<"$s")
+    echo "| \`kvmsim conformance --backend $1 --profile $2\` | $3 | $passed | $skipped | $failed |"
+  }
+  echo "| run | backend (profile) | PASSED | SKIPPED | FAILED |"
+  echo "|---|---|---|---|---|"
+  row model linux-7.3 "model (linux-7.3, the default)"
+  row model-ref linux-7.3 "model on the reference page tables (linux-7.3)"
+  row model linux-7.3-swprot "model (linux-7.3 with SW_PROTECTED VMs)"
+  row model linux-6.18 "model (linux-6.18)"
+} > "$gen/conformance-model-rows"
+
+# The suite's size and groups, from `conformance --list` (group order as listed).
+list="$("$k" --quiet conformance --list)"
+total="$(wc -l <<<"$list")"
+groups="$(cut -d/ -f1 <<<"$list" | awk '!seen[$0]++')"
+ngroups="$(wc -l <<<"$groups")"
+echo "The suite has $total cases in $ngroups groups: $(paste -sd, <<<"$groups" | sed 's/,/, /g')." \
+  > "$gen/conformance-count"
+{
+  echo "| group | cases |"
+  echo "|---|---|"
+  while read -r g; do echo "| $g | $(grep -c "^$g/" <<<"$list") |"; done <<<"$groups"
+  echo "| all | $total |"
+} > "$gen/conformance-groups"
+
+# Exit codes: the footer of `kvmsim --help` (sim/cmd/exit_codes.h).
+{
+  echo "| code | meaning |"
+  echo "|---|---|"
+  "$k" --help | sed -n '/^Exit codes:/,$p' | tail -n +2 | sed -E 's/^ *([0-9]+)\t(.*)$/| \1 | \2 |/' | grep '^|'
+} > "$gen/exit-codes"
+
+# The nested traces and how many boots their replay takes: one per profile (sim/cmd/replay_cmd.cpp batches).
+nested_json="$("$k" --quiet replay --format json traces/nested 2>/dev/null || true)"
+ntraces="$( (grep -o '"file": *"[^"]*"' <<<"$nested_json" || true) | wc -l)"
+nboots="$( (grep -o '"backend_profile": *"[^"]*"' <<<"$nested_json" || true) | sort -u | wc -l)"
+[[ $ntraces -gt 0 ]] || { echo "figures: replay of traces/nested reported no trace" >&2; exit 2; }
+echo "\`traces/nested\` holds $ntraces traces for $nboots profiles: \`replay --backend model,nested traces/nested\` boots $nboots times (one boot per profile)." \
+  > "$gen/nested-traces"
+
+# Each profile's host THP policies, the defaults a trace's `host` header overrides (model/profiles/profile.cpp).
+{
+  echo "| profile | thp | shmem_thp |"
+  echo "|---|---|---|"
+  "$k" profiles --format json | grep -o '"name": *"[^"]*"\|"thp": *"[^"]*"\|"shmem_thp": *"[^"]*"' |
+    sed -E 's/^"[a-z_]+": *"(.*)"$/\1/' | paste - - - | awk -F'\t' '{ printf "| `%s` | %s | %s |\n", $1, $2, $3 }'
+} > "$gen/profile-thp"
+
+# The `kvmsim compare` worked example of the KVM_MAP_MEMORY review points (exit 1: the profiles differ).
+{
+  echo '```'
+  echo '$ kvmsim compare --profiles linux-7.3,rfc-map-memory-v1 traces/proposals/review_points.trace'
+  rc=0
+  "$k" compare --profiles linux-7.3,rfc-map-memory-v1 traces/proposals/review_points.trace || rc=$?
+  [[ $rc -eq 1 ]] || { echo "figures: compare exited $rc, expected 1 (the profiles differ)" >&2; exit 2; }
+  echo '```'
+} > "$gen/compare-example"
+
+# ---- splice the blocks into the files ----
+stale=0
+for f in README.md conformance/README.md docs/*.md docs/semantics/*.md traces/FORMAT.md; do
+  grep -q '<!-- figures:' "$f" || continue
+  awk -v dir="$gen" -v file="$f" '
+    match($0, /^<!-- figures:[a-z0-9-]+ -->$/) {
+      name = substr($0, 14, length($0) - 17)
+      print
+      path = dir "/" name
+      if ((getline line < path) <= 0) { printf "figures: %s: unknown block %s\n", file, name > "/dev/stderr"; exit 3 }
+      do print line; while ((getline line < path) > 0)
+      close(path)
+      skipping = 1
+      next
+    }
+    /^<!-- \/figures:[a-z0-9-]+ -->$/ { skipping = 0 }
+    !skipping { print }
+    END { if (skipping) { printf "figures: %s: block %s is not closed\n", file, name > "/dev/stderr"; exit 3 } }
+  ' "$f" > "$gen/out"
+  if ! cmp -s "$f" "$gen/out"; then
+    if [[ $check -eq 1 ]]; then
+      stale=1
+      diff -u "$f" "$gen/out" | sed "s|$gen/out|$f (regenerated)|" || true
+    else
+      cp "$gen/out" "$f"
+      echo "figures: updated $f"
+    fi
+  fi
+done
+if [[ $stale -eq 1 ]]; then
+  echo "figures: the figures above are stale; run scripts/figures.sh and commit the result" >&2
+  exit 1
+fi
+[[ $check -eq 1 ]] && echo "figures: every generated figure is current"
+exit 0
