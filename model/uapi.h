@@ -51,7 +51,7 @@ struct kvm_memory_attributes {
   u64 flags;
 };
 
-// Proposed guest_memfd ioctl (docs/semantics/proposals.md §3, series v7, not merged).
+// Proposed guest_memfd ioctl (docs/semantics/gmem-conversion.md §1, series v5-v8, not merged).
 struct kvm_memory_attributes2 {
   u64 offset;  // union { address, offset }
   u64 size;
@@ -224,6 +224,10 @@ constexpr u32 KVM_EXIT_MEMORY_FAULT = 39;
 constexpr u64 GUEST_MEMFD_FLAG_MMAP = 1ull << 0;
 constexpr u64 GUEST_MEMFD_FLAG_INIT_SHARED = 1ull << 1;
 
+// ---- KVM_SET_MEMORY_ATTRIBUTES2 content modes (proposal, RFC v5; dropped from v8) ----
+constexpr u64 KVM_SET_MEMORY_ATTRIBUTES2_ZERO = 1ull << 0;
+constexpr u64 KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE = 1ull << 1;
+
 // ---- dirty log ----
 constexpr u64 KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE = 1ull << 0;
 constexpr u64 KVM_DIRTY_LOG_INITIALLY_SET = 1ull << 1;
@@ -259,7 +263,9 @@ constexpr u32 KVM_CAP_VM_TYPES = 235;
 constexpr u32 KVM_CAP_PRE_FAULT_MEMORY = 236;
 constexpr u32 KVM_CAP_MAP_MEMORY = 236;  // proposal (RFC v1): the number upstream later gave PRE_FAULT_MEMORY
 constexpr u32 KVM_CAP_GUEST_MEMFD_FLAGS = 244;
-constexpr u32 KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES = 249;  // proposal (docs/semantics/proposals.md §3)
+// Proposal: 249 in the in-place conversion series v7, 250 in v8 (which collides with another posting). The
+// number a profile answers is Profile::gmem_conversion.cap_nr; this name is v8's.
+constexpr u32 KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES = 250;
 
 // ---- limits (docs/semantics/uapi.md §4) ----
 constexpr u32 KVM_MEM_SLOTS_NUM = 32767;

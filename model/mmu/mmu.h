@@ -129,10 +129,14 @@ class Mmu {
 
   // Fault injection (fault_injection.h): the injector the Kvm owns; nullptr (the default) = none.
   void set_fault_injector(FaultInjector* f) { faults_ = f; }
+  // Where PRIVATE comes from when guest_memfd owns it (in-place conversion, kvm_gmem_is_private):
+  // the VM installs a lookup; without one the VM-wide attributes decide (kvm_vm_mem_is_private).
+  // The gfn's PRIVATE attribute as a fault sees it (kvm_mem_is_private): false on VMs without private memory.
+  bool is_private_gfn(u64 gfn) const;
+  void set_gmem_is_private(std::function<bool(u64 gfn)> f) { gmem_is_private_ = std::move(f); }
 
  private:
   bool inject(FaultSite s) { return faults_ && faults_->should_fail(s); }
-  bool is_private_gfn(u64 gfn) const;
   bool manual_protect_initially_set() const;
   // Legacy MMU PTE prefetch after a 4K fault at gfn (pte_prefetch.cpp).
   void direct_pte_prefetch(u64 gfn);
@@ -142,6 +146,7 @@ class Mmu {
   std::vector<std::unique_ptr<PageTable>> roots_;  // one TDP root per address space
   bool nx_disabled_ = false;
   FaultInjector* faults_ = nullptr;
+  std::function<bool(u64 gfn)> gmem_is_private_;
   HostNotifier host_notifier_;
   std::vector<MmuEvent> events_;
   // The rules new slots' lpage_info gets: nullptr (KVM's) unless a test installed an override

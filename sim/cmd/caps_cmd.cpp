@@ -17,6 +17,7 @@ namespace {
 // profile's uAPI surface says which name it answers to.
 std::string cap_name(u32 nr, const model::Profile& p) {
   if (nr == uapi::KVM_CAP_MAP_MEMORY && p.has_map_memory) return "KVM_CAP_MAP_MEMORY";
+  if (p.gmem_conversion.enabled && nr == p.gmem_conversion.cap_nr) return "KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES";
   for (const auto& c : trace::constants())
     if (std::string_view(c.name).starts_with("KVM_CAP_") && c.value == nr) return c.name;
   return "cap " + std::to_string(nr);
@@ -61,8 +62,9 @@ int run_profiles_json(std::ostream& out) {
   out << "{\"schema\": 1, \"profiles\": [";
   bool first = true;
   for (const auto& p : model::builtin_profiles()) {
-    out << (first ? "" : ", ") << "{\"name\": " << json_quote(p.name) << ", \"description\": " << json_quote(p.description)
-        << "}";
+    out << (first ? "" : ", ") << "{\"name\": " << json_quote(p.name) << ", \"description\": " << json_quote(p.description);
+    if (!p.source.empty()) out << ", \"source\": " << json_quote(p.source);
+    out << "}";
     first = false;
   }
   out << "]}\n";
@@ -70,7 +72,11 @@ int run_profiles_json(std::ostream& out) {
 }
 
 int run_profiles(std::ostream& out) {
-  for (const auto& p : model::builtin_profiles()) out << p.name << "\t" << p.description << "\n";
+  for (const auto& p : model::builtin_profiles()) {
+    out << p.name << "\t" << p.description;
+    if (!p.source.empty()) out << " [source: " << p.source << "]";
+    out << "\n";
+  }
   return kExitOk;
 }
 

@@ -253,6 +253,22 @@ Ret KvmBackend::ioctl_map_memory(int fd, kvm_memory_mapping& inout) {
   return sys(::ioctl(fd, KVM_MAP_MEMORY, &inout));
 }
 
+// Not in any kernel we run: guest_memfd has no ioctl op (ENOTTY). A kernel with the series copies the
+// struct back only on the errors __kvm_gmem_set_attributes() reports (EAGAIN, ENOMEM, EOPNOTSUPP).
+Ret KvmBackend::ioctl_set_memory_attributes2(int fd, kvm_memory_attributes2& inout, bool* written_back) {
+  Ret r = sys(::ioctl(fd, KVM_SET_MEMORY_ATTRIBUTES2, &inout));
+  *written_back = !r.is_ok() && (r.err == EAGAIN || r.err == ENOMEM || r.err == EOPNOTSUPP);
+  return r;
+}
+
+// A long-term pin (FOLL_LONGTERM) is taken by drivers: VFIO needs an assigned device, io_uring's fixed buffers
+// refuse guest_memfd mappings, CONFIG_GUP_TEST's debugfs file is not in distribution kernels. None is driven here.
+std::optional<Ret> KvmBackend::pin(u64, u64) {
+  diag_ = "pin/unpin: a long-term GUP pin needs a device (VFIO) or a debug kernel (CONFIG_GUP_TEST); not taken here";
+  return std::nullopt;
+}
+std::optional<Ret> KvmBackend::unpin(u64 addr, u64 size) { return pin(addr, size); }
+
 Ret KvmBackend::ioctl_get_dirty_log(int fd, u32 slot, std::vector<u64>& bitmap) {
   u64 npages = 0;
   if (auto vm = vm_of(fd)) {
