@@ -61,6 +61,15 @@ struct kvm_memory_attributes2 {
   u64 reserved[11];
 };
 
+// Proposal: [PATCH 2/4] KVM: add KVM_GUEST_MEMFD_POPULATE ioctl for guest_memfd, 2024-10 (Firecracker RFC,
+// docs/semantics/gmem-populate.md). Never merged.
+struct kvm_guest_memfd_populate {
+  u64 gpa;
+  u64 size;
+  u64 from;  // void __user *
+  u64 flags;
+};
+
 struct kvm_create_guest_memfd {
   u64 size;
   u64 flags;
@@ -179,6 +188,7 @@ constexpr u32 KVM_CREATE_GUEST_MEMFD = iowr(0xD4, sizeof(kvm_create_guest_memfd)
 constexpr u32 KVM_PRE_FAULT_MEMORY = iowr(0xD5, sizeof(kvm_pre_fault_memory));
 constexpr u32 KVM_SET_MEMORY_ATTRIBUTES2 = iowr(0xD2, sizeof(kvm_memory_attributes2));  // proposal
 constexpr u32 KVM_MAP_MEMORY = iowr(0xD5, sizeof(kvm_memory_mapping));  // proposal (RFC v1)
+constexpr u32 KVM_GUEST_MEMFD_POPULATE = iow(0xD6, sizeof(kvm_guest_memfd_populate));  // proposal (RFC, 2024-10)
 
 static_assert(KVM_CREATE_VM == 0xAE01);
 static_assert(KVM_CHECK_EXTENSION == 0xAE03);
@@ -197,6 +207,9 @@ static_assert(KVM_PRE_FAULT_MEMORY == 0xC040AED5);
 static_assert(KVM_SET_MEMORY_ATTRIBUTES2 == 0xC080AED2);
 static_assert(KVM_MAP_MEMORY == 0xC020AED5);
 static_assert(sizeof(kvm_memory_mapping) == 32);
+static_assert(sizeof(kvm_guest_memfd_populate) == 32);
+static_assert(offsetof(kvm_guest_memfd_populate, from) == 16);
+static_assert(KVM_GUEST_MEMFD_POPULATE == 0x4020AED6);
 
 // kvm_memory_mapping::flags (RFC v1; the fault's error code bits, plus PRIVATE).
 constexpr u64 KVM_MEMORY_MAPPING_FLAG_WRITE = 1ull << 0;

@@ -2,6 +2,7 @@
 # Prints the README figures that the model alone decides, from the built tool, so they are copied and not
 # typed: the conformance rows of the model backends and the exit-code table (kvmsim --help's footer).
 # The nested rows come from `scripts/nested/ci.sh` output (its conformance summary lines).
+# Also the README's worked example of a conversion while a page is pinned: the trace and its replay line.
 # Usage: scripts/readme-figures.sh [BUILD_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,3 +23,13 @@ echo
 echo "| code | meaning |"
 echo "|---|---|"
 "$k" --help | sed -n '/^Exit codes:/,$p' | tail -n +2 | sed -E 's/^ *([0-9]+)\t(.*)$/| \1 | \2 |/' | grep '^|'
+echo
+ex=traces/proposals/gmem_inplace_conversion/worked_example.trace
+echo '```'
+grep -v '^#' "$ex"
+echo '```'
+echo
+echo '```'
+echo "\$ kvmsim replay $ex"
+"$k" replay "$ex"
+echo '```'

@@ -70,6 +70,10 @@ Answer set_memory_attributes2(const Call& c) {
   Ret ret = c.api.ioctl_set_memory_attributes2(c.fd(0), a, &written_back);
   return Returned{ret, Call::read(c.spec.out, a), written_back};
 }
+Answer guest_memfd_populate(const Call& c) {
+  return done(c.api.ioctl_guest_memfd_populate(c.fd(0), c.record<uapi::kvm_guest_memfd_populate>(1),
+                                               static_cast<u32>(c.keyword("process", 1))));
+}
 // The kernel writes gpa/size back on every return (docs/semantics/pre-fault.md §1).
 Answer pre_fault_memory(const Call& c) {
   auto p = c.record<uapi::kvm_pre_fault_memory>(1);
@@ -239,7 +243,7 @@ constexpr Entry kEntries[] = {
     {Op::create_vcpu, create_vcpu}, {Op::create_guest_memfd, create_guest_memfd},
     {Op::check_extension, check_extension}, {Op::set_user_memory_region, set_user_memory_region},
     {Op::set_user_memory_region2, set_user_memory_region2}, {Op::set_memory_attributes, set_memory_attributes},
-    {Op::set_memory_attributes2, set_memory_attributes2},
+    {Op::set_memory_attributes2, set_memory_attributes2}, {Op::guest_memfd_populate, guest_memfd_populate},
     {Op::pre_fault_memory, pre_fault_memory}, {Op::map_memory, map_memory}, {Op::get_dirty_log, get_dirty_log},
     {Op::clear_dirty_log, clear_dirty_log}, {Op::enable_cap, enable_cap}, {Op::fallocate, fallocate},
     {Op::ftruncate, ftruncate}, {Op::read, read}, {Op::write, write}, {Op::pread, pread}, {Op::close, close},

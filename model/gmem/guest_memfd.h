@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "model/attributes/memory_attributes.h"
+#include "model/interval_map.h"
 #include "model/memslots/memslot.h"
 #include "model/types.h"
 #include "model/uapi.h"
@@ -50,6 +51,12 @@ class GuestMemfd {
   std::vector<GmemBindingRef> bindings_in(u64 offset, u64 end) const;
   std::vector<GmemBindingRef> bindings() const;
 
+  // Pages whose folio is "prepared" (6.12: uptodate): populated, or faulted in by the guest through
+  // kvm_gmem_get_pfn(). A hole punch frees them. Only KVM_GUEST_MEMFD_POPULATE (RFC) reads it.
+  bool prepared(u64 index) const { return prepared_.get(index).has_value(); }
+  void set_prepared(u64 index) { prepared_.assign(index, index + 1, true); }
+  void unprepare(u64 start_index, u64 end_index) { prepared_.erase(start_index, end_index); }
+
   // Per-page-index attributes; only a profile with in-place conversion reads or changes them.
   const MemoryAttributes& attributes() const { return attributes_; }
   void set_attributes(u64 start_index, u64 end_index, u64 attrs) { attributes_.set(start_index, end_index, attrs); }
@@ -60,6 +67,7 @@ class GuestMemfd {
   u64 flags_;
   std::map<u64, GmemBindingRef> bindings_;  // offset -> binding
   MemoryAttributes attributes_;             // page index -> attributes
+  IntervalMap<bool> prepared_;              // page indexes whose folio is prepared
 };
 
 // KVM_CREATE_GUEST_MEMFD argument checks (docs/semantics/guest-memfd.md §1): flags & ~supported, size <= 0 or unaligned.

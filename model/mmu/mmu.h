@@ -134,6 +134,8 @@ class Mmu {
   // The gfn's PRIVATE attribute as a fault sees it (kvm_mem_is_private): false on VMs without private memory.
   bool is_private_gfn(u64 gfn) const;
   void set_gmem_is_private(std::function<bool(u64 gfn)> f) { gmem_is_private_ = std::move(f); }
+  // Told of every private fault that reaches the guest_memfd (kvm_gmem_get_pfn(), which prepares the folio).
+  void set_gmem_faultin(std::function<void(const Memslot& slot, u64 gfn)> f) { gmem_faultin_ = std::move(f); }
 
  private:
   bool inject(FaultSite s) { return faults_ && faults_->should_fail(s); }
@@ -147,6 +149,7 @@ class Mmu {
   bool nx_disabled_ = false;
   FaultInjector* faults_ = nullptr;
   std::function<bool(u64 gfn)> gmem_is_private_;
+  std::function<void(const Memslot& slot, u64 gfn)> gmem_faultin_;
   HostNotifier host_notifier_;
   std::vector<MmuEvent> events_;
   // The rules new slots' lpage_info gets: nullptr (KVM's) unless a test installed an override

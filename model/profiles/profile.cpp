@@ -664,6 +664,21 @@ Profile gmem_inplace_conversion_content_modes() {
   return p;
 }
 
+// "[PATCH 0/4] KVM: guest_memfd: add KVM_GUEST_MEMFD_POPULATE ioctl" (Nikita Kalyazin, 2024-10-24) on the
+// 6.12-rc base it was posted against (base-commit c8d430db8eec): linux-6.12-swprot, whose guest_memfd, per-VM
+// attributes and SW_PROTECTED VMs are that base's (docs/semantics/gmem-populate.md).
+Profile gmem_populate_rfc() {
+  Profile p = linux_6_12_swprot();
+  p.name = "gmem-populate-rfc";
+  p.oracle_kernel.clear();
+  p.description = "KVM_GUEST_MEMFD_POPULATE RFC (2024-10) on linux-6.12-swprot, callable from another process";
+  p.source = "[PATCH 0/4] KVM: guest_memfd: add KVM_GUEST_MEMFD_POPULATE ioctl, 2024-10-24, "
+             "<20241024095429.54052-1-kalyazin@amazon.com>";
+  p.has_gmem_populate = true;
+  p.gmem_populate_other_mm = true;  // [PATCH 3/4] "KVM: allow KVM_GUEST_MEMFD_POPULATE in another mm"
+  return p;
+}
+
 }  // namespace
 
 const std::vector<Profile>& builtin_profiles() {
@@ -673,7 +688,8 @@ const std::vector<Profile>& builtin_profiles() {
                                                 linux_6_18_nx(), linux_6_1(), linux_6_12(), linux_6_12_swprot(),
                                                 linux_6_12_nx(), linux_6_12_shadow(), linux_6_12_no_eager_split(),
                                                 linux_6_18_la57(), rfc_map_memory_v1(),
-                                                gmem_inplace_conversion(), gmem_inplace_conversion_content_modes()};
+                                                gmem_inplace_conversion(), gmem_inplace_conversion_content_modes(),
+                                                gmem_populate_rfc()};
   return profiles;
 }
 

@@ -70,6 +70,10 @@ struct Profile {
   // paths); model/test/profile_test.cpp checks every built-in profile keeps the two in agreement.
   bool has_map_memory = false;        // proposed KVM_MAP_MEMORY, RFC v1 (else EINVAL, unknown vCPU ioctl)
   GmemConversion gmem_conversion;     // proposed guest_memfd KVM_SET_MEMORY_ATTRIBUTES2 (else ENOTTY)
+  // Proposed VM ioctl KVM_GUEST_MEMFD_POPULATE (Firecracker RFC, 2024-10; else ENOTTY), and its patch 3 letting
+  // a process other than the VM's creator call it (upstream: every VM ioctl from another mm is EIO).
+  bool has_gmem_populate = false;
+  bool gmem_populate_other_mm = false;
 
   // ---- memslots ----
   u32 nr_address_spaces = 2;     // as_id must be below this (1 when the host has no SMM)

@@ -227,6 +227,21 @@ Ret Kvm::ioctl_set_memory_attributes2(int fd, kvm_memory_attributes2& inout, boo
   return r;
 }
 
+// kvm_vm_ioctl(): upstream refuses every VM ioctl from a process other than the VM's creator
+// (`kvm->mm != current->mm`: EIO) before looking at the number; the RFC's [PATCH 3/4] moves that check after
+// KVM_GUEST_MEMFD_POPULATE. Without the RFC the number is unknown (kvm_arch_vm_ioctl: ENOTTY).
+Ret Kvm::ioctl_guest_memfd_populate(int fd, const kvm_guest_memfd_populate& p, u32 process) {
+  Vm* v = nullptr;
+  if (Ret x = vm_ioctl_target(fd, &v); !x.is_ok()) return x;
+  const bool other_mm = process != 1;
+  if (other_mm && !(profile_.has_gmem_populate && profile_.gmem_populate_other_mm)) return Ret::fail(EIO);
+  if (!profile_.has_gmem_populate) return Ret::fail(ENOTTY);
+  std::vector<HostRange> invalidated;
+  Ret r = v->gmem_populate(p, &invalidated, &kernel_bug_);
+  forward(invalidated);
+  return r;
+}
+
 Ret Kvm::vcpu_ioctl_target(int fd, FdEntry** out) {
   FdEntry* e = entry(fd);
   if (!e) return Ret::fail(EBADF);

@@ -56,6 +56,7 @@ class Kvm : public KvmApi {
   Ret ioctl_pre_fault_memory(int fd, uapi::kvm_pre_fault_memory& inout) override;
   Ret ioctl_map_memory(int fd, uapi::kvm_memory_mapping& inout) override;
   Ret ioctl_set_memory_attributes2(int fd, uapi::kvm_memory_attributes2& inout, bool* written_back) override;
+  Ret ioctl_guest_memfd_populate(int fd, const uapi::kvm_guest_memfd_populate& p, u32 process) override;
   // A bug of a modelled proposal that the last call reached ("kernel-bug: ..."), like a splat.
   Diagnostic take_diagnostic() override {
     Diagnostic d{std::move(kernel_bug_), false};

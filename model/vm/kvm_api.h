@@ -66,6 +66,9 @@ class KvmApi {
   // Proposed guest_memfd KVM_SET_MEMORY_ATTRIBUTES2 (in-place conversion series); *written_back says
   // whether the kernel copied the struct (error_offset) back, which it does only on late errors.
   virtual Ret ioctl_set_memory_attributes2(int fd, uapi::kvm_memory_attributes2& inout, bool* written_back) = 0;
+  // Proposed VM ioctl KVM_GUEST_MEMFD_POPULATE (RFC 2024-10), issued by process `process` (1: the VMM that
+  // created the VM; another number: a second process holding the VM fd, traces/FORMAT.md `process=`).
+  virtual Ret ioctl_guest_memfd_populate(int fd, const uapi::kvm_guest_memfd_populate& p, u32 process) = 0;
   // Proposed KVM_MAP_MEMORY (RFC v1); written back on every return.
   virtual Ret ioctl_map_memory(int fd, uapi::kvm_memory_mapping& inout) = 0;
   // bitmap is resized to ceil(npages/64) words of the slot and filled on success.

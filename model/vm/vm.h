@@ -78,6 +78,11 @@ class Vm {
   Ret get_dirty_log(u32 slot, std::vector<u64>& bitmap);
   Ret clear_dirty_log(u32 slot, u64 first_page, u32 num_pages, const std::vector<u64>& bitmap);
   Ret pre_fault_memory(u32 vcpu_id, uapi::kvm_pre_fault_memory& range);
+  // The proposed KVM_GUEST_MEMFD_POPULATE (RFC 2024-10, gmem_populate.cpp): the ioctl's return value (pages
+  // populated) or errno. Host reads of `from` it faulted in are appended to *host_invalidated; `kernel_bug`
+  // receives the diagnostic of the posted code's missing lock.
+  Ret gmem_populate(const uapi::kvm_guest_memfd_populate& p, std::vector<HostRange>* host_invalidated,
+                    std::string* kernel_bug);
   // The proposed KVM_MAP_MEMORY (RFC v1, map_memory.cpp). `kernel_bug` receives the diagnostic
   // when the call reaches a bug of the posted code.
   Ret map_memory(u32 vcpu_id, uapi::kvm_memory_mapping& m, std::string* kernel_bug);

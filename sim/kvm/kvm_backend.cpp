@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -259,6 +260,22 @@ Ret KvmBackend::ioctl_set_memory_attributes2(int fd, kvm_memory_attributes2& ino
   Ret r = sys(::ioctl(fd, KVM_SET_MEMORY_ATTRIBUTES2, &inout));
   *written_back = !r.is_ok() && (r.err == EAGAIN || r.err == ENOMEM || r.err == EOPNOTSUPP);
   return r;
+}
+
+// Never merged: a real kernel answers ENOTTY from the VMM. From a second process (a forked child holding the
+// same VM fd, as the RFC's Firecracker use has it) upstream's kvm_vm_ioctl() answers EIO first.
+Ret KvmBackend::ioctl_guest_memfd_populate(int fd, const kvm_guest_memfd_populate& p, u32 process) {
+  if (process == 1) return sys(::ioctl(fd, KVM_GUEST_MEMFD_POPULATE, &p));
+  const pid_t child = ::fork();
+  if (child < 0) return Ret::fail(errno);
+  if (child == 0) {
+    kvm_guest_memfd_populate copy = p;
+    const int r = ::ioctl(fd, KVM_GUEST_MEMFD_POPULATE, &copy);
+    ::_exit(r < 0 ? (errno & 0xff) : 0);
+  }
+  int status = 0;
+  if (::waitpid(child, &status, 0) < 0 || !WIFEXITED(status)) return Ret::fail(ECHILD);
+  return WEXITSTATUS(status) ? Ret::fail(WEXITSTATUS(status)) : Ret::ok();
 }
 
 // A long-term pin (FOLL_LONGTERM) is taken by drivers: VFIO needs an assigned device, io_uring's fixed buffers

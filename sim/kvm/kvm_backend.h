@@ -64,6 +64,7 @@ class KvmBackend final : public KvmApi {
   Ret ioctl_pre_fault_memory(int fd, uapi::kvm_pre_fault_memory& inout) override;
   Ret ioctl_map_memory(int fd, uapi::kvm_memory_mapping& inout) override;
   Ret ioctl_set_memory_attributes2(int fd, uapi::kvm_memory_attributes2& inout, bool* written_back) override;
+  Ret ioctl_guest_memfd_populate(int fd, const uapi::kvm_guest_memfd_populate& p, u32 process) override;
   std::optional<Ret> pin(u64 addr, u64 size) override;
   std::optional<Ret> unpin(u64 addr, u64 size) override;
   Ret ioctl_get_dirty_log(int fd, u32 slot, std::vector<u64>& bitmap) override;

@@ -87,6 +87,13 @@ std::vector<StatementSpec> build() {
            SE(kvm_memory_attributes2, attributes), SE(kvm_memory_attributes2, flags),
            SL(kvm_memory_attributes2, reserved))},
        {}, Binding::forbidden, 0, ResultKind::integer, {SE(kvm_memory_attributes2, error_offset)}});
+  // Proposal: the Firecracker RFC's VM ioctl (docs/semantics/gmem-populate.md); `process=N` issues it from
+  // another process holding the VM fd (1, the default, is the VMM that created the VM).
+  add({"KVM_GUEST_MEMFD_POPULATE", Op::guest_memfd_populate, false,
+       {PH("vm", kVmLike),
+        PS(kvm_guest_memfd_populate, SE(kvm_guest_memfd_populate, gpa), SE(kvm_guest_memfd_populate, size),
+           SE(kvm_guest_memfd_populate, from), SE(kvm_guest_memfd_populate, flags))},
+       {E("process")}});
   add({"KVM_PRE_FAULT_MEMORY", Op::pre_fault_memory, false,
        {PH("vcpu", kHandleVcpu),
         PS(kvm_pre_fault_memory, SE(kvm_pre_fault_memory, gpa), SE(kvm_pre_fault_memory, size),

@@ -73,7 +73,7 @@ enum class ResultKind { none, integer, access };
 enum class Op {
   mmap, munmap, madvise, mprotect, touch, memfd_create, pin, unpin,
   create_vm, create_vcpu, create_guest_memfd, check_extension, set_user_memory_region,
-  set_user_memory_region2, set_memory_attributes, set_memory_attributes2, pre_fault_memory, map_memory,
+  set_user_memory_region2, set_memory_attributes, set_memory_attributes2, guest_memfd_populate, pre_fault_memory, map_memory,
   get_dirty_log, clear_dirty_log,
   enable_cap, fallocate, ftruncate, read, write, pread, close, access,
   expect_stats, expect_mapping, inject,
