@@ -26,7 +26,7 @@ echo "|---|---|"
 echo
 ex=traces/proposals/gmem_inplace_conversion/worked_example.trace
 echo '```'
-grep -v '^#' "$ex"
+cat "$ex"
 echo '```'
 echo
 echo '```'

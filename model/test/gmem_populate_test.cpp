@@ -40,7 +40,7 @@ TEST_F(GmemPopulateTest, NotPrivateIsEinval) { EXPECT_EQ(populate(1 * G + 64 * K
 
 TEST_F(GmemPopulateTest, NoGuestMemfdSlotIsEinval) {
   EXPECT_EQ(populate(2 * G, 4 * K), fail(EINVAL));
-  ASSERT_EQ(set_slot(1, 0, 2 * M, mem(2 * M, Backing::anon_nohuge), 0), ok());
+  ASSERT_EQ(kvm.ioctl_set_user_memory_region2(vm, region2(1, 0, 0, 2 * M, mem(2 * M, Backing::anon_nohuge))), ok());
   EXPECT_EQ(populate(0, 4 * K), fail(EINVAL));
 }
 
