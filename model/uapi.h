@@ -66,7 +66,7 @@ struct kvm_memory_attributes {
   u64 flags;
 };
 
-// Proposed guest_memfd ioctl (docs/semantics/proposals.md §3, series v7, not merged).
+// Proposed guest_memfd ioctl (docs/semantics/gmem-conversion.md §1, series v5-v8, not merged).
 struct kvm_memory_attributes2 {
   u64 offset;  // union { address, offset }
   u64 size;
@@ -74,6 +74,15 @@ struct kvm_memory_attributes2 {
   u64 flags;
   u64 error_offset;
   u64 reserved[11];
+};
+
+// Proposal: [PATCH 2/4] KVM: add KVM_GUEST_MEMFD_POPULATE ioctl for guest_memfd, 2024-10 (Firecracker RFC,
+// docs/semantics/gmem-populate.md). Never merged.
+struct kvm_guest_memfd_populate {
+  u64 gpa;
+  u64 size;
+  u64 from;  // void __user *
+  u64 flags;
 };
 
 struct kvm_create_guest_memfd {
@@ -198,6 +207,7 @@ constexpr u32 KVM_CREATE_GUEST_MEMFD = iowr(0xD4, sizeof(kvm_create_guest_memfd)
 constexpr u32 KVM_PRE_FAULT_MEMORY = iowr(0xD5, sizeof(kvm_pre_fault_memory));
 constexpr u32 KVM_SET_MEMORY_ATTRIBUTES2 = iowr(0xD2, sizeof(kvm_memory_attributes2));  // proposal
 constexpr u32 KVM_MAP_MEMORY = iowr(0xD5, sizeof(kvm_memory_mapping));  // proposal (RFC v1)
+constexpr u32 KVM_GUEST_MEMFD_POPULATE = iow(0xD6, sizeof(kvm_guest_memfd_populate));  // proposal (RFC, 2024-10)
 
 static_assert(KVM_CREATE_VM == 0xAE01);
 static_assert(KVM_CHECK_EXTENSION == 0xAE03);
@@ -216,6 +226,9 @@ static_assert(KVM_PRE_FAULT_MEMORY == 0xC040AED5);
 static_assert(KVM_SET_MEMORY_ATTRIBUTES2 == 0xC080AED2);
 static_assert(KVM_MAP_MEMORY == 0xC020AED5);
 static_assert(sizeof(kvm_memory_mapping) == 32);
+static_assert(sizeof(kvm_guest_memfd_populate) == 32);
+static_assert(offsetof(kvm_guest_memfd_populate, from) == 16);
+static_assert(KVM_GUEST_MEMFD_POPULATE == 0x4020AED6);
 
 // kvm_memory_mapping::flags (RFC v1; the fault's error code bits, plus PRIVATE).
 constexpr u64 KVM_MEMORY_MAPPING_FLAG_WRITE = 1ull << 0;
@@ -247,6 +260,10 @@ constexpr u32 KVM_EXIT_MEMORY_ERROR = 36;
 // ---- guest_memfd flags ----
 constexpr u64 GUEST_MEMFD_FLAG_MMAP = 1ull << 0;
 constexpr u64 GUEST_MEMFD_FLAG_INIT_SHARED = 1ull << 1;
+
+// ---- KVM_SET_MEMORY_ATTRIBUTES2 content modes (proposal, RFC v5; dropped from v8) ----
+constexpr u64 KVM_SET_MEMORY_ATTRIBUTES2_ZERO = 1ull << 0;
+constexpr u64 KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE = 1ull << 1;
 
 // ---- dirty log ----
 constexpr u64 KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE = 1ull << 0;
@@ -283,7 +300,9 @@ constexpr u32 KVM_CAP_VM_TYPES = 235;
 constexpr u32 KVM_CAP_PRE_FAULT_MEMORY = 236;
 constexpr u32 KVM_CAP_MAP_MEMORY = 236;  // proposal (RFC v1): the number upstream later gave PRE_FAULT_MEMORY
 constexpr u32 KVM_CAP_GUEST_MEMFD_FLAGS = 244;
-constexpr u32 KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES = 249;  // proposal (docs/semantics/proposals.md §3)
+// Proposal: 249 in the in-place conversion series v7, 250 in v8 (which collides with another posting). The
+// number a profile answers is Profile::gmem_conversion.cap_nr; this name is v8's.
+constexpr u32 KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES = 250;
 
 // ---- limits (docs/semantics/uapi.md §4) ----
 constexpr u32 KVM_MEM_SLOTS_NUM = 32767;

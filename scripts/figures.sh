@@ -90,6 +90,19 @@ echo "\`traces/nested\` holds $ntraces traces for $nboots profiles: \`replay --b
   echo '```'
 } > "$gen/compare-example"
 
+# The gmem-inplace-conversion worked example (pin, EAGAIN with error_offset, unpin, retry): trace and replay.
+{
+  ex=traces/proposals/gmem_inplace_conversion/worked_example.trace
+  echo '```'
+  cat "$ex"
+  echo '```'
+  echo
+  echo '```'
+  echo "\$ kvmsim replay $ex"
+  "$k" --quiet replay "$ex"
+  echo '```'
+} > "$gen/gmem-pin-example"
+
 # ---- splice the blocks into the files ----
 stale=0
 for f in README.md conformance/README.md docs/*.md docs/semantics/*.md traces/FORMAT.md; do

@@ -1,6 +1,8 @@
 // GuestMemfd: one guest_memfd file (KVM_CREATE_GUEST_MEMFD, docs/semantics/guest-memfd.md). Its size
 // and flags never change; which pages are allocated is not kept (nothing the model implements
-// observes it); bindings map disjoint file ranges to memslots. Invariant: bindings never overlap.
+// observes it); bindings map disjoint file ranges to memslots; with in-place conversion
+// (docs/semantics/gmem-conversion.md §2) every page index has attributes, kept per file (the inode).
+// Invariant: bindings never overlap.
 // The ioctl-level checks (create, fallocate) are free functions so the VM and the tests share
 // them; the zaps those operations imply are computed by the Vm.
 #pragma once
@@ -8,6 +10,8 @@
 #include <map>
 #include <vector>
 
+#include "model/attributes/memory_attributes.h"
+#include "model/interval_map.h"
 #include "model/memslots/memslot.h"
 #include "model/types.h"
 #include "model/uapi.h"
@@ -24,7 +28,11 @@ struct GmemBindingRef {
 
 class GuestMemfd {
  public:
-  GuestMemfd(u64 file_id, u64 size, u64 flags) : file_id_(file_id), size_(size), flags_(flags) {}
+  // [PATCH v8 01/46] kvm_gmem_init_inode(): every index starts PRIVATE unless the file is INIT_SHARED.
+  GuestMemfd(u64 file_id, u64 size, u64 flags) : file_id_(file_id), size_(size), flags_(flags) {
+    if (!(flags & uapi::GUEST_MEMFD_FLAG_INIT_SHARED))
+      attributes_.set(0, size >> 12, uapi::KVM_MEMORY_ATTRIBUTE_PRIVATE);
+  }
 
   u64 file_id() const { return file_id_; }
   u64 size() const { return size_; }
@@ -43,11 +51,23 @@ class GuestMemfd {
   std::vector<GmemBindingRef> bindings_in(u64 offset, u64 end) const;
   std::vector<GmemBindingRef> bindings() const;
 
+  // Pages whose folio is "prepared" (6.12: uptodate): populated, or faulted in by the guest through
+  // kvm_gmem_get_pfn(). A hole punch frees them. Only KVM_GUEST_MEMFD_POPULATE (RFC) reads it.
+  bool prepared(u64 index) const { return prepared_.get(index).has_value(); }
+  void set_prepared(u64 index) { prepared_.assign(index, index + 1, true); }
+  void unprepare(u64 start_index, u64 end_index) { prepared_.erase(start_index, end_index); }
+
+  // Per-page-index attributes; only a profile with in-place conversion reads or changes them.
+  const MemoryAttributes& attributes() const { return attributes_; }
+  void set_attributes(u64 start_index, u64 end_index, u64 attrs) { attributes_.set(start_index, end_index, attrs); }
+
  private:
   u64 file_id_;
   u64 size_;
   u64 flags_;
   std::map<u64, GmemBindingRef> bindings_;  // offset -> binding
+  MemoryAttributes attributes_;             // page index -> attributes
+  IntervalMap<bool> prepared_;              // page indexes whose folio is prepared
 };
 
 // KVM_CREATE_GUEST_MEMFD argument checks (docs/semantics/guest-memfd.md §1): flags & ~supported, size <= 0 or unaligned.

@@ -265,6 +265,86 @@ HostChange HostMemory::madvise(u64 addr, u64 size, int advice) {
   return out;
 }
 
+bool HostMemory::gmem_page_private(const MappedFile& f, u64 offset) const {
+  if (f.kind != MappedFile::Kind::guest_memfd) return false;
+  if (auto it = gmem_private_.find(f.file_id); it != gmem_private_.end())
+    if (auto v = it->second.get(offset)) return *v;
+  return !(f.gmem_flags & GUEST_MEMFD_FLAG_INIT_SHARED);
+}
+
+void HostMemory::set_gmem_private(u64 file_id, u64 offset, u64 end, bool is_private) {
+  gmem_private_[file_id].assign(offset, end, is_private);
+}
+
+std::vector<HostRange> HostMemory::unmap_file_pages(u64 file_id, u64 offset, u64 len) {
+  std::vector<HostRange> out;
+  const u64 fend = offset + len < offset ? ~0ull : offset + len;
+  for (const auto& [s, r] : regions_) {
+    if (!r.file || r.file->file_id != file_id) continue;
+    const u64 rs = r.file_offset, re = r.file_offset + (r.end - r.start);
+    const u64 is = std::max(rs, offset), ie = std::min(re, fend);
+    if (is >= ie) continue;
+    HostRange h{r.start + (is - rs), r.start + (ie - rs)};
+    written_.erase(h.start, h.end);  // the PTEs; the page-cache pages (cached_) stay
+    out.push_back(h);
+  }
+  return out;
+}
+
+HostChange HostMemory::pin(u64 addr, u64 size) {
+  HostChange out;
+  if (size == 0) return out;
+  const u64 start = addr & ~(kPage - 1);
+  const u64 end = align_up(addr + size, kPage);
+  if (end <= start || !fully_mapped(start, end)) return {Ret::fail(EFAULT), {}};
+  // Every page must fault in for write before any is pinned (a VMM unwinds a partial pin).
+  for (u64 page = start; page < end; page += kPage) {
+    const HostRegion* r = region_at(page);
+    if (!(r->prot & PROT_WRITE)) return {Ret::fail(EFAULT), {}};
+    if (r->file) {
+      const u64 off = r->file_offset + (page - r->start);
+      if (off >= r->file->size || gmem_page_private(*r->file, off)) return {Ret::fail(EFAULT), {}};
+    }
+  }
+  for (u64 page = start; page < end; page += kPage) {
+    HostFault f = fault_in(page, true);
+    KVMSIM_ASSERT(f.ok(), "pin page=%llx err=%d", (unsigned long long)page, f.err);
+    for (auto& h : f.invalidated) out.invalidated.push_back(h);
+    const HostRegion& r = *region_at(page);
+    Pin& p = pins_[page];
+    if (p.count == 0 && r.file) {
+      p.file = true;
+      p.file_id = r.file->file_id;
+      p.offset = r.file_offset + (page - r.start);
+      p.in_file = true;
+    }
+    ++p.count;
+  }
+  return out;
+}
+
+Ret HostMemory::unpin(u64 addr, u64 size) {
+  if (size == 0) return Ret::ok();
+  const u64 start = addr & ~(kPage - 1);
+  const u64 end = align_up(addr + size, kPage);
+  if (end <= start) return Ret::fail(EINVAL);
+  for (u64 page = start; page < end; page += kPage)
+    if (!pins_.count(page)) return Ret::fail(EINVAL);
+  for (u64 page = start; page < end; page += kPage) {
+    auto it = pins_.find(page);
+    if (--it->second.count == 0) pins_.erase(it);
+  }
+  return Ret::ok();
+}
+
+std::optional<u64> HostMemory::first_pinned_file_page(u64 file_id, u64 offset, u64 end) const {
+  std::optional<u64> first;
+  for (const auto& [hva, p] : pins_)
+    if (p.file && p.in_file && p.file_id == file_id && p.offset >= offset && p.offset < end)
+      first = first ? std::min(*first, p.offset) : p.offset;
+  return first;
+}
+
 std::vector<HostRange> HostMemory::punch_file(u64 file_id, u64 offset, u64 len) {
   std::vector<HostRange> out;
   const u64 fend = offset + len < offset ? ~0ull : offset + len;
@@ -278,6 +358,9 @@ std::vector<HostRange> HostMemory::punch_file(u64 file_id, u64 offset, u64 len) 
     cached_.erase(h.start, h.end);
     out.push_back(h);
   }
+  const u64 fend2 = offset + len < offset ? ~0ull : offset + len;
+  for (auto& [hva, p] : pins_)
+    if (p.file && p.file_id == file_id && p.offset >= offset && p.offset < fend2) p.in_file = false;
   return out;
 }
 
@@ -348,8 +431,7 @@ HostFault HostMemory::fault_in(u64 hva, bool write) {
   if (r->file) {
     const u64 off = r->file_offset + ((hva & ~(kPage - 1)) - r->start);
     // Beyond EOF, or a guest_memfd page that is private (no INIT_SHARED): SIGBUS -> EFAULT.
-    if (off >= r->file->size ||
-        (r->file->kind == MappedFile::Kind::guest_memfd && !(r->file->gmem_flags & GUEST_MEMFD_FLAG_INIT_SHARED))) {
+    if (off >= r->file->size || gmem_page_private(*r->file, off)) {
       f.err = EFAULT;
       return f;
     }
@@ -408,9 +490,9 @@ HostChange HostMemory::touch(u64 addr, u64 size) {
     if (!(r.prot & PROT_WRITE)) return {Ret::fail(EFAULT), {}};
     if (r.file) {
       const u64 off_end = r.file_offset + (part.end - r.start);
-      if (off_end > align_up(r.file->size, kPage) ||
-          (r.file->kind == MappedFile::Kind::guest_memfd && !(r.file->gmem_flags & GUEST_MEMFD_FLAG_INIT_SHARED)))
-        return {Ret::fail(EFAULT), {}};
+      if (off_end > align_up(r.file->size, kPage)) return {Ret::fail(EFAULT), {}};
+      for (u64 off = r.file_offset + (part.start - r.start); off < off_end; off += kPage)
+        if (gmem_page_private(*r.file, off)) return {Ret::fail(EFAULT), {}};
     }
   }
   for (u64 page = start; page < end;) {

@@ -98,6 +98,20 @@ class HostMemory {
   HostChange touch(u64 addr, u64 size);
   // fallocate(PUNCH_HOLE) on a file: its pages vanish from every mapping of [offset, offset+len).
   std::vector<HostRange> punch_file(u64 file_id, u64 offset, u64 len);
+  // unmap_mapping_pages() on a file: the PTEs of [offset, offset+len) go from every mapping, the pages stay.
+  std::vector<HostRange> unmap_file_pages(u64 file_id, u64 offset, u64 len);
+  // In-place conversion (docs/semantics/gmem-conversion.md §2): guest_memfd pages of [offset, end) become
+  // private (a host fault is SIGBUS) or shared. Pages never set here follow the file's INIT_SHARED flag.
+  void set_gmem_private(u64 file_id, u64 offset, u64 end, bool is_private);
+
+  // Long-term GUP pins (pin_user_pages(FOLL_WRITE | FOLL_LONGTERM), as VFIO takes them; trace `pin`/`unpin`,
+  // docs/semantics/gmem-conversion.md §3). pin faults every page of [addr, addr+size) in for write and
+  // takes one reference on it: EFAULT (nothing pinned) if a page cannot be faulted in. unpin drops one pin
+  // of every page: EINVAL (nothing unpinned) if a page of the range holds none.
+  HostChange pin(u64 addr, u64 size);
+  Ret unpin(u64 addr, u64 size);
+  // The lowest page offset of file `file_id` in [offset, end) that is still in the file and pinned.
+  std::optional<u64> first_pinned_file_page(u64 file_id, u64 offset, u64 end) const;
 
   HostFault fault_in(u64 hva, bool write);
   // Bulk pre-fault support: the largest end <= limit such that a read fault_in() of every page
@@ -144,6 +158,8 @@ class HostMemory {
   static constexpr u64 kFaultAroundBytes = 64ull << 10;  // /sys/kernel/mm/.../fault_around_bytes default
   void fault_around(const HostRegion& r, u64 hva);
   bool is_written(u64 page) const { return written_.get(page).has_value(); }
+  // A guest_memfd page the host may not touch (private): its fault is SIGBUS.
+  bool gmem_page_private(const MappedFile& f, u64 offset) const;
 
   ThpPolicy thp_;
   bool huge_zero_page_;
@@ -157,6 +173,16 @@ class HostMemory {
   // write, kept by MADV_DONTNEED (it only drops PTEs), gone with munmap or a hole punch. Keyed by
   // hva (addresses are never reused); a file mapped twice is not seen as one.
   IntervalMap<bool> cached_;
+  // guest_memfd file id -> page offsets converted by KVM_SET_MEMORY_ATTRIBUTES2 (true: private).
+  std::map<u64, IntervalMap<bool>> gmem_private_;
+  // Pinned host pages, by the page's hva at pin time (addresses are never reused).
+  struct Pin {
+    u32 count = 0;
+    bool file = false;    // a file page (shmem/memfd/guest_memfd): its identity is (file_id, offset)
+    u64 file_id = 0, offset = 0;
+    bool in_file = true;  // a hole punch takes the page out of the file; the pin keeps the page alive
+  };
+  std::map<u64, Pin> pins_;
 };
 
 }  // namespace kvmsim::model

@@ -25,7 +25,7 @@ void check_invariants(const Mmu& mmu) {
       KVMSIM_ASSERT_CTX(end <= slot->end_gfn(), where() + ": crosses the end of slot " + std::to_string(slot->id) +
                                                     " (end gfn " + hex(slot->end_gfn()) + ")");
       const u64 attrs = ctx.attributes.get(gfn);
-      const bool priv = ctx.has_private_mem && (attrs & KVM_MEMORY_ATTRIBUTE_PRIVATE);
+      const bool priv = mmu.is_private_gfn(gfn);
       KVMSIM_ASSERT_CTX(a.is_private == priv, where() + ": private bit " + std::to_string(a.is_private) +
                                                   " but attributes " + hex(attrs));
       KVMSIM_ASSERT_CTX(!a.is_private || slot->gmem, where() + ": private leaf in non-guest_memfd slot " +

@@ -104,6 +104,7 @@ FaultResult Mmu::page_fault(const PageFault& f) {
   if (gmem_backed) {
     // kvm_mmu_faultin_pfn_gmem: no guest_memfd on the slot, or its file is gone -> EFAULT exit.
     if (!slot->gmem || !slot->gmem->file_open) return memory_fault(f);
+    if (f.is_private && gmem_faultin_) gmem_faultin_(*slot, gfn);
     // The folio is allocated (zeroed) on first use; guest_memfd pages are always writable.
     attrs.writable = true;
   } else {

@@ -22,7 +22,9 @@ void Mmu::disable_nx_huge_pages() {
 }
 
 bool Mmu::is_private_gfn(u64 gfn) const {
-  return ctx_.has_private_mem && (ctx_.attributes.get(gfn) & KVM_MEMORY_ATTRIBUTE_PRIVATE);
+  if (!ctx_.has_private_mem) return false;
+  if (gmem_is_private_) return gmem_is_private_(gfn);
+  return ctx_.attributes.get(gfn) & KVM_MEMORY_ATTRIBUTE_PRIVATE;
 }
 
 bool Mmu::manual_protect_initially_set() const {

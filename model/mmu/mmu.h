@@ -152,12 +152,18 @@ class Mmu {
     kernel_bug_.clear();
     return s;
   }
+  // Where PRIVATE comes from when guest_memfd owns it (in-place conversion, kvm_gmem_is_private):
+  // the VM installs a lookup; without one the VM-wide attributes decide (kvm_vm_mem_is_private).
+  // The gfn's PRIVATE attribute as a fault sees it (kvm_mem_is_private): false on VMs without private memory.
+  bool is_private_gfn(u64 gfn) const;
+  void set_gmem_is_private(std::function<bool(u64 gfn)> f) { gmem_is_private_ = std::move(f); }
+  // Told of every private fault that reaches the guest_memfd (kvm_gmem_get_pfn(), which prepares the folio).
+  void set_gmem_faultin(std::function<void(const Memslot& slot, u64 gfn)> f) { gmem_faultin_ = std::move(f); }
 
  private:
   // private-fd v5 (kvm_mmu_fault.cpp): the shared-fault path of a KVM_MEM_PRIVATE slot, patch 09/13.
   std::optional<FaultResult> private_fd_faultin(const Memslot& slot, u64 gfn, const PageFault& f);
   bool inject(FaultSite s) { return faults_ && faults_->should_fail(s); }
-  bool is_private_gfn(u64 gfn) const;
   bool manual_protect_initially_set() const;
   // Legacy MMU PTE prefetch after a 4K fault at gfn (pte_prefetch.cpp).
   void direct_pte_prefetch(u64 gfn);
@@ -167,6 +173,8 @@ class Mmu {
   std::vector<std::unique_ptr<PageTable>> roots_;  // one TDP root per address space
   bool nx_disabled_ = false;
   FaultInjector* faults_ = nullptr;
+  std::function<bool(u64 gfn)> gmem_is_private_;
+  std::function<void(const Memslot& slot, u64 gfn)> gmem_faultin_;
   HostNotifier host_notifier_;
   std::vector<MmuEvent> events_;
   std::string kernel_bug_;

@@ -632,6 +632,69 @@ Profile private_fd_v5() {
   return p;
 }
 
+// The guest_memfd in-place conversion series ("guest_memfd: In-place conversion support", Ackerley Tng et
+// al.) as posted in v8, the newest revision whose patches we could read in full
+// (docs/semantics/gmem-conversion.md). Its base is kvm-x86/next of June 2026; kvmsim takes linux-7.3-swprot
+// as that base (an approximation: nothing between them touches the rules modelled here). v8's default
+// configuration: gmem_in_place_conversion on, CONFIG_KVM_VM_MEMORY_ATTRIBUTES off.
+Profile gmem_inplace_conversion() {
+  Profile p = linux_7_3_swprot();
+  p.name = "gmem-inplace-conversion";
+  p.oracle_kernel.clear();  // not in any kernel we can boot
+  p.description = "guest_memfd in-place conversion v8 on linux-7.3-swprot: KVM_SET_MEMORY_ATTRIBUTES2 on guest_memfd";
+  p.source = "[PATCH v8 00/46] guest_memfd: In-place conversion support, 2026-06-18, "
+             "<20260618-gmem-inplace-conversion-v8-0-9d2959357853@google.com>";
+  p.gmem_conversion.enabled = true;
+  // [PATCH v8 17/46] (kvm.h): 250; v7 used 249. kvm_vm_ioctl_check_extension_generic(): PRIVATE when in-place
+  // conversion is on and kvm_supports_private_mem() (!kvm, or a VM with private memory), else 0.
+  p.gmem_conversion.cap_nr = 250;
+  p.caps[250] = CapAnswer{KVM_MEMORY_ATTRIBUTE_PRIVATE, 0, KVM_MEMORY_ATTRIBUTE_PRIVATE};
+  // [PATCH v8 05/46]: CONFIG_KVM_VM_MEMORY_ATTRIBUTES is no longer selected by SW_PROTECTED (default n), so the
+  // VM ioctl KVM_SET_MEMORY_ATTRIBUTES is not built (ENOTTY) and KVM_CAP_MEMORY_ATTRIBUTES answers 0.
+  p.caps.erase(KVM_CAP_MEMORY_ATTRIBUTES);
+  p.has_memory_attributes = false;
+  // [PATCH v8 25/46] kvm_arch_supports_gmem_init_shared(): INIT_SHARED for private VMs too.
+  p.caps[KVM_CAP_GUEST_MEMFD_FLAGS] = same(GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED);
+  p.gmem_flags_private_vm = GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED;
+  return p;
+}
+
+// RFC v5 of the same series ([PATCH RFC v5 22/..] "Apply content modes while setting memory attributes",
+// <20260428-gmem-inplace-conversion-v5-22-d8608ccfca22@google.com>): `flags` carries a content mode. Dropped
+// from the v8 base. Everything else is taken from the v8 profile; the per-VM-type table is RFC v5's
+// kvm_arch_gmem_supported_content_modes(kvm, to_private). kvmsim has only DEFAULT and SW_PROTECTED VMs, so
+// the SNP/TDX rows are data the model never reaches (their PRESERVE is allowed only before launch).
+Profile gmem_inplace_conversion_content_modes() {
+  Profile p = gmem_inplace_conversion();
+  p.name = "gmem-inplace-conversion-content-modes";
+  p.description = "gmem-inplace-conversion with RFC v5's content modes (ZERO/PRESERVE flags)";
+  p.source = "[PATCH RFC v5 22/..] KVM: guest_memfd: content modes, 2026-04-28, "
+             "<20260428-gmem-inplace-conversion-v5-22-d8608ccfca22@google.com>";
+  p.gmem_conversion.mode_flags = KVM_SET_MEMORY_ATTRIBUTES2_ZERO | KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE;
+  const u64 both = KVM_SET_MEMORY_ATTRIBUTES2_ZERO | KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE;
+  p.gmem_conversion.modes = {
+      {KVM_X86_SW_PROTECTED_VM, ContentModes{both, both}},
+      {KVM_X86_SNP_VM, ContentModes{KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE, KVM_SET_MEMORY_ATTRIBUTES2_ZERO}},
+      {KVM_X86_TDX_VM, ContentModes{KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE, KVM_SET_MEMORY_ATTRIBUTES2_ZERO}},
+  };
+  return p;
+}
+
+// "[PATCH 0/4] KVM: guest_memfd: add KVM_GUEST_MEMFD_POPULATE ioctl" (Nikita Kalyazin, 2024-10-24) on the
+// 6.12-rc base it was posted against (base-commit c8d430db8eec): linux-6.12-swprot, whose guest_memfd, per-VM
+// attributes and SW_PROTECTED VMs are that base's (docs/semantics/gmem-populate.md).
+Profile gmem_populate_rfc() {
+  Profile p = linux_6_12_swprot();
+  p.name = "gmem-populate-rfc";
+  p.oracle_kernel.clear();
+  p.description = "KVM_GUEST_MEMFD_POPULATE RFC (2024-10) on linux-6.12-swprot, callable from another process";
+  p.source = "[PATCH 0/4] KVM: guest_memfd: add KVM_GUEST_MEMFD_POPULATE ioctl, 2024-10-24, "
+             "<20241024095429.54052-1-kalyazin@amazon.com>";
+  p.has_gmem_populate = true;
+  p.gmem_populate_other_mm = true;  // [PATCH 3/4] "KVM: allow KVM_GUEST_MEMFD_POPULATE in another mm"
+  return p;
+}
+
 }  // namespace
 
 const std::vector<Profile>& builtin_profiles() {
@@ -640,7 +703,9 @@ const std::vector<Profile>& builtin_profiles() {
                                                 linux_7_3_no_eager_split(), linux_6_18(), linux_6_18_pvm(),
                                                 linux_6_18_nx(), linux_6_1(), linux_6_12(), linux_6_12_swprot(),
                                                 linux_6_12_nx(), linux_6_12_shadow(), linux_6_12_no_eager_split(),
-                                                linux_6_18_la57(), rfc_map_memory_v1(), private_fd_v5()};
+                                                linux_6_18_la57(), rfc_map_memory_v1(), private_fd_v5(),
+                                                gmem_inplace_conversion(), gmem_inplace_conversion_content_modes(),
+                                                gmem_populate_rfc()};
   return profiles;
 }
 

@@ -33,9 +33,28 @@ const char* shmem_thp_policy_name(ShmemThpPolicy p);
 std::optional<ThpPolicy> thp_policy_named(std::string_view name);
 std::optional<ShmemThpPolicy> shmem_thp_policy_named(std::string_view name);
 
+// Content modes of KVM_SET_MEMORY_ATTRIBUTES2 (RFC v5 of the in-place conversion series,
+// docs/semantics/gmem-conversion.md §4): which flag bits a VM type honours, per direction.
+struct ContentModes {
+  u64 to_private = 0;  // KVM_SET_MEMORY_ATTRIBUTES2_{ZERO,PRESERVE} bits accepted when converting to private
+  u64 to_shared = 0;   // ... when converting to shared
+};
+
+// guest_memfd in-place conversion: the proposal's numbers moved between revisions, so they are data
+// (docs/semantics/gmem-conversion.md). `enabled` is the series' gmem_in_place_conversion module
+// parameter: the guest_memfd answers KVM_SET_MEMORY_ATTRIBUTES2 and owns the PRIVATE attribute.
+struct GmemConversion {
+  bool enabled = false;
+  u32 cap_nr = 0;          // KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES (249 in v7, 250 in v8)
+  u64 mode_flags = 0;      // flag bits the ioctl knows (0: flags must be 0, v8)
+  std::map<u64, ContentModes> modes;  // VM type -> supported content modes (absent: none)
+};
+
 struct Profile {
   std::string name;
   std::string description;
+  // For a proposal: the posting its rules follow (series, revision, date, Message-ID); "" for kernels.
+  std::string source;
   // The nested oracle's kernel flavour that boots as this profile (scripts/nested/run.sh --flavour), ""
   // when no real kernel runs it; the module parameters come from the fields below.
   std::string oracle_kernel;
@@ -56,11 +75,15 @@ struct Profile {
   bool has_pre_fault = true;          // KVM_PRE_FAULT_MEMORY exists (else EINVAL, unknown vCPU ioctl)
   // The has_* switches and vm_types say what `caps` says in another form (the model reads them on hot
   // paths); model/test/profile_test.cpp checks every built-in profile keeps the two in agreement.
-  bool has_attributes2 = false;       // proposed guest_memfd KVM_SET_MEMORY_ATTRIBUTES2
   bool has_map_memory = false;        // proposed KVM_MAP_MEMORY, RFC v1 (else EINVAL, unknown vCPU ioctl)
   // Proposed KVM_MEM_PRIVATE memslots with a private fd (v5, 2022): KVM_SET_USER_MEMORY_REGION accepts
   // flag bit 2 and reads struct kvm_userspace_memory_region_ext; memfd_create accepts MFD_INACCESSIBLE.
   bool has_private_fd_memslot = false;
+  GmemConversion gmem_conversion;     // proposed guest_memfd KVM_SET_MEMORY_ATTRIBUTES2 (else ENOTTY)
+  // Proposed VM ioctl KVM_GUEST_MEMFD_POPULATE (Firecracker RFC, 2024-10; else ENOTTY), and its patch 3 letting
+  // a process other than the VM's creator call it (upstream: every VM ioctl from another mm is EIO).
+  bool has_gmem_populate = false;
+  bool gmem_populate_other_mm = false;
 
   // ---- memslots ----
   u32 nr_address_spaces = 2;     // as_id must be below this (1 when the host has no SMM)

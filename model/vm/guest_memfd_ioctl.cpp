@@ -25,6 +25,7 @@ Ret Vm::gmem_fallocate(u64 file_id, int mode, u64 offset, u64 len) {
   bool punched = false;
   Ret r = it->second.fallocate(mode, offset, len, &punched);
   if (!r.is_ok() || !punched) return r;
+  it->second.unprepare(offset >> 12, (offset + len) >> 12);  // the punched folios are freed
   // kvm_gmem_invalidate_begin: zap the gfns of every binding intersecting the punched range.
   const u64 end = offset + len;
   for (const GmemBindingRef& b : it->second.bindings_in(offset, end)) {

@@ -43,6 +43,8 @@ class Kvm : public KvmApi {
   Ret mprotect(u64 addr, u64 size, int prot) override;
   Ret touch(u64 addr, u64 size) override;
   Ret memfd_create(u64 size, u64 flags) override;
+  std::optional<Ret> pin(u64 addr, u64 size) override;
+  std::optional<Ret> unpin(u64 addr, u64 size) override;
 
   int kvm_fd() const override { return kvm_fd_; }
   Ret ioctl_create_vm(int fd, u64 type) override;
@@ -55,6 +57,8 @@ class Kvm : public KvmApi {
   Ret ioctl_set_memory_attributes(int fd, const uapi::kvm_memory_attributes& a) override;
   Ret ioctl_pre_fault_memory(int fd, uapi::kvm_pre_fault_memory& inout) override;
   Ret ioctl_map_memory(int fd, uapi::kvm_memory_mapping& inout) override;
+  Ret ioctl_set_memory_attributes2(int fd, uapi::kvm_memory_attributes2& inout, bool* written_back) override;
+  Ret ioctl_guest_memfd_populate(int fd, const uapi::kvm_guest_memfd_populate& p, u32 process) override;
   // A bug of a modelled proposal that the last call reached ("kernel-bug: ..."), like a splat.
   Diagnostic take_diagnostic() override {
     Diagnostic d{std::move(kernel_bug_), false};

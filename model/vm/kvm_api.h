@@ -46,6 +46,17 @@ class KvmApi {
   virtual Ret touch(u64 addr, u64 size) = 0;
   // A plain memfd of `size` bytes (not a guest_memfd), memfd_create(2) `flags` (MFD_*); ret = fd.
   virtual Ret memfd_create(u64 size, u64 flags) = 0;
+  // Long-term GUP pins of [addr, addr+size) (traces/FORMAT.md `pin`/`unpin`; VFIO takes them through a
+  // device). std::nullopt: this backend cannot take one (its diagnostic may say why); the statement is
+  // then unobservable, never a pass.
+  virtual std::optional<Ret> pin(u64 addr, u64 size) {
+    (void)addr, (void)size;
+    return std::nullopt;
+  }
+  virtual std::optional<Ret> unpin(u64 addr, u64 size) {
+    (void)addr, (void)size;
+    return std::nullopt;
+  }
 
   // ---- /dev/kvm, VM and vCPU ioctls ----
   virtual int kvm_fd() const = 0;
@@ -63,6 +74,12 @@ class KvmApi {
   virtual Ret ioctl_create_guest_memfd(int fd, const uapi::kvm_create_guest_memfd& g) = 0;
   virtual Ret ioctl_set_memory_attributes(int fd, const uapi::kvm_memory_attributes& a) = 0;
   virtual Ret ioctl_pre_fault_memory(int fd, uapi::kvm_pre_fault_memory& inout) = 0;
+  // Proposed guest_memfd KVM_SET_MEMORY_ATTRIBUTES2 (in-place conversion series); *written_back says
+  // whether the kernel copied the struct (error_offset) back, which it does only on late errors.
+  virtual Ret ioctl_set_memory_attributes2(int fd, uapi::kvm_memory_attributes2& inout, bool* written_back) = 0;
+  // Proposed VM ioctl KVM_GUEST_MEMFD_POPULATE (RFC 2024-10), issued by process `process` (1: the VMM that
+  // created the VM; another number: a second process holding the VM fd, traces/FORMAT.md `process=`).
+  virtual Ret ioctl_guest_memfd_populate(int fd, const uapi::kvm_guest_memfd_populate& p, u32 process) = 0;
   // Proposed KVM_MAP_MEMORY (RFC v1); written back on every return.
   virtual Ret ioctl_map_memory(int fd, uapi::kvm_memory_mapping& inout) = 0;
   // bitmap is resized to ceil(npages/64) words of the slot and filled on success.

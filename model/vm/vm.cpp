@@ -21,7 +21,15 @@ Vm::Vm(const Profile& profile, HostMemory& host, u64 type, PageTableImpl pt_impl
       slots_(nr_as_),
       mmu_(MmuContext{profile_, host_, slots_, attributes_, has_private_mem_, pre_fault_allowed_, ever_had_memslot_,
                       manual_protect_},
-           nr_as_, pt_impl) {}
+           nr_as_, pt_impl) {
+  // In-place conversion: PRIVATE comes from the guest_memfd (kvm_init_memory_attributes's static call).
+  if (profile_.gmem_conversion.enabled) mmu_.set_gmem_is_private([this](u64 gfn) { return gmem_is_private(gfn); });
+  // Only the populate RFC observes which folios are prepared (its EEXIST).
+  if (profile_.has_gmem_populate)
+    mmu_.set_gmem_faultin([this](const Memslot& s, u64 gfn) {
+      gmem_.at(s.gmem->file_id).set_prepared((gfn - s.base_gfn) + (s.gmem->offset >> 12));
+    });
+}
 
 void Vm::set_fault_injector(FaultInjector* f) {
   faults_ = f;

@@ -87,9 +87,19 @@ class Vm {
   Ret gmem_fallocate(u64 file_id, int mode, u64 offset, u64 len);
   void gmem_release(u64 file_id);  // last reference of the file dropped
   Ret set_memory_attributes(const uapi::kvm_memory_attributes& a);
+  // The proposed guest_memfd KVM_SET_MEMORY_ATTRIBUTES2 (gmem_set_attributes.cpp). *written_back says
+  // whether `a` (error_offset) was copied back; the host mappings it unmapped are appended to
+  // *host_invalidated for the caller to forward as MMU-notifier invalidations.
+  Ret gmem_set_attributes(u64 file_id, uapi::kvm_memory_attributes2& a, bool* written_back,
+                          std::vector<HostRange>* host_invalidated);
   Ret get_dirty_log(u32 slot, std::vector<u64>& bitmap);
   Ret clear_dirty_log(u32 slot, u64 first_page, u32 num_pages, const std::vector<u64>& bitmap);
   Ret pre_fault_memory(u32 vcpu_id, uapi::kvm_pre_fault_memory& range);
+  // The proposed KVM_GUEST_MEMFD_POPULATE (RFC 2024-10, gmem_populate.cpp): the ioctl's return value (pages
+  // populated) or errno. Host reads of `from` it faulted in are appended to *host_invalidated; `kernel_bug`
+  // receives the diagnostic of the posted code's missing lock.
+  Ret gmem_populate(const uapi::kvm_guest_memfd_populate& p, std::vector<HostRange>* host_invalidated,
+                    std::string* kernel_bug);
   // The proposed KVM_MAP_MEMORY (RFC v1, map_memory.cpp). `kernel_bug` receives the diagnostic
   // when the call reaches a bug of the posted code.
   Ret map_memory(u32 vcpu_id, uapi::kvm_memory_mapping& m, std::string* kernel_bug);
@@ -113,6 +123,8 @@ class Vm {
 
   // kvm_arch_flush_shadow_memslot: the quirk decides between zapping the slot and everything.
   void invalidate_slot(const Memslot& old);
+  // kvm_gmem_is_private(): the PRIVATE attribute of the guest_memfd page behind gfn (in-place conversion).
+  bool gmem_is_private(u64 gfn) const;
 
   const Profile& profile_;
   HostMemory& host_;

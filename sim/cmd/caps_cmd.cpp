@@ -16,6 +16,7 @@ namespace {
 // profile's uAPI surface says which name it answers to.
 std::string cap_name(u32 nr, const model::Profile& p) {
   if (nr == uapi::KVM_CAP_MAP_MEMORY && p.has_map_memory) return "KVM_CAP_MAP_MEMORY";
+  if (p.gmem_conversion.enabled && nr == p.gmem_conversion.cap_nr) return "KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES";
   for (const auto& c : trace::constants())
     if (std::string_view(c.name).starts_with("KVM_CAP_") && c.value == nr) return c.name;
   return "cap " + std::to_string(nr);
@@ -64,7 +65,9 @@ int run_profiles_json(std::ostream& out) {
   for (const auto& p : model::builtin_profiles()) {
     out << (first ? "" : ", ") << "{\"name\": " << json_quote(p.name) << ", \"description\": " << json_quote(p.description)
         << ", \"thp\": " << json_quote(model::thp_policy_name(p.thp))
-        << ", \"shmem_thp\": " << json_quote(model::shmem_thp_policy_name(p.shmem_thp)) << "}";
+        << ", \"shmem_thp\": " << json_quote(model::shmem_thp_policy_name(p.shmem_thp))
+    if (!p.source.empty()) out << ", \"source\": " << json_quote(p.source);
+    out << "}";
     first = false;
   }
   out << "]}\n";
@@ -72,7 +75,11 @@ int run_profiles_json(std::ostream& out) {
 }
 
 int run_profiles(std::ostream& out) {
-  for (const auto& p : model::builtin_profiles()) out << p.name << "\t" << p.description << "\n";
+  for (const auto& p : model::builtin_profiles()) {
+    out << p.name << "\t" << p.description;
+    if (!p.source.empty()) out << " [source: " << p.source << "]";
+    out << "\n";
+  }
   return kExitOk;
 }
 

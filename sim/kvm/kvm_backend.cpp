@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -263,6 +264,38 @@ Ret KvmBackend::ioctl_pre_fault_memory(int fd, kvm_pre_fault_memory& inout) {
 Ret KvmBackend::ioctl_map_memory(int fd, kvm_memory_mapping& inout) {
   return sys(::ioctl(fd, KVM_MAP_MEMORY, &inout));
 }
+
+// Not in any kernel we run: guest_memfd has no ioctl op (ENOTTY). A kernel with the series copies the
+// struct back only on the errors __kvm_gmem_set_attributes() reports (EAGAIN, ENOMEM, EOPNOTSUPP).
+Ret KvmBackend::ioctl_set_memory_attributes2(int fd, kvm_memory_attributes2& inout, bool* written_back) {
+  Ret r = sys(::ioctl(fd, KVM_SET_MEMORY_ATTRIBUTES2, &inout));
+  *written_back = !r.is_ok() && (r.err == EAGAIN || r.err == ENOMEM || r.err == EOPNOTSUPP);
+  return r;
+}
+
+// Never merged: a real kernel answers ENOTTY from the VMM. From a second process (a forked child holding the
+// same VM fd, as the RFC's Firecracker use has it) upstream's kvm_vm_ioctl() answers EIO first.
+Ret KvmBackend::ioctl_guest_memfd_populate(int fd, const kvm_guest_memfd_populate& p, u32 process) {
+  if (process == 1) return sys(::ioctl(fd, KVM_GUEST_MEMFD_POPULATE, &p));
+  const pid_t child = ::fork();
+  if (child < 0) return Ret::fail(errno);
+  if (child == 0) {
+    kvm_guest_memfd_populate copy = p;
+    const int r = ::ioctl(fd, KVM_GUEST_MEMFD_POPULATE, &copy);
+    ::_exit(r < 0 ? (errno & 0xff) : 0);
+  }
+  int status = 0;
+  if (::waitpid(child, &status, 0) < 0 || !WIFEXITED(status)) return Ret::fail(ECHILD);
+  return WEXITSTATUS(status) ? Ret::fail(WEXITSTATUS(status)) : Ret::ok();
+}
+
+// A long-term pin (FOLL_LONGTERM) is taken by drivers: VFIO needs an assigned device, io_uring's fixed buffers
+// refuse guest_memfd mappings, CONFIG_GUP_TEST's debugfs file is not in distribution kernels. None is driven here.
+std::optional<Ret> KvmBackend::pin(u64, u64) {
+  diag_ = "pin/unpin: a long-term GUP pin needs a device (VFIO) or a debug kernel (CONFIG_GUP_TEST); not taken here";
+  return std::nullopt;
+}
+std::optional<Ret> KvmBackend::unpin(u64 addr, u64 size) { return pin(addr, size); }
 
 Ret KvmBackend::ioctl_get_dirty_log(int fd, u32 slot, std::vector<u64>& bitmap) {
   u64 npages = 0;

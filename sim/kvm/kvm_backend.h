@@ -65,6 +65,10 @@ class KvmBackend final : public KvmApi {
   Ret ioctl_set_memory_attributes(int fd, const uapi::kvm_memory_attributes& a) override;
   Ret ioctl_pre_fault_memory(int fd, uapi::kvm_pre_fault_memory& inout) override;
   Ret ioctl_map_memory(int fd, uapi::kvm_memory_mapping& inout) override;
+  Ret ioctl_set_memory_attributes2(int fd, uapi::kvm_memory_attributes2& inout, bool* written_back) override;
+  Ret ioctl_guest_memfd_populate(int fd, const uapi::kvm_guest_memfd_populate& p, u32 process) override;
+  std::optional<Ret> pin(u64 addr, u64 size) override;
+  std::optional<Ret> unpin(u64 addr, u64 size) override;
   Ret ioctl_get_dirty_log(int fd, u32 slot, std::vector<u64>& bitmap) override;
   Ret ioctl_clear_dirty_log(int fd, u32 slot, u64 first_page, u32 num_pages,
                             const std::vector<u64>& bitmap) override;

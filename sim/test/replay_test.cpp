@@ -66,6 +66,11 @@ class FakeKvm : public KvmApi {
   }
   Ret ioctl_set_memory_attributes(int, const uapi::kvm_memory_attributes&) override { return Ret::ok(); }
   Ret ioctl_map_memory(int, uapi::kvm_memory_mapping&) override { return Ret::fail(22); }
+  Ret ioctl_guest_memfd_populate(int, const uapi::kvm_guest_memfd_populate&, u32) override { return Ret::fail(25); }
+  Ret ioctl_set_memory_attributes2(int, uapi::kvm_memory_attributes2&, bool* written_back) override {
+    *written_back = false;
+    return Ret::fail(25);
+  }
   // Maps at most 2M per call; nothing above 16G.
   Ret ioctl_pre_fault_memory(int, uapi::kvm_pre_fault_memory& p) override {
     if (p.gpa >= (16ull << 30)) return Ret::fail(2);

@@ -36,6 +36,8 @@ const std::vector<Constant> kConstants = {
     // KVM_MAP_MEMORY flags (proposal, RFC v1)
     C(KVM_MEMORY_MAPPING_FLAG_WRITE), C(KVM_MEMORY_MAPPING_FLAG_EXEC), C(KVM_MEMORY_MAPPING_FLAG_USER),
     C(KVM_MEMORY_MAPPING_FLAG_PRIVATE),
+    // KVM_SET_MEMORY_ATTRIBUTES2 content modes (proposal, RFC v5 of the in-place conversion series)
+    C(KVM_SET_MEMORY_ATTRIBUTES2_ZERO), C(KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE),
     // limits
     C(KVM_MEM_SLOTS_NUM), C(KVM_INTERNAL_MEM_SLOTS), C(KVM_USER_MEM_SLOTS), C(KVM_MEM_MAX_NR_PAGES),
     C(KVM_MAX_NR_ADDRESS_SPACES), C(KVM_API_VERSION),
@@ -117,8 +119,9 @@ const Constant kUpstreamCaps[] = {
     {"KVM_CAP_PPC_COMPAT_CAPS", 250}, {"KVM_CAP_ARM_PMU_V3_STRICT", 251}
 };
 
-// kvmsim's proposed uAPI (docs/semantics/proposals.md §3). Its number 249 is KVM_CAP_S390_HPAGE_2G in Linux 7.3's
-// kvm.h; it comes after the upstream names so a printed 249 reads as upstream's.
+// kvmsim's proposed uAPI (docs/semantics/gmem-conversion.md §1). Its number 250 (v8 of the in-place conversion
+// series) is KVM_CAP_PPC_COMPAT_CAPS in Linux 7.3's kvm.h; it comes after the upstream names so a printed 250
+// reads as upstream's.
 const Constant kProposalCaps[] = {
     {"KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES", static_cast<u64>(u::KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES)},
     {"KVM_CAP_MAP_MEMORY", static_cast<u64>(u::KVM_CAP_MAP_MEMORY)},  // RFC v1; upstream's 236 is PRE_FAULT_MEMORY

@@ -49,6 +49,9 @@ std::vector<StatementSpec> build() {
   add({"mprotect", Op::mprotect, false, {PE("addr"), PE("size"), PE("prot")}});
   add({"touch", Op::touch, false, {PE("addr"), PE("size")}});
   add({"memfd_create", Op::memfd_create, false, {PE("size")}, {E("flags")}, B, kHandleMemfd});
+  // [ext] long-term GUP pins, as VFIO takes them (docs/semantics/gmem-conversion.md §3).
+  add({"pin", Op::pin, false, {PE("addr"), PE("size")}});
+  add({"unpin", Op::unpin, false, {PE("addr"), PE("size")}});
 
   // ---- KVM objects and ioctls ----
   add({"KVM_CREATE_VM", Op::create_vm, false, {PE("type")}, {}, B, kHandleVm});
@@ -83,6 +86,21 @@ std::vector<StatementSpec> build() {
        {PH("vm", kVmLike),
         PS(kvm_memory_attributes, SE(kvm_memory_attributes, address), SE(kvm_memory_attributes, size),
            SE(kvm_memory_attributes, attributes), SE(kvm_memory_attributes, flags))}});
+  // Proposal: the guest_memfd ioctl of the in-place conversion series (docs/semantics/gmem-conversion.md);
+  // answers ENOTTY unless the profile has it. The struct is copied back only on late errors (error_offset).
+  add({"KVM_SET_MEMORY_ATTRIBUTES2", Op::set_memory_attributes2, false,
+       {PH("gmem", kHandleFd),
+        PS(kvm_memory_attributes2, SE(kvm_memory_attributes2, offset), SE(kvm_memory_attributes2, size),
+           SE(kvm_memory_attributes2, attributes), SE(kvm_memory_attributes2, flags),
+           SL(kvm_memory_attributes2, reserved))},
+       {}, Binding::forbidden, 0, ResultKind::integer, {SE(kvm_memory_attributes2, error_offset)}});
+  // Proposal: the Firecracker RFC's VM ioctl (docs/semantics/gmem-populate.md); `process=N` issues it from
+  // another process holding the VM fd (1, the default, is the VMM that created the VM).
+  add({"KVM_GUEST_MEMFD_POPULATE", Op::guest_memfd_populate, false,
+       {PH("vm", kVmLike),
+        PS(kvm_guest_memfd_populate, SE(kvm_guest_memfd_populate, gpa), SE(kvm_guest_memfd_populate, size),
+           SE(kvm_guest_memfd_populate, from), SE(kvm_guest_memfd_populate, flags))},
+       {E("process")}});
   add({"KVM_PRE_FAULT_MEMORY", Op::pre_fault_memory, false,
        {PH("vcpu", kHandleVcpu),
         PS(kvm_pre_fault_memory, SE(kvm_pre_fault_memory, gpa), SE(kvm_pre_fault_memory, size),

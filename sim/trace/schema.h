@@ -71,9 +71,10 @@ enum class ResultKind { none, integer, access };
 
 // Replay dispatch.
 enum class Op {
-  mmap, munmap, madvise, mprotect, touch, memfd_create,
+  mmap, munmap, madvise, mprotect, touch, memfd_create, pin, unpin,
   create_vm, create_vcpu, create_guest_memfd, check_extension, set_user_memory_region,
-  set_user_memory_region2, set_memory_attributes, pre_fault_memory, map_memory, get_dirty_log, clear_dirty_log,
+  set_user_memory_region2, set_memory_attributes, set_memory_attributes2, guest_memfd_populate, pre_fault_memory, map_memory,
+  get_dirty_log, clear_dirty_log,
   enable_cap, fallocate, ftruncate, read, write, pread, close, access,
   expect_stats, expect_mapping, inject, raw_ioctl,
 };
