@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 
 #include "model/core_assert.h"
 #include "model/uapi.h"
@@ -171,6 +172,9 @@ HostChange HostMemory::munmap(u64 addr, u64 size) {
     c = (c->first >= addr && c->first + kChunk <= end) ? chunks_.erase(c) : std::next(c);
   written_.erase(addr, end);
   cached_.erase(addr, end);
+  // Anonymous pages (and CoW copies) die with their last mapping; file pages stay in the file.
+  contents_.zero(PageContents::kAnon, addr, end);
+  cow_.erase(addr, end);
   return out;
 }
 
@@ -230,6 +234,12 @@ HostChange HostMemory::madvise(u64 addr, u64 size, int advice) {
         else split_chunk(c, out.invalidated);           // part of a huge chunk: split to 4K
       }
       written_.erase(s, e);
+      // zap_page_range: private pages are freed, the next touch reads the zero page; shared
+      // (shmem, memfd, guest_memfd) pages stay in the page cache with their data.
+      if (!r.shared) {
+        contents_.zero(PageContents::kAnon, s, e);
+        cow_.erase(s, e);
+      }
       out.invalidated.push_back(HostRange{s, e});
     }
   } else {
@@ -258,6 +268,7 @@ std::vector<HostRange> HostMemory::punch_file(u64 file_id, u64 offset, u64 len) 
     cached_.erase(h.start, h.end);
     out.push_back(h);
   }
+  contents_.zero(file_id, offset, fend);  // shmem_undo_range / kvm_gmem_punch_hole: the folios go
   return out;
 }
 
@@ -326,10 +337,8 @@ HostFault HostMemory::fault_in(u64 hva, bool write) {
     return f;
   }
   if (r->file) {
-    const u64 off = r->file_offset + ((hva & ~(kPage - 1)) - r->start);
-    // Beyond EOF, or a guest_memfd page that is private (no INIT_SHARED): SIGBUS -> EFAULT.
-    if (off >= r->file->size ||
-        (r->file->kind == MappedFile::Kind::guest_memfd && !(r->file->gmem_flags & GUEST_MEMFD_FLAG_INIT_SHARED))) {
+    // Beyond EOF, or a guest_memfd page the host may not map: SIGBUS -> EFAULT.
+    if (sigbus_at(*r, hva)) {
       f.err = EFAULT;
       return f;
     }
@@ -382,17 +391,8 @@ HostChange HostMemory::touch(u64 addr, u64 size) {
   if (size == 0) return out;
   const u64 start = addr & ~(kPage - 1);
   const u64 end = align_up(addr + size, kPage);
-  if (end <= start || !fully_mapped(start, end)) return {Ret::fail(EFAULT), {}};
-  for (const auto& part : mapped_parts(start, end)) {
-    const HostRegion& r = *region_at(part.start);
-    if (!(r.prot & PROT_WRITE)) return {Ret::fail(EFAULT), {}};
-    if (r.file) {
-      const u64 off_end = r.file_offset + (part.end - r.start);
-      if (off_end > align_up(r.file->size, kPage) ||
-          (r.file->kind == MappedFile::Kind::guest_memfd && !(r.file->gmem_flags & GUEST_MEMFD_FLAG_INIT_SHARED)))
-        return {Ret::fail(EFAULT), {}};
-    }
-  }
+  if (end <= start) return {Ret::fail(EFAULT), {}};
+  if (Ret r = check_user_access(start, end, true); !r.is_ok()) return {r, {}};
   for (u64 page = start; page < end;) {
     HostFault f = fault_in(page, true);
     KVMSIM_ASSERT(f.ok(), "touch page=%llx err=%d", (unsigned long long)page, f.err);
@@ -401,7 +401,95 @@ HostChange HostMemory::touch(u64 addr, u64 size) {
     const u64 step = level_size(f.level);
     page = (page & ~(step - 1)) + step;
   }
+  // The VMM's write keeps what it writes over (an atomic OR of 0), but it is a write: a
+  // MAP_PRIVATE file page becomes the process's own copy.
+  for (u64 page = start; page < end; page += kPage)
+    if (const HostRegion* r = region_at(page); r && r->file && !r->shared) locate(page, true);
   return out;
+}
+
+void HostMemory::set_file_size(u64 file_id, u64 size) {
+  for (auto& [s, r] : regions_)
+    if (r.file && r.file->file_id == file_id) r.file->size = size;
+}
+
+bool HostMemory::gmem_host_accessible(const MappedFile& f, u64 off) {
+  (void)off;
+  return f.gmem_flags & GUEST_MEMFD_FLAG_INIT_SHARED;
+}
+
+bool HostMemory::sigbus_at(const HostRegion& r, u64 hva) const {
+  if (!r.file) return false;
+  const u64 off = r.file_offset + ((hva & ~(kPage - 1)) - r.start);
+  if (off >= align_up(r.file->size, kPage)) return true;  // beyond EOF
+  return r.file->kind == MappedFile::Kind::guest_memfd && !gmem_host_accessible(*r.file, off);
+}
+
+Ret HostMemory::check_user_access(u64 start, u64 end, bool write) const {
+  for (u64 page = start & ~(kPage - 1); page < end; page += kPage) {
+    const HostRegion* r = region_at(page);
+    if (!r || r->prot == PROT_NONE || (write && !(r->prot & PROT_WRITE))) return Ret::fail(EFAULT);
+    if (sigbus_at(*r, page)) return Ret::signal(SIGBUS);
+  }
+  return Ret::ok();
+}
+
+HostChange HostMemory::vmm_store(u64 addr, u64 value) {
+  if (addr + 8 < addr) return {Ret::fail(EFAULT), {}};
+  if (Ret r = check_user_access(addr, addr + 8, true); !r.is_ok()) return {r, {}};
+  HostChange out;
+  // At most two pages; each gets its own write fault, then its share of the bytes.
+  for (u64 pos = addr; pos < addr + 8;) {
+    HostFault f = fault_in(pos, true);
+    KVMSIM_ASSERT(f.ok(), "poke hva=%llx err=%d", (unsigned long long)pos, f.err);
+    for (auto& h : f.invalidated) out.invalidated.push_back(h);
+    const u64 next = std::min(addr + 8, (pos & ~(kPage - 1)) + kPage);
+    store(pos, value >> (8 * (pos - addr)), static_cast<unsigned>(next - pos));
+    pos = next;
+  }
+  return out;
+}
+
+HostChange HostMemory::vmm_load(u64 addr) {
+  if (addr + 8 < addr) return {Ret::fail(EFAULT), {}};
+  if (Ret r = check_user_access(addr, addr + 8, false); !r.is_ok()) return {r, {}};
+  HostChange out;
+  u64 value = 0;
+  for (u64 pos = addr; pos < addr + 8;) {
+    HostFault f = fault_in(pos, false);
+    KVMSIM_ASSERT(f.ok(), "peek hva=%llx err=%d", (unsigned long long)pos, f.err);
+    for (auto& h : f.invalidated) out.invalidated.push_back(h);
+    const u64 next = std::min(addr + 8, (pos & ~(kPage - 1)) + kPage);
+    value |= load(pos, static_cast<unsigned>(next - pos)) << (8 * (pos - addr));
+    pos = next;
+  }
+  out.ret = Ret::ok(static_cast<i64>(value));
+  return out;
+}
+
+HostMemory::Location HostMemory::locate(u64 hva, bool for_write) {
+  const HostRegion* r = region_at(hva);
+  KVMSIM_ASSERT(r, "locate: hva %llx is not mapped", (unsigned long long)hva);
+  if (!r->file) return {PageContents::kAnon, hva};
+  const u64 off = r->file_offset + (hva - r->start);
+  if (r->shared) return {r->file->file_id, off};
+  const u64 page = hva & ~(kPage - 1);
+  if (cow_.get(page)) return {PageContents::kAnon, hva};
+  if (!for_write) return {r->file->file_id, off};
+  // wp_page_copy(): the first write to a MAP_PRIVATE file page copies it.
+  contents_.copy(r->file->file_id, off & ~(kPage - 1), PageContents::kAnon, page, kPage);
+  cow_.assign(page, page + kPage, true);
+  return {PageContents::kAnon, hva};
+}
+
+u64 HostMemory::load(u64 hva, unsigned n) {
+  const Location l = locate(hva, false);
+  return contents_.load(l.object, l.offset, n);
+}
+
+void HostMemory::store(u64 hva, u64 value, unsigned n) {
+  const Location l = locate(hva, true);
+  contents_.store(l.object, l.offset, value, n);
 }
 
 }  // namespace kvmsim::model

@@ -41,6 +41,8 @@ class Kvm : public KvmApi {
   Ret madvise(u64 addr, u64 size, int advice) override;
   Ret mprotect(u64 addr, u64 size, int prot) override;
   Ret touch(u64 addr, u64 size) override;
+  Ret poke(u64 addr, u64 value) override;
+  Ret peek(u64 addr) override;
   Ret memfd_create(u64 size) override;
 
   int kvm_fd() const override { return kvm_fd_; }
@@ -69,9 +71,12 @@ class Kvm : public KvmApi {
   Ret read(int fd, u64 len) override;
   Ret write(int fd, u64 len) override;
   Ret pread(int fd, u64 len, u64 offset) override;
+  Ret pwrite(int fd, u64 offset, u64 len, u64 value) override;
+  Ret fstat(int fd, FileStat& out) override;
   Ret close(int fd) override;
 
   AccessOutcome access(int vcpu_fd, u64 gpa, AccessKind kind) override;
+  AccessOutcome access_value(int vcpu_fd, u64 gpa, AccessKind kind, u64 value) override;
   std::optional<Stats> stats(int vm_fd) override;
   std::optional<Mapping> mapping(int vm_fd, u64 gpa) override;
   bool inject_fault(const std::string& site, const std::string& kind, u64 after, u64 count) override;

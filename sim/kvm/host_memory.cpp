@@ -1,5 +1,7 @@
 #include "sim/kvm/host_memory.h"
 
+#include "sim/kvm/user_access.h"
+
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -188,11 +190,29 @@ bool HostMemory::host_writable(u64 addr, u64 len) const {
   return true;
 }
 
+bool HostMemory::protection_allows(u64 addr, u64 len, bool write) const {
+  for (u64 cur = addr; cur < addr + len;) {
+    auto it = regions_.upper_bound(cur);
+    if (it == regions_.begin()) return false;
+    --it;
+    if (cur >= it->first + it->second.size) return false;
+    if (it->second.prot == PROT_NONE || (write && !(it->second.prot & PROT_WRITE))) return false;
+    cur = it->first + it->second.size;
+  }
+  return true;
+}
+
 Ret HostMemory::touch(u64 addr, u64 size) {
   if (size == 0) return Ret::ok();
-  if (!host_writable(addr, size)) {
+  if (!protection_allows(addr, size, true)) {
     diag_ = "touch: range is not host-writable memory mapped by this backend";
     return Ret::fail(EFAULT);
+  }
+  if (!host_writable(addr, size)) {
+    // Pages the kernel may refuse (guest_memfd): one guarded write fault per page, in order.
+    for (u64 p = addr & ~(k4K - 1); p < addr + size; p += k4K)
+      if (Ret r = guarded_touch(p < addr ? addr : p); !r.is_ok()) return r;
+    return Ret::ok();
   }
   // MADV_POPULATE_WRITE (5.14+) faults every page in for write, so THP-eligible memory gets real THPs.
   // The byte-wise `lock or` below is a write fault on hardware, but QEMU TCG (the nested oracle) first
