@@ -392,19 +392,23 @@ HostChange HostMemory::touch(u64 addr, u64 size) {
   const u64 start = addr & ~(kPage - 1);
   const u64 end = align_up(addr + size, kPage);
   if (end <= start) return {Ret::fail(EFAULT), {}};
-  if (Ret r = check_user_access(start, end, true); !r.is_ok()) return {r, {}};
+  if (Ret r = check_protection(start, end, true); !r.is_ok()) return {r, {}};
   for (u64 page = start; page < end;) {
+    // Pages before a refused one are written (faulted in) already, as the CPU's stores did.
+    if (sigbus_at(*region_at(page), page)) {
+      out.ret = Ret::signal(SIGBUS);
+      return out;
+    }
     HostFault f = fault_in(page, true);
     KVMSIM_ASSERT(f.ok(), "touch page=%llx err=%d", (unsigned long long)page, f.err);
     for (auto& h : f.invalidated) out.invalidated.push_back(h);
+    // The VMM's write keeps what it writes over (an atomic OR of 0), but it is a write: a
+    // MAP_PRIVATE file page becomes the process's own copy.
+    if (const HostRegion* r = region_at(page); r->file && !r->shared) locate(page, true);
     // One write covers the whole host page (4K, THP chunk, or hugetlb page) just mapped.
     const u64 step = level_size(f.level);
     page = (page & ~(step - 1)) + step;
   }
-  // The VMM's write keeps what it writes over (an atomic OR of 0), but it is a write: a
-  // MAP_PRIVATE file page becomes the process's own copy.
-  for (u64 page = start; page < end; page += kPage)
-    if (const HostRegion* r = region_at(page); r && r->file && !r->shared) locate(page, true);
   return out;
 }
 
@@ -425,47 +429,43 @@ bool HostMemory::sigbus_at(const HostRegion& r, u64 hva) const {
   return r.file->kind == MappedFile::Kind::guest_memfd && !gmem_host_accessible(*r.file, off);
 }
 
-Ret HostMemory::check_user_access(u64 start, u64 end, bool write) const {
+Ret HostMemory::check_protection(u64 start, u64 end, bool write) const {
   for (u64 page = start & ~(kPage - 1); page < end; page += kPage) {
     const HostRegion* r = region_at(page);
     if (!r || r->prot == PROT_NONE || (write && !(r->prot & PROT_WRITE))) return Ret::fail(EFAULT);
-    if (sigbus_at(*r, page)) return Ret::signal(SIGBUS);
   }
   return Ret::ok();
 }
 
-HostChange HostMemory::vmm_store(u64 addr, u64 value) {
+// One u64 load or store at addr: at most two pages, each faulted in, in order, as the CPU does; a
+// refused page ends it there (the first page stays faulted in). The data moves only when both are in.
+HostChange HostMemory::vmm_access(u64 addr, bool write, u64* value) {
   if (addr + 8 < addr) return {Ret::fail(EFAULT), {}};
-  if (Ret r = check_user_access(addr, addr + 8, true); !r.is_ok()) return {r, {}};
+  if (Ret r = check_protection(addr, addr + 8, write); !r.is_ok()) return {r, {}};
   HostChange out;
-  // At most two pages; each gets its own write fault, then its share of the bytes.
-  for (u64 pos = addr; pos < addr + 8;) {
-    HostFault f = fault_in(pos, true);
-    KVMSIM_ASSERT(f.ok(), "poke hva=%llx err=%d", (unsigned long long)pos, f.err);
+  for (u64 pos = addr; pos < addr + 8; pos = (pos & ~(kPage - 1)) + kPage) {
+    if (sigbus_at(*region_at(pos), pos)) {
+      out.ret = Ret::signal(SIGBUS);
+      return out;
+    }
+    HostFault f = fault_in(pos, write);
+    KVMSIM_ASSERT(f.ok(), "vmm access hva=%llx err=%d", (unsigned long long)pos, f.err);
     for (auto& h : f.invalidated) out.invalidated.push_back(h);
+  }
+  u64 loaded = 0;
+  for (u64 pos = addr; pos < addr + 8;) {
     const u64 next = std::min(addr + 8, (pos & ~(kPage - 1)) + kPage);
-    store(pos, value >> (8 * (pos - addr)), static_cast<unsigned>(next - pos));
+    const unsigned n = static_cast<unsigned>(next - pos);
+    if (write) store(pos, *value >> (8 * (pos - addr)), n);
+    else loaded |= load(pos, n) << (8 * (pos - addr));
     pos = next;
   }
+  if (!write) out.ret = Ret::ok(static_cast<i64>(loaded));
   return out;
 }
 
-HostChange HostMemory::vmm_load(u64 addr) {
-  if (addr + 8 < addr) return {Ret::fail(EFAULT), {}};
-  if (Ret r = check_user_access(addr, addr + 8, false); !r.is_ok()) return {r, {}};
-  HostChange out;
-  u64 value = 0;
-  for (u64 pos = addr; pos < addr + 8;) {
-    HostFault f = fault_in(pos, false);
-    KVMSIM_ASSERT(f.ok(), "peek hva=%llx err=%d", (unsigned long long)pos, f.err);
-    for (auto& h : f.invalidated) out.invalidated.push_back(h);
-    const u64 next = std::min(addr + 8, (pos & ~(kPage - 1)) + kPage);
-    value |= load(pos, static_cast<unsigned>(next - pos)) << (8 * (pos - addr));
-    pos = next;
-  }
-  out.ret = Ret::ok(static_cast<i64>(value));
-  return out;
-}
+HostChange HostMemory::vmm_store(u64 addr, u64 value) { return vmm_access(addr, true, &value); }
+HostChange HostMemory::vmm_load(u64 addr) { return vmm_access(addr, false, nullptr); }
 
 HostMemory::Location HostMemory::locate(u64 hva, bool for_write) {
   const HostRegion* r = region_at(hva);

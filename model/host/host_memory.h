@@ -99,12 +99,11 @@ class HostMemory {
   HostChange touch(u64 addr, u64 size);
 
   // ---- contents (docs/semantics/memory-contents.md) ----
-  // Whether the VMM's own loads (write = false) or stores of [start, end) succeed, page by page in
-  // address order, the first refusal deciding: -1 EFAULT stands for SIGSEGV (not mapped, PROT_NONE,
-  // a store to a read-only mapping), Ret::signal(SIGBUS) for a file page beyond EOF or a guest_memfd
-  // page the host may not access (§4).
-  Ret check_user_access(u64 start, u64 end, bool write) const;
-  // The VMM stores / loads the u64 at addr: the check, the CPU's faults (THP, zero page, CoW), the data.
+  // The VMM stores / loads the u64 at addr (touch: writes a range), page by page in address order,
+  // each faulted in as the CPU would (THP, zero page, CoW) until a refused page: -1 EFAULT stands for
+  // SIGSEGV (not mapped, PROT_NONE, a store to a read-only mapping; checked for the whole access
+  // first, as the real backend does from its own record), Ret::signal(SIGBUS) for a file page beyond
+  // EOF or a guest_memfd page the host may not access (docs/semantics/memory-contents.md §4).
   HostChange vmm_store(u64 addr, u64 value);
   HostChange vmm_load(u64 addr);  // ret = the value (as i64)
   // Where the byte at hva lives now (the caller has faulted it in). for_write breaks the CoW of a
@@ -172,6 +171,8 @@ class HostMemory {
   // kvm_gmem_fault_user_mapping(): may the host map this guest_memfd page (file offset `off`)?
   // 6.18-7.3: only when the file was created INIT_SHARED (every page shared, §4).
   static bool gmem_host_accessible(const MappedFile& f, u64 off);
+  Ret check_protection(u64 start, u64 end, bool write) const;
+  HostChange vmm_access(u64 addr, bool write, u64* value);
   // A host access to this region's page at hva is SIGBUS (beyond EOF, guest_memfd page not shared).
   bool sigbus_at(const HostRegion& r, u64 hva) const;
 

@@ -7,6 +7,7 @@
 
 #include "sim/trace/eval.h"
 #include "sim/trace/parser.h"
+#include "sim/trace/printer.h"
 
 namespace kvmsim::trace {
 namespace {
@@ -188,7 +189,7 @@ TEST(TraceParser, ContentStatements) {
             "t.trace:4:21: value= is only for a write access; a read states what it loads as = ok {value=...}");
   EXPECT_EQ(body_err(pre + "access(v, 4G, write) = ok {value=1}"),
             "t.trace:4:27: only a read access reports {value=...}; a write states its value as value=");
-  EXPECT_EQ(body_err(pre + "access(v, 4G, read) = SIGBUS").substr(0, 30), "t.trace:4:23: expected ok, mm");
+  EXPECT_EQ(body_err(pre + "access(v, 4G, read) = SIGBUS").substr(0, 29), "t.trace:4:23: expected ok, mm");
   EXPECT_EQ(body_err("munmap(0, 4K) = SIGBUS"), "t.trace:2:17: unknown constant or unbound name 'SIGBUS'");
   EXPECT_EQ(body_err("peek(0) = ok").substr(0, 17), "t.trace:2:11: unk");
   EXPECT_EQ(body_err("poke(0)"), "t.trace:2:7: too few arguments: poke(addr, value)");
