@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
@@ -191,13 +192,14 @@ std::string errno_name(int err) {
 }
 
 std::string ret_str(const Ret& r) {
+  if (r.sig == SIGBUS) return "SIGBUS";
   if (r.err != 0) return std::to_string(r.ret) + " " + errno_name(r.err);
   return std::to_string(r.ret);
 }
 
 std::string outcome_str(const AccessOutcome& o) {
   switch (o.kind) {
-    case AccessOutcome::Kind::ok: return "ok";
+    case AccessOutcome::Kind::ok: return o.value ? "ok {value=" + hex(o.value) + "}" : "ok";
     case AccessOutcome::Kind::mmio: return "mmio";
     case AccessOutcome::Kind::memory_fault:
       return "memory_fault {flags=" + hex(o.flags) + ", gpa=" + hex(o.gpa) + ", size=" + hex(o.size) + "}";
@@ -309,6 +311,14 @@ Call Check::mmap_fd(int fd, u64 size, int prot, int flags) {
 
 Call Check::close(int fd) { return {api_.close(fd), "close(" + std::to_string(fd) + ")"}; }
 
+Call Check::poke(u64 addr, u64 value) { return {api_.poke(addr, value), "poke(" + hex(addr) + ", " + hex(value) + ")"}; }
+Call Check::peek(u64 addr) { return {api_.peek(addr), "peek(" + hex(addr) + ")"}; }
+Call Check::pwrite(int fd, u64 offset, u64 len, u64 value) {
+  return {api_.pwrite(fd, offset, len, value),
+          "pwrite(" + std::to_string(fd) + ", " + hex(offset) + ", " + hex(len) + ", value=" + hex(value) + ")"};
+}
+Call Check::fstat(int fd, FileStat& out) { return {api_.fstat(fd, out), "fstat(" + std::to_string(fd) + ")"}; }
+
 // ---------------------------------------------------------------- checked layer
 
 void Check::fail(const std::string& message, std::source_location loc) {
@@ -400,6 +410,25 @@ bool Check::expect_outcome(const AccessOutcome& actual, const AccessOutcome& exp
   return false;
 }
 
+bool Check::expect_peek(u64 addr, u64 expected, std::source_location loc) {
+  const Call got = peek(addr);
+  if (got.r.is_ok() && static_cast<u64>(got.r.ret) == expected) return true;
+  fail(got.what + ": expected " + hex(expected) + ", got " +
+           (got.r.is_ok() ? hex(static_cast<u64>(got.r.ret)) : ret_str(got.r)), loc);
+  return false;
+}
+
+bool Check::expect_guest_load(int vcpu, u64 gpa, u64 expected, std::source_location loc) {
+  AccessOutcome want;
+  want.value = expected;
+  return expect_outcome(api_.access_value(vcpu, gpa, AccessKind::read, 0), want, "guest load at " + hex(gpa), loc);
+}
+
+bool Check::expect_guest_store(int vcpu, u64 gpa, u64 value, std::source_location loc) {
+  return expect_outcome(api_.access_value(vcpu, gpa, AccessKind::write, value), AccessOutcome{},
+                        "guest store of " + hex(value) + " at " + hex(gpa), loc);
+}
+
 bool Check::expect_stats_delta(const Stats& before, const Stats& after, const Stats& expected,
                                std::source_location loc) {
   bool ok = true;
@@ -439,7 +468,7 @@ bool Check::expect_level(int vm, u64 gpa, int level, std::source_location loc) {
 
 const std::vector<std::string>& group_names() {
   static const std::vector<std::string> groups = {"vm",       "memslot",  "gmem",     "attributes",
-                                                  "prefault", "hugepage", "dirtylog", "access"};
+                                                  "prefault", "hugepage", "dirtylog", "access", "content"};
   return groups;
 }
 

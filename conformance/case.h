@@ -128,6 +128,12 @@ class Check {
   Call ftruncate(int fd, u64 len);
   Call mmap_fd(int fd, u64 size, int prot, int flags);
   Call close(int fd);
+  // Memory contents (docs/semantics/memory-contents.md): the VMM's u64 store/load (peek: ret = the
+  // value; SIGBUS as Ret::signal), pwrite of `value` repeated, fstat.
+  Call poke(u64 addr, u64 value);
+  Call peek(u64 addr);
+  Call pwrite(int fd, u64 offset, u64 len, u64 value);
+  Call fstat(int fd, FileStat& out);
 
   // ---- checked layer: set-up that must succeed, or the case fails naming the call ----
   i64 must(const Call& call, std::source_location loc = std::source_location::current());
@@ -165,6 +171,11 @@ class Check {
                    std::source_location loc = std::source_location::current());
   bool expect_outcome(const AccessOutcome& actual, const AccessOutcome& expected, const std::string& what,
                       std::source_location loc = std::source_location::current());
+  // The VMM loads `expected` at addr (peek), or the guest's u64 load at gpa completes with it.
+  bool expect_peek(u64 addr, u64 expected, std::source_location loc = std::source_location::current());
+  bool expect_guest_load(int vcpu, u64 gpa, u64 expected, std::source_location loc = std::source_location::current());
+  // The guest's u64 store of `value` at gpa completes.
+  bool expect_guest_store(int vcpu, u64 gpa, u64 value, std::source_location loc = std::source_location::current());
   // Compares named stat deltas (after - before) with `expected`; other counters are ignored.
   bool expect_stats_delta(const Stats& before, const Stats& after, const Stats& expected,
                           std::source_location loc = std::source_location::current());

@@ -18,13 +18,17 @@ using u64 = std::uint64_t;
 using i64 = std::int64_t;
 
 // What a syscall returns to userspace: ret >= 0 on success, or ret == -1 with err = errno.
+// A load or store of the VMM's own memory (trace `poke`, `peek`, `touch`) can instead raise a
+// signal: sig = SIGBUS (docs/semantics/memory-contents.md §4), with ret == -1 and err == 0.
 struct Ret {
   i64 ret = 0;
   int err = 0;
+  int sig = 0;
 
-  static Ret ok(i64 value = 0) { return Ret{value, 0}; }
-  static Ret fail(int errnum) { return Ret{-1, errnum}; }
-  bool is_ok() const { return err == 0; }
+  static Ret ok(i64 value = 0) { return Ret{value, 0, 0}; }
+  static Ret fail(int errnum) { return Ret{-1, errnum, 0}; }
+  static Ret signal(int signo) { return Ret{-1, 0, signo}; }
+  bool is_ok() const { return err == 0 && sig == 0; }
   bool operator==(const Ret&) const = default;
 };
 
@@ -63,7 +67,15 @@ struct AccessOutcome {
   u64 flags = 0;   // memory_fault: KVM_MEMORY_EXIT_FLAG_*
   u64 gpa = 0;     // memory_fault
   u64 size = 0;    // memory_fault
+  u64 value = 0;   // ok: the u64 a value access loaded (KvmApi::access_value with AccessKind::read)
   bool operator==(const AccessOutcome&) const = default;
+};
+
+// What fstat(2) reports that a trace can check (`fstat(FD) => {size=.., blksize=..}`).
+struct FileStat {
+  u64 size = 0;     // st_size
+  u64 blksize = 0;  // st_blksize
+  bool operator==(const FileStat&) const = default;
 };
 
 // Page-table levels as KVM numbers them: 1 = 4K, 2 = 2M, 3 = 1G (4 = 512G, 5 = 256T tables).

@@ -1,6 +1,7 @@
 #include "sim/replay_call.h"
 
 #include <algorithm>
+#include <csignal>
 #include <cstdint>
 #include <cstring>
 
@@ -67,6 +68,8 @@ u64 load(const unsigned char* at, std::size_t width) {
 }
 
 std::string ret_text(const Ret& r) {
+  if (r.sig == SIGBUS) return "SIGBUS";
+  KVMSIM_ASSERT_CTX(r.sig == 0, "signal " + std::to_string(r.sig));
   if (!r.is_ok()) return "-1 " + trace::format_errno(r.err);
   return std::to_string(r.ret);
 }
@@ -164,6 +167,7 @@ StatementResult compare_call(const Call& c, const Returned& got) {
   switch (e.kind) {
     case Result::Kind::value: equal &= got.ret.is_ok() && static_cast<u64>(got.ret.ret) == c.eval(e.value); break;
     case Result::Kind::error: equal &= !got.ret.is_ok() && got.ret.err == e.err; break;
+    case Result::Kind::sigbus: equal &= got.ret.sig == SIGBUS; break;
     default: break;
   }
   const bool expects = e.kind != Result::Kind::none || !st.out.empty();

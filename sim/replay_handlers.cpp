@@ -52,6 +52,18 @@ Answer pinned(const Call& c, std::optional<Ret> ret) {
 }
 Answer pin(const Call& c) { return pinned(c, c.api.pin(c.arg(0), c.arg(1))); }
 Answer unpin(const Call& c) { return pinned(c, c.api.unpin(c.arg(0), c.arg(1))); }
+// ---- memory contents (docs/semantics/memory-contents.md) ----
+Answer poke(const Call& c) { return done(c.api.poke(c.arg(0), c.arg(1))); }
+// A loaded value reads best in hex: the engine compares, the actual text is rewritten.
+Answer peek(const Call& c) {
+  const Ret r = c.api.peek(c.arg(0));
+  StatementResult res = compare_call(c, Returned{r, {}, false});
+  if (r.is_ok()) {
+    res.actual = trace::format_data(static_cast<u64>(r.ret));
+    if (res.rewrite) res.rewrite = "= " + res.actual;
+  }
+  return res;
+}
 
 // ---- KVM objects and ioctls ----
 Answer create_vm(const Call& c) { return done(c.api.ioctl_create_vm(c.api.kvm_fd(), c.arg(0))); }
@@ -131,11 +143,19 @@ Answer read(const Call& c) { return done(c.api.read(c.fd(0), c.arg(1))); }
 Answer write(const Call& c) { return done(c.api.write(c.fd(0), c.arg(1))); }
 Answer pread(const Call& c) { return done(c.api.pread(c.fd(0), c.arg(1), c.arg(2))); }
 Answer close(const Call& c) { return done(c.api.close(c.fd(0))); }
+Answer pwrite(const Call& c) { return done(c.api.pwrite(c.fd(0), c.arg(1), c.arg(2), c.keyword("value", 0))); }
+// st_size and st_blksize are shown on success only (the kernel fills the buffer then).
+Answer fstat(const Call& c) {
+  FileStat st;
+  const Ret ret = c.api.fstat(c.fd(0), st);
+  return Returned{ret, {OutField{c.spec.out.at(0).name, st.size}, OutField{c.spec.out.at(1).name, st.blksize}},
+                  ret.is_ok()};
+}
 
 // ---- guest behaviour: an access answers with an exit, not an int ----
-std::string access_text(const AccessOutcome& o) {
+std::string access_text(const AccessOutcome& o, bool with_value) {
   switch (o.kind) {
-    case AccessOutcome::Kind::ok: return "ok";
+    case AccessOutcome::Kind::ok: return with_value ? "ok {value=" + trace::format_data(o.value) + "}" : "ok";
     case AccessOutcome::Kind::mmio: return "mmio";
     case AccessOutcome::Kind::memory_fault:
     case AccessOutcome::Kind::memory_error:
@@ -149,7 +169,9 @@ std::string access_text(const AccessOutcome& o) {
 bool access_matches(const Call& c, const AccessOutcome& o) {
   const Result& e = c.st.result;
   switch (e.kind) {
-    case Result::Kind::ok: return o.kind == AccessOutcome::Kind::ok;
+    case Result::Kind::ok:
+      return o.kind == AccessOutcome::Kind::ok &&
+             fields_match(c, e.fields, {OutField{trace::access_ok_fields().at(0).name, o.value}});
     case Result::Kind::mmio: return o.kind == AccessOutcome::Kind::mmio;
     case Result::Kind::error: return o.kind == AccessOutcome::Kind::error && o.err == e.err;
     case Result::Kind::memory_fault:
@@ -160,6 +182,7 @@ bool access_matches(const Call& c, const AccessOutcome& o) {
       return o.kind == want && fields_match(c, e.fields, Call::read(trace::memory_fault_fields(), f));
     }
     case Result::Kind::none:
+    case Result::Kind::sigbus:
     case Result::Kind::value: return false;
   }
   return false;
@@ -167,9 +190,13 @@ bool access_matches(const Call& c, const AccessOutcome& o) {
 Answer access(const Call& c) {
   auto kind = access_kind_from_name(c.word(2));
   KVMSIM_ASSERT_CTX(kind, "access kind " + c.word(2));
-  const AccessOutcome o = c.api.access(c.fd(0), c.arg(1), *kind);
+  // A value access is a u64 load or store (`value=V`, `= ok {value=V}`); a plain one touches a byte.
+  const bool stores = c.st.keywords.size() == 1;
+  const bool loads = *kind == AccessKind::read && !c.st.result.fields.empty() && c.st.result.kind == Result::Kind::ok;
+  const AccessOutcome o = stores || loads ? c.api.access_value(c.fd(0), c.arg(1), *kind, c.keyword("value", 0))
+                                          : c.api.access(c.fd(0), c.arg(1), *kind);
   StatementResult r;
-  r.actual = access_text(o);
+  r.actual = access_text(o, loads);
   r.expected = expected_text(c.st);
   const bool expects = c.st.result.kind != Result::Kind::none;
   r.status = !expects ? StepStatus::unchecked : access_matches(c, o) ? StepStatus::matched : StepStatus::mismatch;
@@ -279,7 +306,8 @@ constexpr Entry kEntries[] = {
     {Op::clear_dirty_log, clear_dirty_log}, {Op::enable_cap, enable_cap}, {Op::fallocate, fallocate},
     {Op::ftruncate, ftruncate}, {Op::read, read}, {Op::write, write}, {Op::pread, pread}, {Op::close, close},
     {Op::access, access}, {Op::expect_stats, expect_stats}, {Op::expect_mapping, expect_mapping},
-    {Op::inject, inject}, {Op::raw_ioctl, raw_ioctl},
+    {Op::inject, inject}, {Op::raw_ioctl, raw_ioctl}, {Op::poke, poke}, {Op::peek, peek}, {Op::pwrite, pwrite},
+    {Op::fstat, fstat},
 };
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 
 #include "model/core_assert.h"
 #include "model/uapi.h"
@@ -188,6 +189,9 @@ HostChange HostMemory::munmap(u64 addr, u64 size) {
     c = (c->first >= addr && c->first + kChunk <= end) ? chunks_.erase(c) : std::next(c);
   written_.erase(addr, end);
   cached_.erase(addr, end);
+  // Anonymous pages (and CoW copies) die with their last mapping; file pages stay in the file.
+  contents_.zero(PageContents::kAnon, addr, end);
+  cow_.erase(addr, end);
   return out;
 }
 
@@ -250,6 +254,12 @@ HostChange HostMemory::madvise(u64 addr, u64 size, int advice) {
         else split_chunk(c, out.invalidated);           // part of a huge chunk: split to 4K
       }
       written_.erase(s, e);
+      // zap_page_range: private pages are freed, the next touch reads the zero page; shared
+      // (shmem, memfd, guest_memfd) pages stay in the page cache with their data.
+      if (!r.shared) {
+        contents_.zero(PageContents::kAnon, s, e);
+        cow_.erase(s, e);
+      }
       out.invalidated.push_back(HostRange{s, e});
     }
   } else if (!inert) {
@@ -361,6 +371,7 @@ std::vector<HostRange> HostMemory::punch_file(u64 file_id, u64 offset, u64 len) 
   const u64 fend2 = offset + len < offset ? ~0ull : offset + len;
   for (auto& [hva, p] : pins_)
     if (p.file && p.file_id == file_id && p.offset >= offset && p.offset < fend2) p.in_file = false;
+  contents_.zero(file_id, offset, fend);  // shmem_undo_range / kvm_gmem_punch_hole: the folios go
   return out;
 }
 
@@ -429,9 +440,8 @@ HostFault HostMemory::fault_in(u64 hva, bool write) {
     return f;
   }
   if (r->file) {
-    const u64 off = r->file_offset + ((hva & ~(kPage - 1)) - r->start);
-    // Beyond EOF, or a guest_memfd page that is private (no INIT_SHARED): SIGBUS -> EFAULT.
-    if (off >= r->file->size || gmem_page_private(*r->file, off)) {
+    // Beyond EOF, or a guest_memfd page the host may not map: SIGBUS -> EFAULT.
+    if (sigbus_at(*r, hva)) {
       f.err = EFAULT;
       return f;
     }
@@ -484,26 +494,101 @@ HostChange HostMemory::touch(u64 addr, u64 size) {
   if (size == 0) return out;
   const u64 start = addr & ~(kPage - 1);
   const u64 end = align_up(addr + size, kPage);
-  if (end <= start || !fully_mapped(start, end)) return {Ret::fail(EFAULT), {}};
-  for (const auto& part : mapped_parts(start, end)) {
-    const HostRegion& r = *region_at(part.start);
-    if (!(r.prot & PROT_WRITE)) return {Ret::fail(EFAULT), {}};
-    if (r.file) {
-      const u64 off_end = r.file_offset + (part.end - r.start);
-      if (off_end > align_up(r.file->size, kPage)) return {Ret::fail(EFAULT), {}};
-      for (u64 off = r.file_offset + (part.start - r.start); off < off_end; off += kPage)
-        if (gmem_page_private(*r.file, off)) return {Ret::fail(EFAULT), {}};
-    }
-  }
+  if (end <= start) return {Ret::fail(EFAULT), {}};
+  if (Ret r = check_protection(start, end, true); !r.is_ok()) return {r, {}};
   for (u64 page = start; page < end;) {
+    // Pages before a refused one are written (faulted in) already, as the CPU's stores did.
+    if (sigbus_at(*region_at(page), page)) {
+      out.ret = Ret::signal(SIGBUS);
+      return out;
+    }
     HostFault f = fault_in(page, true);
     KVMSIM_ASSERT(f.ok(), "touch page=%llx err=%d", (unsigned long long)page, f.err);
     for (auto& h : f.invalidated) out.invalidated.push_back(h);
+    // The VMM's write keeps what it writes over (an atomic OR of 0), but it is a write: a
+    // MAP_PRIVATE file page becomes the process's own copy.
+    if (const HostRegion* r = region_at(page); r->file && !r->shared) locate(page, true);
     // One write covers the whole host page (4K, THP chunk, or hugetlb page) just mapped.
     const u64 step = level_size(f.level);
     page = (page & ~(step - 1)) + step;
   }
   return out;
+}
+
+void HostMemory::set_file_size(u64 file_id, u64 size) {
+  for (auto& [s, r] : regions_)
+    if (r.file && r.file->file_id == file_id) r.file->size = size;
+}
+
+
+bool HostMemory::sigbus_at(const HostRegion& r, u64 hva) const {
+  if (!r.file) return false;
+  const u64 off = r.file_offset + ((hva & ~(kPage - 1)) - r.start);
+  if (off >= align_up(r.file->size, kPage)) return true;  // beyond EOF
+  return r.file->kind == MappedFile::Kind::guest_memfd && !gmem_host_accessible(*r.file, off);
+}
+
+Ret HostMemory::check_protection(u64 start, u64 end, bool write) const {
+  for (u64 page = start & ~(kPage - 1); page < end; page += kPage) {
+    const HostRegion* r = region_at(page);
+    if (!r || r->prot == PROT_NONE || (write && !(r->prot & PROT_WRITE))) return Ret::fail(EFAULT);
+  }
+  return Ret::ok();
+}
+
+// One u64 load or store at addr: at most two pages, each faulted in, in order, as the CPU does; a
+// refused page ends it there (the first page stays faulted in). The data moves only when both are in.
+HostChange HostMemory::vmm_access(u64 addr, bool write, u64* value) {
+  if (addr + 8 < addr) return {Ret::fail(EFAULT), {}};
+  if (Ret r = check_protection(addr, addr + 8, write); !r.is_ok()) return {r, {}};
+  HostChange out;
+  for (u64 pos = addr; pos < addr + 8; pos = (pos & ~(kPage - 1)) + kPage) {
+    if (sigbus_at(*region_at(pos), pos)) {
+      out.ret = Ret::signal(SIGBUS);
+      return out;
+    }
+    HostFault f = fault_in(pos, write);
+    KVMSIM_ASSERT(f.ok(), "vmm access hva=%llx err=%d", (unsigned long long)pos, f.err);
+    for (auto& h : f.invalidated) out.invalidated.push_back(h);
+  }
+  u64 loaded = 0;
+  for (u64 pos = addr; pos < addr + 8;) {
+    const u64 next = std::min(addr + 8, (pos & ~(kPage - 1)) + kPage);
+    const unsigned n = static_cast<unsigned>(next - pos);
+    if (write) store(pos, *value >> (8 * (pos - addr)), n);
+    else loaded |= load(pos, n) << (8 * (pos - addr));
+    pos = next;
+  }
+  if (!write) out.ret = Ret::ok(static_cast<i64>(loaded));
+  return out;
+}
+
+HostChange HostMemory::vmm_store(u64 addr, u64 value) { return vmm_access(addr, true, &value); }
+HostChange HostMemory::vmm_load(u64 addr) { return vmm_access(addr, false, nullptr); }
+
+HostMemory::Location HostMemory::locate(u64 hva, bool for_write) {
+  const HostRegion* r = region_at(hva);
+  KVMSIM_ASSERT(r, "locate: hva %llx is not mapped", (unsigned long long)hva);
+  if (!r->file) return {PageContents::kAnon, hva};
+  const u64 off = r->file_offset + (hva - r->start);
+  if (r->shared) return {r->file->file_id, off};
+  const u64 page = hva & ~(kPage - 1);
+  if (cow_.get(page)) return {PageContents::kAnon, hva};
+  if (!for_write) return {r->file->file_id, off};
+  // wp_page_copy(): the first write to a MAP_PRIVATE file page copies it.
+  contents_.copy(r->file->file_id, off & ~(kPage - 1), PageContents::kAnon, page, kPage);
+  cow_.assign(page, page + kPage, true);
+  return {PageContents::kAnon, hva};
+}
+
+u64 HostMemory::load(u64 hva, unsigned n) {
+  const Location l = locate(hva, false);
+  return contents_.load(l.object, l.offset, n);
+}
+
+void HostMemory::store(u64 hva, u64 value, unsigned n) {
+  const Location l = locate(hva, true);
+  contents_.store(l.object, l.offset, value, n);
 }
 
 }  // namespace kvmsim::model

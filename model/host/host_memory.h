@@ -19,6 +19,9 @@
 //  * Shared mappings (shmem, memfd) have no write-notify: a read fault maps the page writable, and
 //    maps its page-cache neighbours in the 64 KiB fault-around window too (what the legacy MMU's
 //    PTE prefetch then finds present).
+// Contents (docs/semantics/memory-contents.md): what the pages hold lives in a PageContents: private
+// mappings' bytes by hva (object 0), shared file mappings' bytes by file offset; a MAP_PRIVATE file
+// page is copied into object 0 on its first write (CoW), and reads through the file until then.
 // Invariant: huge chunk states (huge_zero, thp) exist only for chunks entirely inside one region.
 // Every operation that changes what is mapped reports the invalidated host ranges (what the MMU
 // notifier would tell KVM); the caller forwards them to every VM.
@@ -29,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "model/host/page_contents.h"
 #include "model/interval_map.h"
 #include "model/profiles/profile.h"
 #include "model/types.h"
@@ -94,8 +98,29 @@ class HostMemory {
   HostChange munmap(u64 addr, u64 size);
   HostChange madvise(u64 addr, u64 size, int advice);
   HostChange mprotect(u64 addr, u64 size, int prot);
-  // The VMM writes [addr, addr+size) itself: EFAULT if any byte is not writable (SIGSEGV/SIGBUS).
+  // The VMM writes [addr, addr+size) itself, keeping the contents: check_user_access() decides.
   HostChange touch(u64 addr, u64 size);
+
+  // ---- contents (docs/semantics/memory-contents.md) ----
+  // The VMM stores / loads the u64 at addr (touch: writes a range), page by page in address order,
+  // each faulted in as the CPU would (THP, zero page, CoW) until a refused page: -1 EFAULT stands for
+  // SIGSEGV (not mapped, PROT_NONE, a store to a read-only mapping; checked for the whole access
+  // first, as the real backend does from its own record), Ret::signal(SIGBUS) for a file page beyond
+  // EOF or a guest_memfd page the host may not access (docs/semantics/memory-contents.md §4).
+  HostChange vmm_store(u64 addr, u64 value);
+  HostChange vmm_load(u64 addr);  // ret = the value (as i64)
+  // Where the byte at hva lives now (the caller has faulted it in). for_write breaks the CoW of a
+  // MAP_PRIVATE file page first.
+  struct Location {
+    u64 object = 0;  // PageContents::kAnon or a file id
+    u64 offset = 0;
+  };
+  Location locate(u64 hva, bool for_write);
+  // Loads/stores `n` bytes at hva that lie in one page (the caller checked and faulted it in).
+  u64 load(u64 hva, unsigned n);
+  void store(u64 hva, u64 value, unsigned n);
+  PageContents& contents() { return contents_; }
+  const PageContents& contents() const { return contents_; }
   // fallocate(PUNCH_HOLE) on a file: its pages vanish from every mapping of [offset, offset+len).
   std::vector<HostRange> punch_file(u64 file_id, u64 offset, u64 len);
   // unmap_mapping_pages() on a file: the PTEs of [offset, offset+len) go from every mapping, the pages stay.
@@ -112,6 +137,8 @@ class HostMemory {
   Ret unpin(u64 addr, u64 size);
   // The lowest page offset of file `file_id` in [offset, end) that is still in the file and pinned.
   std::optional<u64> first_pinned_file_page(u64 file_id, u64 offset, u64 end) const;
+  // A memfd's size changed (ftruncate, write, pwrite): its mappings' EOF moves with it.
+  void set_file_size(u64 file_id, u64 size);
 
   HostFault fault_in(u64 hva, bool write);
   // Bulk pre-fault support: the largest end <= limit such that a read fault_in() of every page
@@ -160,6 +187,14 @@ class HostMemory {
   bool is_written(u64 page) const { return written_.get(page).has_value(); }
   // A guest_memfd page the host may not touch (private): its fault is SIGBUS.
   bool gmem_page_private(const MappedFile& f, u64 offset) const;
+  // kvm_gmem_fault_user_mapping(): may the host map this guest_memfd page (file offset `off`)?
+  // 6.18-7.3: only when the file was created INIT_SHARED (every page shared, §4); with in-place conversion,
+  // when the page is not private (gmem_page_private()).
+  bool gmem_host_accessible(const MappedFile& f, u64 off) const { return !gmem_page_private(f, off); }
+  Ret check_protection(u64 start, u64 end, bool write) const;
+  HostChange vmm_access(u64 addr, bool write, u64* value);
+  // A host access to this region's page at hva is SIGBUS (beyond EOF, guest_memfd page not shared).
+  bool sigbus_at(const HostRegion& r, u64 hva) const;
 
   ThpPolicy thp_;
   bool huge_zero_page_;
@@ -183,6 +218,8 @@ class HostMemory {
     bool in_file = true;  // a hole punch takes the page out of the file; the pin keeps the page alive
   };
   std::map<u64, Pin> pins_;
+  PageContents contents_;
+  IntervalMap<bool> cow_;  // pages of MAP_PRIVATE file mappings already copied into object 0
 };
 
 }  // namespace kvmsim::model

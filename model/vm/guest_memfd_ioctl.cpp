@@ -48,6 +48,7 @@ void Vm::gmem_release(u64 file_id) {
     s->gmem->file_open = false;
   }
   gmem_.erase(it);
+  host_.contents().drop(file_id);  // the inode and its folios go with the last reference
 }
 
 }  // namespace kvmsim::model

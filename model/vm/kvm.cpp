@@ -95,6 +95,8 @@ Ret Kvm::munmap(u64 addr, u64 size) {
 Ret Kvm::madvise(u64 addr, u64 size, int advice) { return finish(host_.madvise(addr, size, advice)); }
 Ret Kvm::mprotect(u64 addr, u64 size, int prot) { return finish(host_.mprotect(addr, size, prot)); }
 Ret Kvm::touch(u64 addr, u64 size) { return finish(host_.touch(addr, size)); }
+Ret Kvm::poke(u64 addr, u64 value) { return finish(host_.vmm_store(addr, value)); }
+Ret Kvm::peek(u64 addr) { return finish(host_.vmm_load(addr)); }
 
 std::optional<Ret> Kvm::pin(u64 addr, u64 size) { return finish(host_.pin(addr, size)); }
 std::optional<Ret> Kvm::unpin(u64 addr, u64 size) { return host_.unpin(addr, size); }
@@ -388,8 +390,11 @@ Ret Kvm::ftruncate(int fd, u64 len) {
     const u64 s = (len + kPageSize - 1) & ~(kPageSize - 1);
     forward(host_.punch_file(m.file_id, s, std::numeric_limits<u64>::max() - s));
     remove_memfd_pages(m, s >> 12, std::numeric_limits<u64>::max() >> 12);
+    // shmem_setattr zeroes the tail of the last partial page.
+    host_.contents().zero(m.file_id, len, s);
   }
   m.size = len;
+  host_.set_file_size(m.file_id, m.size);
   return Ret::ok();
 }
 
@@ -419,8 +424,11 @@ Ret Kvm::write(int fd, u64 len) {
   Memfd& m = *e->memfd;
   if (m.inaccessible) return Ret::fail(EPERM);  // v5 01/13 shmem_write_begin()
   if (len) m.allocated.assign(m.pos >> 12, (m.pos + len + kPageSize - 1) >> 12, true);
+  // The buffer is zero-filled: the written range reads 0.
+  host_.contents().zero(m.file_id, m.pos, m.pos + len);
   m.pos += len;
   m.size = std::max(m.size, m.pos);
+  host_.set_file_size(m.file_id, m.size);
   return Ret::ok(static_cast<i64>(len));
 }
 
@@ -438,6 +446,40 @@ Ret Kvm::pread(int fd, u64 len, u64 offset) {
   const Memfd& m = *e->memfd;
   if (m.inaccessible && offset < m.size) return Ret::fail(EPERM);  // v5 01/13 shmem_file_read_iter()
   return Ret::ok(static_cast<i64>(offset >= m.size ? 0 : std::min(len, m.size - offset)));
+}
+
+Ret Kvm::pwrite(int fd, u64 offset, u64 len, u64 value) {
+  if (static_cast<i64>(offset) < 0) return Ret::fail(EINVAL);  // ksys_pwrite64, before the fd
+  FdEntry* e = entry(fd);
+  if (!e) return Ret::fail(EBADF);
+  switch (e->kind) {
+    case FdKind::system: return Ret::fail(EINVAL);  // char device without a write op
+    case FdKind::vm:
+    case FdKind::vcpu:
+    case FdKind::gmem: return Ret::fail(ESPIPE);    // anon-inode files lack FMODE_PWRITE
+    case FdKind::memfd: break;
+  }
+  Memfd& m = *e->memfd;
+  if (offset + len < offset) return Ret::fail(EINVAL);
+  // shmem_file_write_iter: the data lands in the page cache, the file grows to cover it.
+  host_.contents().fill(m.file_id, offset, len, value);
+  if (len) m.size = std::max(m.size, offset + len);
+  host_.set_file_size(m.file_id, m.size);
+  return Ret::ok(static_cast<i64>(len));
+}
+
+Ret Kvm::fstat(int fd, FileStat& out) {
+  FdEntry* e = entry(fd);
+  if (!e) return Ret::fail(EBADF);
+  // Every file here reports the page size as st_blksize; only memfd and guest_memfd have a size.
+  out = FileStat{0, kPageSize};
+  if (e->kind == FdKind::memfd) out.size = e->memfd->size;
+  if (e->kind == FdKind::gmem) {
+    const GuestMemfd* g = e->vm->gmem(e->file_id);
+    KVMSIM_ASSERT(g, "open gmem fd %d without file", fd);
+    out.size = g->size();  // __kvm_gmem_create: i_size_write(inode, size)
+  }
+  return Ret::ok();
 }
 
 Ret Kvm::close(int fd) {
@@ -463,6 +505,14 @@ AccessOutcome Kvm::access(int vcpu_fd, u64 gpa, AccessKind kind) {
   const AccessOutcome o = e->vm->access(e->vcpu_id, gpa, kind);
   collect_kernel_bugs(*e->vm);
   return o;
+}
+
+AccessOutcome Kvm::access_value(int vcpu_fd, u64 gpa, AccessKind kind, u64 value) {
+  FdEntry* e = entry(vcpu_fd);
+  if (!e) return AccessOutcome{AccessOutcome::Kind::error, EBADF};
+  if (e->kind == FdKind::system || e->kind == FdKind::vm || e->kind == FdKind::gmem || e->kind == FdKind::memfd)
+    return AccessOutcome{AccessOutcome::Kind::error, e->kind == FdKind::system ? EINVAL : ENOTTY};
+  return e->vm->access_value(e->vcpu_id, gpa, kind, value);
 }
 
 std::optional<Stats> Kvm::stats(int vm_fd) {

@@ -45,6 +45,8 @@ class Kvm : public KvmApi {
   Ret memfd_create(u64 size, u64 flags) override;
   std::optional<Ret> pin(u64 addr, u64 size) override;
   std::optional<Ret> unpin(u64 addr, u64 size) override;
+  Ret poke(u64 addr, u64 value) override;
+  Ret peek(u64 addr) override;
 
   int kvm_fd() const override { return kvm_fd_; }
   Ret ioctl_create_vm(int fd, u64 type) override;
@@ -75,9 +77,12 @@ class Kvm : public KvmApi {
   Ret read(int fd, u64 len) override;
   Ret write(int fd, u64 len) override;
   Ret pread(int fd, u64 len, u64 offset) override;
+  Ret pwrite(int fd, u64 offset, u64 len, u64 value) override;
+  Ret fstat(int fd, FileStat& out) override;
   Ret close(int fd) override;
 
   AccessOutcome access(int vcpu_fd, u64 gpa, AccessKind kind) override;
+  AccessOutcome access_value(int vcpu_fd, u64 gpa, AccessKind kind, u64 value) override;
   std::optional<Stats> stats(int vm_fd) override;
   std::optional<Mapping> mapping(int vm_fd, u64 gpa) override;
   std::optional<std::vector<LeafRun>> leaf_runs(int vm_fd) override;

@@ -57,6 +57,12 @@ class KvmApi {
     (void)addr, (void)size;
     return std::nullopt;
   }
+  // The VMM stores (poke) or loads (peek: ret = the value, as i64) the little-endian u64 at host
+  // address `addr` (docs/semantics/memory-contents.md): Ret::signal(SIGBUS) where the kernel
+  // raises SIGBUS (a guest_memfd page the host may not access, beyond EOF), -1 EFAULT where the
+  // access would be SIGSEGV (unmapped, protection). touch() answers the same way.
+  virtual Ret poke(u64 addr, u64 value) = 0;
+  virtual Ret peek(u64 addr) = 0;
 
   // ---- /dev/kvm, VM and vCPU ioctls ----
   virtual int kvm_fd() const = 0;
@@ -94,10 +100,18 @@ class KvmApi {
   virtual Ret read(int fd, u64 len) = 0;
   virtual Ret write(int fd, u64 len) = 0;
   virtual Ret pread(int fd, u64 len, u64 offset) = 0;
+  // pwrite(2) of `len` bytes whose buffer is the u64 `value` repeated (little-endian).
+  virtual Ret pwrite(int fd, u64 offset, u64 len, u64 value) = 0;
+  virtual Ret fstat(int fd, FileStat& out) = 0;
   virtual Ret close(int fd) = 0;
 
   // ---- guest behaviour: vCPU `vcpu_fd` performs one access, KVM_RUN reports the outcome ----
+  // A plain read/exec touches one byte; a plain write stores the byte 0 (the guest agent's
+  // `mov byte [rdi], 0`).
   virtual AccessOutcome access(int vcpu_fd, u64 gpa, AccessKind kind) = 0;
+  // A u64 guest access (read or write only): a write stores `value`, a read reports what it
+  // loaded in AccessOutcome::value (docs/semantics/memory-contents.md §5).
+  virtual AccessOutcome access_value(int vcpu_fd, u64 gpa, AccessKind kind, u64 value) = 0;
 
   // ---- observation ----
   virtual std::optional<Stats> stats(int vm_fd) = 0;

@@ -161,7 +161,13 @@ Ret Vm::pre_fault_memory(u32 vcpu_id, kvm_pre_fault_memory& range) {
 
 AccessOutcome Vm::access(u32 vcpu_id, u64 gpa, AccessKind kind) {
   KVMSIM_ASSERT(has_vcpu(vcpu_id), "vcpu %u", vcpu_id);
-  return mmu_.access(gpa, kind);
+  AccessOutcome o = mmu_.access(gpa, kind);
+  // A plain write is the guest agent's `mov byte [gpa], 0` (docs/semantics/memory-contents.md §5).
+  if (kind == AccessKind::write && o.kind == AccessOutcome::Kind::ok) {
+    const HostMemory::Location l = guest_location(gpa, true);
+    host_.contents().store(l.object, l.offset, 0, 1);
+  }
+  return o;
 }
 
 void check_invariants(const Vm& vm) { check_invariants(vm.mmu()); }

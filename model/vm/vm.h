@@ -106,12 +106,17 @@ class Vm {
 
   // KVM_RUN as far as memory goes: one guest access by vCPU `vcpu_id` (Mmu::access).
   AccessOutcome access(u32 vcpu_id, u64 gpa, AccessKind kind);
+  // A u64 guest load/store (guest_data.cpp, docs/semantics/memory-contents.md §5): the access's
+  // faults as access() has them, then the data moves through the page the GPA resolves to.
+  AccessOutcome access_value(u32 vcpu_id, u64 gpa, AccessKind kind, u64 value);
 
   // Fault injection (fault_injection.h): the injector the Kvm owns; nullptr (the default) = none.
   void set_fault_injector(FaultInjector* f);
 
  private:
   bool has_vcpu(u32 id) const { return vcpus_.count(id) != 0; }
+  // Where the guest's byte at gpa lives (a mapped gfn of a slot of address space 0).
+  HostMemory::Location guest_location(u64 gpa, bool write);
   // kvm_set_memslot pieces (set_memory_region.cpp).
   Ret bind_gmem(Memslot& slot, const GmemRef& ref);
   void unbind_gmem(const Memslot& slot);

@@ -17,7 +17,7 @@ constexpr u64 K = 1ull << 10, M = 1ull << 20, G = 1ull << 30;
 const char* const kOpNames[kOpKinds] = {
     "slot_create", "slot_delete", "slot_move", "slot_flags", "slot_gmem_bind", "gmem_create", "gmem_fallocate",
     "gmem_close", "attributes", "pre_fault", "access", "dirty_get", "dirty_clear", "dirty_enable", "host_madvise",
-    "host_munmap", "host_touch", "observe_stats", "observe_mapping", "inject",
+    "host_munmap", "host_touch", "observe_stats", "observe_mapping", "host_content", "inject",
 };
 
 namespace b = trace::build;
@@ -404,8 +404,40 @@ class CaseGen {
     // restriction exec_after_touch: the VMM writes the code before the guest runs it (the kvm
     // backend writes its `ret` stub through the hva, which makes the host page present and writable).
     if (kind == "exec") emit(b::call("touch", {val(std::move(page_hva)), val(sz(4 * K))}));
+    // Memory contents (docs/semantics/memory-contents.md §5): a u64 store of a drawn value, or a u64
+    // load whose value a differential run compares (`{value=0}` is a placeholder, like observe_stats').
+    // 8-aligned inside the page: the real backend's agent reaches one 2M window per access.
+    if (kind != "exec" && rng_.chance(40)) {
+      const u64 at = gpa + 8 * rng_.below(512);
+      if (kind == "write") {
+        emit(b::call("access", {val(b::handle("vcpu")), val(sz(at)), b::word(kind)},
+                     {b::field("value", val(b::hex(data_value())))}));
+      } else {
+        Statement st = b::call("access", {val(b::handle("vcpu")), val(sz(at)), b::word(kind)});
+        st.result.kind = trace::Result::Kind::ok;
+        st.result.fields = {b::field("value", val(b::decimal(0)))};
+        emit(std::move(st));
+      }
+      touched_.push_back(gpa);
+      return;
+    }
     emit(b::call("access", {val(b::handle("vcpu")), val(sz(gpa)), b::word(kind)}));
     touched_.push_back(gpa);
+  }
+  // Values with a zero byte, a high bit and distinct bytes, so a byte-order or offset slip shows.
+  u64 data_value() {
+    static const std::vector<u64> kValues = {1, 0xff, 0x8000000000000000ull, 0x1122334455667788ull,
+                                             0xdeadbeef00c0ffeeull};
+    return rng_.chance(50) ? rng_.pick(kValues) : rng_.next();
+  }
+  // The VMM's own u64 store or load (poke/peek) somewhere in one of its mappings, 8-aligned.
+  void host_content() {
+    std::string map;
+    u64 off = 0;
+    if (!host_range(4 * K, &map, &off)) return;
+    off += 8 * rng_.below(512);
+    if (rng_.chance(50)) emit(b::call("poke", {val(hva(map, off)), val(b::hex(data_value()))}));
+    else emit(b::call("peek", {val(hva(map, off))}));
   }
   u32 dirty_slot() {
     if (invalid()) return rng_.chance(50) ? 7 : 0x10000;
@@ -518,6 +550,7 @@ class CaseGen {
       case OpKind::host_touch: return host_touch();
       case OpKind::observe_stats: return observe_stats();
       case OpKind::observe_mapping: return observe_mapping();
+      case OpKind::host_content: return host_content();
       case OpKind::inject: return inject();
     }
   }

@@ -57,7 +57,7 @@ namespace kvmsim::fuzz {
 enum class OpKind {
   slot_create, slot_delete, slot_move, slot_flags, slot_gmem_bind, gmem_create, gmem_fallocate, gmem_close,
   attributes, pre_fault, access, dirty_get, dirty_clear, dirty_enable, host_madvise, host_munmap, host_touch,
-  observe_stats, observe_mapping, inject,
+  observe_stats, observe_mapping, host_content, inject,
 };
 constexpr std::size_t kOpKinds = static_cast<std::size_t>(OpKind::inject) + 1;
 const char* op_kind_name(OpKind k);

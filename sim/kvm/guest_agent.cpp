@@ -19,11 +19,13 @@ constexpr u64 kTable = kP | kW | kU;  // A/D left 0: KVM sets them as it walks
 constexpr u64 k2M = 2ull << 20;
 
 // Entry points in the code page (hand-assembled, see guest_agent.h).
-constexpr u64 kEntryRead = 0x00, kEntryWrite = 0x10, kEntryExec = 0x20;
+constexpr u64 kEntryRead = 0x00, kEntryWrite = 0x10, kEntryExec = 0x20, kEntryLoad64 = 0x30, kEntryStore64 = 0x40;
 constexpr u8 kCodeBytes[] = {
     0x8A, 0x07, 0xE6, 0x10, 0xEB, 0xFC, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  // mov al,[rdi]; out 0x10,al; jmp out
     0xC6, 0x07, 0x00, 0xE6, 0x10, 0xEB, 0xFC, 0, 0, 0, 0, 0, 0, 0, 0, 0,  // mov byte [rdi],0; out; jmp
     0xFF, 0xD7, 0xE6, 0x10, 0xEB, 0xFC, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  // call rdi; out; jmp
+    0x48, 0x8B, 0x07, 0xE6, 0x10, 0xEB, 0xFC, 0, 0, 0, 0, 0, 0, 0, 0, 0,  // mov rax,[rdi]; out; jmp
+    0x48, 0x89, 0x37, 0xE6, 0x10, 0xEB, 0xFC, 0, 0, 0, 0, 0, 0, 0, 0, 0,  // mov [rdi],rsi; out; jmp
 };
 constexpr u64 kScratchOff = 0x800;   // rax points here (exec of raw bytes `00 00` = add [rax],al)
 constexpr u64 kStackTop = 0xff0;
@@ -192,7 +194,7 @@ u64 GuestAgent::new_window(u64 gpa, std::string* error) {
 }
 
 AccessOutcome GuestAgent::run(int vcpu_fd, x86::kvm_run* run, u64 gpa, AccessKind kind, u64 stub_hva,
-                              std::string* diag) {
+                              std::string* diag, const Value* value) {
   AccessOutcome out;
   auto error = [&](int err, const std::string& why) {
     out = AccessOutcome{};
@@ -209,7 +211,10 @@ AccessOutcome GuestAgent::run(int vcpu_fd, x86::kvm_run* run, u64 gpa, AccessKin
 
   x86::kvm_regs regs{};
   const u64 code = page_gpa(kCode);  // identity mapped
-  regs.rip = code + (kind == AccessKind::read ? kEntryRead : kind == AccessKind::write ? kEntryWrite : kEntryExec);
+  regs.rip = code + (kind == AccessKind::read ? (value ? kEntryLoad64 : kEntryRead)
+                     : kind == AccessKind::write ? (value ? kEntryStore64 : kEntryWrite)
+                                                 : kEntryExec);
+  if (value) regs.rsi = value->store;
   regs.rsp = code + kStackTop;
   regs.rdi = target_va;
   regs.rax = code + kScratchOff;
@@ -244,6 +249,14 @@ AccessOutcome GuestAgent::run(int vcpu_fd, x86::kvm_run* run, u64 gpa, AccessKin
     if (run->exit_reason == uapi::KVM_EXIT_IO && run->u.io.port == kDonePort && run->u.io.direction == 1) {
       out = AccessOutcome{};
       out.kind = mmio ? AccessOutcome::Kind::mmio : AccessOutcome::Kind::ok;
+      if (value && kind == AccessKind::read && !mmio) {
+        x86::kvm_regs done{};
+        if (::ioctl(vcpu_fd, x86::KVM_GET_REGS, &done) != 0) {
+          error(errno, "KVM_GET_REGS failed");
+          break;
+        }
+        out.value = done.rax;
+      }
       break;
     }
     if (run->exit_reason == uapi::KVM_EXIT_MMIO) {

@@ -25,8 +25,10 @@
 // (its PDE never changes, so shadow entries built for it stay valid). Exec of a gpa without RAM (no memslot)
 // ends in KVM_EXIT_INTERNAL_ERROR (emulation failure) and is reported as an error (EIO).
 //
+// Value accesses (trace `access(..., write, value=V)`, `= ok {value=V}`): `mov rax,[rdi]` and
+// `mov [rdi],rsi`, one u64; the loaded rax is read back with KVM_GET_REGS after the `out`.
 // Accesses: read = `mov al,[rdi]`; write = `mov byte [rdi],0` (a pure store: one write fault; it
-// clobbers that byte, and no trace observes guest memory contents); exec = `call rdi`. Not a
+// stores 0 in that byte, which the model mirrors: docs/semantics/memory-contents.md §5); exec = `call rdi`. Not a
 // read-modify-write such as `lock or [rdi],0`: QEMU TCG (the nested oracle) faults an RMW in for read
 // first, so untouched THP memory got the host's huge zero page and then a 4K CoW instead of a THP. For exec of ordinary RAM the backend first places a `ret`
 // (0xC3) at the target through the host mapping and restores the original byte afterwards; a
@@ -78,7 +80,13 @@ class GuestAgent {
 
   // Runs one access of `gpa` on an already set-up vCPU. `stub_hva` != 0: host address of the
   // target byte, where a `ret` is placed for an exec access. *diag explains error outcomes.
-  AccessOutcome run(int vcpu_fd, x86::kvm_run* run, u64 gpa, AccessKind kind, u64 stub_hva, std::string* diag);
+  // `value` set: a u64 access (read: the loaded value lands in AccessOutcome::value; write: stores
+  // value->store). The caller keeps it inside one 2M window.
+  struct Value {
+    u64 store = 0;
+  };
+  AccessOutcome run(int vcpu_fd, x86::kvm_run* run, u64 gpa, AccessKind kind, u64 stub_hva, std::string* diag,
+                    const Value* value = nullptr);
 
   // Zaps the agent's own leaves through the MMU notifier (see header comment).
   void drop_host_ptes();

@@ -1,5 +1,7 @@
 #include "sim/kvm/host_memory.h"
 
+#include "sim/kvm/user_access.h"
+
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -219,22 +221,35 @@ bool HostMemory::host_writable(u64 addr, u64 len) const {
   return true;
 }
 
+bool HostMemory::protection_allows(u64 addr, u64 len, bool write) const {
+  for (u64 cur = addr; cur < addr + len;) {
+    auto it = regions_.upper_bound(cur);
+    if (it == regions_.begin()) return false;
+    --it;
+    if (cur >= it->first + it->second.size) return false;
+    if (it->second.prot == PROT_NONE || (write && !(it->second.prot & PROT_WRITE))) return false;
+    cur = it->first + it->second.size;
+  }
+  return true;
+}
+
 Ret HostMemory::touch(u64 addr, u64 size) {
   if (size == 0) return Ret::ok();
-  if (!host_writable(addr, size)) {
+  if (!protection_allows(addr, size, true)) {
     diag_ = "touch: range is not host-writable memory mapped by this backend";
     return Ret::fail(EFAULT);
   }
   // MADV_POPULATE_WRITE (5.14+) faults every page in for write, so THP-eligible memory gets real THPs.
-  // The byte-wise `lock or` below is a write fault on hardware, but QEMU TCG (the nested oracle) first
-  // faults it in for read: the host maps its huge zero page and the write then splits it to 4K.
+  // It fails with EFAULT at a page the kernel refuses (SIGBUS: guest_memfd, EOF); the guarded per-page
+  // write below then finds which one, and reports it instead of dying. The byte-wise `lock or` is a
+  // write fault on hardware, but QEMU TCG (the nested oracle) first faults it in for read: the host
+  // maps its huge zero page and the write then splits it to 4K.
   const u64 first = addr & ~(k4K - 1);
-  if (::madvise(reinterpret_cast<void*>(first), round_up(addr + size, k4K) - first, MADV_POPULATE_WRITE) == 0)
+  if (host_writable(addr, size) &&
+      ::madvise(reinterpret_cast<void*>(first), round_up(addr + size, k4K) - first, MADV_POPULATE_WRITE) == 0)
     return Ret::ok();
-  for (u64 p = first; p < addr + size; p += k4K) {
-    auto* b = reinterpret_cast<u8*>(p < addr ? addr : p);
-    __atomic_fetch_or(b, static_cast<u8>(0), __ATOMIC_RELAXED);
-  }
+  for (u64 p = first; p < addr + size; p += k4K)
+    if (Ret r = guarded_touch(p < addr ? addr : p); !r.is_ok()) return r;
   return Ret::ok();
 }
 

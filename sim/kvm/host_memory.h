@@ -30,12 +30,16 @@ class HostMemory {
   Ret unmap(u64 addr, u64 size);
   Ret madvise(u64 addr, u64 size, int advice);
   Ret mprotect(u64 addr, u64 size, int prot);
-  // The VMM writes one byte per 4K page, preserving contents (an atomic OR of 0 is a single
+  // The VMM writes one byte per 4K page, preserving contents; a page the kernel refuses answers
+  // SIGBUS (Ret::signal), caught (user_access.h) (an atomic OR of 0 is a single
   // write fault, so THP-eligible memory gets real huge pages, never the huge zero page).
   Ret touch(u64 addr, u64 size);
 
   // True if [addr, addr+len) is inside our mappings and host-writable without faulting.
   bool host_writable(u64 addr, u64 len) const;
+  // True if [addr, addr+len) is inside our mappings and their protection allows the access; the
+  // kernel may still answer SIGBUS (guest_memfd, EOF): callers use sim/kvm/user_access.h.
+  bool protection_allows(u64 addr, u64 len, bool write) const;
   // addr lies in a mapping this backend made (any protection).
   bool owns(u64 addr) const;
   // The first address of [addr, addr+size) that is mapped in this process but not by this backend

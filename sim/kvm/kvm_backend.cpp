@@ -4,6 +4,7 @@
 #include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include "model/mmu/spte.h"
 #include "sim/kvm/binary_stats.h"
 #include "sim/trace/ioctl_names.h"
+#include "sim/kvm/user_access.h"
 
 namespace kvmsim::kvm {
 
@@ -132,6 +134,33 @@ Ret KvmBackend::touch(u64 addr, u64 size) {
   Ret r = mem_.touch(addr, size);
   diag_ = mem_.last_diagnostic();
   return r;
+}
+
+std::optional<Ret> KvmBackend::refuse_user_access(const char* call, u64 addr, bool write) {
+  if (addr + 8 < addr) return Ret::fail(EFAULT);
+  for (u64 p : {addr, addr + 7}) {
+    if (mem_.owns(p)) continue;
+    // Not ours: unmapped (the kernel would SIGSEGV: EFAULT) or kvmsim's own memory (refused).
+    unsigned char vec = 0;
+    if (::mincore(reinterpret_cast<void*>(p & ~(kPageSize - 1)), kPageSize, &vec) != 0) return Ret::fail(EFAULT);
+    diag_host_limit_ = true;
+    diag_ = std::string(call) + ": refused: " + model::hex(p) + " is memory of this process the trace did not map";
+    return Ret::fail(EFAULT);
+  }
+  if (!mem_.protection_allows(addr, 8, write)) return Ret::fail(EFAULT);  // SIGSEGV
+  return std::nullopt;
+}
+
+Ret KvmBackend::poke(u64 addr, u64 value) {
+  diag_.clear();
+  if (auto r = refuse_user_access("poke", addr, true)) return *r;
+  return guarded_store(addr, value);
+}
+
+Ret KvmBackend::peek(u64 addr) {
+  diag_.clear();
+  if (auto r = refuse_user_access("peek", addr, false)) return *r;
+  return guarded_load(addr);
 }
 
 Ret KvmBackend::memfd_create(u64 size, u64 flags) {
@@ -390,6 +419,24 @@ Ret KvmBackend::write(int fd, u64 len) {
   return sys(::write(fd, s.p, len));
 }
 
+Ret KvmBackend::pwrite(int fd, u64 offset, u64 len, u64 value) {
+  if (auto r = refuse_foreign_fd("pwrite", fd)) return *r;
+  if (len > kMaxScratch) return Ret::fail(ENOMEM);
+  Scratch s(len);
+  if (!s.ok()) return Ret::fail(ENOMEM);
+  auto* p = static_cast<u8*>(s.p);
+  for (u64 i = 0; i < len; i++) p[i] = static_cast<u8>(value >> (8 * (i % 8)));
+  return sys(::pwrite(fd, s.p, len, static_cast<off_t>(offset)));
+}
+
+Ret KvmBackend::fstat(int fd, FileStat& out) {
+  if (auto r = refuse_foreign_fd("fstat", fd)) return *r;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return Ret::fail(errno);
+  out = FileStat{static_cast<u64>(st.st_size), static_cast<u64>(st.st_blksize)};
+  return Ret::ok();
+}
+
 Ret KvmBackend::pread(int fd, u64 len, u64 offset) {
   if (auto r = refuse_foreign_fd("pread", fd)) return *r;
   if (len > kMaxScratch) return Ret::fail(ENOMEM);
@@ -534,7 +581,13 @@ u64 KvmBackend::exec_stub_hva(const Vm& vm, u64 gpa) const {
   return mem_.host_writable(hva, 1) ? hva : 0;
 }
 
-AccessOutcome KvmBackend::access(int vcpu_fd, u64 gpa, AccessKind kind) {
+AccessOutcome KvmBackend::access_value(int vcpu_fd, u64 gpa, AccessKind kind, u64 value) {
+  return run_access(vcpu_fd, gpa, kind, &value);
+}
+
+AccessOutcome KvmBackend::access(int vcpu_fd, u64 gpa, AccessKind kind) { return run_access(vcpu_fd, gpa, kind, nullptr); }
+
+AccessOutcome KvmBackend::run_access(int vcpu_fd, u64 gpa, AccessKind kind, const u64* value) {
   diag_.clear();
   diag_host_limit_ = false;
   auto fail = [&](int err) {
@@ -552,8 +605,16 @@ AccessOutcome KvmBackend::access(int vcpu_fd, u64 gpa, AccessKind kind) {
   Vm& vm = *v.vm;
   // A slot may point anywhere (traces probe the kernel's checks, the fuzz shrinker simplifies
   // addresses): a guest store through it must never land in kvmsim's own memory.
+  // The agent reaches a gpa through one 2M window: a u64 may not straddle two.
+  if (value && ((gpa & ((2ull << 20) - 1)) > (2ull << 20) - 8)) {
+    diag_host_limit_ = true;
+    diag_ = "access: a u64 access straddling a 2M boundary is beyond the guest agent";
+    return fail(EINVAL);
+  }
   if (kind == AccessKind::write) {
-    if (auto hva = write_hits_own_memory(vm, gpa)) {
+    auto hva = write_hits_own_memory(vm, gpa);
+    if (!hva && value) hva = write_hits_own_memory(vm, gpa + 7);
+    if (hva) {
       diag_host_limit_ = true;
       diag_ = "access: refused: a guest write to gpa " + model::hex(gpa) + " would store to hva " + model::hex(*hva) +
               ", memory of this process that the trace did not map";
@@ -564,7 +625,8 @@ AccessOutcome KvmBackend::access(int vcpu_fd, u64 gpa, AccessKind kind) {
   if (!ensure_agent(vm, gpa)) return fail(ENOSPC);
   if (!ensure_vcpu_ready(v)) return fail(EIO);
   const u64 stub = kind == AccessKind::exec ? exec_stub_hva(vm, gpa) : 0;
-  AccessOutcome o = vm.agent->run(v.fd, v.run, gpa, kind, stub, &diag_);
+  const GuestAgent::Value wide{value ? *value : 0};
+  AccessOutcome o = vm.agent->run(v.fd, v.run, gpa, kind, stub, &diag_, value ? &wide : nullptr);
   if (o.kind == AccessOutcome::Kind::error) v.setup_generation = 0;  // re-load sregs next time
   return o;
 }

@@ -53,6 +53,8 @@ class KvmBackend final : public KvmApi {
   Ret mprotect(u64 addr, u64 size, int prot) override;
   Ret touch(u64 addr, u64 size) override;
   Ret memfd_create(u64 size, u64 flags) override;
+  Ret poke(u64 addr, u64 value) override;
+  Ret peek(u64 addr) override;
 
   int kvm_fd() const override { return kvm_fd_; }
   std::optional<Ret> raw_ioctl(int fd, u64 request, u64 arg, std::vector<unsigned char>* bytes) override;
@@ -79,9 +81,12 @@ class KvmBackend final : public KvmApi {
   Ret read(int fd, u64 len) override;
   Ret write(int fd, u64 len) override;
   Ret pread(int fd, u64 len, u64 offset) override;
+  Ret pwrite(int fd, u64 offset, u64 len, u64 value) override;
+  Ret fstat(int fd, FileStat& out) override;
   Ret close(int fd) override;
 
   AccessOutcome access(int vcpu_fd, u64 gpa, AccessKind kind) override;
+  AccessOutcome access_value(int vcpu_fd, u64 gpa, AccessKind kind, u64 value) override;
 
   std::optional<Stats> stats(int vm_fd) override;
   std::optional<Mapping> mapping(int, u64) override { return std::nullopt; }
@@ -133,6 +138,11 @@ class KvmBackend final : public KvmApi {
   // refused as host limits (KvmApi::Diagnostic) instead of being passed to the kernel.
   std::optional<Ret> refuse_foreign_range(const char* call, u64 addr, u64 size);
   std::optional<Ret> refuse_foreign_fd(const char* call, int fd);
+  // poke/peek: the u64 at addr is memory the trace mapped with a protection allowing the access,
+  // else the answer (EFAULT for SIGSEGV, or a refusal of kvmsim's own memory).
+  // access()/access_value(): `value` null for a plain access.
+  AccessOutcome run_access(int vcpu_fd, u64 gpa, AccessKind kind, const u64* value);
+  std::optional<Ret> refuse_user_access(const char* call, u64 addr, bool write);
   Ret sys(long r) { return r < 0 ? Ret::fail(errno) : Ret::ok(r); }
 
   model::Profile profile_;

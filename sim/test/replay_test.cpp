@@ -2,6 +2,8 @@
 // evaluation, every result kind, mismatch reporting, unobservable, not_run and --update.
 #include <gtest/gtest.h>
 
+#include <csignal>
+
 #include <algorithm>
 
 #include "model/vm/kvm_api.h"
@@ -44,6 +46,9 @@ class FakeKvm : public KvmApi {
   Ret mprotect(u64, u64, int) override { return Ret::ok(); }
   Ret touch(u64, u64) override { return Ret::ok(); }
   Ret memfd_create(u64, u64) override { return Ret::ok(next_fd_++); }
+  Ret poke(u64, u64) override { return Ret::ok(); }
+  // 0xbad0000: SIGBUS; elsewhere the address itself, so a test can predict the value.
+  Ret peek(u64 addr) override { return addr == 0xbad0000 ? Ret::signal(SIGBUS) : Ret::ok(static_cast<i64>(addr)); }
 
   int kvm_fd() const override { return 3; }
   Ret ioctl_create_vm(int fd, u64 type) override {
@@ -98,8 +103,19 @@ class FakeKvm : public KvmApi {
   Ret read(int, u64) override { return Ret::fail(1); }
   Ret write(int, u64 len) override { return Ret::ok(static_cast<i64>(len)); }
   Ret pread(int, u64, u64) override { return Ret::fail(1); }
+  Ret pwrite(int, u64, u64 len, u64) override { return Ret::ok(static_cast<i64>(len)); }
+  Ret fstat(int, FileStat& st) override {
+    st = FileStat{8192, 4096};
+    return Ret::ok();
+  }
   Ret close(int fd) override { return fd > 0 ? Ret::ok() : Ret::fail(9); }
 
+  // Loads answer gpa + 1; stores are accepted.
+  AccessOutcome access_value(int, u64 gpa, AccessKind, u64) override {
+    AccessOutcome o;
+    o.value = gpa + 1;
+    return o;
+  }
   AccessOutcome access(int, u64 gpa, AccessKind) override {
     AccessOutcome o;
     if (gpa < (4ull << 30)) return o;
@@ -215,6 +231,30 @@ TEST(Replay, IntResultsAndMismatchText) {
   EXPECT_EQ(rep.results[7].status, StepStatus::unchecked);
   EXPECT_EQ(rep.results[7].actual, "0");
   EXPECT_EQ(rep.results[7].expected, "");
+}
+
+// Memory contents (traces/FORMAT.md "Memory contents"): SIGBUS results, loaded values in hex, fstat
+// out-fields, value accesses.
+TEST(Replay, ContentStatements) {
+  FakeKvm fake;
+  auto rep = run(kPrelude +
+                     "poke(mem, 7) = 0\n"
+                     "peek(0xbad0000) = SIGBUS\n"
+                     "peek(0x1234) = 0x1234\n"
+                     "peek(0xbad0000) = 0\n"
+                     "peek(0xfeed)\n"
+                     "fstat(vm) = 0 => {size=8K, blksize=4K}\n"
+                     "pwrite(vm, 0, 16, value=1) = 16\n"
+                     "access(vcpu, 4K, read) = ok {value=4K+1}\n"
+                     "access(vcpu, 4K, read) = ok {value=0}\n"
+                     "access(vcpu, 4K, write, value=3) = ok\n",
+                 fake, true);
+  EXPECT_EQ(rep.counts.mismatched, 2u) << rep.text();
+  EXPECT_EQ(rep.results[6].message.substr(0, 39), "t.trace:8: expected 0, got SIGBUS\n    p");
+  EXPECT_EQ(rep.results[7].actual, "0xfeed");
+  EXPECT_EQ(rep.results[11].actual, "ok {value=0x1001}");
+  EXPECT_NE(rep.updated_text.find("peek(0xfeed) = 0xfeed\n"), std::string::npos) << rep.updated_text;
+  EXPECT_NE(rep.updated_text.find("peek(0xbad0000) = SIGBUS\npeek(0xfeed)"), std::string::npos) << rep.updated_text;
 }
 
 TEST(Replay, PreFaultOutFields) {

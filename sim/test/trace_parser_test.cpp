@@ -7,6 +7,7 @@
 
 #include "sim/trace/eval.h"
 #include "sim/trace/parser.h"
+#include "sim/trace/printer.h"
 
 namespace kvmsim::trace {
 namespace {
@@ -161,6 +162,37 @@ TEST(TraceParser, AccessResults) {
   EXPECT_EQ(t.statements[4].result.fields.size(), 3u);
   EXPECT_EQ(t.statements[5].result.err, 14);
   EXPECT_EQ(t.statements[6].result.kind, Result::Kind::none);
+}
+
+// Memory contents (traces/FORMAT.md "Memory contents"): the statements, their results, and what each
+// form may not carry; the printer gives the text back.
+TEST(TraceParser, ContentStatements) {
+  const std::string body =
+      "vm = KVM_CREATE_VM(0)\nv = KVM_CREATE_VCPU(vm, 0)\n"
+      "poke(4K, 0xdead) = 0\n"
+      "peek(4K) = 0xdead\n"
+      "peek(8K) = SIGBUS\n"
+      "touch(8K, 4K) = SIGBUS\n"
+      "access(v, 4G, write, value=0x55) = ok\n"
+      "access(v, 4G, read) = ok {value=0x55}\n"
+      "pwrite(vm, 0, 4K, value=7) = -1 ESPIPE\n"
+      "fstat(vm) = 0 => {size=0, blksize=4K}\n";
+  Trace t = ok(std::string(kHeader) + body);
+  EXPECT_EQ(t.statements[4].result.kind, Result::Kind::sigbus);
+  EXPECT_EQ(t.statements[5].result.kind, Result::Kind::sigbus);
+  EXPECT_EQ(t.statements[6].keywords.at(0).name, "value");
+  EXPECT_EQ(t.statements[7].result.fields.at(0).name, "value");
+  EXPECT_EQ(t.statements[9].out.size(), 2u);
+  EXPECT_EQ(print(t), std::string(kHeader) + body);
+  const std::string pre = "vm = KVM_CREATE_VM(0)\nv = KVM_CREATE_VCPU(vm, 0)\n";
+  EXPECT_EQ(body_err(pre + "access(v, 4G, read, value=1)"),
+            "t.trace:4:21: value= is only for a write access; a read states what it loads as = ok {value=...}");
+  EXPECT_EQ(body_err(pre + "access(v, 4G, write) = ok {value=1}"),
+            "t.trace:4:27: only a read access reports {value=...}; a write states its value as value=");
+  EXPECT_EQ(body_err(pre + "access(v, 4G, read) = SIGBUS").substr(0, 29), "t.trace:4:23: expected ok, mm");
+  EXPECT_EQ(body_err("munmap(0, 4K) = SIGBUS"), "t.trace:2:17: unknown constant or unbound name 'SIGBUS'");
+  EXPECT_EQ(body_err("peek(0) = ok").substr(0, 17), "t.trace:2:11: unk");
+  EXPECT_EQ(body_err("poke(0)"), "t.trace:2:7: too few arguments: poke(addr, value)");
 }
 
 TEST(TraceParser, CommentsBlankLinesAndCrLf) {

@@ -71,12 +71,12 @@ struct Field {
 
 // What a statement says it must return.
 struct Result {
-  enum class Kind { none, value, error, ok, mmio, memory_fault, memory_error };
+  enum class Kind { none, value, error, ok, mmio, memory_fault, memory_error, sigbus };
   Kind kind = Kind::none;
   Expr value;                 // value: `= 0`, `= 3`
   std::string errno_name;     // error: `EINVAL` (or a decimal number for an errno without a name)
   int err = 0;                // error: the errno value
-  std::vector<Field> fields;  // memory_fault {flags=, gpa=, size=}
+  std::vector<Field> fields;  // memory_fault {flags=, gpa=, size=}; ok {value=} after a guest read
   bool operator==(const Result&) const = default;
 };
 

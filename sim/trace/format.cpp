@@ -15,6 +15,13 @@ std::string hex(u64 v) {
 }
 }  // namespace
 
+std::string format_data(u64 v) {
+  if (v == 0) return "0";
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
 std::string format_size(u64 v) {
   if (v == 0) return "0";
   static constexpr struct {

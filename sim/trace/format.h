@@ -17,6 +17,8 @@ namespace kvmsim::trace {
 using u64 = std::uint64_t;
 
 std::string format_size(u64 v);
+// Memory contents (peek, `ok {value=..}`): `0`, or hex (`0xdeadbeef`).
+std::string format_data(u64 v);
 std::string format_errno(int err);
 std::string format_flags(u64 v, std::string_view family_prefix);
 

@@ -104,6 +104,7 @@ class LineParser {
   const std::map<std::string, unsigned>& names_;
   std::size_t pos_ = 0;
   std::size_t prev_end_ = 0;
+  bool read_access_ = false;  // the statement is `access(..., read)`: `= ok {value=...}` allowed
 };
 
 Term LineParser::term(bool allow_names) {
@@ -314,6 +315,8 @@ void LineParser::call_args(const StatementSpec& spec, Statement& st) {
                      (spec.keywords.empty() ? "" : "; valid keywords: " + join_fields(spec.keywords)));
     for (const auto& f : st.keywords)
       if (f.name == name.text) fail(name, "duplicate keyword " + quote(name.text));
+    if (spec.op == Op::access && name.text == "value" && !(st.args.size() > 2 && st.args[2].word == "write"))
+      fail(name, "value= is only for a write access; a read states what it loads as = ok {value=...}");
     if (spec.op == Op::mmap && !tid) {
       // align=/addr= belong to anonymous backings, offset= to mmap of an fd; prot=/flags= to both.
       bool backing = st.args.size() > 1 && st.args[1].kind == Value::Kind::word;
@@ -358,6 +361,11 @@ Result LineParser::result(const StatementSpec& spec) {
     if (t.kind == Token::Kind::ident && (t.text == "ok" || t.text == "mmio")) {
       r.kind = t.text == "ok" ? Result::Kind::ok : Result::Kind::mmio;
       next();
+      // `= ok {value=V}`: what a guest read loaded (docs/semantics/memory-contents.md §5).
+      if (r.kind == Result::Kind::ok && peek().is("{")) {
+        if (!read_access_) fail(peek(), "only a read access reports {value=...}; a write states its value as value=");
+        r.fields = record(access_ok_fields(), "ok");
+      }
       return r;
     }
     if (t.kind == Token::Kind::ident && (t.text == "memory_fault" || t.text == "memory_error")) {
@@ -369,6 +377,11 @@ Result LineParser::result(const StatementSpec& spec) {
       return r;
     }
     fail(t, "expected ok, mmio, memory_fault {...}, memory_error {...} or -1 ERRNO, got " + describe(t));
+  }
+  if (spec.result == ResultKind::host && peek().kind == Token::Kind::ident && peek().text == "SIGBUS") {
+    r.kind = Result::Kind::sigbus;
+    next();
+    return r;
   }
   r.kind = Result::Kind::value;
   r.value = expr(false);
@@ -442,6 +455,7 @@ Statement LineParser::statement() {
   st.callee = std::string(callee.text);
   next();
   call_args(*spec, st);
+  read_access_ = spec->op == Op::access && st.args.size() > 2 && st.args[2].word == "read";
   st.result_begin = st.result_end = prev_end_;
   if (peek().is("=")) {
     if (st.bind)

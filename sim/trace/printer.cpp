@@ -68,7 +68,8 @@ std::string print_result(const Statement& s) {
     case Result::Kind::none: break;
     case Result::Kind::value: out = "= " + print_expr(r.value); break;
     case Result::Kind::error: out = "= -1 " + r.errno_name; break;
-    case Result::Kind::ok: out = "= ok"; break;
+    case Result::Kind::ok: out = r.fields.empty() ? "= ok" : "= ok " + print_fields(r.fields); break;
+    case Result::Kind::sigbus: out = "= SIGBUS"; break;
     case Result::Kind::mmio: out = "= mmio"; break;
     case Result::Kind::memory_fault: out = "= memory_fault " + print_fields(r.fields); break;
     case Result::Kind::memory_error: out = "= memory_error " + print_fields(r.fields); break;

@@ -47,7 +47,10 @@ std::vector<StatementSpec> build() {
   add({"munmap", Op::munmap, false, {PE("addr"), PE("size")}});
   add({"madvise", Op::madvise, false, {PE("addr"), PE("size"), PE("advice")}});
   add({"mprotect", Op::mprotect, false, {PE("addr"), PE("size"), PE("prot")}});
-  add({"touch", Op::touch, false, {PE("addr"), PE("size")}});
+  add({"touch", Op::touch, false, {PE("addr"), PE("size")}, {}, Binding::forbidden, 0, ResultKind::host});
+  // Memory contents [ext]: the VMM's own u64 stores and loads (docs/semantics/memory-contents.md).
+  add({"poke", Op::poke, false, {PE("addr"), PE("value")}, {}, Binding::forbidden, 0, ResultKind::host});
+  add({"peek", Op::peek, false, {PE("addr")}, {}, Binding::forbidden, 0, ResultKind::host});
   add({"memfd_create", Op::memfd_create, false, {PE("size")}, {E("flags")}, B, kHandleMemfd});
   // [ext] long-term GUP pins, as VFIO takes them (docs/semantics/gmem-conversion.md §3).
   add({"pin", Op::pin, false, {PE("addr"), PE("size")}});
@@ -130,10 +133,15 @@ std::vector<StatementSpec> build() {
   add({"read", Op::read, false, {PH("fd", kHandleFd), PE("size")}});
   add({"write", Op::write, false, {PH("fd", kHandleFd), PE("size")}});
   add({"pread", Op::pread, false, {PH("fd", kHandleFd), PE("size"), PE("offset")}});
+  // [ext] the buffer is `value` (a u64) repeated; `fstat` shows st_size and st_blksize.
+  add({"pwrite", Op::pwrite, false, {PH("fd", kHandleFd), PE("offset"), PE("size")}, {E("value")}});
+  add({"fstat", Op::fstat, false, {PH("fd", kHandleFd)}, {}, Binding::forbidden, 0, ResultKind::integer,
+       {E("size"), E("blksize")}});
   add({"close", Op::close, false, {PH("fd", kHandleFd)}});
 
   // ---- guest behaviour ----
-  add({"access", Op::access, false, {PH("vcpu", kHandleVcpu), PE("gpa"), PW("kind", kAccess)}, {},
+  // [ext] `value=V` (write only): the guest stores the u64 V; `= ok {value=V}` (read): what it loads.
+  add({"access", Op::access, false, {PH("vcpu", kHandleVcpu), PE("gpa"), PW("kind", kAccess)}, {E("value")},
        Binding::forbidden, 0, ResultKind::access});
 
   // ---- fault injection [ext]: the model arms a deterministic fault; other backends cannot ----
@@ -191,6 +199,11 @@ const std::vector<std::string_view>& level_words() { return kLevels; }
 const std::vector<FieldSpec>& memory_fault_fields() {
   static const std::vector<FieldSpec> f = {SE(kvm_memory_fault, flags), SE(kvm_memory_fault, gpa),
                                            SE(kvm_memory_fault, size)};
+  return f;
+}
+
+const std::vector<FieldSpec>& access_ok_fields() {
+  static const std::vector<FieldSpec> f = {E("value")};
   return f;
 }
 

@@ -67,7 +67,8 @@ struct ParamSpec {
 };
 
 enum class Binding { forbidden, optional, required };
-enum class ResultKind { none, integer, access };
+// host: an integer, `-1 ERRNO` or `SIGBUS` (a VMM load/store of its own memory, docs/semantics/memory-contents.md §4).
+enum class ResultKind { none, integer, access, host };
 
 // Replay dispatch.
 enum class Op {
@@ -77,8 +78,9 @@ enum class Op {
   get_dirty_log, clear_dirty_log,
   enable_cap, fallocate, ftruncate, read, write, pread, close, access,
   expect_stats, expect_mapping, inject, raw_ioctl,
+  poke, peek, pwrite, fstat,  // memory contents (docs/semantics/memory-contents.md)
 };
-constexpr std::size_t kOpCount = static_cast<std::size_t>(Op::raw_ioctl) + 1;
+constexpr std::size_t kOpCount = static_cast<std::size_t>(Op::fstat) + 1;
 
 struct StatementSpec {
   std::string_view callee;
@@ -115,4 +117,6 @@ const std::vector<std::string_view>& inject_kind_words();
 namespace kvmsim::trace {
 // Fields of `= memory_fault {...}` (kvm_run.memory_fault).
 const std::vector<FieldSpec>& memory_fault_fields();
+// Fields of `= ok {...}` after a guest read: `value`, the u64 it loaded.
+const std::vector<FieldSpec>& access_ok_fields();
 }  // namespace kvmsim::trace
