@@ -65,7 +65,7 @@ int run_profiles_json(std::ostream& out) {
   for (const auto& p : model::builtin_profiles()) {
     out << (first ? "" : ", ") << "{\"name\": " << json_quote(p.name) << ", \"description\": " << json_quote(p.description)
         << ", \"thp\": " << json_quote(model::thp_policy_name(p.thp))
-        << ", \"shmem_thp\": " << json_quote(model::shmem_thp_policy_name(p.shmem_thp))
+        << ", \"shmem_thp\": " << json_quote(model::shmem_thp_policy_name(p.shmem_thp));
     if (!p.source.empty()) out << ", \"source\": " << json_quote(p.source);
     out << "}";
     first = false;
