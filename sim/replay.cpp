@@ -36,7 +36,12 @@ std::string trimmed(const std::string& s) {
 }  // namespace
 
 Replayer::Replayer(const trace::Trace& trace, KvmApi& backend, ReplayOptions options)
-    : trace_(trace), api_(backend), options_(options) {
+    : Replayer(trace.file, trace.profile, backend, options) {
+  trace_ = &trace;
+}
+
+Replayer::Replayer(std::string file, std::optional<std::string> trace_profile, KvmApi& backend, ReplayOptions options)
+    : file_(std::move(file)), trace_profile_(std::move(trace_profile)), api_(backend), options_(options) {
   handles_["kvm"] = Handle{static_cast<u64>(static_cast<i64>(api_.kvm_fd())), 0};
 }
 
@@ -73,11 +78,14 @@ std::optional<std::string> Replayer::failed_handle(const Statement& st) const {
 
 StatementResult Replayer::step() {
   KVMSIM_ASSERT_CTX(!done(), "step() after the last statement");
-  const Statement& st = trace_.statements[next_++];
+  return step(trace_->statements[next_++]);
+}
+
+StatementResult Replayer::step(const Statement& st) {
   StatementResult r = run(st);
   r.line = st.line;
   r.statement = st.text.empty() ? trace::print_statement(st) : trimmed(st.text);
-  auto where = trace_.file + ":" + std::to_string(st.line) + ": ";
+  auto where = file_ + ":" + std::to_string(st.line) + ": ";
   switch (r.status) {
     case StepStatus::mismatch: r.message = where + "expected " + r.expected + ", got " + r.actual; break;
     case StepStatus::unobservable:
@@ -94,7 +102,8 @@ StatementResult Replayer::step() {
     r.host_limit = r.host_limit || diag.host_limit;
     r.message += "\n    " + r.statement;
   }
-  results_.push_back(r);
+  counts_.add(r.status);
+  if (options_.keep_all_results || worth_keeping(r)) results_.push_back(r);
   return r;
 }
 
@@ -124,31 +133,35 @@ StatementResult Replayer::run(const Statement& st) {
 
 ReplayReport Replayer::report() const {
   ReplayReport rep;
-  rep.file = trace_.file;
+  rep.file = file_;
   rep.backend = api_.backend_name();
-  rep.trace_profile = trace_.profile.value_or("");
+  rep.trace_profile = trace_profile_.value_or("");
   rep.backend_profile = api_.profile().name;
   rep.results = results_;
-  rep.counts = ReplayCounts::of(results_);
-  if (options_.update) rep.updated_text = apply_rewrites(trace_, results_);
+  rep.counts = counts_;
+  if (options_.update && trace_) rep.updated_text = apply_rewrites(*trace_, results_);
   return rep;
+}
+
+void ReplayCounts::add(StepStatus s) {
+  statements++;
+  switch (s) {
+    case StepStatus::matched: matched++; break;
+    case StepStatus::mismatch: mismatched++; break;
+    case StepStatus::unchecked: unchecked++; break;
+    case StepStatus::unobservable: unobservable++; break;
+    case StepStatus::not_run: not_run++; break;
+  }
+  checked = matched + mismatched;
 }
 
 ReplayCounts ReplayCounts::of(const std::vector<StatementResult>& results) {
   ReplayCounts c;
-  for (const auto& r : results) {
-    c.statements++;
-    switch (r.status) {
-      case StepStatus::matched: c.matched++; break;
-      case StepStatus::mismatch: c.mismatched++; break;
-      case StepStatus::unchecked: c.unchecked++; break;
-      case StepStatus::unobservable: c.unobservable++; break;
-      case StepStatus::not_run: c.not_run++; break;
-    }
-  }
-  c.checked = c.matched + c.mismatched;
+  for (const auto& r : results) c.add(r.status);
   return c;
 }
+
+bool worth_keeping(const StatementResult& r) { return !r.message.empty() || !r.kernel_bug.empty(); }
 
 ReplayReport replay(const trace::Trace& trace, KvmApi& backend, const ReplayOptions& options) {
   Replayer r(trace, backend, options);
@@ -174,10 +187,8 @@ std::string apply_rewrites(const trace::Trace& trace, const std::vector<Statemen
     auto it = by_line.find(line_no);
     if (it != by_line.end() && stmts.count(line_no)) {
       const Statement& st = *stmts[line_no];
-      KVMSIM_ASSERT_CTX(st.text == line && st.result_begin <= st.result_end && st.result_end <= line.size(),
-                    "source does not match the parsed statement at line " + std::to_string(line_no));
-      bool insert = st.result_begin == st.result_end;
-      line = line.substr(0, st.result_begin) + (insert ? " " : "") + *it->second->rewrite + line.substr(st.result_end);
+      KVMSIM_ASSERT_CTX(st.text == line, "source does not match the parsed statement at line " + std::to_string(line_no));
+      line = splice_result(st, *it->second->rewrite);
     }
     out += line;
     if (nl == std::string::npos) break;
@@ -185,6 +196,14 @@ std::string apply_rewrites(const trace::Trace& trace, const std::vector<Statemen
     pos = nl + 1;
   }
   return out;
+}
+
+std::string splice_result(const Statement& st, const std::string& rewrite) {
+  const std::string& line = st.text;
+  KVMSIM_ASSERT_CTX(st.result_begin <= st.result_end && st.result_end <= line.size(),
+                    "result span outside the statement at line " + std::to_string(st.line));
+  const bool insert = st.result_begin == st.result_end;
+  return line.substr(0, st.result_begin) + (insert ? " " : "") + rewrite + line.substr(st.result_end);
 }
 
 std::string ReplayReport::text() const {
