@@ -7,6 +7,7 @@
 #    megabytes (written to /tmp, deleted afterwards).
 # Writes bench/profile.json, which scripts/bench-report.sh turns into bench/README.md's figures.
 # Usage: scripts/bench-profile.sh [N=100000] [MB=1024]   (scripts/deps.sh --bench installs valgrind, time)
+# KVMSIM_PROFILE_BUILD=0 uses build-release/kvmsim as it is (no cmake step).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-100000}
@@ -14,8 +15,10 @@ mb=${2:-1024}
 for t in valgrind callgrind_annotate /usr/bin/time; do
   command -v "$t" >/dev/null || { echo "bench-profile: $t missing (scripts/deps.sh --bench)" >&2; exit 2; }
 done
-cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS=-g -DKVMSIM_WERROR=OFF >/dev/null
-cmake --build build-release -j2 --target kvmsim
+if [[ "${KVMSIM_PROFILE_BUILD:-1}" != 0 ]]; then
+  cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS=-g -DKVMSIM_WERROR=OFF >/dev/null
+  cmake --build build-release -j2 --target kvmsim
+fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 

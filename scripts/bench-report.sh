@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
 # Writes the figures of bench/README.md's "Issue 17" section from the recorded runs, so they are
-# copied and not typed: bench/results.json (scripts/bench.sh, Google Benchmark JSON) and
+# copied and not typed: bench/results-issue17.json (one scripts/bench.sh run of the benchmarks below,
+# Google Benchmark JSON) and
 # bench/profile.json (scripts/bench-profile.sh: callgrind breakdown, peak RSS of a 1 GB trace).
 # The section between the `bench-report` markers is replaced; the rest of the file is left alone.
 # Usage: scripts/bench-report.sh [results.json] [profile.json]
+# The run:  KVMSIM_BENCH_DIR=build-release scripts/bench.sh "$(scripts/bench-report.sh --filter)"
+#           cp build-release/bench.json bench/results-issue17.json
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 - "${1:-bench/results.json}" "${2:-bench/profile.json}" bench/README.md <<'PY'
+if [[ "${1:-}" == --filter ]]; then
+  echo 'ReplayStreamVsCat|MemslotChurn|GuestAccessModel/MiB:1024/random:0|GuestFirstTouch|PrefaultDirtyLogged|PrefaultSlot/level:1/GiB:1024'
+  exit 0
+fi
+python3 - "${1:-bench/results-issue17.json}" "${2:-bench/profile.json}" bench/README.md <<'PY'
 import json, re, sys
 res = {b["name"]: b for b in json.load(open(sys.argv[1]))["benchmarks"] if not b.get("error_occurred")}
 prof = json.load(open(sys.argv[2]))

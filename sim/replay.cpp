@@ -64,15 +64,17 @@ std::optional<std::string> Replayer::failed_handle(const Statement& st) const {
         found = "'" + t.spelling + "' (line " + std::to_string(it->second.line) + ")";
     }
   };
-  std::vector<const Value*> values;
-  for (const auto& a : st.args) values.push_back(&a);
-  for (const auto& k : st.keywords) values.push_back(&k.value);
-  for (std::size_t i = 0; i < values.size(); i++) {
-    const Value& v = *values[i];
+  // Arguments and keywords, then their struct fields (records nest one level), without a worklist.
+  auto check_value = [&](const Value& v) {
     check_expr(v.expr);
     for (const auto& e : v.list) check_expr(e);
-    for (const auto& f : v.fields) values.push_back(&f.value);
-  }
+  };
+  for (const auto& a : st.args) check_value(a);
+  for (const auto& k : st.keywords) check_value(k.value);
+  for (const auto& a : st.args)
+    for (const auto& f : a.fields) check_value(f.value);
+  for (const auto& k : st.keywords)
+    for (const auto& f : k.value.fields) check_value(f.value);
   return found;
 }
 
@@ -85,17 +87,18 @@ StatementResult Replayer::step(const Statement& st) {
   StatementResult r = run(st);
   r.line = st.line;
   r.statement = st.text.empty() ? trace::print_statement(st) : trimmed(st.text);
-  auto where = file_ + ":" + std::to_string(st.line) + ": ";
+  // Built only for a statement that has something to report.
+  auto where = [&] { return file_ + ":" + std::to_string(st.line) + ": "; };
   switch (r.status) {
-    case StepStatus::mismatch: r.message = where + "expected " + r.expected + ", got " + r.actual; break;
+    case StepStatus::mismatch: r.message = where() + "expected " + r.expected + ", got " + r.actual; break;
     case StepStatus::unobservable:
-      r.message = where + "unobservable: backend " + api_.backend_name() + " cannot observe " + st.callee;
+      r.message = where() + "unobservable: backend " + api_.backend_name() + " cannot observe " + st.callee;
       break;
-    case StepStatus::not_run: r.message = where + "not run: " + r.message; break;
+    case StepStatus::not_run: r.message = where() + "not run: " + r.message; break;
     default: break;
   }
   const KvmApi::Diagnostic diag = api_.take_diagnostic();
-  if (diag.text.rfind("kernel-bug:", 0) == 0) r.kernel_bug = where + diag.text;
+  if (diag.text.rfind("kernel-bug:", 0) == 0) r.kernel_bug = where() + diag.text;
   if (!r.message.empty()) {
     // A backend's own explanation (e.g. the real backend refusing a request over its safety cap).
     if (!diag.text.empty()) r.message += " (" + api_.backend_name() + ": " + diag.text + ")";

@@ -238,10 +238,10 @@ void ReplayRun::run_stream(const std::string& file) {
     }
     return single(report, lines);
   }
-  LockstepPair pair(file, header, *api[0], *api[1], options);
-  for (; st; st = ts.next()) pair.step(*st);
+  LockstepPair lockstep(file, header, *api[0], *api[1], options);
+  for (; st; st = ts.next()) lockstep.step(*st);
   if (ts.error()) return malformed();
-  this->pair(pair.report());
+  pair(lockstep.report());
 }
 
 void ReplayRun::batch_failed(const std::string& file, const model::Profile& profile, std::size_t side,

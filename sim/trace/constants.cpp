@@ -1,5 +1,7 @@
 #include "sim/trace/constants.h"
 
+#include <unordered_map>
+
 #include "model/uapi.h"
 
 namespace kvmsim::trace {
@@ -178,16 +180,26 @@ const Errno kErrnos[] = {
 
 const std::vector<Constant>& constants() { return all_constants(); }
 
+// Name lookups run for every identifier a trace uses: hashed once, over the static names (the
+// first entry of a name wins, as a scan in table order would).
 std::optional<u64> constant_value(std::string_view name) {
-  for (const auto& c : all_constants())
-    if (name == c.name) return c.value;
-  return std::nullopt;
+  static const std::unordered_map<std::string_view, u64> by_name = [] {
+    std::unordered_map<std::string_view, u64> m;
+    for (const auto& c : all_constants()) m.emplace(c.name, c.value);
+    return m;
+  }();
+  auto it = by_name.find(name);
+  return it == by_name.end() ? std::nullopt : std::optional<u64>(it->second);
 }
 
 std::optional<int> errno_value(std::string_view name) {
-  for (const auto& e : kErrnos)
-    if (name == e.name) return e.value;
-  return std::nullopt;
+  static const std::unordered_map<std::string_view, int> by_name = [] {
+    std::unordered_map<std::string_view, int> m;
+    for (const auto& e : kErrnos) m.emplace(e.name, e.value);
+    return m;
+  }();
+  auto it = by_name.find(name);
+  return it == by_name.end() ? std::nullopt : std::optional<int>(it->second);
 }
 
 const char* errno_name(int err) {
