@@ -25,7 +25,7 @@ trap 'rm -rf "$tmp"' EXIT
 bench/gen_churn_trace.sh "$n" >"$tmp/churn.trace"
 valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" build-release/kvmsim replay "$tmp/churn.trace" \
   >"$tmp/cg.stdout" 2>"$tmp/cg.stderr"
-callgrind_annotate --threshold=100 --inclusive=no "$tmp/cg.out" >"$tmp/cg.txt"
+callgrind_annotate --auto=no --threshold=100 --inclusive=no "$tmp/cg.out" >"$tmp/cg.txt"
 
 # About MB megabytes of the same churn (about 101 bytes per statement), streamed.
 big_n=$((mb * 1024 * 1024 / 101))

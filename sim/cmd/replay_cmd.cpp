@@ -150,43 +150,8 @@ void ReplayRun::run_stream(const std::string& file) {
     ++t_.malformed;
     return;
   }
-  TraceStream ts(in.get(), file);
-  // The header and profile directive come first: once the first statement is parsed (or the file
-  // ended) the profile is known and the backends can be opened.
-  trace::Statement* st = ts.next();
-  auto malformed = [&] {
-    err_ << ts.error()->str() << "\n";
-    ++t_.malformed;
-  };
-  if (!st && ts.error()) return malformed();
-  const std::optional<std::string> header = ts.parser().profile();
-  std::string error;
-  auto profiles = resolve_profiles(sides_, args_.profile, header, &error);
-  if (!profiles) {
-    if (args_.profile.empty()) err_ << file << ":" << std::max(1, ts.parser().profile_line()) << ": " << error << "\n";
-    else err_ << "kvmsim: " << error << "\n";
-    ++t_.malformed;
-    return;
-  }
-  for (std::size_t i = 0; i < sides_.size(); i++) {
-    if (std::string why = sides_[i]->refuses_profile(*profiles->profiles[i]); !why.empty()) {
-      notes() << "SKIP " << file << ": " << why << "\n";
-      ++t_.skipped;
-      return;
-    }
-  }
-  std::unique_ptr<KvmApi> api[2];
-  for (std::size_t i = 0; i < sides_.size(); i++) {
-    std::string why;
-    api[i] = sides_[i]->open(*profiles->profiles[i], &why);
-    if (!api[i]) return batch_failed(file, *profiles->profiles[i], i, why);
-  }
-  // JSON reports carry every statement's result; text reports only their problems, and -v lines
-  // go to a spill file until the head (which needs the counts) is printed.
-  ReplayOptions options;
-  options.keep_all_results = args_.format == "json";
+  // --update: every line read goes to a copy next to the trace, renamed over it at the end.
   using File = std::unique_ptr<std::FILE, int (*)(std::FILE*)>;
-  File spill(args_.verbose && args_.format != "json" && sides_.size() == 1 ? std::tmpfile() : nullptr, &std::fclose);
   std::string copy_name;
   File copy(args_.update ? temp_next_to(file, &copy_name) : nullptr, &std::fclose);
   if (args_.update && !copy) {
@@ -199,7 +164,49 @@ void ReplayRun::run_stream(const std::string& file) {
     copy.reset();
     std::remove(copy_name.c_str());
   };
+  TraceStream ts(in.get(), file);
   if (copy) ts.copy_to(copy.get());
+  // The header and profile directive come first: once the first statement is parsed (or the file
+  // ended) the profile is known and the backends can be opened.
+  trace::Statement* st = ts.next();
+  auto malformed = [&] {
+    drop_copy();
+    err_ << ts.error()->str() << "\n";
+    ++t_.malformed;
+  };
+  if (!st && ts.error()) return malformed();
+  const std::optional<std::string> header = ts.parser().profile();
+  std::string error;
+  auto profiles = resolve_profiles(sides_, args_.profile, header, &error);
+  if (!profiles) {
+    drop_copy();
+    if (args_.profile.empty()) err_ << file << ":" << std::max(1, ts.parser().profile_line()) << ": " << error << "\n";
+    else err_ << "kvmsim: " << error << "\n";
+    ++t_.malformed;
+    return;
+  }
+  for (std::size_t i = 0; i < sides_.size(); i++) {
+    if (std::string why = sides_[i]->refuses_profile(*profiles->profiles[i]); !why.empty()) {
+      drop_copy();
+      notes() << "SKIP " << file << ": " << why << "\n";
+      ++t_.skipped;
+      return;
+    }
+  }
+  std::unique_ptr<KvmApi> api[2];
+  for (std::size_t i = 0; i < sides_.size(); i++) {
+    std::string why;
+    api[i] = sides_[i]->open(*profiles->profiles[i], &why);
+    if (!api[i]) {
+      drop_copy();
+      return batch_failed(file, *profiles->profiles[i], i, why);
+    }
+  }
+  // JSON reports carry every statement's result; text reports only their problems, and -v lines
+  // go to a spill file until the head (which needs the counts) is printed.
+  ReplayOptions options;
+  options.keep_all_results = args_.format == "json";
+  File spill(args_.verbose && args_.format != "json" && sides_.size() == 1 ? std::tmpfile() : nullptr, &std::fclose);
   if (sides_.size() == 1) {
     Replayer rep(file, header, *api[0], options);
     for (; st; st = ts.next()) {
@@ -210,10 +217,7 @@ void ReplayRun::run_stream(const std::string& file) {
         std::fwrite(lines.data(), 1, lines.size(), spill.get());
       }
     }
-    if (ts.error()) {
-      drop_copy();
-      return malformed();
-    }
+    if (ts.error()) return malformed();
     if (copy) {
       struct stat sb {};
       const bool ok = std::fflush(copy.get()) == 0 && !ts.write_failed() && ::stat(file.c_str(), &sb) == 0 &&

@@ -85,7 +85,7 @@ TEST(TraceStream, SameStatementsAsParseAndAByteIdenticalCopyForEveryCorpusTrace)
 TEST(TraceStream, LayoutEdgeCases) {
   // No final newline, CRLF, comments only, a line longer than the 1 MiB read block.
   const std::string long_comment = "# " + std::string(3u << 20, 'x');
-  for (const std::string text :
+  for (const std::string& text :
        {std::string("kvmsim-trace 1\nmunmap(0, 4K)"), std::string("kvmsim-trace 1\r\nmunmap(0, 4K)\r\n\r\n"),
         std::string("kvmsim-trace 1\n# nothing\n"), "kvmsim-trace 1\n" + long_comment + "\nmunmap(0, 4K)\n"}) {
     const Streamed s = stream(text);
@@ -94,7 +94,7 @@ TEST(TraceStream, LayoutEdgeCases) {
     EXPECT_EQ(s.statements.size(), text.find("munmap") == std::string::npos ? 0u : 1u);
   }
   // The same first error as parse(), wherever it is; an empty input has no header.
-  for (const std::string text : {std::string("kvmsim-trace 1\nmunmap(0, 4K)\nmunmap(0, 4Q)\n"), std::string(""),
+  for (const std::string& text : {std::string("kvmsim-trace 1\nmunmap(0, 4K)\nmunmap(0, 4Q)\n"), std::string(""),
                                  std::string("\n\n# only a comment\n")}) {
     const Streamed s = stream(text);
     auto parsed = trace::parse(text, "s.trace");
