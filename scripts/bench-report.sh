@@ -5,7 +5,7 @@
 # bench/profile.json (scripts/bench-profile.sh: callgrind breakdown, peak RSS of a 1 GB trace).
 # The section between the `bench-report` markers is replaced; the rest of the file is left alone.
 # Usage: scripts/bench-report.sh [results.json] [profile.json]
-# The run:  KVMSIM_BENCH_DIR=build-release scripts/bench.sh "$(scripts/bench-report.sh --filter)"
+# The run:  KVMSIM_BENCH_DIR=build-release scripts/bench.sh "$(scripts/bench-report.sh --filter)" --benchmark_min_time=0.01
 #           cp build-release/bench.json bench/results-issue17.json
 set -euo pipefail
 cd "$(dirname "$0")/.."
