@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "bench/anchors.h"
 #include "model/vm/kvm.h"
 #include "model/profiles/profile.h"
 #include "model/uapi.h"
@@ -73,6 +74,10 @@ void BM_MemslotChurnModel(benchmark::State& state) {
   state.counters["slots"] = kSlots;
   state.counters["ns_per_ioctl"] = per_iter * 1e9 / (2.0 * kSlots);
   state.counters["stmts_per_s"] = 2.0 * kSlots / per_iter;
+  // Against the kernel's published per-slot setup cost (bench/anchors.h).
+  const double ns = per_iter * 1e9 / (2.0 * kSlots);
+  state.counters["speedup_vs_published_509"] = kKernelSlotSetupNs509 / ns;
+  state.counters["speedup_vs_published_32k"] = kKernelSlotSetupNs32k / ns;
 }
 BENCHMARK(BM_MemslotChurnModel)->UseManualTime()->Unit(benchmark::kMillisecond);
 

@@ -3,15 +3,23 @@
 // rounds of delete / re-create at a moved GPA / dirty-logging toggle / a rejected request), so
 // the benchmark needs no file. Counters: stmts_per_s for parse, replay and both together.
 // A replay with any mismatch is reported as an error: a fast wrong answer measures nothing.
+// BM_ReplayStreamVsCat is what `kvmsim replay FILE` does (sim/replay_stream.h): the trace file
+// written by bench/gen_churn_trace.sh, streamed and replayed, against `cat FILE > /dev/null` of the
+// same file in the same iteration (the I/O floor; the file is in the page cache for both).
 #include <benchmark/benchmark.h>
 
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <variant>
 
 #include "model/vm/kvm.h"
 #include "model/profiles/profile.h"
 #include "sim/replay.h"
+#include "sim/replay_stream.h"
 #include "sim/trace/parser.h"
 
 namespace kvmsim::bench {
@@ -75,6 +83,67 @@ void BM_TraceParseReplay(benchmark::State& state) {
   state.counters["stmts_per_s"] = s * n / (parse_s + replay_s);
 }
 BENCHMARK(BM_TraceParseReplay)->ArgName("stmts")->Arg(100000)->UseManualTime()->Unit(benchmark::kMillisecond);
+
+// Args: {statements}. Counters: stmts_per_s and bytes_per_s of the streamed replay, cat_bytes_per_s,
+// replay_vs_cat (replay time / cat time: how far above the I/O floor), file_bytes.
+void BM_ReplayStreamVsCat(benchmark::State& state) {
+  const std::string path = "/tmp/kvmsim-bench-churn-" + std::to_string(getpid()) + ".trace";
+  const std::string gen = std::string("'") + KVMSIM_SOURCE_DIR + "/bench/gen_churn_trace.sh' " +
+                          std::to_string(state.range(0)) + " > '" + path + "'";
+  if (std::system(gen.c_str()) != 0) return state.SkipWithError("bench/gen_churn_trace.sh failed");
+  const std::string cat = "cat '" + path + "' > /dev/null";
+  double replay_s = 0, cat_s = 0;
+  std::uint64_t bytes = 0, stmts = 0;
+  std::string error;
+  for (auto _ : state) {
+    const auto t0 = Clock::now();
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (!f) {
+      error = "cannot open " + path;
+      break;
+    }
+    TraceStream ts(f, path);
+    trace::Statement* st = ts.next();
+    model::Kvm kvm(*model::find_profile(ts.parser().profile().value_or("linux-6.18")));
+    ReplayOptions options;
+    options.keep_all_results = false;
+    Replayer rep(path, ts.parser().profile(), kvm, options);
+    for (; st; st = ts.next()) rep.step(*st);
+    std::fclose(f);
+    const auto t1 = Clock::now();
+    const ReplayReport r = rep.report();
+    if (ts.error() || !r.ok() || r.counts.matched != r.counts.checked) {
+      error = ts.error() ? ts.error()->str() : ("replay did not match: " + r.text()).substr(0, 400);
+      break;
+    }
+    const auto t2 = Clock::now();
+    if (std::system(cat.c_str()) != 0) {
+      error = "cat failed";
+      break;
+    }
+    const auto t3 = Clock::now();
+    replay_s += std::chrono::duration<double>(t1 - t0).count();
+    cat_s += std::chrono::duration<double>(t3 - t2).count();
+    bytes = ts.bytes_read();
+    stmts = r.counts.statements;
+    state.SetIterationTime(std::chrono::duration<double>(t1 - t0).count());
+  }
+  std::remove(path.c_str());
+  if (!error.empty()) return state.SkipWithError(error.c_str());
+  const double n = static_cast<double>(state.iterations());
+  state.counters["statements"] = static_cast<double>(stmts);
+  state.counters["file_bytes"] = static_cast<double>(bytes);
+  state.counters["stmts_per_s"] = static_cast<double>(stmts) * n / replay_s;
+  state.counters["bytes_per_s"] = static_cast<double>(bytes) * n / replay_s;
+  state.counters["cat_bytes_per_s"] = static_cast<double>(bytes) * n / cat_s;
+  state.counters["replay_vs_cat"] = replay_s / cat_s;
+}
+BENCHMARK(BM_ReplayStreamVsCat)
+    ->ArgName("stmts")
+    ->Arg(100000)
+    ->Arg(1000000)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace kvmsim::bench

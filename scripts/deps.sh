@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Debian packages kvmsim needs, only those missing (--bench: plus gnuplot-nox for plots). Idempotent; needs root for apt-get.
+# Installs the Debian packages kvmsim needs, only those missing (--bench: plus gnuplot-nox for plots,
+# valgrind and time for scripts/bench-profile.sh). Idempotent; needs root for apt-get.
 set -euo pipefail
 pkgs=(cmake g++ make git libgtest-dev librapidcheck-dev libbenchmark-dev libcli11-dev)
 # kvmsim map's render test (scripts/map-render-test.sh): a headless browser and a PNG checker.
 pkgs+=(chromium imagemagick)
 # --bench: also what scripts/bench-plot.sh needs (not part of the quick start).
-if [[ "${1:-}" == --bench ]]; then pkgs+=(gnuplot-nox); fi
+if [[ "${1:-}" == --bench ]]; then pkgs+=(gnuplot-nox valgrind time); fi
 missing=()
 for p in "${pkgs[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

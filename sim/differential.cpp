@@ -61,24 +61,32 @@ std::string profile_label(const std::string& trace_profile, const std::string& b
   return "profile difference (trace written for " + trace_profile + ", backend answers as " + backend_profile + ")";
 }
 
+LockstepPair::LockstepPair(std::string file, std::optional<std::string> trace_profile, KvmApi& a, KvmApi& b,
+                           ReplayOptions options)
+    : a_(a), b_(b), ra_(file, trace_profile, a, options), rb_(file, trace_profile, b, options) {
+  d_.file = std::move(file);
+  d_.trace_profile = trace_profile.value_or("");
+}
+
+void LockstepPair::step(const trace::Statement& st, const std::function<void(const StatementResult&)>& after_step) {
+  StatementResult x = ra_.step(st);
+  StatementResult y = rb_.step(st);
+  if (after_step) after_step(x);
+  compare_statement(x, y, a_.backend_name(), b_.backend_name(), &d_);
+}
+
+DiffReport LockstepPair::report() const {
+  DiffReport d = d_;
+  d.a = ra_.report();
+  d.b = rb_.report();
+  return d;
+}
+
 DiffReport replay_pair(const trace::Trace& trace, KvmApi& a, KvmApi& b,
                        const std::function<void(const StatementResult&)>& after_step) {
-  Replayer ra(trace, a, ReplayOptions{});
-  Replayer rb(trace, b, ReplayOptions{});
-  DiffReport d;
-  d.file = trace.file;
-  d.trace_profile = trace.profile.value_or("");
-  while (!ra.done()) {
-    KVMSIM_ASSERT_CTX(!rb.done(), trace.file);  // same trace: both replayers step the same statements
-    StatementResult x = ra.step();
-    StatementResult y = rb.step();
-    KVMSIM_ASSERT_CTX(x.line == y.line, std::to_string(x.line) + " vs " + std::to_string(y.line));
-    if (after_step) after_step(x);
-    compare_statement(x, y, a.backend_name(), b.backend_name(), &d);
-  }
-  d.a = ra.report();
-  d.b = rb.report();
-  return d;
+  LockstepPair pair(trace.file, trace.profile, a, b);
+  for (const trace::Statement& st : trace.statements) pair.step(st, after_step);
+  return pair.report();
 }
 
 DiffReport diff_recorded(const trace::Trace& trace, const ReplayReport& a, const ReplayReport& b) {

@@ -63,6 +63,23 @@ std::optional<std::string> comparable_actual(const StatementResult& r);
 // "profile difference (trace written for X, backend answers as Y)".
 std::string profile_label(const std::string& trace_profile, const std::string& backend_profile);
 
+// Two Replayers in lock-step over statements given one at a time (a streamed trace); replay_pair
+// is this over a parsed trace. Both backends must be fresh and outlive the pair.
+class LockstepPair {
+ public:
+  LockstepPair(std::string file, std::optional<std::string> trace_profile, KvmApi& a, KvmApi& b,
+               ReplayOptions options = {});
+  // Steps both sides; `after_step` (if set) sees side A's result.
+  void step(const trace::Statement& st, const std::function<void(const StatementResult&)>& after_step = {});
+  DiffReport report() const;
+
+ private:
+  KvmApi& a_;
+  KvmApi& b_;
+  Replayer ra_, rb_;
+  DiffReport d_;
+};
+
 // Runs `trace` on `a` and `b` in lock-step. Both backends must be fresh; both must outlive the call.
 // `after_step`, if set, is called after every statement (both sides stepped), e.g. to check the
 // model's invariants (kvmsim fuzz).

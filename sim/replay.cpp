@@ -36,7 +36,12 @@ std::string trimmed(const std::string& s) {
 }  // namespace
 
 Replayer::Replayer(const trace::Trace& trace, KvmApi& backend, ReplayOptions options)
-    : trace_(trace), api_(backend), options_(options) {
+    : Replayer(trace.file, trace.profile, backend, options) {
+  trace_ = &trace;
+}
+
+Replayer::Replayer(std::string file, std::optional<std::string> trace_profile, KvmApi& backend, ReplayOptions options)
+    : file_(std::move(file)), trace_profile_(std::move(trace_profile)), api_(backend), options_(options) {
   handles_["kvm"] = Handle{static_cast<u64>(static_cast<i64>(api_.kvm_fd())), 0};
 }
 
@@ -59,31 +64,37 @@ std::optional<std::string> Replayer::failed_handle(const Statement& st) const {
         found = "'" + name + "' (line " + std::to_string(it->second.line) + ")";
     }
   };
-  std::vector<const Value*> values;
-  for (const auto& a : st.args) values.push_back(&a);
-  for (const auto& k : st.keywords) values.push_back(&k.value);
-  for (std::size_t i = 0; i < values.size(); i++) {
-    const Value& v = *values[i];
+  // Arguments and keywords, then their struct fields (records nest one level), without a worklist.
+  auto check_value = [&](const Value& v) {
     check_expr(v.expr);
     for (const auto& e : v.list) check_expr(e);
-    for (const auto& f : v.fields) values.push_back(&f.value);
-  }
+  };
+  for (const auto& a : st.args) check_value(a);
+  for (const auto& k : st.keywords) check_value(k.value);
+  for (const auto& a : st.args)
+    for (const auto& f : a.fields) check_value(f.value);
+  for (const auto& k : st.keywords)
+    for (const auto& f : k.value.fields) check_value(f.value);
   return found;
 }
 
 StatementResult Replayer::step() {
   KVMSIM_ASSERT_CTX(!done(), "step() after the last statement");
-  const Statement& st = trace_.statements[next_++];
+  return step(trace_->statements[next_++]);
+}
+
+StatementResult Replayer::step(const Statement& st) {
   StatementResult r = run(st);
   r.line = st.line;
   r.statement = st.text.empty() ? trace::print_statement(st) : trimmed(st.text);
-  auto where = trace_.file + ":" + std::to_string(st.line) + ": ";
+  // Built only for a statement that has something to report.
+  auto where = [&] { return file_ + ":" + std::to_string(st.line) + ": "; };
   switch (r.status) {
-    case StepStatus::mismatch: r.message = where + "expected " + r.expected + ", got " + r.actual; break;
+    case StepStatus::mismatch: r.message = where() + "expected " + r.expected + ", got " + r.actual; break;
     case StepStatus::unobservable:
-      r.message = where + "unobservable: backend " + api_.backend_name() + " cannot observe " + st.callee;
+      r.message = where() + "unobservable: backend " + api_.backend_name() + " cannot observe " + st.callee;
       break;
-    case StepStatus::not_run: r.message = where + "not run: " + r.message; break;
+    case StepStatus::not_run: r.message = where() + "not run: " + r.message; break;
     default: break;
   }
   const KvmApi::Diagnostic diag = api_.take_diagnostic();
@@ -91,8 +102,8 @@ StatementResult Replayer::step() {
     // One line per bug the call reached, each with the statement's FILE:LINE.
     std::size_t from = 0;
     for (std::size_t nl; (nl = diag.text.find('\n', from)) != std::string::npos; from = nl + 1)
-      r.kernel_bug += where + diag.text.substr(from, nl - from) + "\n";
-    r.kernel_bug += where + diag.text.substr(from);
+      r.kernel_bug += where() + diag.text.substr(from, nl - from) + "\n";
+    r.kernel_bug += where() + diag.text.substr(from);
   }
   if (!r.message.empty()) {
     // A backend's own explanation (e.g. the real backend refusing a request over its safety cap).
@@ -100,7 +111,8 @@ StatementResult Replayer::step() {
     r.host_limit = r.host_limit || diag.host_limit;
     r.message += "\n    " + r.statement;
   }
-  results_.push_back(r);
+  counts_.add(r.status);
+  if (options_.keep_all_results || worth_keeping(r)) results_.push_back(r);
   return r;
 }
 
@@ -130,31 +142,35 @@ StatementResult Replayer::run(const Statement& st) {
 
 ReplayReport Replayer::report() const {
   ReplayReport rep;
-  rep.file = trace_.file;
+  rep.file = file_;
   rep.backend = api_.backend_name();
-  rep.trace_profile = trace_.profile.value_or("");
+  rep.trace_profile = trace_profile_.value_or("");
   rep.backend_profile = api_.profile().name;
   rep.results = results_;
-  rep.counts = ReplayCounts::of(results_);
-  if (options_.update) rep.updated_text = apply_rewrites(trace_, results_);
+  rep.counts = counts_;
+  if (options_.update && trace_) rep.updated_text = apply_rewrites(*trace_, results_);
   return rep;
+}
+
+void ReplayCounts::add(StepStatus s) {
+  statements++;
+  switch (s) {
+    case StepStatus::matched: matched++; break;
+    case StepStatus::mismatch: mismatched++; break;
+    case StepStatus::unchecked: unchecked++; break;
+    case StepStatus::unobservable: unobservable++; break;
+    case StepStatus::not_run: not_run++; break;
+  }
+  checked = matched + mismatched;
 }
 
 ReplayCounts ReplayCounts::of(const std::vector<StatementResult>& results) {
   ReplayCounts c;
-  for (const auto& r : results) {
-    c.statements++;
-    switch (r.status) {
-      case StepStatus::matched: c.matched++; break;
-      case StepStatus::mismatch: c.mismatched++; break;
-      case StepStatus::unchecked: c.unchecked++; break;
-      case StepStatus::unobservable: c.unobservable++; break;
-      case StepStatus::not_run: c.not_run++; break;
-    }
-  }
-  c.checked = c.matched + c.mismatched;
+  for (const auto& r : results) c.add(r.status);
   return c;
 }
+
+bool worth_keeping(const StatementResult& r) { return !r.message.empty() || !r.kernel_bug.empty(); }
 
 ReplayReport replay(const trace::Trace& trace, KvmApi& backend, const ReplayOptions& options) {
   Replayer r(trace, backend, options);
@@ -180,10 +196,8 @@ std::string apply_rewrites(const trace::Trace& trace, const std::vector<Statemen
     auto it = by_line.find(line_no);
     if (it != by_line.end() && stmts.count(line_no)) {
       const Statement& st = *stmts[line_no];
-      KVMSIM_ASSERT_CTX(st.text == line && st.result_begin <= st.result_end && st.result_end <= line.size(),
-                    "source does not match the parsed statement at line " + std::to_string(line_no));
-      bool insert = st.result_begin == st.result_end;
-      line = line.substr(0, st.result_begin) + (insert ? " " : "") + *it->second->rewrite + line.substr(st.result_end);
+      KVMSIM_ASSERT_CTX(st.text == line, "source does not match the parsed statement at line " + std::to_string(line_no));
+      line = splice_result(st, *it->second->rewrite);
     }
     out += line;
     if (nl == std::string::npos) break;
@@ -191,6 +205,14 @@ std::string apply_rewrites(const trace::Trace& trace, const std::vector<Statemen
     pos = nl + 1;
   }
   return out;
+}
+
+std::string splice_result(const Statement& st, const std::string& rewrite) {
+  const std::string& line = st.text;
+  KVMSIM_ASSERT_CTX(st.result_begin <= st.result_end && st.result_end <= line.size(),
+                    "result span outside the statement at line " + std::to_string(st.line));
+  const bool insert = st.result_begin == st.result_end;
+  return line.substr(0, st.result_begin) + (insert ? " " : "") + rewrite + line.substr(st.result_end);
 }
 
 std::string ReplayReport::text() const {

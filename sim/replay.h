@@ -24,6 +24,10 @@ namespace kvmsim {
 
 struct ReplayOptions {
   bool update = false;  // build ReplayReport::updated_text
+  // Keep every statement's result in ReplayReport::results (-v, JSON reports, tests). Off, the
+  // report keeps only what the text report prints (problems and kernel-bug lines) plus the
+  // counts, so memory does not grow with the trace (streamed replay).
+  bool keep_all_results = true;
 };
 
 enum class StepStatus { matched, mismatch, unchecked, unobservable, not_run };
@@ -55,8 +59,13 @@ struct ReplayCounts {
   std::size_t statements = 0, checked = 0, matched = 0, mismatched = 0, unchecked = 0, unobservable = 0,
               not_run = 0;
   // The one way counts are made: from the statements' statuses ("checked" = matched + mismatched).
+  void add(StepStatus s);
   static ReplayCounts of(const std::vector<StatementResult>& results);
 };
+
+// What a report with ReplayOptions::keep_all_results off keeps of a result: what the text
+// reports print (a problem's message, a kernel-bug line).
+bool worth_keeping(const StatementResult& r);
 
 struct ReplayReport {
   std::string file;
@@ -76,8 +85,12 @@ struct ReplayReport {
 class Replayer {
  public:
   Replayer(const trace::Trace& trace, KvmApi& backend, ReplayOptions options);
-  bool done() const { return next_ >= trace_.statements.size(); }
-  StatementResult step();
+  // A streamed trace: statements come one by one through step(st), as they are parsed. No source
+  // is kept, so options.update is the caller's (splice_result() per line).
+  Replayer(std::string file, std::optional<std::string> trace_profile, KvmApi& backend, ReplayOptions options);
+  bool done() const { return !trace_ || next_ >= trace_->statements.size(); }
+  StatementResult step();                              // the next statement of the trace
+  StatementResult step(const trace::Statement& st);  // any statement (streamed traces)
   // The report so far (all steps taken); updated_text is filled when options.update is set.
   ReplayReport report() const;
   // A bound handle's backend value (nullopt: unbound, or its creation failed).
@@ -96,12 +109,15 @@ class Replayer {
   std::optional<std::string> failed_handle(const trace::Statement& st) const;
   u64 eval(const trace::Expr& e) const;
 
-  const trace::Trace& trace_;
+  const trace::Trace* trace_ = nullptr;  // nullptr: a streamed trace
+  std::string file_;
+  std::optional<std::string> trace_profile_;
   KvmApi& api_;
   ReplayOptions options_;
   std::size_t next_ = 0;
   std::map<std::string, Handle> handles_;
-  std::vector<StatementResult> results_;
+  std::vector<StatementResult> results_;  // all, or only the worth_keeping() ones
+  ReplayCounts counts_;
 };
 
 ReplayReport replay(const trace::Trace& trace, KvmApi& backend, const ReplayOptions& options);
@@ -109,5 +125,9 @@ ReplayReport replay(const trace::Trace& trace, KvmApi& backend, const ReplayOpti
 // The original source with each result span replaced by `rewrite` (comments, blank lines and
 // layout elsewhere byte-identical).
 std::string apply_rewrites(const trace::Trace& trace, const std::vector<StatementResult>& results);
+
+// One statement's line (st.text) with its result span replaced by `rewrite`: what apply_rewrites
+// does per line, for traces rewritten as they stream.
+std::string splice_result(const trace::Statement& st, const std::string& rewrite);
 
 }  // namespace kvmsim

@@ -2,6 +2,8 @@
 // the files named in mmu.h, one per area of arch/x86/kvm/mmu/.
 #include "model/mmu/mmu.h"
 
+#include <algorithm>
+
 #include "model/core_assert.h"
 #include "model/mmu/lpage_rules_override.h"
 #include "model/mmu/page_table_factory.h"
@@ -39,6 +41,20 @@ void Mmu::mark_dirty(const Memslot& slot, u64 gfn) {
   if (!s->has_dirty_bitmap) return;
   const u64 rel = gfn - s->base_gfn;
   s->dirty_bitmap[rel / 64] |= 1ull << (rel % 64);
+}
+
+void Mmu::mark_dirty_range(const Memslot& slot, u64 start, u64 end) {
+  KVMSIM_ASSERT(start <= end && slot.contains(start) && (start == end || slot.contains(end - 1)),
+                "gfns [%llx, %llx) outside slot %u", (unsigned long long)start, (unsigned long long)end, slot.id);
+  Memslot* s = ctx_.slots[slot.as_id].find(slot.id);
+  KVMSIM_ASSERT(s == &slot, "slot %u is not this VM's", slot.id);
+  if (!s->has_dirty_bitmap) return;
+  // Whole words at once: the same bits mark_dirty() sets one by one.
+  for (u64 rel = start - s->base_gfn, last = end - s->base_gfn; rel < last;) {
+    const u64 bit = rel % 64, n = std::min<u64>(64 - bit, last - rel);
+    s->dirty_bitmap[rel / 64] |= (n == 64 ? ~0ull : ((1ull << n) - 1)) << bit;
+    rel += n;
+  }
 }
 
 }  // namespace kvmsim::model

@@ -112,6 +112,8 @@ class Mmu {
   int max_mapping_level(const Memslot& slot, u64 gfn) const;
   // A guest write to `gfn` through `slot` (make_spte on a writable leaf in a dirty-logged slot).
   void mark_dirty(const Memslot& slot, u64 gfn);
+  // mark_dirty() for every gfn in [start, end) (the bulk pre-fault of a dirty-logged slot).
+  void mark_dirty_range(const Memslot& slot, u64 start, u64 end);
 
   // ---- KVM_PRE_FAULT_MEMORY, x86 step (pre_fault.cpp) ----
   // kvm_arch_vcpu_pre_fault_memory for [gpa, gpa + size): bytes mapped, or the errno.

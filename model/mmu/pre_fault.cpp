@@ -56,9 +56,11 @@ Ret Mmu::pre_fault_step(u64 gpa, u64 size) {
 // would each take that step with the same outcome (fixed or spurious, same SPTE attributes,
 // no side effect besides the mapping), the run is mapped with PageTable::map_range, which stands
 // for exactly those map() calls, and the loop advances by the bytes the steps would have
-// advanced. Anything else (no slot, dirty logging, THP-eligible or file-backed host memory,
-// closed guest_memfd, NX adjustments) returns 0 and takes the per-page step, so results,
-// errors and partial-progress semantics are those of the per-page loop by construction.
+// advanced. A dirty-logged slot maps every page at 4K (hugepage_adjust step 4) and each writable
+// step marks its gfn dirty (make_spte), so its run is one 4K map_range plus one bitmap range.
+// Anything else (no slot, THP-eligible or file-backed host memory, closed guest_memfd, NX
+// adjustments) returns 0 and takes the per-page step, so results, errors and partial-progress
+// semantics are those of the per-page loop by construction.
 u64 Mmu::pre_fault_bulk(u64 gpa, u64 size) {
   // The reference page tables come with the reference (per-page) loop: model vs model-ref then
   // also checks this bulk path against the steps it replaces.
@@ -70,8 +72,8 @@ u64 Mmu::pre_fault_bulk(u64 gpa, u64 size) {
   if (ctx_.profile.prefault_no_memslot_errno && !ctx_.ever_had_memslot) return 0;
   const u64 g = gpa >> 12;
   const Memslot* slot = ctx_.slots[0].by_gfn(g);
-  // Dirty-logged slots mark each written gfn dirty as they map (make_spte): per page.
-  if (!slot || (slot->flags & KVM_MEM_LOG_DIRTY_PAGES)) return 0;
+  if (!slot) return 0;
+  const bool dirty_logged = slot->flags & KVM_MEM_LOG_DIRTY_PAGES;
   const u64 req_end = g + size / kPageSize;  // exclusive; size is page aligned
   u64 end = std::min(req_end, slot->end_gfn());
   const bool is_private = is_private_gfn(g);
@@ -111,12 +113,14 @@ u64 Mmu::pre_fault_bulk(u64 gpa, u64 size) {
   MapFaultInfo info;
   info.prefetch = true;
   PageTable& mmu = *roots_[0];
-  if (host_level == 1) {
-    // 4K host pages (or guest_memfd): every decision is 4K; the run is one map_range.
+  if (host_level == 1 || dirty_logged) {
+    // 4K host pages, guest_memfd or dirty logging: every decision is 4K; the run is one map_range.
     f.gpa = gpa;
     KVMSIM_ASSERT(hugepage_adjust(adjust_input(*slot, g, f, false)).goal_level == 1, "gfn %llx",
                   static_cast<unsigned long long>(g));
     mmu.map_range(g, end, 1, attrs, info);
+    // make_spte: each writable 4K leaf of a dirty-tracked slot marks its gfn dirty.
+    if (dirty_logged && attrs.writable) mark_dirty_range(*slot, g, end);
     return (end - g) * kPageSize;
   }
   // Huge host pages: one level decision per page of the decided level, as the steps would

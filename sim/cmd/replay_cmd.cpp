@@ -1,7 +1,15 @@
 // `kvmsim replay`: every trace on one backend, or on two compared statement by statement. Lock-step
-// sides run trace by trace as the files are read; when a side is a batch backend (the nested
-// oracle), traces are grouped by the profiles they run as and each group is one batch per side.
+// sides stream each file: statements run as they are parsed (sim/replay_stream.h), reports keep
+// only what they print, -v lines are spilled to a temporary file and --update writes a spliced
+// copy renamed over the trace, so memory does not grow with the trace. When a side is a batch
+// backend (the nested oracle), traces are parsed whole, grouped by the profiles they run as and
+// each group is one batch per side.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <variant>
@@ -10,6 +18,7 @@
 #include "sim/cmd/commands.h"
 #include "sim/cmd/support.h"
 #include "sim/differential.h"
+#include "sim/replay_stream.h"
 
 namespace kvmsim {
 
@@ -41,11 +50,12 @@ class ReplayRun {
   }
   std::ostream& notes() { return args_.format == "json" ? err_ : out_; }
   std::optional<Pending> prepare(const std::string& file);
-  void run_lockstep(const Pending& p);
+  void run_stream(const std::string& file);
   void run_batches(std::vector<Pending>& pending);
-  void single(const ReplayReport& r, const std::string& text);
+  // A single backend's report; `lines` is what the text report prints under its head.
+  void single(const ReplayReport& r, const std::string& lines);
   void pair(const DiffReport& d);
-  void batch_failed(const Pending& p, std::size_t side, const std::string& why);
+  void batch_failed(const std::string& file, const model::Profile& profile, std::size_t side, const std::string& why);
   int finish();
 
   const ReplayArgs& args_;
@@ -56,23 +66,41 @@ class ReplayRun {
   std::map<std::string, std::vector<std::string>> batch_json_;  // backend name -> its batches
 };
 
-std::string single_text(const ReplayReport& r, bool verbose) {
+std::string single_head(const ReplayReport& r) {
   std::string out = std::string(r.ok() ? "PASS " : "FAIL ") + r.file + " [" + r.backend + "/" + r.backend_profile +
                     "] " + std::to_string(r.counts.statements) + " statements, " + std::to_string(r.counts.checked) +
                     " checked";
   if (r.counts.mismatched) out += ", " + std::to_string(r.counts.mismatched) + " mismatched";
   if (r.counts.not_run) out += ", " + std::to_string(r.counts.not_run) + " not run";
   if (r.counts.unobservable) out += ", " + std::to_string(r.counts.unobservable) + " unobservable";
-  out += "\n";
-  for (const auto& s : r.results) {
-    const bool problem =
-        s.status == StepStatus::mismatch || s.status == StepStatus::not_run || s.status == StepStatus::unobservable;
-    if (problem) out += "  " + s.message + "\n";
-    else if (verbose)
-      out += "  " + r.file + ":" + std::to_string(s.line) + ": " + step_status_name(s.status) + ": " + s.actual + "\n";
-    if (!s.kernel_bug.empty()) out += "  " + s.kernel_bug + "\n";
-  }
+  return out + "\n";
+}
+
+// What the text report prints under its head for one statement.
+std::string single_lines(const std::string& file, const StatementResult& s, bool verbose) {
+  std::string out;
+  const bool problem =
+      s.status == StepStatus::mismatch || s.status == StepStatus::not_run || s.status == StepStatus::unobservable;
+  if (problem) out += "  " + s.message + "\n";
+  else if (verbose)
+    out += "  " + file + ":" + std::to_string(s.line) + ": " + step_status_name(s.status) + ": " + s.actual + "\n";
+  if (!s.kernel_bug.empty()) out += "  " + s.kernel_bug + "\n";
   return out;
+}
+
+std::string single_text(const ReplayReport& r, bool verbose) {
+  std::string out = single_head(r);
+  for (const auto& s : r.results) out += single_lines(r.file, s, verbose);
+  return out;
+}
+
+// A temporary file next to `path` (so rename() over it stays on one file system).
+std::FILE* temp_next_to(const std::string& path, std::string* name) {
+  std::string tmpl = path + ".kvmsim-XXXXXX";
+  const int fd = mkstemp(tmpl.data());
+  if (fd < 0) return nullptr;
+  *name = tmpl;
+  return fdopen(fd, "wb");
 }
 
 std::optional<ReplayRun::Pending> ReplayRun::prepare(const std::string& file) {
@@ -116,18 +144,9 @@ std::optional<ReplayRun::Pending> ReplayRun::prepare(const std::string& file) {
   return Pending{std::move(*t), std::move(profiles->profiles), std::move(owned)};
 }
 
-void ReplayRun::single(const ReplayReport& r, const std::string& text) {
-  if (args_.update && r.updated_text != text) {
-    std::ofstream o(r.file, std::ios::binary | std::ios::trunc);
-    o << r.updated_text;
-    if (!o) {
-      err_ << r.file << ": cannot write updated trace\n";
-      ++t_.malformed;
-      return;
-    }
-  }
+void ReplayRun::single(const ReplayReport& r, const std::string& lines) {
   if (args_.format == "json") t_.json_reports.push_back(r.json());
-  else out_ << single_text(r, args_.verbose);
+  else out_ << single_head(r) << lines;
   r.ok() ? ++t_.passed : ++t_.failed;
 }
 
@@ -138,20 +157,143 @@ void ReplayRun::pair(const DiffReport& d) {
   pass ? ++t_.passed : ++t_.failed;
 }
 
-void ReplayRun::run_lockstep(const Pending& p) {
+void ReplayRun::run_stream(const std::string& path) {
+  // `-` is standard input, named <stdin> in messages and reports (never closed, never updated).
+  const bool from_stdin = path == kStdinPath;
+  const std::string file = from_stdin ? kStdinName : path;
+  auto unreadable = [&](const std::string& why) {
+    err_ << file << ": " << why << "\n";
+    t_.json_errors.push_back(error_json(file, 0, 0, why));
+    ++t_.malformed;
+  };
+  std::error_code ec;
+  if (!from_stdin && std::filesystem::exists(file, ec) && !std::filesystem::is_regular_file(file, ec))
+    return unreadable("not a regular file (a FIFO or device is never opened: it could block)");
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> in(from_stdin ? stdin : std::fopen(file.c_str(), "rb"),
+                                                    from_stdin ? +[](std::FILE*) { return 0; } : &std::fclose);
+  if (!in) return unreadable("cannot read file");
+  // --update: every line read goes to a copy next to the trace, renamed over it at the end.
+  using File = std::unique_ptr<std::FILE, int (*)(std::FILE*)>;
+  std::string copy_name;
+  File copy(args_.update ? temp_next_to(file, &copy_name) : nullptr, &std::fclose);
+  if (args_.update && !copy) {
+    err_ << file << ": cannot write updated trace\n";
+    ++t_.malformed;
+    return;
+  }
+  auto drop_copy = [&] {
+    if (!copy) return;
+    copy.reset();
+    std::remove(copy_name.c_str());
+  };
+  TraceStream ts(in.get(), file);
+  if (copy) ts.copy_to(copy.get());
+  // The header and profile directive come first: once the first statement is parsed (or the file
+  // ended) the profile is known and the backends can be opened.
+  trace::Statement* st = ts.next();
+  auto malformed = [&] {
+    drop_copy();
+    err_ << ts.error()->str() << "\n";
+    t_.json_errors.push_back(error_json(*ts.error()));
+    ++t_.malformed;
+  };
+  if (!st && ts.error()) return malformed();
+  const std::optional<std::string> header = ts.parser().profile();
+  std::string error;
+  auto profiles = resolve_profiles(sides_, args_.profile, header, &error);
+  if (!profiles) {
+    drop_copy();
+    const int line = args_.profile.empty() ? std::max(1, ts.parser().profile_line()) : 0;
+    if (line) err_ << file << ":" << line << ": " << error << "\n";
+    else err_ << "kvmsim: " << error << "\n";
+    t_.json_errors.push_back(error_json(line ? file : "", line, 0, error));
+    ++t_.malformed;
+    return;
+  }
+  // The `host` header (traces/FORMAT.md): only the model takes THP policies from a trace.
+  trace::Trace head;
+  head.file = file;
+  head.host = ts.parser().host();
+  for (std::size_t i = 0; i < sides_.size(); i++) {
+    std::string why = sides_[i]->refuses_profile(*profiles->profiles[i]);
+    if (why.empty() && head.host && sides_[i]->runs_guest_agent())
+      why = "its host header sets THP policies, which a real kernel takes from sysfs, not from the trace";
+    if (!why.empty()) {
+      drop_copy();
+      notes() << "SKIP " << file << ": " << why << "\n";
+      ++t_.skipped;
+      return;
+    }
+  }
+  std::vector<std::shared_ptr<model::Profile>> owned;
+  for (auto& p : profiles->profiles) {
+    p = with_host_header(*p, head, &owned, &error);
+    if (!p) {
+      drop_copy();
+      err_ << file << ":" << head.host->line << ": " << error << "\n";
+      t_.json_errors.push_back(error_json(file, head.host->line, 0, error));
+      ++t_.malformed;
+      return;
+    }
+  }
   std::unique_ptr<KvmApi> api[2];
   for (std::size_t i = 0; i < sides_.size(); i++) {
     std::string why;
-    api[i] = sides_[i]->open(*p.profiles[i], &why);
-    if (!api[i]) return batch_failed(p, i, why);
+    api[i] = sides_[i]->open(*profiles->profiles[i], &why);
+    if (!api[i]) {
+      drop_copy();
+      return batch_failed(file, *profiles->profiles[i], i, why);
+    }
   }
-  if (sides_.size() == 1) return single(replay(p.trace, *api[0], ReplayOptions{args_.update}), p.trace.source);
-  pair(replay_pair(p.trace, *api[0], *api[1]));
+  // JSON reports carry every statement's result; text reports only their problems, and -v lines
+  // go to a spill file until the head (which needs the counts) is printed.
+  ReplayOptions options;
+  options.keep_all_results = args_.format == "json";
+  File spill(args_.verbose && args_.format != "json" && sides_.size() == 1 ? std::tmpfile() : nullptr, &std::fclose);
+  if (sides_.size() == 1) {
+    Replayer rep(file, header, *api[0], options);
+    for (; st; st = ts.next()) {
+      StatementResult r = rep.step(*st);
+      if (r.rewrite) ts.set_rewrite(*r.rewrite);
+      if (spill) {
+        const std::string lines = single_lines(file, r, true);
+        std::fwrite(lines.data(), 1, lines.size(), spill.get());
+      }
+    }
+    if (ts.error()) return malformed();
+    if (copy) {
+      struct stat sb {};
+      const bool ok = std::fflush(copy.get()) == 0 && !ts.write_failed() && ::stat(file.c_str(), &sb) == 0 &&
+                      ::fchmod(fileno(copy.get()), sb.st_mode & 07777) == 0;
+      if (!ok || (ts.changed() && std::rename(copy_name.c_str(), file.c_str()) != 0)) {
+        drop_copy();
+        err_ << file << ": cannot write updated trace\n";
+        ++t_.malformed;
+        return;
+      }
+      if (ts.changed()) copy.reset();  // renamed: nothing to remove
+      drop_copy();
+    }
+    ReplayReport report = rep.report();
+    std::string lines;
+    if (spill) {
+      std::rewind(spill.get());
+      char buf[1 << 16];
+      for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, spill.get())) > 0;) lines.append(buf, n);
+    } else if (args_.format != "json") {
+      for (const auto& s : report.results) lines += single_lines(file, s, false);
+    }
+    return single(report, lines);
+  }
+  LockstepPair lockstep(file, header, *api[0], *api[1], options);
+  for (; st; st = ts.next()) lockstep.step(*st);
+  if (ts.error()) return malformed();
+  pair(lockstep.report());
 }
 
-void ReplayRun::batch_failed(const Pending& p, std::size_t side, const std::string& why) {
-  notes() << "FAIL " << p.trace.file << " [" << sides_[side]->name() << "/" << p.profiles[side]->name << "]: " << why
-          << "\n";
+void ReplayRun::batch_failed(const std::string& file, const model::Profile& profile, std::size_t side,
+                             const std::string& why) {
+  notes() << "FAIL " << file << " [" << sides_[side]->name() << "/" << profile.name << "]: " << why << "\n";
   ++t_.failed;
 }
 
@@ -183,10 +325,10 @@ void ReplayRun::run_batches(std::vector<Pending>& pending) {
       bool failed = false;
       for (std::size_t s = 0; s < sides_.size() && !failed; s++) {
         if (!runs[s].ok) {
-          batch_failed(p, s, "backend " + sides_[s]->name() + " did not run (see stderr)");
+          batch_failed(p.trace.file, *p.profiles[s], s, "backend " + sides_[s]->name() + " did not run (see stderr)");
           failed = true;
         } else if (!results[s][k].report) {
-          batch_failed(p, s, results[s][k].failure);
+          batch_failed(p.trace.file, *p.profiles[s], s, results[s][k].failure);
           failed = true;
         } else {
           reports[s] = &*results[s][k].report;
@@ -206,17 +348,18 @@ void ReplayRun::run_batches(std::vector<Pending>& pending) {
 }
 
 int ReplayRun::run(const std::vector<std::string>& files) {
-  std::vector<Pending> pending;
   const bool stream = all_lockstep();
+  std::vector<Pending> pending;
   for (std::size_t i = 0; i < files.size(); i++) {
     const std::string& f = files[i];
     if (args_.trace_progress)
       report_progress(args_.progress, "replay: " + std::to_string(i) + "/" + std::to_string(files.size()) + " traces, " +
                                         std::to_string(t_.failed) + " failed; " + f);
-    std::optional<Pending> p = prepare(f);
-    if (!p) continue;
-    if (stream) run_lockstep(*p);
-    else pending.push_back(std::move(*p));
+    if (stream) {
+      run_stream(f);
+    } else if (std::optional<Pending> p = prepare(f)) {
+      pending.push_back(std::move(*p));
+    }
   }
   if (!stream) run_batches(pending);
   report_progress(args_.progress, "");  // done: what follows on stderr starts on a clean line

@@ -173,6 +173,42 @@ TEST(Cli, UpdateWritesActualResultsKeepingComments) {
   EXPECT_NE(ss.str().find("# and me"), std::string::npos) << ss.str();
 }
 
+// Streamed replay: a parse error found after statements already ran still makes the trace
+// malformed (exit 2, no PASS/FAIL line) and --update leaves it untouched, without a stray copy.
+TEST(Cli, StreamedUpdateLeavesAMalformedTraceAlone) {
+  TempDir d;
+  const std::string text = "kvmsim-trace 1\nvm = KVM_CREATE_VM(0)\nKVM_CHECK_EXTENSION(vm, KVM_CAP_NR_MEMSLOTS)\nmunmap(0, 4Q)\n";
+  auto file = d.write("m.trace", text);
+  auto r = run("replay --update " + file);
+  EXPECT_EQ(r.code, kvmsim::kExitUsage) << r.out;
+  EXPECT_NE(r.out.find("m.trace:4:"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("PASS"), std::string::npos) << r.out;
+  std::ifstream in(file);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  EXPECT_EQ(ss.str(), text);
+  EXPECT_EQ(std::distance(fs::directory_iterator(d.path()), fs::directory_iterator()), 1);
+}
+
+// -v lists every statement under the head line, in trace order, problems included.
+TEST(Cli, VerboseListsEveryStatementInOrder) {
+  TempDir d;
+  auto file = d.write("v.trace",
+                      "kvmsim-trace 1\nvm = KVM_CREATE_VM(0)\nKVM_CHECK_EXTENSION(vm, KVM_CAP_NR_MEMSLOTS) = 1\n"
+                      "KVM_CHECK_EXTENSION(vm, KVM_CAP_NR_MEMSLOTS)\n");
+  auto r = run("replay -v " + file);
+  EXPECT_EQ(r.code, kvmsim::kExitMismatch) << r.out;
+  const auto head = r.out.find("FAIL "), l2 = r.out.find("v.trace:2: matched"),
+             l3 = r.out.find("v.trace:3: expected 1, got 32764"), l4 = r.out.find("v.trace:4: unchecked: 32764");
+  ASSERT_NE(head, std::string::npos) << r.out;
+  ASSERT_NE(l2, std::string::npos) << r.out;
+  ASSERT_NE(l3, std::string::npos) << r.out;
+  ASSERT_NE(l4, std::string::npos) << r.out;
+  EXPECT_LT(head, l2);
+  EXPECT_LT(l2, l3);
+  EXPECT_LT(l3, l4);
+}
+
 TEST(Cli, CapsAndProfiles) {
   auto r = run("caps --profile linux-6.18-pvm");
   EXPECT_EQ(r.code, 0);

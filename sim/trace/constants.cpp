@@ -1,6 +1,8 @@
 #include "sim/trace/constants.h"
 #include "sim/trace/ioctl_names.h"
 
+#include <unordered_map>
+
 #include "model/uapi.h"
 
 namespace kvmsim::trace {
@@ -187,16 +189,27 @@ const Errno kErrnos[] = {
 
 const std::vector<Constant>& constants() { return all_constants(); }
 
+// Name lookups run for every identifier a trace uses: hashed once, over the static names (the
+// first entry of a name wins, as a scan in table order would).
 std::optional<u64> constant_value(std::string_view name) {
-  for (const auto& c : all_constants())
-    if (name == c.name) return c.value;
+  static const std::unordered_map<std::string_view, u64> by_name = [] {
+    std::unordered_map<std::string_view, u64> m;
+    for (const auto& c : all_constants()) m.emplace(c.name, c.value);
+    return m;
+  }();
+  auto it = by_name.find(name);
+  if (it != by_name.end()) return it->second;
   return ioctl_request_value(name);  // KVM ioctl request names (the recorded-only `ioctl` statement)
 }
 
 std::optional<int> errno_value(std::string_view name) {
-  for (const auto& e : kErrnos)
-    if (name == e.name) return e.value;
-  return std::nullopt;
+  static const std::unordered_map<std::string_view, int> by_name = [] {
+    std::unordered_map<std::string_view, int> m;
+    for (const auto& e : kErrnos) m.emplace(e.name, e.value);
+    return m;
+  }();
+  auto it = by_name.find(name);
+  return it == by_name.end() ? std::nullopt : std::optional<int>(it->second);
 }
 
 const char* errno_name(int err) {

@@ -18,6 +18,15 @@ int hex_digit(char c) {
 
 LexResult lex_line(std::string_view line) {
   LexResult r;
+  lex_line(line, &r);
+  return r;
+}
+
+void lex_line(std::string_view line, LexResult* out) {
+  LexResult& r = *out;
+  r.tokens.clear();
+  r.code_end = 0;
+  r.error_col.reset();
   std::size_t i = 0, n = line.size();
   while (i < n) {
     char c = line[i];
@@ -46,7 +55,6 @@ LexResult lex_line(std::string_view line) {
     r.code_end = i;
   }
   r.tokens.push_back({Token::Kind::end, std::string_view(), r.code_end});
-  return r;
 }
 
 NumberResult parse_number(std::string_view s) {

@@ -28,6 +28,8 @@ struct LexResult {
 };
 
 LexResult lex_line(std::string_view line);
+// The same into `out`, reusing its token storage (the streaming parser lexes every line into one).
+void lex_line(std::string_view line, LexResult* out);
 // The value of a hex digit (either case), or -1.
 int hex_digit(char c);
 

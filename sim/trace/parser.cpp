@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <memory>
+#include <optional>
 
 #include "sim/trace/constants.h"
 #include "sim/trace/eval.h"
@@ -64,9 +66,41 @@ std::string handle_kinds_text(unsigned kinds) {
   return out;
 }
 
+// Where a value is (`KVM_SET_USER_MEMORY_REGION.region.slot`) for error messages, as pieces joined
+// only when an error is reported: a correct line builds no message strings.
+struct Ctx {
+  static constexpr std::size_t kMax = 8;  // deepest use: "to open " + where (2) + "." + field
+  std::string_view part[kMax];
+  std::size_t n = 0;
+  Ctx(std::initializer_list<std::string_view> parts) {
+    for (std::string_view p : parts) add(p);
+  }
+  void add(std::string_view p) {
+    if (n < kMax) part[n++] = p;
+  }
+  Ctx plus(std::string_view a, std::string_view b = {}) const {
+    Ctx c = *this;
+    c.add(a);
+    if (!b.empty()) c.add(b);
+    return c;
+  }
+  Ctx prefixed(std::string_view pre) const {
+    Ctx c{pre};
+    for (std::size_t i = 0; i < n; i++) c.add(part[i]);
+    return c;
+  }
+  std::string str() const {
+    std::string out;
+    for (std::size_t i = 0; i < n; i++) out += part[i];
+    return out;
+  }
+};
+
+using Names = std::map<std::string, unsigned, std::less<>>;
+
 class LineParser {
  public:
-  LineParser(const std::vector<Token>& toks, const std::map<std::string, unsigned>& names)
+  LineParser(const std::vector<Token>& toks, const Names& names)
       : toks_(toks), names_(names) {}
 
   Statement statement();
@@ -85,23 +119,23 @@ class LineParser {
   std::string describe(const Token& t) const {
     return t.kind == Token::Kind::end ? std::string("end of line") : quote(t.text);
   }
-  void expect_punct(std::string_view p, std::string_view what) {
-    if (!peek().is(p)) fail(peek(), "expected '" + std::string(p) + "' " + std::string(what) + ", got " + describe(peek()));
+  void expect_punct(std::string_view p, const Ctx& what) {
+    if (!peek().is(p)) fail(peek(), "expected '" + std::string(p) + "' " + what.str() + ", got " + describe(peek()));
     next();
   }
 
   Term term(bool allow_names);
   Expr expr(bool allow_names = true, bool allow_minus = true);
-  Value handle(unsigned kinds, std::string_view what);
-  Value field_value(const FieldSpec& spec, std::string_view where);
-  std::vector<Field> record(const std::vector<FieldSpec>& specs, std::string_view where, bool any_key = false);
-  Value word(const std::vector<std::string_view>& words, std::string_view what);
+  Value handle(unsigned kinds, const Ctx& what);
+  Value field_value(const FieldSpec& spec, const Ctx& where);
+  std::vector<Field> record(const std::vector<FieldSpec>& specs, const Ctx& where, bool any_key = false);
+  Value word(const std::vector<std::string_view>& words, const Ctx& what);
   void call_args(const StatementSpec& spec, Statement& st);
   Result result(const StatementSpec& spec);
   void expect_keys(const StatementSpec& spec, Statement& st);
 
   const std::vector<Token>& toks_;
-  const std::map<std::string, unsigned>& names_;
+  const Names& names_;
   std::size_t pos_ = 0;
   std::size_t prev_end_ = 0;
   bool read_access_ = false;  // the statement is `access(..., read)`: `= ok {value=...}` allowed
@@ -128,11 +162,11 @@ Term LineParser::term(bool allow_names) {
     t.kind = Term::Kind::number;
     t.value = n.value;
   } else if (tok.kind == Token::Kind::ident) {
-    std::string name(tok.text);
+    std::string_view name = tok.text;
     if (auto c = constant_value(name)) {
       t.kind = Term::Kind::constant;
       t.value = *c;
-    } else if (names_.count(name)) {
+    } else if (names_.find(name) != names_.end()) {
       if (!allow_names) fail(tok, "a handle cannot be used here: " + quote(name));
       t.kind = Term::Kind::name;
     } else {
@@ -141,7 +175,7 @@ Term LineParser::term(bool allow_names) {
   } else {
     fail(tok, "expected a number, constant or name, got " + describe(tok));
   }
-  t.spelling = std::string(tok.text);
+  t.spelling.assign(tok.text);
   next();
   return t;
 }
@@ -158,25 +192,25 @@ Expr LineParser::expr(bool allow_names, bool allow_minus) {
   return e;
 }
 
-Value LineParser::handle(unsigned kinds, std::string_view what) {
+Value LineParser::handle(unsigned kinds, const Ctx& what) {
   const Token& start = peek();
   Value v;
   v.expr = expr();
   if (!v.expr.has_names()) return v;  // a raw fd number: passed through unchanged
   const Term& t0 = v.expr.terms[0];
   if (v.expr.terms.size() != 1 || t0.neg || t0.kind != Term::Kind::name)
-    fail(start, std::string(what) + " must be a " + handle_kinds_text(kinds) + " handle or a number");
-  unsigned kind = names_.at(t0.spelling);
+    fail(start, what.str() + " must be a " + handle_kinds_text(kinds) + " handle or a number");
+  unsigned kind = names_.find(t0.spelling)->second;
   if (!(kind & kinds))
-    fail(start, quote(t0.spelling) + " is a " + handle_kind_name(kind) + " handle; " + std::string(what) +
+    fail(start, quote(t0.spelling) + " is a " + handle_kind_name(kind) + " handle; " + what.str() +
                     " must be a " + handle_kinds_text(kinds) + " handle or a number");
   return v;
 }
 
-Value LineParser::word(const std::vector<std::string_view>& words, std::string_view what) {
+Value LineParser::word(const std::vector<std::string_view>& words, const Ctx& what) {
   const Token& t = peek();
   if ((t.kind != Token::Kind::ident && t.kind != Token::Kind::number) || !contains(words, t.text))
-    fail(t, "expected " + std::string(what) + " (one of " + join(words) + "), got " + describe(t));
+    fail(t, "expected " + what.str() + " (one of " + join(words) + "), got " + describe(t));
   Value v;
   v.kind = Value::Kind::word;
   v.word = std::string(t.text);
@@ -184,8 +218,8 @@ Value LineParser::word(const std::vector<std::string_view>& words, std::string_v
   return v;
 }
 
-Value LineParser::field_value(const FieldSpec& spec, std::string_view where) {
-  std::string what = std::string(where) + "." + std::string(spec.name);
+Value LineParser::field_value(const FieldSpec& spec, const Ctx& where) {
+  const Ctx what = where.plus(".", spec.name);
   Value v;
   switch (spec.kind) {
     case FieldKind::expr:
@@ -198,17 +232,17 @@ Value LineParser::field_value(const FieldSpec& spec, std::string_view where) {
     case FieldKind::flag: {
       const Token& t = peek();
       if (!(t.kind == Token::Kind::number && (t.text == "0" || t.text == "1")))
-        fail(t, what + " must be 0 or 1, got " + describe(t));
+        fail(t, what.str() + " must be 0 or 1, got " + describe(t));
       v.expr = expr(false);
       return v;
     }
     case FieldKind::list: {
       v.kind = Value::Kind::list;
-      expect_punct("[", "to open " + what);
+      expect_punct("[", what.prefixed("to open "));
       while (!peek().is("]")) {
-        if (!v.list.empty()) expect_punct(",", "between items of " + what);
+        if (!v.list.empty()) expect_punct(",", what.prefixed("between items of "));
         if (v.list.size() == spec.max_items)
-          fail(peek(), what + " has at most " + std::to_string(spec.max_items) + " items");
+          fail(peek(), what.str() + " has at most " + std::to_string(spec.max_items) + " items");
         v.list.push_back(expr());
       }
       next();
@@ -216,9 +250,9 @@ Value LineParser::field_value(const FieldSpec& spec, std::string_view where) {
     }
     case FieldKind::ranges: {
       v.kind = Value::Kind::ranges;
-      expect_punct("[", "to open " + what);
+      expect_punct("[", what.prefixed("to open "));
       while (!peek().is("]")) {
-        if (!v.ranges.empty()) expect_punct(",", "between ranges of " + what);
+        if (!v.ranges.empty()) expect_punct(",", what.prefixed("between ranges of "));
         const Token& start = peek();
         Range r;
         // `-` separates the bounds of a range, so bounds are sums without binary minus.
@@ -228,9 +262,9 @@ Value LineParser::field_value(const FieldSpec& spec, std::string_view where) {
           r.hi = expr(false, false);
         }
         u64 lo = evaluate(r.lo).value, hi = r.hi ? evaluate(*r.hi).value : lo;
-        if (hi < lo) fail(start, "empty range in " + what + ": high bound below low bound");
+        if (hi < lo) fail(start, "empty range in " + what.str() + ": high bound below low bound");
         // Bits index pages of one memslot: at most KVM_MEM_MAX_NR_PAGES.
-        if (hi >= (1ull << 31)) fail(start, "bit out of range in " + what + " (max 2147483646)");
+        if (hi >= (1ull << 31)) fail(start, "bit out of range in " + what.str() + " (max 2147483646)");
         v.ranges.push_back(std::move(r));
       }
       next();
@@ -240,23 +274,25 @@ Value LineParser::field_value(const FieldSpec& spec, std::string_view where) {
   return v;
 }
 
-std::vector<Field> LineParser::record(const std::vector<FieldSpec>& specs, std::string_view where, bool any_key) {
+std::vector<Field> LineParser::record(const std::vector<FieldSpec>& specs, const Ctx& where, bool any_key) {
   std::vector<Field> out;
-  expect_punct("{", "to open " + std::string(where));
+  out.reserve(specs.size());
+  expect_punct("{", where.prefixed("to open "));
   while (!peek().is("}")) {
-    if (!out.empty()) expect_punct(",", "between fields of " + std::string(where));
+    if (!out.empty()) expect_punct(",", where.prefixed("between fields of "));
     const Token& name = peek();
-    if (name.kind != Token::Kind::ident) fail(name, "expected a field name in " + std::string(where) + ", got " + describe(name));
+    if (name.kind != Token::Kind::ident) fail(name, "expected a field name in " + where.str() + ", got " + describe(name));
     auto it = std::find_if(specs.begin(), specs.end(), [&](const FieldSpec& f) { return f.name == name.text; });
     if (it == specs.end() && !any_key)
-      fail(name, "unknown field " + quote(name.text) + " in " + std::string(where) + "; valid fields: " + join_fields(specs));
+      fail(name, "unknown field " + quote(name.text) + " in " + where.str() + "; valid fields: " + join_fields(specs));
     for (const auto& f : out)
-      if (f.name == name.text) fail(name, "duplicate field " + quote(name.text) + " in " + std::string(where));
+      if (f.name == name.text) fail(name, "duplicate field " + quote(name.text) + " in " + where.str());
     next();
-    expect_punct("=", "after field name");
+    expect_punct("=", Ctx{"after field name"});
     Field f;
     f.name = std::string(name.text);
-    f.value = field_value(it == specs.end() ? FieldSpec{name.text} : *it, where);
+    if (it == specs.end()) f.value = field_value(FieldSpec{name.text}, where);
+    else f.value = field_value(*it, where);
     out.push_back(std::move(f));
   }
   next();
@@ -264,21 +300,24 @@ std::vector<Field> LineParser::record(const std::vector<FieldSpec>& specs, std::
 }
 
 void LineParser::call_args(const StatementSpec& spec, Statement& st) {
-  std::string callee(spec.callee);
-  expect_punct("(", "after " + quote(callee));
-  std::vector<std::string_view> pnames;
-  for (const auto& p : spec.params) pnames.push_back(p.name);
-  std::string sig = callee + "(" + join(pnames) + ")";
+  const std::string_view callee = spec.callee;
+  expect_punct("(", Ctx{"after '", callee, "'"});
+  auto sig = [&] {
+    std::vector<std::string_view> pnames;
+    for (const auto& p : spec.params) pnames.push_back(p.name);
+    return std::string(callee) + "(" + join(pnames) + ")";
+  };
+  st.args.reserve(spec.params.size());
   for (std::size_t i = 0; i < spec.params.size(); i++) {
     const ParamSpec& p = spec.params[i];
     if (i > 0) {
-      if (peek().is(")")) fail(peek(), "too few arguments: " + sig);
-      expect_punct(",", "between arguments of " + callee);
+      if (peek().is(")")) fail(peek(), "too few arguments: " + sig());
+      expect_punct(",", Ctx{"between arguments of ", callee});
     } else if (peek().is(")")) {
-      fail(peek(), "too few arguments: " + sig);
+      fail(peek(), "too few arguments: " + sig());
     }
     switch (p.kind) {
-      case ParamKind::handle: st.args.push_back(handle(p.handles, callee + " " + std::string(p.name))); break;
+      case ParamKind::handle: st.args.push_back(handle(p.handles, Ctx{callee, " ", p.name})); break;
       case ParamKind::expr: {
         Value v;
         v.expr = expr();
@@ -288,16 +327,16 @@ void LineParser::call_args(const StatementSpec& spec, Statement& st) {
       case ParamKind::record: {
         Value v;
         v.kind = Value::Kind::record;
-        v.fields = record(p.fields, p.name);
+        v.fields = record(p.fields, Ctx{p.name});
         st.args.push_back(std::move(v));
         break;
       }
-      case ParamKind::word: st.args.push_back(word(p.words, callee + " " + std::string(p.name))); break;
+      case ParamKind::word: st.args.push_back(word(p.words, Ctx{callee, " ", p.name})); break;
       case ParamKind::backing_or_fd:
         if (peek().kind == Token::Kind::ident && contains(p.words, peek().text))
-          st.args.push_back(word(p.words, "backing"));
+          st.args.push_back(word(p.words, Ctx{"backing"}));
         else
-          st.args.push_back(handle(p.handles, callee + " backing"));
+          st.args.push_back(handle(p.handles, Ctx{callee, " backing"}));
         break;
     }
   }
@@ -309,9 +348,9 @@ void LineParser::call_args(const StatementSpec& spec, Statement& st) {
                            [&](const FieldSpec& f) { return f.name == name.text; });
     const bool tid = name.text == thread_keyword().name;  // every call takes tid= (the recording thread)
     if (name.kind != Token::Kind::ident || !peek(1).is("="))
-      fail(name, "too many arguments: " + sig);
+      fail(name, "too many arguments: " + sig());
     if (it == spec.keywords.end() && !tid)
-      fail(name, "unknown keyword " + quote(name.text) + " for " + callee +
+      fail(name, "unknown keyword " + quote(name.text) + " for " + std::string(callee) +
                      (spec.keywords.empty() ? "" : "; valid keywords: " + join_fields(spec.keywords)));
     for (const auto& f : st.keywords)
       if (f.name == name.text) fail(name, "duplicate keyword " + quote(name.text));
@@ -326,9 +365,9 @@ void LineParser::call_args(const StatementSpec& spec, Statement& st) {
     }
     next();
     next();  // '='
-    st.keywords.push_back(Field{std::string(name.text), field_value(tid ? thread_keyword() : *it, callee)});
+    st.keywords.push_back(Field{std::string(name.text), field_value(tid ? thread_keyword() : *it, Ctx{callee})});
   }
-  expect_punct(")", "to close the arguments of " + callee);
+  expect_punct(")", Ctx{"to close the arguments of ", callee});
 }
 
 Result LineParser::result(const StatementSpec& spec) {
@@ -373,7 +412,7 @@ Result LineParser::result(const StatementSpec& spec) {
       r.kind = t.text == "memory_fault" ? Result::Kind::memory_fault : Result::Kind::memory_error;
       const std::string name(t.text);
       next();
-      r.fields = record(memory_fault_fields(), name);
+      r.fields = record(memory_fault_fields(), Ctx{name});
       return r;
     }
     fail(t, "expected ok, mmio, memory_fault {...}, memory_error {...} or -1 ERRNO, got " + describe(t));
@@ -389,19 +428,19 @@ Result LineParser::result(const StatementSpec& spec) {
 }
 
 void LineParser::expect_keys(const StatementSpec& spec, Statement& st) {
-  std::string where = "expect " + std::string(spec.callee);
+  const Ctx where{"expect ", spec.callee};
   while (peek().kind != Token::Kind::end) {
     const Token& name = peek();
-    if (name.kind != Token::Kind::ident) fail(name, "expected key=value in " + where + ", got " + describe(name));
+    if (name.kind != Token::Kind::ident) fail(name, "expected key=value in " + where.str() + ", got " + describe(name));
     if (st.expect.empty()) st.result_begin = name.col;
     auto it = std::find_if(spec.expect_keys.begin(), spec.expect_keys.end(),
                            [&](const FieldSpec& f) { return f.name == name.text; });
     if (it == spec.expect_keys.end() && !spec.any_key)
-      fail(name, "unknown key " + quote(name.text) + " in " + where + "; valid keys: " + join_fields(spec.expect_keys));
+      fail(name, "unknown key " + quote(name.text) + " in " + where.str() + "; valid keys: " + join_fields(spec.expect_keys));
     for (const auto& f : st.expect)
-      if (f.name == name.text) fail(name, "duplicate key " + quote(name.text) + " in " + where);
+      if (f.name == name.text) fail(name, "duplicate key " + quote(name.text) + " in " + where.str());
     next();
-    expect_punct("=", "after " + quote(name.text));
+    expect_punct("=", Ctx{"after '", name.text, "'"});
     Field f;
     f.name = std::string(name.text);
     if (it == spec.expect_keys.end()) {
@@ -469,7 +508,7 @@ Statement LineParser::statement() {
     if (spec->out.empty()) fail(peek(), std::string(spec->callee) + " has no out-fields");
     if (st.result.kind == Result::Kind::none) st.result_begin = peek().col;
     next();
-    st.out = record(spec->out, "out-fields of " + std::string(spec->callee));
+    st.out = record(spec->out, Ctx{"out-fields of ", spec->callee});
     st.result_end = prev_end_;
   }
   if (peek().kind != Token::Kind::end) fail(peek(), "unexpected " + describe(peek()) + " after the statement");
@@ -548,83 +587,143 @@ const std::vector<std::string_view>& host_shmem_thp_words() {
   return w;
 }
 
-std::variant<Trace, ParseError> parse(std::string_view text, std::string file) {
-  Trace trace;
-  trace.file = file;
-  trace.source = std::string(text);
-  std::map<std::string, unsigned> names = {{"kvm", kHandleKvm}};
+struct StreamParser::State {
+  std::string file;
+  Names names = {{"kvm", kHandleKvm}};
   std::map<std::string, int> bound_at;
   // header: expecting `kvmsim-trace 1`; profile: a profile or host directive may follow; host: the
   // profile was given, a host directive may follow; body: statements only.
-  enum class State { header, profile, host, body } state = State::header;
+  enum class Where { header, profile, host, body } where = Where::header;
   int line_no = 0;
+  std::optional<std::string> profile;
+  int profile_line = 0;
+  std::optional<HostHeader> host;
+  Statement statement;
+  ParseError error;
+  LexResult lex;  // reused line after line
+};
+
+StreamParser::StreamParser(std::string file) : s_(std::make_unique<State>()) { s_->file = std::move(file); }
+StreamParser::~StreamParser() = default;
+StreamParser::StreamParser(StreamParser&&) noexcept = default;
+StreamParser& StreamParser::operator=(StreamParser&&) noexcept = default;
+
+const std::string& StreamParser::file() const { return s_->file; }
+int StreamParser::line() const { return s_->line_no; }
+bool StreamParser::in_body() const { return s_->where == State::Where::body; }
+const std::optional<std::string>& StreamParser::profile() const { return s_->profile; }
+int StreamParser::profile_line() const { return s_->profile_line; }
+const std::optional<HostHeader>& StreamParser::host() const { return s_->host; }
+Statement& StreamParser::statement() { return s_->statement; }
+const ParseError& StreamParser::error() const { return s_->error; }
+
+StreamParser::Fed StreamParser::feed(std::string_view line) {
+  State& s = *s_;
+  const int line_no = ++s.line_no;
+  auto error = [&](std::size_t col, std::string msg) {
+    s.error = ParseError{s.file, line_no, static_cast<int>(col) + 1, std::move(msg)};
+    return Fed::error;
+  };
+  std::size_t code_col = 0;
+  std::string_view code = code_of(line, &code_col);
+  if (code.empty()) return Fed::nothing;
+  if (s.where == State::Where::header) {
+    std::string_view word = code.substr(0, std::min(code.find_first_of(" \t"), code.size()));
+    if (word != "kvmsim-trace") return error(code_col, "expected the header 'kvmsim-trace 1'");
+    std::string_view ver = trim(code.substr(word.size()));
+    std::size_t ver_col = code_col + static_cast<std::size_t>(code.size() - ver.size());
+    NumberResult n = parse_number(ver);
+    if (ver.empty() || !n.error.empty() || ver.find_first_of(" \t") != std::string_view::npos)
+      return error(ver_col, "malformed trace version " + quote(ver));
+    if (n.value != 1) return error(ver_col, "unsupported trace version " + std::string(ver));
+    s.where = State::Where::profile;
+    return Fed::nothing;
+  }
+  if (is_directive(code, "host")) {
+    if (s.where == State::Where::body || s.host)
+      return error(code_col, "the host directive must directly follow the header (and the profile directive)");
+    Trace t;
+    if (auto e = host_header(code_col, code, s.file, line_no, t)) {
+      s.error = *e;
+      return Fed::error;
+    }
+    s.host = std::move(t.host);
+    s.where = State::Where::body;
+    return Fed::nothing;
+  }
+  if (is_directive(code, "profile")) {
+    if (s.where != State::Where::profile) return error(code_col, "the profile directive must directly follow the header");
+    std::string_view name = trim(code.substr(7));
+    std::size_t name_col = code_col + static_cast<std::size_t>(code.size() - name.size());
+    if (name.empty()) return error(name_col, "expected a profile name after 'profile'");
+    for (std::size_t i = 0; i < name.size(); i++)
+      if (!is_name_char(name[i])) return error(name_col + i, "unexpected character in profile name " + quote(name));
+    s.profile = std::string(name);
+    s.profile_line = line_no;
+    s.where = State::Where::host;
+    return Fed::nothing;
+  }
+  s.where = State::Where::body;
+  LexResult& lex = s.lex;
+  lex_line(line, &lex);
+  if (lex.error_col) return error(*lex.error_col, "unexpected character " + quote(line.substr(*lex.error_col, 1)));
+  try {
+    LineParser p(lex.tokens, s.names);
+    s.statement = p.statement();
+  } catch (const Failure& f) {
+    return error(f.col, f.message);
+  }
+  Statement& st = s.statement;
+  st.line = line_no;
+  st.text.assign(line);
+  if (st.bind) {
+    const std::string& n = *st.bind;
+    if (n == "kvm") return error(code_col, "cannot rebind the predefined handle 'kvm'");
+    if (auto it = s.bound_at.find(n); it != s.bound_at.end())
+      return error(code_col, "name " + quote(n) + " is already bound (line " + std::to_string(it->second) + ")");
+    if (constant_value(n) || errno_value(n)) return error(code_col, quote(n) + " is a constant name; pick another handle name");
+    if (contains(backing_words(), n) || n == "expect" || n == "profile" || n == "host")
+      return error(code_col, quote(n) + " is a reserved word; pick another handle name");
+    s.names[n] = find_statement(st.callee, false)->binds;
+    s.bound_at[n] = line_no;
+  }
+  return Fed::statement;
+}
+
+std::optional<ParseError> StreamParser::finish() const {
+  if (s_->where == State::Where::header)
+    return ParseError{s_->file, s_->line_no, 1, "expected the header 'kvmsim-trace 1'"};
+  return std::nullopt;
+}
+
+void for_each_line(std::string_view text, const std::function<bool(std::string_view line, bool newline)>& fn) {
   std::size_t pos = 0;
   while (pos <= text.size()) {
     std::size_t nl = text.find('\n', pos);
     std::string_view line = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
-    line_no++;
-    auto error = [&](std::size_t col, std::string msg) {
-      return ParseError{file, line_no, static_cast<int>(col) + 1, std::move(msg)};
-    };
-    std::size_t code_col = 0;
-    std::string_view code = code_of(line, &code_col);
-    if (!code.empty()) {
-      if (state == State::header) {
-        std::string_view word = code.substr(0, std::min(code.find_first_of(" \t"), code.size()));
-        if (word != "kvmsim-trace") return error(code_col, "expected the header 'kvmsim-trace 1'");
-        std::string_view ver = trim(code.substr(word.size()));
-        std::size_t ver_col = code_col + static_cast<std::size_t>(code.size() - ver.size());
-        NumberResult n = parse_number(ver);
-        if (ver.empty() || !n.error.empty() || ver.find_first_of(" \t") != std::string_view::npos)
-          return error(ver_col, "malformed trace version " + quote(ver));
-        if (n.value != 1) return error(ver_col, "unsupported trace version " + std::string(ver));
-        state = State::profile;
-      } else if (is_directive(code, "host")) {
-        if (state == State::body || trace.host)
-          return error(code_col, "the host directive must directly follow the header (and the profile directive)");
-        if (auto e = host_header(code_col, code, file, line_no, trace)) return *e;
-        state = State::body;
-      } else if (is_directive(code, "profile")) {
-        if (state != State::profile)
-          return error(code_col, "the profile directive must directly follow the header");
-        std::string_view name = trim(code.substr(7));
-        std::size_t name_col = code_col + static_cast<std::size_t>(code.size() - name.size());
-        if (name.empty()) return error(name_col, "expected a profile name after 'profile'");
-        for (std::size_t i = 0; i < name.size(); i++)
-          if (!is_name_char(name[i])) return error(name_col + i, "unexpected character in profile name " + quote(name));
-        trace.profile = std::string(name);
-        state = State::host;
-      } else {
-        state = State::body;
-        LexResult lex = lex_line(line);
-        if (lex.error_col)
-          return error(*lex.error_col, "unexpected character " + quote(line.substr(*lex.error_col, 1)));
-        try {
-          LineParser p(lex.tokens, names);
-          Statement st = p.statement();
-          st.line = line_no;
-          st.text = std::string(line);
-          if (st.bind) {
-            const std::string& n = *st.bind;
-            if (n == "kvm") return error(code_col, "cannot rebind the predefined handle 'kvm'");
-            if (auto it = bound_at.find(n); it != bound_at.end())
-              return error(code_col, "name " + quote(n) + " is already bound (line " + std::to_string(it->second) + ")");
-            if (constant_value(n) || errno_value(n)) return error(code_col, quote(n) + " is a constant name; pick another handle name");
-            if (contains(backing_words(), n) || n == "expect" || n == "profile" || n == "host")
-              return error(code_col, quote(n) + " is a reserved word; pick another handle name");
-            names[n] = find_statement(st.callee, false)->binds;
-            bound_at[n] = line_no;
-          }
-          trace.statements.push_back(std::move(st));
-        } catch (const Failure& f) {
-          return error(f.col, f.message);
-        }
-      }
-    }
-    if (nl == std::string_view::npos) break;
+    if (!fn(line, nl != std::string_view::npos) || nl == std::string_view::npos) return;
     pos = nl + 1;
   }
-  if (state == State::header) return ParseError{file, line_no, 1, "expected the header 'kvmsim-trace 1'"};
+}
+
+std::variant<Trace, ParseError> parse(std::string_view text, std::string file) {
+  Trace trace;
+  trace.file = file;
+  trace.source = std::string(text);
+  StreamParser p(std::move(file));
+  bool failed = false;
+  for_each_line(text, [&](std::string_view line, bool) {
+    switch (p.feed(line)) {
+      case StreamParser::Fed::nothing: return true;
+      case StreamParser::Fed::statement: trace.statements.push_back(std::move(p.statement())); return true;
+      case StreamParser::Fed::error: failed = true; return false;
+    }
+    return true;
+  });
+  if (failed) return p.error();
+  if (auto e = p.finish()) return *e;
+  trace.profile = p.profile();
+  trace.host = p.host();
   return trace;
 }
 
