@@ -153,7 +153,7 @@ Term LineParser::term(bool allow_names) {
     next();
     t.kind = Term::Kind::group;
     t.group.push_back(expr(allow_names, true));
-    expect_punct(")", "to close the parenthesis");
+    expect_punct(")", Ctx{"to close the parenthesis"});
     return t;
   }
   if (tok.kind == Token::Kind::number) {
@@ -403,7 +403,7 @@ Result LineParser::result(const StatementSpec& spec) {
       // `= ok {value=V}`: what a guest read loaded (docs/semantics/memory-contents.md §5).
       if (r.kind == Result::Kind::ok && peek().is("{")) {
         if (!read_access_) fail(peek(), "only a read access reports {value=...}; a write states its value as value=");
-        r.fields = record(access_ok_fields(), "ok");
+        r.fields = record(access_ok_fields(), Ctx{"ok"});
       }
       return r;
     }
