@@ -22,5 +22,8 @@ int run_fuzz(const FuzzArgs& args, std::ostream& out, std::ostream& err);
 // Prints what this host's /dev/kvm answers and the profile it matches (or falls back to, and why).
 int run_probe(const ProbeArgs& args, std::ostream& out, std::ostream& err);
 int run_conformance(const ConformanceArgs& args, std::ostream& out, std::ostream& err);
+// Merges shard reports (JSON) into one report of the same schema on `out`: counts summed, fuzz findings
+// de-duplicated by signature. Exit 1 when the merged report has a failure or finding, 2 on bad input.
+int run_merge(const MergeArgs& args, std::ostream& out, std::ostream& err);
 
 }  // namespace kvmsim

@@ -8,6 +8,7 @@
 #include "sim/backend/backend.h"
 #include "sim/cmd/commands.h"
 #include "sim/cmd/support.h"
+#include "sim/fuzz/shard.h"
 
 namespace kvmsim {
 
@@ -56,7 +57,19 @@ int run_conformance(const ConformanceArgs& args, std::ostream& out, std::ostream
     return kExitUsage;
   }
   if (!valid_arguments(args, err)) return kExitUsage;
-  const std::vector<const conf::Case*> cases = conf::select_cases(args.group, args.filter);
+  std::vector<const conf::Case*> cases = conf::select_cases(args.group, args.filter);
+  if (!args.shard.empty()) {
+    // The same partition as GoogleTest's: position p of the selection belongs to shard p % N.
+    auto shard = fuzz::parse_shard(args.shard);
+    if (!shard) {
+      err << "conformance: bad --shard '" << args.shard << "' (I/N with 0 <= I < N)\n";
+      return kExitUsage;
+    }
+    std::vector<const conf::Case*> mine;
+    for (std::size_t i = 0; i < cases.size(); i++)
+      if (shard->owns(i)) mine.push_back(cases[i]);
+    cases = std::move(mine);
+  }
   if (args.list) {
     list_cases(cases, out);
     return kExitOk;
