@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 B="${1:-build}"
 K="$B/kvmsim"
-command -v parallel >/dev/null || { echo "shard-test: GNU parallel missing (scripts/deps.sh --sanitize)"; exit 2; }
+command -v parallel >/dev/null || { echo "shard-test: GNU parallel missing (scripts/deps.sh --sanitize installs it)"; exit 2; }
 d="$(mktemp -d)"
 trap 'rm -rf "$d"' EXIT
 SEEDS=1-12 STEPS=3000
