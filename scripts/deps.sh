@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
 # Installs the Debian packages kvmsim needs, only those missing (--bench: plus gnuplot-nox for plots,
-# valgrind and time for scripts/bench-profile.sh). Idempotent; needs root for apt-get.
+# valgrind and time for scripts/bench-profile.sh; --sanitize: plus clang-16 for the sanitizer and libFuzzer
+# builds). Idempotent; needs root for apt-get.
 set -euo pipefail
 pkgs=(cmake g++ make git libgtest-dev librapidcheck-dev libbenchmark-dev libcli11-dev)
 # kvmsim map's render test (scripts/map-render-test.sh): a headless browser and a PNG checker.
 pkgs+=(chromium imagemagick)
 # --bench: also what scripts/bench-plot.sh needs (not part of the quick start).
-if [[ "${1:-}" == --bench ]]; then pkgs+=(gnuplot-nox valgrind time); fi
+# --sanitize: clang 16 and its runtimes (ASan, UBSan, libFuzzer) for scripts/sanitize.sh and
+# scripts/fuzz-libfuzzer.sh (Debian 12's default clang 14 lacks std::source_location), and GNU parallel
+# for the sharded-campaign test (scripts/shard-test.sh).
+for arg in "$@"; do
+  case "$arg" in
+    --bench) pkgs+=(gnuplot-nox valgrind time) ;;
+    --sanitize) pkgs+=(clang-16 libclang-rt-16-dev parallel) ;;
+  esac
+done
 missing=()
 for p in "${pkgs[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -67,6 +67,9 @@ struct ProbeArgs {
 // kvmsim fuzz (sim/cmd/fuzz_cmd.cpp, docs/fuzz.md).
 struct FuzzArgs {
   std::string seed;              // decimal u64, 0x hex, or 40 hex digits; empty: drawn at random and printed
+  std::string seeds;             // FIRST-LAST: one campaign per seed of the range (instead of --seed)
+  std::string shard;             // I/N: only the seeds of the range shard I owns (sim/fuzz/shard.h)
+  std::string format = "text";   // text | json (sim/fuzz/campaign_report.h)
   u64 steps = 1000;
   std::string backend = "model,kvm";  // a pair A,B of backend kinds (sim/backend/backend.h)
   std::string profile;           // the profile both sides answer as (default: a real host's, else the default)
@@ -91,6 +94,7 @@ struct ConformanceArgs {
   std::string filter;   // glob over "group/name"; empty: everything
   bool list = false;    // print the selected case ids (with needs) and exit 0
   std::string format = "text";  // text | tap | junit | json
+  std::string shard;            // I/N: only the selected cases shard I owns (sim/fuzz/shard.h); "" all
   bool require_kvm = false;     // a backend that cannot run here fails instead of exit 77
   u64 max_host_mem = 2ull << 30;
   std::string kvm_device = "/dev/kvm";
@@ -108,6 +112,12 @@ struct ImportArgs {
   std::string format;  // strace
   std::string file;
   std::string out;  // empty: stdout
+};
+
+// kvmsim merge (sim/cmd/merge_cmd.cpp): JSON reports of shards of one run, all fuzz or all conformance.
+struct MergeArgs {
+  std::vector<std::string> files;
+  std::string format = "json";  // json; conformance reports also junit | text
 };
 
 }  // namespace kvmsim

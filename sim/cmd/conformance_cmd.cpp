@@ -9,6 +9,7 @@
 #include "sim/cmd/commands.h"
 #include "sim/cmd/support.h"
 #include "sim/json/json.h"
+#include "sim/fuzz/shard.h"
 
 namespace kvmsim {
 
@@ -78,7 +79,16 @@ int run_conformance(const ConformanceArgs& args, std::ostream& out, std::ostream
   auto spec = parse_backend_spec(args.backend, 8);
   if (auto* e = std::get_if<std::string>(&spec)) return fail(kExitUsage, *e);
   if (std::string why = argument_error(args); !why.empty()) return fail(kExitUsage, why);
-  const std::vector<const conf::Case*> cases = conf::select_cases(args.group, args.filter);
+  std::vector<const conf::Case*> cases = conf::select_cases(args.group, args.filter);
+  if (!args.shard.empty()) {
+    // The same partition as GoogleTest's: position p of the selection belongs to shard p % N.
+    auto shard = fuzz::parse_shard(args.shard);
+    if (!shard) return fail(kExitUsage, "bad --shard '" + args.shard + "' (I/N with 0 <= I < N)");
+    std::vector<const conf::Case*> mine;
+    for (std::size_t i = 0; i < cases.size(); i++)
+      if (shard->owns(i)) mine.push_back(cases[i]);
+    cases = std::move(mine);
+  }
   if (args.list) {
     json ? list_cases_json(cases, out) : list_cases(cases, out);
     return kExitOk;

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <variant>
@@ -13,6 +14,8 @@
 #include "sim/cmd/commands.h"
 #include "sim/cmd/support.h"
 #include "sim/fuzz/campaign.h"
+#include "sim/fuzz/campaign_report.h"
+#include "sim/fuzz/shard.h"
 #include "sim/fuzz/nested_campaign.h"
 #include "sim/json/json.h"
 
@@ -45,39 +48,51 @@ std::string emitted_name(std::size_t index) {
   return name;
 }
 
-// `fuzz --format json` (docs/json.md): the deterministic part of the run as one document (the rate and
-// wall time stay on stderr: they differ from run to run).
-std::string fuzz_json(const FuzzArgs& args, const std::string& seed, const fuzz::CampaignOptions& o,
-                      const fuzz::CampaignResult& r) {
-  std::string j = "{\"schema\": 1, \"seed\": " + json_quote(seed) + ", \"backend\": " + json_quote(args.backend) +
-                  ", \"profiles\": [" + json_quote(o.profile_a->name) + ", " + json_quote(o.profile_b->name) +
-                  "], \"cases\": " + std::to_string(r.cases) + ", \"steps\": " + std::to_string(r.steps) +
-                  ", \"budget_hit\": " + (r.budget_hit ? "true" : "false") + ", \"explained\": {";
-  bool first = true;
-  for (const auto& [name, n] : r.explained) {
-    j += (first ? "" : ", ") + json_quote(name) + ": " + std::to_string(n);
-    first = false;
-  }
-  j += "}, \"divergence\": ";
-  if (const auto& f = r.found) {
-    j += "{\"case\": " + std::to_string(f->case_index) + ", \"line\": " + std::to_string(f->line) +
-         ", \"signature\": " + json_quote(f->signature.str()) + ", \"original_statements\": " +
-         std::to_string(f->original_statements) + ", \"shrunk_statements\": " + std::to_string(f->shrunk_statements) +
-         ", \"reproduced\": " + std::to_string(f->reproduced) + ", \"reruns\": " + std::to_string(f->reruns) +
-         ", \"file\": " + (f->file.empty() ? std::string("null") : json_quote(f->file)) + ", \"replay_command\": " +
-         (f->replay_command.empty() ? std::string("null") : json_quote(f->replay_command)) +
-         ", \"shrunk\": " + json_quote(f->shrunk) + "}";
+// The seeds this run covers: --seeds FIRST-LAST (only those --shard I/N owns), else --seed (drawn at
+// random when absent). nullopt after a usage error, described in *error.
+std::optional<std::vector<fuzz::Seed>> seeds_of(const FuzzArgs& args, std::string* error) {
+  std::vector<std::string> texts;
+  if (!args.seeds.empty()) {
+    if (!args.seed.empty()) {
+      *error = std::string("--seed and --seeds exclude each other");
+      return std::nullopt;
+    }
+    auto range = fuzz::parse_seed_range(args.seeds);
+    if (!range) {
+      *error = std::string("bad --seeds '" + args.seeds + "' (FIRST-LAST, decimal u64s, at most 1000000 seeds)");
+      return std::nullopt;
+    }
+    fuzz::Shard shard;
+    if (!args.shard.empty()) {
+      auto sh = fuzz::parse_shard(args.shard);
+      if (!sh) {
+        *error = std::string("bad --shard '" + args.shard + "' (I/N with 0 <= I < N)");
+        return std::nullopt;
+      }
+      shard = *sh;
+    }
+    for (std::size_t i = 0; i < range->size(); i++)
+      if (shard.owns(i)) texts.push_back((*range)[i]);
+  } else if (!args.shard.empty()) {
+    *error = std::string("--shard splits a seed range: it needs --seeds FIRST-LAST");
+    return std::nullopt;
+  } else if (args.seed.empty()) {
+    // Only the choice of seed is random; everything after it is derived from the seed.
+    std::random_device rd;
+    texts.push_back(std::to_string((static_cast<fuzz::u64>(rd()) << 32) | rd()));
   } else {
-    j += "null";
+    texts.push_back(args.seed);
   }
-  j += ", \"failure\": " + (r.failure.empty() ? std::string("null") : json_quote(r.failure)) + ", \"report\": [";
-  std::istringstream lines(r.report);
-  first = true;
-  for (std::string line; std::getline(lines, line);) {
-    j += (first ? "" : ", ") + json_quote(line);
-    first = false;
+  std::vector<fuzz::Seed> seeds;
+  for (const std::string& t : texts) {
+    auto seed = fuzz::parse_seed(t);
+    if (!seed) {
+      *error = std::string("bad --seed '" + t + "' (a decimal u64, 0x and up to 16 hex digits, or 40 hex digits)");
+      return std::nullopt;
+    }
+    seeds.push_back(*seed);
   }
-  return j + "]}\n";
+  return seeds;
 }
 
 }  // namespace
@@ -112,21 +127,21 @@ int run_fuzz(const FuzzArgs& args, std::ostream& out, std::ostream& err) {
                     " runs a real kernel, which cannot fail on demand");
     }
   }
-  std::string seed_text = args.seed;
-  if (seed_text.empty()) {
-    // Only the choice of seed is random; everything after it is derived from the seed.
-    std::random_device rd;
-    seed_text = std::to_string((static_cast<fuzz::u64>(rd()) << 32) | rd());
-  }
-  auto seed = fuzz::parse_seed(seed_text);
-  if (!seed) return fail("bad --seed '" + seed_text + "' (a decimal u64, 0x and up to 16 hex digits, or 40 hex digits)");
+  std::string seeds_error;
+  const auto seeds = seeds_of(args, &seeds_error);
+  if (!seeds) return fail(seeds_error);
+  if (!args.emit_trace.empty() && seeds->size() > 1)
+    return fail("--emit-trace takes one --seed (its case files are named by case, not by seed)");
   if (!args.emit_trace.empty())
     if (std::string why = prepare_emit_dir(args.emit_trace); !why.empty()) return fail(why);
-  // The seed first, so that it is known even if the run never ends; in JSON mode on stderr (stdout is one document).
-  (json ? err : out) << "seed " << seed->text << "\n";
-  (json ? err : out).flush();
+  // The first seed before anything runs, so that it is known even if the run never ends; in JSON mode on
+  // stderr (stdout is one document).
+  if (!seeds->empty()) {
+    (json ? err : out) << "seed " << seeds->front().text << "\n";
+    (json ? err : out).flush();
+  }
   if (!check_backends(sides, !args.profile.empty(), err).empty()) {
-    if (json) out << "{\"schema\": 1, \"seed\": " << json_quote(seed->text) << ", \"unavailable\": true}\n";
+    if (json) out << "{\"schema\": 1, \"unavailable\": true}\n";
     return unavailable_exit(args.require_kvm);
   }
 
@@ -138,41 +153,51 @@ int run_fuzz(const FuzzArgs& args, std::ostream& out, std::ostream& err) {
     if (std::string why = sides[i]->refuses_profile(*profiles->profiles[i]); !why.empty())
       return fail(sides[i]->name() + ": " + why);
   }
-  fuzz::CampaignOptions o;
-  o.seed = *seed;
-  o.steps = args.steps;
-  o.time_budget_s = args.time_budget;
-  o.faults = args.faults;
-  o.shrink = !args.no_shrink;
-  o.strict = args.strict;
-  o.check_invariants = !args.no_invariants;
-  o.out_dir = args.out;
-  o.progress = args.progress;
-  o.side_a = sides[0].get();
-  o.side_b = sides[1].get();
-  o.profile_a = profiles->profiles[0];
-  o.profile_b = profiles->profiles[1];
-  if (!args.profile.empty()) o.replay_hint = args.backend + " --profile " + args.profile;
-  if (batch) o.shrink_budget_s = 300;  // one boot per round: rounds cost seconds, not milliseconds
-  const auto wall_start = std::chrono::steady_clock::now();
-  fuzz::CampaignResult r = batch ? fuzz::run_batch_campaign(o) : fuzz::run_campaign(o);
-  report_progress(args.progress, "");  // done: the rate line below starts on a clean line
-  out << (json ? fuzz_json(args, seed->text, o, r) : r.report);
-  if (!args.emit_trace.empty())
-    for (const auto& c : r.emitted)
-      std::ofstream(fs::path(args.emit_trace) / emitted_name(c.index), std::ios::binary) << c.trace;
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
-  // Steps/s counts replaying only (the backends' speed); wall time adds generation, invariant checks,
-  // shrinking and writing, which is what a user waits for.
-  char rate[200];
-  std::snprintf(rate, sizeof rate, "rate: %s %.1f steps/s (%zu steps in %.2f s replaying; %.2f s wall)\n",
-                args.backend.c_str(), r.rate(), r.steps, r.seconds, wall);
-  err << rate;
-  if (!r.failure.empty()) {
-    err << "kvmsim fuzz: " << r.failure << "\n";
-    return kExitMismatch;  // an oracle that does not report is a failure, never a skip
+  fuzz::CampaignReport report;
+  report.backend = args.backend;
+  report.profile = profiles->profiles[0]->name + "," + profiles->profiles[1]->name;
+  report.steps_per_seed = args.steps;
+  report.faults = args.faults;
+  report.shard = args.shard;
+  for (std::size_t i = 0; i < seeds->size(); i++) {
+    const fuzz::Seed& seed = (*seeds)[i];
+    if (i > 0) (json ? err : out) << "seed " << seed.text << "\n";
+    fuzz::CampaignOptions o;
+    o.seed = seed;
+    o.steps = args.steps;
+    o.time_budget_s = args.time_budget;
+    o.faults = args.faults;
+    o.shrink = !args.no_shrink;
+    o.strict = args.strict;
+    o.check_invariants = !args.no_invariants;
+    o.out_dir = args.out;
+    o.progress = args.progress;
+    o.side_a = sides[0].get();
+    o.side_b = sides[1].get();
+    o.profile_a = profiles->profiles[0];
+    o.profile_b = profiles->profiles[1];
+    if (!args.profile.empty()) o.replay_hint = args.backend + " --profile " + args.profile;
+    if (batch) o.shrink_budget_s = 300;  // one boot per round: rounds cost seconds, not milliseconds
+    const auto wall_start = std::chrono::steady_clock::now();
+    fuzz::CampaignResult r = batch ? fuzz::run_batch_campaign(o) : fuzz::run_campaign(o);
+    report_progress(args.progress, "");  // done: the rate line below starts on a clean line
+    if (!json) out << r.report;
+    if (!args.emit_trace.empty())
+      for (const auto& c : r.emitted)
+        std::ofstream(fs::path(args.emit_trace) / emitted_name(c.index), std::ios::binary) << c.trace;
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+    // Steps/s counts replaying only (the backends' speed); wall time adds generation, invariant checks,
+    // shrinking and writing, which is what a user waits for.
+    char rate[200];
+    std::snprintf(rate, sizeof rate, "rate: %s %.1f steps/s (%zu steps in %.2f s replaying; %.2f s wall)\n",
+                  args.backend.c_str(), r.rate(), r.steps, r.seconds, wall);
+    err << rate;
+    if (!r.failure.empty()) err << "kvmsim fuzz: " << r.failure << "\n";
+    fuzz::add_seed(report, seed, r);
   }
-  return r.found ? kExitMismatch : kExitOk;
+  if (json) fuzz::write_json(report, out);
+  // An oracle that does not report is a failure, never a skip.
+  return report.exit_code() ? kExitMismatch : kExitOk;
 }
 
 }  // namespace kvmsim

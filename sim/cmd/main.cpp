@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -109,6 +110,9 @@ int main(int argc, char** argv) {
   conf_cmd->add_option("--format", conformance.format, "Report format")
       ->check(CLI::IsMember({"text", "tap", "junit", "json"}))
       ->capture_default_str();
+  conf_cmd->add_option("--shard", conformance.shard,
+                       "I/N: run only the selected cases at positions p with p % N == I (default: "
+                       "GTEST_SHARD_INDEX/GTEST_TOTAL_SHARDS when both are set)");
   conf_cmd->add_flag("--require-kvm", conformance.require_kvm, "A backend that cannot run here fails (exit 1) instead of exit 77");
   conf_cmd->add_option("--kvm-device", conformance.kvm_device, "Device of the kvm backend")->capture_default_str();
   conf_cmd->add_option("--max-host-mem", conformance.max_host_mem, "Host memory cap of the kvm backend, bytes")
@@ -117,7 +121,12 @@ int main(int argc, char** argv) {
   FuzzArgs fuzz;
   auto* fz = app.add_subcommand("fuzz", "Differential fuzzing of two backends with shrinking (docs/fuzz.md)");
   fz->add_option("--seed", fuzz.seed, "Seed: decimal u64, 0x hex (up to 16 digits) or 40 hex digits (default: random, printed first)");
-  fz->add_option("--steps", fuzz.steps, "Generated statements in total")->capture_default_str();
+  fz->add_option("--seeds", fuzz.seeds, "Seed range FIRST-LAST (decimal): one campaign per seed (instead of --seed)");
+  fz->add_option("--shard", fuzz.shard, "I/N: run only the seeds of --seeds at positions p with p % N == I");
+  fz->add_option("--format", fuzz.format, "Report format (json: docs/json.md, input of `kvmsim merge`)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  fz->add_option("--steps", fuzz.steps, "Generated statements in total (per seed)")->capture_default_str();
   fz->add_option("--backend", fuzz.backend, "Backend pair A,B of " + backend_kind_list())->capture_default_str();
   fz->add_option("--profile", fuzz.profile, "Profile both sides answer as (default: a real host's, else the default)");
   fz->add_flag("--require-kvm", fuzz.require_kvm, "A backend that cannot run here fails (exit 1) instead of exit 77");
@@ -150,6 +159,13 @@ int main(int argc, char** argv) {
   ip->add_option("file", import_args.file, "Log file")->required();
   ip->add_option("-o,--output", import_args.out, "Write to FILE instead of stdout");
 
+  MergeArgs merge;
+  auto* mg = app.add_subcommand("merge", "Merge the JSON reports of a sharded fuzz or conformance run (docs/fuzz.md)");
+  mg->add_option("reports", merge.files, "JSON reports (kvmsim fuzz/conformance --format json)")->required();
+  mg->add_option("--format", merge.format, "Output format (junit and text: conformance reports only)")
+      ->check(CLI::IsMember({"json", "junit", "text"}))
+      ->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -175,7 +191,14 @@ int main(int argc, char** argv) {
   if (*ep) return run_explain(explain, std::cout, std::cerr);
   if (*mp) return run_map(map, std::cout, std::cerr);
   if (*cmp) return run_compare(compare, std::cout, std::cerr);
-  if (*conf_cmd) return run_conformance(conformance, std::cout, std::cerr);
+  if (*conf_cmd) {
+    // GoogleTest's sharding variables, as the kvmsim_conformance binary honours them (--shard wins).
+    const char* index = std::getenv("GTEST_SHARD_INDEX");
+    const char* total = std::getenv("GTEST_TOTAL_SHARDS");
+    if (conformance.shard.empty() && index && total) conformance.shard = std::string(index) + "/" + total;
+    return run_conformance(conformance, std::cout, std::cerr);
+  }
+  if (*mg) return run_merge(merge, std::cout, std::cerr);
   if (*fz) return run_fuzz(fuzz, std::cout, std::cerr);
   if (*pr) return run_probe(probe, std::cout, std::cerr);
   if (*ip) return run_import(import_args, std::cout, std::cerr);

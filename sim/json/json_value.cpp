@@ -87,7 +87,7 @@ class Reader {
       if (!string(&key) || !expect(':')) return false;
       JsonValue v;
       if (!value(&v, depth + 1)) return false;
-      out->members.emplace_back(std::move(key), std::move(v));
+      out->members.push_back({std::move(key), std::move(v)});
       ws();
       if (pos_ < s_.size() && s_[pos_] == ',') { ++pos_; continue; }
       return expect('}');

@@ -16,6 +16,8 @@
 
 namespace kvmsim {
 
+struct JsonMember;
+
 struct JsonValue {
   enum class Kind { null, boolean, number, string, array, object };
   Kind kind = Kind::null;
@@ -23,7 +25,9 @@ struct JsonValue {
   double number = 0;
   std::string text;  // string: the decoded value; number: the source text
   std::vector<JsonValue> items;                            // array
-  std::vector<std::pair<std::string, JsonValue>> members;  // object, in source order
+  // object, in source order. Not std::pair<std::string, JsonValue>: a pair of an incomplete type is
+  // undefined (libstdc++ with clang rejects it); a vector of an incomplete struct is allowed.
+  std::vector<JsonMember> members;
 
   // The member named `key` (first one), or nullptr when absent or this is not an object.
   const JsonValue* get(std::string_view key) const;
@@ -31,6 +35,11 @@ struct JsonValue {
   std::string str(std::string_view key, const std::string& fallback = "") const;
   double num(std::string_view key, double fallback = 0) const;
   long long integer(std::string_view key, long long fallback = 0) const;
+};
+
+struct JsonMember {
+  std::string first;  // the key
+  JsonValue second;   // the value
 };
 
 // Parses `text` (one value, surrounding whitespace allowed). On error returns nullopt and sets

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Coverage-guided fuzzing of the input paths with libFuzzer (docs/fuzz.md "Coverage-guided fuzzing"): every
+# target CMake's kvmsim_fuzz_target() lines name (build-asan/fuzz-targets.txt), built with clang, ASan+UBSan
+# and leak checking by scripts/sanitize.sh --build-only, seeded with the traces of traces/ and the
+# dictionary sim/fuzz/targets/trace.dict. Any crash, leak, sanitizer report or timeout fails the run and
+# leaves the input in build-asan/fuzz-artifacts/. No /dev/kvm needed.
+# Usage: scripts/fuzz-libfuzzer.sh --time SECONDS          each target for SECONDS (CI: 60)
+#        scripts/fuzz-libfuzzer.sh --runs N [--write-doc]  each target for N executions; --write-doc puts
+#                                                          the figures into docs/fuzz.md
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=build-asan
+limit=() mode="" write_doc=0
+while (($#)); do
+  case "$1" in
+    --time) limit=(-max_total_time="$2") mode="$2 s"; shift 2 ;;
+    --runs) limit=(-runs="$2") mode="$2 runs"; shift 2 ;;
+    --write-doc) write_doc=1; shift ;;
+    *) echo "usage: $0 --time SECONDS | --runs N [--write-doc]" >&2; exit 2 ;;
+  esac
+done
+((${#limit[@]})) || { echo "usage: $0 --time SECONDS | --runs N [--write-doc]" >&2; exit 2; }
+scripts/sanitize.sh --build-only
+
+# The seed corpus: every trace of traces/, flattened (libFuzzer writes what it finds to the first dir only).
+seeds="$BUILD/fuzz-seeds"
+rm -rf "$seeds" && mkdir -p "$seeds"
+while IFS= read -r f; do cp "$f" "$seeds/$(echo "${f#traces/}" | tr / _)"; done < <(find traces -name '*.trace' | sort)
+export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+rows=()
+while IFS= read -r t; do
+  corpus="$BUILD/fuzz-corpus/$t" log="$BUILD/fuzz-$t.log"
+  rm -rf "$corpus" && mkdir -p "$corpus" "$BUILD/fuzz-artifacts"
+  cmd=("$BUILD/$t" "$corpus" "$seeds" -dict=sim/fuzz/targets/trace.dict -seed=1 -timeout=60
+       -artifact_prefix="$BUILD/fuzz-artifacts/$t-" -print_final_stats=1 "${limit[@]}")
+  echo "== libFuzzer: $t ($mode)"
+  if ! "${cmd[@]}" > "$log" 2>&1; then
+    tail -n 40 "$log"
+    echo "fuzz-libfuzzer: $t failed; input in $BUILD/fuzz-artifacts/ (replay: $BUILD/$t FILE)"
+    exit 1
+  fi
+  # "#N DONE cov: C ft: F corp: K/SIZE ... exec/s: R" and "Done N runs in S second(s)".
+  done_line="$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n 1)"
+  runs="$(sed -nE 's/^Done ([0-9]+) runs in ([0-9]+) second.*/\1/p' "$log" | tail -n 1)"
+  secs="$(sed -nE 's/^Done ([0-9]+) runs in ([0-9]+) second.*/\2/p' "$log" | tail -n 1)"
+  cov="$(sed -nE 's/.* cov: ([0-9]+).*/\1/p' <<<"$done_line")"
+  ft="$(sed -nE 's/.* ft: ([0-9]+).*/\1/p' <<<"$done_line")"
+  corp="$(sed -nE 's/.* corp: ([0-9]+\/[0-9A-Za-z]+).*/\1/p' <<<"$done_line")"
+  rate="$(sed -nE 's/.* exec\/s: ([0-9]+).*/\1/p' <<<"$done_line")"
+  echo "fuzz-libfuzzer: $t: $runs runs in $secs s ($rate exec/s), cov $cov, ft $ft, corpus $corp: clean"
+  rows+=("| \`$t\` | $runs | $secs | $rate | $cov | $ft | $corp |")
+done < "$BUILD/fuzz-targets.txt"
+
+if ((write_doc)); then
+  table="$(mktemp)"
+  trap 'rm -f "$table"' EXIT
+  {
+    echo "Measured $(date -u +%Y-%m-%d) with \`scripts/fuzz-libfuzzer.sh --runs ${limit[0]#-runs=} --write-doc\` ($(clang++-16 --version | head -n 1), ASan+UBSan+LSan, libFuzzer \`-seed=1\`, seeds: the $(ls "$seeds" | wc -l) traces of \`traces/\`; the machine was shared with other builds, so exec/s is a floor). No crash, leak, sanitizer report or timeout."
+    echo
+    echo "| target | executions | seconds | exec/s | coverage (edges) | features | corpus (inputs/bytes) |"
+    echo "|---|---|---|---|---|---|---|"
+    printf '%s\n' "${rows[@]}"
+  } > "$table"
+  python3 - docs/fuzz.md "$table" <<'PY'
+import sys
+doc, table = sys.argv[1], open(sys.argv[2]).read()
+s = open(doc).read()
+b, e = "<!-- libfuzzer-figures:begin -->\n", "<!-- libfuzzer-figures:end -->"
+i, j = s.index(b) + len(b), s.index(e)
+open(doc, "w").write(s[:i] + table + s[j:])
+PY
+  echo "fuzz-libfuzzer: figures written to docs/fuzz.md"
+fi
