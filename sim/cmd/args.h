@@ -83,7 +83,6 @@ struct FuzzArgs {
   bool require_kvm = false;
   u64 max_host_mem = 2ull << 30;
   std::string kvm_device = "/dev/kvm";
-  std::string format = "text";   // text | json (docs/json.md)
   ProgressFn progress;           // cases and shrinking, nested boots (empty: --quiet, tests)
 };
 

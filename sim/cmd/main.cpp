@@ -142,9 +142,6 @@ int main(int argc, char** argv) {
   fz->add_option("--kvm-device", fuzz.kvm_device, "Device of the kvm backend")->capture_default_str();
   fz->add_option("--max-host-mem", fuzz.max_host_mem, "Host memory cap of the kvm backend, bytes")
       ->capture_default_str();
-  fz->add_option("--format", fuzz.format, "Report format (json: docs/json.md; the seed line then goes to stderr)")
-      ->check(CLI::IsMember({"text", "json"}))
-      ->capture_default_str();
 
   ExportArgs export_args;
   auto* xp = app.add_subcommand("export", "Write a trace as a standalone C reproducer (docs/vmm-traces.md)");

@@ -1,6 +1,7 @@
 #include "sim/export/c_repro.h"
 
 #include <cstdio>
+#include <functional>
 #include <set>
 #include <sstream>
 
@@ -249,15 +250,30 @@ std::string c_string(const std::string& s) {
 }
 
 // A trace expression as a C expression over uint64_t (handles are variables h_NAME).
+std::string c_expr(const Expr& e);
+
+std::string c_term(const Term& t) {
+  std::string term = t.kind == Term::Kind::name    ? "(uint64_t)h_" + t.spelling
+                     : t.kind == Term::Kind::group ? c_expr(t.group.at(0))
+                                                   : hex(t.value);
+  return t.neg ? "(0ull - " + term + ")" : term;
+}
+
+// The trace's operators have C's precedence (`*` > `+ -` > `<<` > `|`, sim/trace/ast.h); every binary
+// operation is parenthesized so the program needs no precedence and -Wparentheses stays quiet.
 std::string c_expr(const Expr& e) {
-  std::string out = "(";
-  for (std::size_t i = 0; i < e.terms.size(); i++) {
-    if (i) out += std::string(" ") + e.ops[i - 1] + " ";
-    const Term& t = e.terms[i];
-    std::string term = t.kind == Term::Kind::name ? "(uint64_t)h_" + t.spelling : hex(t.value);
-    out += t.neg ? "(0ull - " + term + ")" : term;
-  }
-  return out + ")";
+  auto prec = [](char op) { return op == '*' ? 4 : (op == '+' || op == '-') ? 3 : op == '<' ? 2 : 1; };
+  std::size_t next = 0;  // index of the next term
+  std::function<std::string(int)> climb = [&](int min_prec) {
+    std::string lhs = c_term(e.terms.at(next++));
+    while (next < e.terms.size() && prec(e.ops[next - 1]) >= min_prec) {
+      const char op = e.ops[next - 1];
+      std::string rhs = climb(prec(op) + 1);
+      lhs = "(" + lhs + " " + (op == '<' ? std::string("<<") : std::string(1, op)) + " " + rhs + ")";
+    }
+    return lhs;
+  };
+  return "(" + climb(1) + ")";
 }
 
 // Parameters of the statement being written.
