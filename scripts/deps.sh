@@ -6,6 +6,8 @@ set -euo pipefail
 pkgs=(cmake g++ make git libgtest-dev librapidcheck-dev libbenchmark-dev libcli11-dev)
 # kvmsim map's render test (scripts/map-render-test.sh): a headless browser and a PNG checker.
 pkgs+=(chromium imagemagick)
+# The sharded-campaign test (scripts/shard-test.sh): two GNU parallel workers.
+pkgs+=(parallel)
 # --bench: also what scripts/bench-plot.sh needs (not part of the quick start).
 # --sanitize: clang 16 and its runtimes (ASan, UBSan, libFuzzer) for scripts/sanitize.sh and
 # scripts/fuzz-libfuzzer.sh (Debian 12's default clang 14 lacks std::source_location), and GNU parallel

@@ -46,9 +46,5 @@ echo "== the nested TDP oracle: real kernels under QEMU TCG, every flavour paire
 scripts/nested/ci.sh --build-dir build
 echo "== fuzz: fixed seeds, bounded (docs/fuzz.md)"
 scripts/fuzz-ci.sh
-echo "== sanitizers: ASan+LSan+UBSan build; unit tests, every trace, conformance, fuzz seeds (docs/fuzz.md)"
-scripts/sanitize.sh
-echo "== libFuzzer: the parser and replay targets, 60 s each (docs/fuzz.md)"
-scripts/fuzz-libfuzzer.sh --time 60
 echo "== sharded campaigns: 2 GNU parallel workers give the unsharded run's report (docs/fuzz.md)"
 scripts/shard-test.sh build
