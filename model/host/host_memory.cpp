@@ -286,18 +286,21 @@ void HostMemory::set_gmem_private(u64 file_id, u64 offset, u64 end, bool is_priv
   gmem_private_[file_id].assign(offset, end, is_private);
 }
 
-std::vector<HostRange> HostMemory::unmap_file_pages(u64 file_id, u64 offset, u64 len) {
+std::vector<HostRange> HostMemory::file_mappings(u64 file_id, u64 offset, u64 end) const {
   std::vector<HostRange> out;
-  const u64 fend = offset + len < offset ? ~0ull : offset + len;
   for (const auto& [s, r] : regions_) {
     if (!r.file || r.file->file_id != file_id) continue;
     const u64 rs = r.file_offset, re = r.file_offset + (r.end - r.start);
-    const u64 is = std::max(rs, offset), ie = std::min(re, fend);
-    if (is >= ie) continue;
-    HostRange h{r.start + (is - rs), r.start + (ie - rs)};
-    written_.erase(h.start, h.end);  // the PTEs; the page-cache pages (cached_) stay
-    out.push_back(h);
+    const u64 is = std::max(rs, offset), ie = std::min(re, end);
+    if (is < ie) out.push_back(HostRange{r.start + (is - rs), r.start + (ie - rs)});
   }
+  return out;
+}
+
+std::vector<HostRange> HostMemory::unmap_file_pages(u64 file_id, u64 offset, u64 len) {
+  const u64 fend = offset + len < offset ? ~0ull : offset + len;
+  std::vector<HostRange> out = file_mappings(file_id, offset, fend);
+  for (const HostRange& h : out) written_.erase(h.start, h.end);  // the PTEs; the page-cache pages (cached_) stay
   return out;
 }
 
@@ -356,21 +359,14 @@ std::optional<u64> HostMemory::first_pinned_file_page(u64 file_id, u64 offset, u
 }
 
 std::vector<HostRange> HostMemory::punch_file(u64 file_id, u64 offset, u64 len) {
-  std::vector<HostRange> out;
   const u64 fend = offset + len < offset ? ~0ull : offset + len;
-  for (const auto& [s, r] : regions_) {
-    if (!r.file || r.file->file_id != file_id) continue;
-    const u64 rs = r.file_offset, re = r.file_offset + (r.end - r.start);
-    const u64 is = std::max(rs, offset), ie = std::min(re, fend);
-    if (is >= ie) continue;
-    HostRange h{r.start + (is - rs), r.start + (ie - rs)};
+  std::vector<HostRange> out = file_mappings(file_id, offset, fend);
+  for (const HostRange& h : out) {
     written_.erase(h.start, h.end);
     cached_.erase(h.start, h.end);
-    out.push_back(h);
   }
-  const u64 fend2 = offset + len < offset ? ~0ull : offset + len;
   for (auto& [hva, p] : pins_)
-    if (p.file && p.file_id == file_id && p.offset >= offset && p.offset < fend2) p.in_file = false;
+    if (p.file && p.file_id == file_id && p.offset >= offset && p.offset < fend) p.in_file = false;
   contents_.zero(file_id, offset, fend);  // shmem_undo_range / kvm_gmem_punch_hole: the folios go
   return out;
 }

@@ -170,6 +170,8 @@ class HostMemory {
   std::optional<Chunk> chunk_state(u64 hva) const;
 
  private:
+  // The host ranges that map file pages [offset, end) of `file_id`, one per mapping, in address order.
+  std::vector<HostRange> file_mappings(u64 file_id, u64 offset, u64 end) const;
   static u64 chunk_of(u64 hva) { return hva & ~(kChunk - 1); }
   bool thp_eligible(const HostRegion& r) const;
   bool chunk_inside(const HostRegion& r, u64 chunk) const { return chunk >= r.start && chunk + kChunk <= r.end; }

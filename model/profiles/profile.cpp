@@ -597,6 +597,7 @@ Profile rfc_map_memory_v1() {
   Profile p = linux_6_18();
   p.name = "rfc-map-memory-v1";
   p.description = "KVM_MAP_MEMORY RFC v1 (2024-03) on a 6.8-like base: guest_memfd, attributes, SW_PROTECTED; no pre-fault";
+  p.source = "[RFC PATCH 0/8] KVM: Prepopulate guest memory API, Isaku Yamahata, 2024-03-01, and its review thread";
   p.has_pre_fault = false;
   p.has_map_memory = true;
   p.caps.erase(KVM_CAP_PRE_FAULT_MEMORY);
@@ -625,6 +626,8 @@ Profile private_fd_v5() {
   Profile p = linux_6_1();
   p.name = "private-fd-v5";
   p.description = "private-fd memslots v5 (2022-03): KVM_MEM_PRIVATE + private_fd/private_offset, MFD_INACCESSIBLE";
+  p.source = "[PATCH v5 00/13] KVM: mm: fd-based approach for supporting KVM guest private memory, Chao Peng, "
+             "2022-03-10, <20220310140911.50924-1-chao.p.peng@linux.intel.com>";
   p.has_private_fd_memslot = true;
   p.caps.erase(KVM_CAP_DIRTY_LOG_RING_ACQ_REL);      // 6.1
   p.caps.erase(KVM_CAP_VM_DISABLE_NX_HUGE_PAGES);    // 5.19

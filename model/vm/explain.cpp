@@ -14,7 +14,9 @@ namespace {
 
 std::string range_text(u64 start, u64 size) { return "[" + hex(start) + ", " + hex(start + size) + ")"; }
 
-std::string flags_text(u32 f) {
+}  // namespace
+
+std::string memslot_flags_text(u32 f) {
   std::string s;
   auto add = [&](u32 bit, const char* name) {
     if (f & bit) s += (s.empty() ? "" : "|") + std::string(name);
@@ -24,6 +26,8 @@ std::string flags_text(u32 f) {
   add(KVM_MEM_GUEST_MEMFD, "KVM_MEM_GUEST_MEMFD");
   return s.empty() ? "0" : s;
 }
+
+namespace {
 
 }  // namespace
 
@@ -147,7 +151,7 @@ std::string render(const Explanation& e) {
   std::string out = "gpa " + hex(e.gpa) + " (gfn " + hex(e.gpa >> 12) + ")\n";
   if (e.has_slot)
     out += "  memslot " + std::to_string(e.slot_id) + ": gpa " + range_text(e.slot_gpa, e.slot_size) + " hva " +
-           hex(e.slot_hva) + " flags " + flags_text(e.slot_flags) + "\n";
+           hex(e.slot_hva) + " flags " + memslot_flags_text(e.slot_flags) + "\n";
   else
     out += "  memslot: none\n";
   out += "  attributes " + hex(e.attributes) + (e.is_private ? " (PRIVATE)" : "") + "\n";

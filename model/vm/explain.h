@@ -54,6 +54,8 @@ struct Explanation {
 // Pure: explains gpa in address space 0 of `vm`.
 Explanation explain_gpa(const Vm& vm, u64 gpa);
 std::string render(const Explanation& e);
+// A memslot's KVM_MEM_* flags by name, "KVM_MEM_LOG_DIRTY_PAGES|KVM_MEM_READONLY", or "0".
+std::string memslot_flags_text(u32 flags);
 // The CLI entry: "no such VM" text when vm_fd is not a VM.
 std::string explain(const Kvm& kvm, int vm_fd, u64 gpa);
 

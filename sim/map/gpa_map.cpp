@@ -66,18 +66,6 @@ const char* run_state_name(MapRun::State s) {
   return "?";
 }
 
-std::string memslot_flags_text(u32 f) {
-  using namespace uapi;
-  std::string s;
-  auto add = [&](u32 bit, const char* name) {
-    if (f & bit) s += (s.empty() ? "" : "|") + std::string(name);
-  };
-  add(KVM_MEM_LOG_DIRTY_PAGES, "KVM_MEM_LOG_DIRTY_PAGES");
-  add(KVM_MEM_READONLY, "KVM_MEM_READONLY");
-  add(KVM_MEM_GUEST_MEMFD, "KVM_MEM_GUEST_MEMFD");
-  return s.empty() ? "0" : s;
-}
-
 std::string size_text(u64 bytes) {
   static const char* units[] = {"", "K", "M", "G", "T", "P", "E"};
   int u = 0;

@@ -51,8 +51,6 @@ struct GpaMap {
 GpaMap build_gpa_map(const model::Vm& vm, const VmHistory& history, int at_line);
 
 const char* run_state_name(MapRun::State s);  // "mapped", "never_mapped", "zapped"
-// "KVM_MEM_LOG_DIRTY_PAGES|KVM_MEM_READONLY" or "0".
-std::string memslot_flags_text(u32 flags);
 // "4K", "2M", "1020K": exact when the size is a whole number below 1024 of a unit; else one
 // decimal of the largest unit ("3.9G"). For labels: JSON byte counts are exact.
 std::string size_text(u64 bytes);

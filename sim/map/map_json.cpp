@@ -1,5 +1,6 @@
 // The JSON forms of `kvmsim map` (schema: docs/json.md "map" and "map --timeline"). Addresses are
 // hex strings, as in `explain --format json`; byte counts are numbers (exact below 2^53 = 8 PiB).
+#include "model/vm/explain.h"
 #include "sim/json/json.h"
 #include "sim/map/map_svg.h"
 
@@ -32,7 +33,7 @@ std::string gpa_map_json(const MapPictureInfo& info, const std::vector<GpaMap>& 
       const MapSlot& s = m.slots[i];
       j += std::string(i ? ", " : "") + "{\"as_id\": " + std::to_string(s.as_id) + ", \"id\": " +
            std::to_string(s.id) + ", \"gpa\": " + json_quote(hex(s.gpa)) + ", \"size\": " + json_quote(hex(s.size)) +
-           ", \"hva\": " + json_quote(hex(s.hva)) + ", \"flags\": " + json_quote(memslot_flags_text(s.flags)) +
+           ", \"hva\": " + json_quote(hex(s.hva)) + ", \"flags\": " + json_quote(model::memslot_flags_text(s.flags)) +
            ", \"backing\": " + json_quote(s.backing) + ", \"gpa_align\": " + json_quote(size_text(s.gpa_align)) +
            ", \"hva_align\": " + json_quote(size_text(s.hva_align)) +
            ", \"congruent_2m\": " + (s.congruent_2m ? "true" : "false") +

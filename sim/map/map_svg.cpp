@@ -5,6 +5,7 @@
 #include <map>
 
 #include "model/types.h"
+#include "model/vm/explain.h"
 
 namespace kvmsim {
 
@@ -208,7 +209,7 @@ std::string gpa_map_svg(const MapPictureInfo& info, const std::vector<GpaMap>& m
       body += text(kLeft, y,
                    "slot " + std::to_string(s.id) + (s.as_id ? " (as " + std::to_string(s.as_id) + ")" : "") +
                        "  gpa [" + hex(s.gpa) + ", " + hex(s.gpa + s.size) + ") " + size_text(s.size) + "  hva " +
-                       hex(s.hva) + "  flags " + memslot_flags_text(s.flags) + "  backing " + s.backing,
+                       hex(s.hva) + "  flags " + model::memslot_flags_text(s.flags) + "  backing " + s.backing,
                    "font-weight=\"bold\"");
       y += 15;
       body += text(kLeft, y, align, "fill=\"#555555\"");
