@@ -525,6 +525,11 @@ Profile linux_6_12_shadow() {
   // traces/nested/regression_shadow_prefetch.trace).
   p.drop_large_spte = true;
   p.direct_pte_prefetch = true;
+  // kvm_arch_vcpu_pre_fault_memory() reloads the MMU before its "not the TDP fault handler" EOPNOTSUPP;
+  // the shadow MMU's root allocation calls make_mmu_pages_available(), which is -ENOSPC while
+  // n_max_mmu_pages is 0, i.e. until the first memslot commit sizes it (mmu.c). Found by kvmsim fuzz on
+  // the 6.12 oracle (traces/nested/regression_shadow_prefault_no_memslot.trace); 7.3 has the same code.
+  p.prefault_no_memslot_errno = ENOSPC;
   return p;
 }
 
@@ -565,6 +570,11 @@ Profile linux_7_3_shadow() {
   p.eager_page_split = false;
   p.drop_large_spte = true;
   p.direct_pte_prefetch = true;
+  // kvm_arch_vcpu_pre_fault_memory() reloads the MMU before its "not the TDP fault handler" EOPNOTSUPP;
+  // the shadow MMU's root allocation calls make_mmu_pages_available(), which is -ENOSPC while
+  // n_max_mmu_pages is 0, i.e. until the first memslot commit sizes it (mmu.c). Measured on the 6.12
+  // oracle (traces/nested/regression_shadow_prefault_no_memslot.trace); 7.3 has the same code, not measured.
+  p.prefault_no_memslot_errno = ENOSPC;
   return p;
 }
 
