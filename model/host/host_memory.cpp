@@ -408,7 +408,10 @@ void HostMemory::fault_around(const HostRegion& r, u64 hva) {
 
 bool HostMemory::read_fault_run(u64 hva, u64 limit, u64* end, HostFault* f) const {
   const HostRegion* r = region_at(hva);
-  if (!r || r->prot == PROT_NONE || r->file || thp_eligible(*r) || limit <= hva) return false;
+  // A shared mapping's read fault changes host state (page cache, fault-around, writable PTEs:
+  // fault_4k()): such runs take the per-page path (found by kvmsim fuzz, model vs model-ref:
+  // traces/regressions/shmem_dirty_log_prefault_bulk.trace).
+  if (!r || r->prot == PROT_NONE || r->file || r->shared || thp_eligible(*r) || limit <= hva) return false;
   // Chunk state (left from a time the region was THP-eligible) decides faults in its chunk.
   auto c = chunks_.lower_bound(chunk_of(hva));
   if (c != chunks_.end() && c->first == chunk_of(hva)) return false;
