@@ -309,16 +309,12 @@ HostChange HostMemory::pin(u64 addr, u64 size) {
   if (size == 0) return out;
   const u64 start = addr & ~(kPage - 1);
   const u64 end = align_up(addr + size, kPage);
-  if (end <= start || !fully_mapped(start, end)) return {Ret::fail(EFAULT), {}};
-  // Every page must fault in for write before any is pinned (a VMM unwinds a partial pin).
-  for (u64 page = start; page < end; page += kPage) {
-    const HostRegion* r = region_at(page);
-    if (!(r->prot & PROT_WRITE)) return {Ret::fail(EFAULT), {}};
-    if (r->file) {
-      const u64 off = r->file_offset + (page - r->start);
-      if (off >= r->file->size || gmem_page_private(*r->file, off)) return {Ret::fail(EFAULT), {}};
-    }
-  }
+  if (end <= start) return {Ret::fail(EFAULT), {}};
+  // Every page must fault in for write before any is pinned (a VMM unwinds a partial pin); GUP
+  // turns what would be SIGSEGV or SIGBUS for the CPU into EFAULT.
+  if (Ret r = check_protection(start, end, true); !r.is_ok()) return {r, {}};
+  for (u64 page = start; page < end; page += kPage)
+    if (sigbus_at(*region_at(page), page)) return {Ret::fail(EFAULT), {}};
   for (u64 page = start; page < end; page += kPage) {
     HostFault f = fault_in(page, true);
     KVMSIM_ASSERT(f.ok(), "pin page=%llx err=%d", (unsigned long long)page, f.err);
