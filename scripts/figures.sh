@@ -90,6 +90,16 @@ echo "\`traces/nested\` holds $ntraces traces for $nboots profiles: \`replay --b
   echo '```'
 } > "$gen/compare-example"
 
+# The same private-memory intent, upstream's form run under private-fd-v5 (translated; exit 1: they differ).
+{
+  echo '```'
+  echo '$ kvmsim compare --profiles linux-7.3-swprot,private-fd-v5 traces/proposals/private_fd/intent_upstream.trace'
+  rc=0
+  "$k" compare --profiles linux-7.3-swprot,private-fd-v5 traces/proposals/private_fd/intent_upstream.trace || rc=$?
+  [[ $rc -eq 1 ]] || { echo "figures: compare exited $rc, expected 1 (the profiles differ)" >&2; exit 2; }
+  echo '```'
+} > "$gen/compare-private-fd"
+
 # The gmem-inplace-conversion worked example (pin, EAGAIN with error_offset, unpin, retry): trace and replay.
 {
   ex=traces/proposals/gmem_inplace_conversion/worked_example.trace

@@ -46,17 +46,20 @@ class Side {
                   const std::map<std::string, std::string>& vcpu_vm) {
     SideEffect e;
     const Statement original = trace_.statements[i];
-    FieldValues record;
-    const Translation* row = translation_for(original.callee, profile_);
+    const FieldValues record = evaluate_record(original);
+    const Translation* row = translation_for(original, profile_);
     const PopulateIoctl* populate = populate_ioctl(original.callee);
-    const int record_arg = row ? row->record_arg : populate ? populate->record_arg : -1;
-    if (record_arg >= 0 && static_cast<std::size_t>(record_arg) < original.args.size())
-      record = evaluate_record(original.args[static_cast<std::size_t>(record_arg)]);
     if (row) {
-      trace_.statements[i] = translate(original, *row, record, &e.notes);
-      e.translated = trace_.statements[i].text;
+      e.lacks = row->lacks;
+      if (std::optional<Statement> t = translate(*row, TranslationInput{original, record, profile_, state_}, &e.notes)) {
+        trace_.statements[i] = std::move(*t);
+        e.translated = trace_.statements[i].text;
+      } else {
+        row = nullptr;  // runs as written; the notes say why
+      }
     }
     const StatementResult r = replayer_->step();
+    state_.observe(original, record, r.ret && r.ret->is_ok());
     e.kernel_bug = r.kernel_bug;
     e.result = result_text(r, row, record);
     for (const std::string& vm : vm_handles) {
@@ -84,12 +87,17 @@ class Side {
   }
 
  private:
-  FieldValues evaluate_record(const trace::Value& v) const {
+  // The statement's record argument (its first `{...}`), evaluated; {} when it has none.
+  FieldValues evaluate_record(const Statement& st) const {
     FieldValues out;
-    for (const trace::Field& f : v.fields)
-      out[f.name] = trace::evaluate(f.value.expr, [this](const std::string& name) {
-                      return replayer_->handle(name).value_or(0);
-                    }).value;
+    for (const trace::Value& v : st.args) {
+      if (v.kind != trace::Value::Kind::record) continue;
+      for (const trace::Field& f : v.fields)
+        out[f.name] = trace::evaluate(f.value.expr, [this](const std::string& name) {
+                        return replayer_->handle(name).value_or(0);
+                      }).value;
+      break;
+    }
     return out;
   }
 
@@ -105,7 +113,7 @@ class Side {
       return comparable_actual(r).value_or("unobservable");
     std::string s = r.ret->is_ok() ? std::to_string(r.ret->ret) : "-1 " + trace::format_errno(r.ret->err);
     WrittenBack out = r.written_back;
-    if (row && !out.empty()) out = row->back(out, record);
+    if (row && row->back && !out.empty()) out = row->back(out, record);
     if (!out.empty()) {
       s += " => {";
       // Frame numbers read best in hex, the rest as the replay engine prints them (sizes, addresses).
@@ -131,6 +139,7 @@ class Side {
   std::unique_ptr<KvmApi> api_;
   std::unique_ptr<Replayer> replayer_;
   std::map<std::string, VmState> states_;
+  TranslationState state_;
 };
 
 void json_runs(std::string& o, const std::vector<LeafRun>& runs) {
@@ -204,9 +213,10 @@ CompareReport compare_profiles(const trace::Trace& trace, const model::Profile& 
     if (differ([](const VmEffect& e) { return e.stats; })) c.differs.push_back("stats");
     ++rep.statements;
     const bool translated = !x.translated.empty() || !y.translated.empty();
+    const bool rewrite_tried = !x.lacks.empty() || !y.lacks.empty();
     rep.translated += translated;
     rep.differing += !c.differs.empty();
-    if (translated || !c.differs.empty()) rep.rows.push_back(std::move(c));
+    if (rewrite_tried || !c.differs.empty()) rep.rows.push_back(std::move(c));
   }
   return rep;
 }
@@ -217,8 +227,8 @@ std::string CompareReport::text() const {
     o += file + ":" + std::to_string(c.line) + ": " + c.statement + "\n";
     for (int s = 0; s < 2; ++s) {
       const SideEffect& e = c.side[s];
-      if (e.translated.empty()) continue;
-      o += "  " + profile[s] + " has no " + c.statement.substr(0, c.statement.find('(')) + "; ran " + e.translated + "\n";
+      if (e.lacks.empty()) continue;
+      o += "  " + profile[s] + " has no " + e.lacks + "; " + (e.translated.empty() ? "not translated" : "ran " + e.translated) + "\n";
       for (const std::string& n : e.notes) o += "    note: " + n + "\n";
     }
     auto line = [&](const char* what, const std::string& a, const std::string& b) {
@@ -269,7 +279,8 @@ std::string CompareReport::json() const {
     o += "], \"sides\": [";
     for (int s = 0; s < 2; ++s) {
       const SideEffect& e = c.side[s];
-      o += std::string(s ? ", " : "") + "{\"profile\": " + json_quote(profile[s]) + ", \"translated\": " +
+      o += std::string(s ? ", " : "") + "{\"profile\": " + json_quote(profile[s]) +
+           ", \"lacks\": " + (e.lacks.empty() ? "null" : json_quote(e.lacks)) + ", \"translated\": " +
            (e.translated.empty() ? "null" : json_quote(e.translated)) + ", \"notes\": [";
       for (std::size_t k = 0; k < e.notes.size(); ++k) o += (k ? ", " : "") + json_quote(e.notes[k]);
       o += "], \"result\": " + json_quote(e.result) + ", \"kernel_bug\": " +

@@ -33,8 +33,9 @@ struct VmEffect {
 
 struct SideEffect {
   std::string result;      // `-1 EAGAIN => {base_gfn=0x40400, nr_pages=2, source=0}`, `ok` for a binding
+  std::string lacks;       // what this profile lacks for the statement ("": it has all of it)
   std::string translated;  // the statement run instead of the written one ("": as written)
-  std::vector<std::string> notes;  // what the translation could not express
+  std::vector<std::string> notes;  // what the translation could not express, or why it could not be made
   std::string kernel_bug;
   std::map<std::string, VmEffect> vms;  // by VM handle, only VMs the statement changed
 };
@@ -52,7 +53,7 @@ struct CompareReport {
   std::size_t statements = 0;
   std::size_t differing = 0;   // statements with a non-empty `differs`
   std::size_t translated = 0;  // statements either side ran translated
-  std::vector<StatementComparison> rows;  // the differing and the translated statements, in order
+  std::vector<StatementComparison> rows;  // the differing statements and those a profile lacks, in order
   bool agree() const { return differing == 0; }
   // One block per row (`FILE:LINE: statement`, the translation, one line per difference), then
   // `FILE: AGREE|DIFFER (...)`.
