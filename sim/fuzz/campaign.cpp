@@ -88,8 +88,8 @@ constexpr std::size_t kMinCase = 30, kMaxCase = 80;
 CampaignResult run_campaign(const CampaignOptions& o) {
   CampaignResult res;
   const std::string pair = o.side_a->name() + "," + o.side_b->name();
-  res.report = "kvmsim fuzz: seed " + o.seed.text + "\n";
-  res.report += "options: steps=" + std::to_string(o.steps) + " backend=" + pair + " profiles=" +
+  // The seed line is the command's, printed before the campaign starts (sim/cmd/fuzz_cmd.cpp).
+  res.report = "options: steps=" + std::to_string(o.steps) + " backend=" + pair + " profiles=" +
                 o.profile_a->name + "," + o.profile_b->name + " faults=" + (o.faults ? "on" : "off") + "\n";
   const GenOptions g = gen_options(o);
   Rng lengths(o.seed, 0);  // case lengths: stream 0, so the split of --steps into cases is fixed too

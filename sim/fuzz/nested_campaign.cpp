@@ -123,8 +123,8 @@ CampaignResult run_batch_campaign(const CampaignOptions& o) {
   CampaignResult res;
   const model::Profile& profile = *o.profile_a;
   const std::string pair = o.side_a->name() + "," + o.side_b->name();
-  res.report = "kvmsim fuzz: seed " + o.seed.text + "\n";
-  res.report += "options: steps=" + std::to_string(o.steps) + " backend=" + pair + " profiles=" + profile.name + "," +
+  // The seed line is the command's, printed before the campaign starts (sim/cmd/fuzz_cmd.cpp).
+  res.report = "options: steps=" + std::to_string(o.steps) + " backend=" + pair + " profiles=" + profile.name + "," +
                 profile.name + " faults=off (one boot per batch)\n";
   const std::string dir = o.out_dir.empty() ? (fs::temp_directory_path() / "kvmsim-fuzz-nested").string() : o.out_dir;
   GenOptions g;
