@@ -72,12 +72,7 @@ Ret Vm::gmem_set_attributes(u64 file_id, kvm_memory_attributes2& a, bool* writte
       return fail_at(EAGAIN, *busy >> 12);
   }
   // Point of no return. kvm_gmem_invalidate_start(): every binding's gfns in the range are zapped.
-  for (const GmemBindingRef& b : f.bindings_in(a.offset, a.offset + a.size)) {
-    const Memslot* s = slots_[b.as_id].find(b.slot_id);
-    KVMSIM_ASSERT(s, "binding to missing slot %u", b.slot_id);
-    const u64 s_off = std::max(a.offset, b.offset), e_off = std::min(a.offset + a.size, b.end);
-    mmu_.zap_gfn_range(b.as_id, s->base_gfn + ((s_off - b.offset) >> 12), s->base_gfn + ((e_off - b.offset) >> 12));
-  }
+  gmem_invalidate(f, a.offset, a.offset + a.size);
   f.set_attributes(start, end, a.attributes);
   host_.set_gmem_private(file_id, a.offset, a.offset + a.size, to_private);
   return Ret::ok();

@@ -26,15 +26,17 @@ Ret Vm::gmem_fallocate(u64 file_id, int mode, u64 offset, u64 len) {
   Ret r = it->second.fallocate(mode, offset, len, &punched);
   if (!r.is_ok() || !punched) return r;
   it->second.unprepare(offset >> 12, (offset + len) >> 12);  // the punched folios are freed
-  // kvm_gmem_invalidate_begin: zap the gfns of every binding intersecting the punched range.
-  const u64 end = offset + len;
-  for (const GmemBindingRef& b : it->second.bindings_in(offset, end)) {
+  gmem_invalidate(it->second, offset, offset + len);
+  return r;
+}
+
+void Vm::gmem_invalidate(const GuestMemfd& f, u64 offset, u64 end) {
+  for (const GmemBindingRef& b : f.bindings_in(offset, end)) {
     const Memslot* s = slots_[b.as_id].find(b.slot_id);
     KVMSIM_ASSERT(s, "binding to missing slot %u", b.slot_id);
     const u64 s_off = std::max(offset, b.offset), e_off = std::min(end, b.end);
     mmu_.zap_gfn_range(b.as_id, s->base_gfn + ((s_off - b.offset) >> 12), s->base_gfn + ((e_off - b.offset) >> 12));
   }
-  return r;
 }
 
 void Vm::gmem_release(u64 file_id) {

@@ -120,6 +120,8 @@ class Vm {
   // kvm_set_memslot pieces (set_memory_region.cpp).
   Ret bind_gmem(Memslot& slot, const GmemRef& ref);
   void unbind_gmem(const Memslot& slot);
+  // kvm_gmem_invalidate_begin(): zap the gfns every binding of `f` maps from file bytes [offset, end).
+  void gmem_invalidate(const GuestMemfd& f, u64 offset, u64 end);
   bool use_dirty_bitmap() const { return dirty_ring_size_ == 0; }
   bool slot_zap_all() const;
   Ret map_memory_step(uapi::kvm_memory_mapping& m);
