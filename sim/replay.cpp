@@ -1,6 +1,7 @@
 #include "sim/replay.h"
 
 #include <cstdio>
+#include <functional>
 
 #include "model/core_assert.h"
 #include "sim/replay_call.h"
@@ -56,12 +57,16 @@ u64 Replayer::eval(const Expr& e) const {
 // The first handle a statement uses whose creation failed, as "'name' (line N)".
 std::optional<std::string> Replayer::failed_handle(const Statement& st) const {
   std::optional<std::string> found;
-  auto check_expr = [&](const Expr& e) {
-    for (const auto& name : e.names()) {
-      if (found) continue;
-      auto it = handles_.find(name);
-      if (it != handles_.end() && !it->second.value)
-        found = "'" + name + "' (line " + std::to_string(it->second.line) + ")";
+  // Walks the terms (groups included) in order; no list of names is built for every statement.
+  std::function<void(const Expr&)> check_expr = [&](const Expr& e) {
+    for (const auto& t : e.terms) {
+      if (found) return;
+      if (t.kind == trace::Term::Kind::name) {
+        auto it = handles_.find(t.spelling);
+        if (it != handles_.end() && !it->second.value)
+          found = "'" + t.spelling + "' (line " + std::to_string(it->second.line) + ")";
+      }
+      for (const auto& g : t.group) check_expr(g);
     }
   };
   // Arguments and keywords, then their struct fields (records nest one level), without a worklist.

@@ -12,7 +12,7 @@ void Mmu::slot_flags_changed(const Memslot& old, const Memslot& now) {
   // kvm_mmu_slot_apply_flags.
   const bool was = old.flags & KVM_MEM_LOG_DIRTY_PAGES, is = now.flags & KVM_MEM_LOG_DIRTY_PAGES;
   if (was == is) return;
-  events_.push_back(MmuEvent{is ? MmuEvent::Kind::dirty_log_on : MmuEvent::Kind::dirty_log_off, now.as_id,
+  record(MmuEvent{is ? MmuEvent::Kind::dirty_log_on : MmuEvent::Kind::dirty_log_off, now.as_id,
                              now.base_gfn, now.end_gfn()});
   PageTable& root = *roots_.at(now.as_id);
   // Nothing more for a READONLY slot, either way: it can never be written, so nothing needs 4K
@@ -38,7 +38,7 @@ void Mmu::slot_flags_changed(const Memslot& old, const Memslot& now) {
 
 void Mmu::write_protect(const Memslot& slot, u64 start, u64 end) {
   // kvm_arch_mmu_enable_log_dirty_pt_masked for pages just reported (GET) or cleared (CLEAR).
-  events_.push_back(MmuEvent{MmuEvent::Kind::write_protect, slot.as_id, start, end});
+  record(MmuEvent{MmuEvent::Kind::write_protect, slot.as_id, start, end});
   PageTable& root = *roots_.at(slot.as_id);
   if (manual_protect_initially_set()) {
     // Huge leaves may still cover these pages: with eager split they are split to 4K, else

@@ -14,8 +14,10 @@
 // The Mmu reads its VM through MmuContext: references to the VM's slots, attributes, host
 // memory and a few flags, bound once when the Vm builds its Mmu. So the MMU room depends only on
 // the rooms below it (memslots, attributes, host, profiles), never on the Vm.
-// Invariants: one PageTable per address space, all of the same PageTableImpl; every event that
-// changes SPTEs without a fault is also appended to events(); the context outlives the Mmu (the
+// Invariants: one PageTable per address space, all of the same PageTableImpl; while an observer
+// has turned recording on (record_events), every event that changes SPTEs without a fault is also
+// appended to events(), until the observer drains it (take_events); off by default, so the Mmu
+// never grows with the length of a run; the context outlives the Mmu (the
 // Vm owns both and is neither copied nor moved). check_invariants(const Mmu&) (invariants.h)
 // checks the cross-object invariants.
 #pragma once
@@ -24,6 +26,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "model/attributes/memory_attributes.h"
@@ -142,8 +145,16 @@ class Mmu {
   // ---- observations ----
   Stats stats() const;
   Mapping mapping(u64 gpa) const;
-  const std::vector<MmuEvent>& events() const { return events_; }
   const MmuCounters& counters() const { return counters_; }
+  // The event log, for an observer that asks for it (a test, kvmsim map): off by default because
+  // nothing in a replay reads it and it would grow with every zap of a long trace. The observer
+  // drains it (take_events, clear_events) as often as it reads it.
+  void record_events(bool on) {
+    recording_ = on;
+    if (!on) events_.clear();
+  }
+  const std::vector<MmuEvent>& events() const { return events_; }
+  std::vector<MmuEvent> take_events() { return std::exchange(events_, {}); }
   void clear_events() { events_.clear(); }
 
   // Fault injection (fault_injection.h): the injector the Kvm owns; nullptr (the default) = none.
@@ -178,7 +189,11 @@ class Mmu {
   std::function<bool(u64 gfn)> gmem_is_private_;
   std::function<void(const Memslot& slot, u64 gfn)> gmem_faultin_;
   HostNotifier host_notifier_;
-  std::vector<MmuEvent> events_;
+  void record(const MmuEvent& e) {
+    if (recording_) events_.push_back(e);
+  }
+  bool recording_ = false;
+  std::vector<MmuEvent> events_;  // empty unless recording_
   std::string kernel_bug_;
   MmuCounters counters_;
   // The rules new slots' lpage_info gets: nullptr (KVM's) unless a test installed an override

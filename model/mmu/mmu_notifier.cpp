@@ -2,7 +2,7 @@
 // zaps (memslot delete/move, attribute changes, guest_memfd punch/close, host MMU notifier),
 // mixed-attribute updates, NX recovery, and the observations (stats, mapping). The dirty-logging
 // changes (slot flags, write-protection) are in dirty_log.cpp. Every event is also recorded in
-// Mmu::events() so tests can see exactly what was asked.
+// Mmu::events() when an observer asked for it, so tests can see exactly what was asked.
 #include <algorithm>
 
 #include "model/mmu/mmu.h"
@@ -13,13 +13,13 @@ using namespace uapi;
 
 void Mmu::zap_gfn_range(u16 as_id, u64 start, u64 end) {
   if (start >= end) return;
-  events_.push_back(MmuEvent{MmuEvent::Kind::zap_range, as_id, start, end});
+  record(MmuEvent{MmuEvent::Kind::zap_range, as_id, start, end});
   // kvm_tdp_mmu_unmap_gfn_range: leaves only; a partially covered huge leaf goes entirely.
   counters_.leaves_zapped += roots_.at(as_id)->zap_gfn_range(start, end);
 }
 
 void Mmu::zap_all() {
-  events_.push_back(MmuEvent{MmuEvent::Kind::zap_all, 0, 0, 0});
+  record(MmuEvent{MmuEvent::Kind::zap_all, 0, 0, 0});
   // kvm_mmu_zap_all_fast: every root of every address space is invalidated and freed.
   for (auto& m : roots_) {
     for (int level = 1; level <= 3; ++level) counters_.leaves_zapped += m->pages(level);
@@ -45,7 +45,7 @@ void Mmu::host_invalidated(const std::vector<HostRange>& ranges) {
 }
 
 void Mmu::post_set_memory_attributes(u64 start, u64 end) {
-  events_.push_back(MmuEvent{MmuEvent::Kind::attributes_changed, 0, start, end});
+  record(MmuEvent{MmuEvent::Kind::attributes_changed, 0, start, end});
   // kvm_arch_post_set_memory_attributes: recompute MIXED for the regions the change touched.
   if (!ctx_.has_private_mem) return;
   auto uniform = [this](u64 s, u64 e, u64* a) { return ctx_.attributes.uniform(s, e, a); };

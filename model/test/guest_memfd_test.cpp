@@ -90,7 +90,7 @@ TEST_F(PvmTest, BindingRules) {
   EXPECT_EQ(bind(0, 2 * M, 16 * K, g, 0, 0, 0), fail(EINVAL));  // move
   // Close: both bindings are zapped, the slots lose their file, rebinding is EBADF.
   Vm* v = kvm.vm(vm);
-  v->mmu().clear_events();
+  v->mmu().record_events(true);
   ASSERT_EQ(kvm.close(g), ok());
   EXPECT_EQ(v->mmu().events(), (std::vector<MmuEvent>{{MmuEvent::Kind::zap_range, 0, 0, 4},
                                                     {MmuEvent::Kind::zap_range, 0, 256, 260}}));
@@ -105,7 +105,7 @@ TEST_F(PvmTest, PunchHoleZapsBoundGfnsAndMmapMakesGmemOnly) {
   ASSERT_EQ(kvm.ioctl_set_user_memory_region2(vm, region2(0, KVM_MEM_GUEST_MEMFD, 1 * G, 2 * M, 0, g, 2 * M)), ok());
   Vm* v = kvm.vm(vm);
   EXPECT_TRUE(v->slots(0).find(0)->gmem_only);
-  v->mmu().clear_events();
+  v->mmu().record_events(true);
   ASSERT_EQ(kvm.fallocate(g, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 1 * M, 2 * M), ok());
   const u64 base = (1 * G) >> 12;
   EXPECT_EQ(v->mmu().events(), (std::vector<MmuEvent>{{MmuEvent::Kind::zap_range, 0, base, base + 256}}));

@@ -137,6 +137,7 @@ TEST_F(ModelTest, UpstreamAddressSpacesAndGfnLimit) {
 TEST_F(ModelTest, DeleteAndMoveZapAllOrRange) {
   const int vm = new_vm();
   Vm* v = kvm.vm(vm);
+  v->mmu().record_events(true);
   ASSERT_EQ(kvm.ioctl_set_user_memory_region(vm, region(0, 0, 1 * M, 16 * K, 0)), ok());
   EXPECT_TRUE(v->mmu().events().empty());  // create never zaps
   ASSERT_EQ(kvm.ioctl_set_user_memory_region(vm, region(0, 0, 2 * M, 16 * K, 0)), ok());
@@ -153,8 +154,28 @@ TEST_F(ModelTest, DeleteAndMoveZapAllOrRange) {
   EXPECT_EQ(v->slots(0).find(1)->base_gfn, 0u);
 }
 
+// The event log is for observers (tests, kvmsim map): without one the MMU keeps nothing, so a long
+// replay does not grow with its zaps.
+TEST_F(ModelTest, MmuEventLogIsKeptOnlyWhileAnObserverRecords) {
+  const int vm = new_vm();
+  Vm* v = kvm.vm(vm);
+  ASSERT_EQ(kvm.ioctl_set_user_memory_region(vm, region(0, 0, 1 * M, 16 * K, 0)), ok());
+  ASSERT_EQ(kvm.ioctl_set_user_memory_region(vm, region(0, 0, 0, 0, 0)), ok());
+  EXPECT_TRUE(v->mmu().events().empty());
+  v->mmu().record_events(true);
+  ASSERT_EQ(kvm.ioctl_set_user_memory_region(vm, region(0, 0, 1 * M, 16 * K, 0)), ok());
+  ASSERT_EQ(kvm.ioctl_set_user_memory_region(vm, region(0, 0, 0, 0, 0)), ok());
+  EXPECT_EQ(v->mmu().take_events(), (std::vector<MmuEvent>{{MmuEvent::Kind::zap_all, 0, 0, 0}}));
+  EXPECT_TRUE(v->mmu().events().empty());  // drained
+  v->mmu().record_events(false);
+  ASSERT_EQ(kvm.ioctl_set_user_memory_region(vm, region(0, 0, 1 * M, 16 * K, 0)), ok());
+  ASSERT_EQ(kvm.ioctl_set_user_memory_region(vm, region(0, 0, 0, 0, 0)), ok());
+  EXPECT_TRUE(v->mmu().events().empty());
+}
+
 TEST_F(ModelTest, SwProtectedVmZapsOnlyTheSlot) {
   const int vm = new_vm(KVM_X86_SW_PROTECTED_VM);
+  kvm.vm(vm)->mmu().record_events(true);
   ASSERT_EQ(kvm.ioctl_set_user_memory_region(vm, region(0, 0, 1 * M, 16 * K, 0)), ok());
   ASSERT_EQ(kvm.ioctl_set_user_memory_region(vm, region(0, 0, 0, 0, 0)), ok());
   EXPECT_EQ(kvm.vm(vm)->mmu().events(), (std::vector<MmuEvent>{{MmuEvent::Kind::zap_range, 0, 256, 260}}));
@@ -163,6 +184,7 @@ TEST_F(ModelTest, SwProtectedVmZapsOnlyTheSlot) {
 TEST_F(Linux61Test, AlwaysZapAllAndNoRegion2) {
   const int vm = new_vm();
   EXPECT_EQ(kvm.ioctl_set_user_memory_region2(vm, region2(0, 0, 0, 4 * K, 0)), fail(ENOTTY));
+  kvm.vm(vm)->mmu().record_events(true);
   ASSERT_EQ(kvm.ioctl_set_user_memory_region(vm, region(0, 0, 0, 4 * K, 0)), ok());
   ASSERT_EQ(kvm.ioctl_set_user_memory_region(vm, region(0, 0, 0, 0, 0)), ok());
   EXPECT_EQ(kvm.vm(vm)->mmu().events(), (std::vector<MmuEvent>{{MmuEvent::Kind::zap_all, 0, 0, 0}}));
@@ -176,7 +198,7 @@ TEST_F(ModelTest, HostInvalidationZapsCoveredGfnsOfEverySlot) {
   ASSERT_EQ(kvm.ioctl_set_user_memory_region(vm, region(1, 0, 4 * M, 16 * K, m + 16 * K)), ok());  // alias
   ASSERT_EQ(kvm.ioctl_set_user_memory_region(vm, region(1 << 16 | 1, 0, 0, 4 * K, m + 60 * K)), ok());
   Vm* v = kvm.vm(vm);
-  v->mmu().clear_events();
+  v->mmu().record_events(true);
   ASSERT_EQ(kvm.madvise(m + 16 * K, 8 * K, MADV_DONTNEED), ok());
   EXPECT_EQ(v->mmu().events(), (std::vector<MmuEvent>{{MmuEvent::Kind::zap_range, 0, 256 + 4, 256 + 6},
                                                     {MmuEvent::Kind::zap_range, 0, 1024, 1026}}));

@@ -139,6 +139,7 @@ TEST_F(ModelTest, MemoryAttributes) {
   EXPECT_EQ(kvm.ioctl_set_memory_attributes(pvm, kvm_memory_attributes{0, 0x800, 8, 0}), fail(EINVAL));
   ASSERT_EQ(kvm.ioctl_set_user_memory_region(pvm, region(0, 0, 1 * M, 2 * M, 0)), ok());
   Vm* v = kvm.vm(pvm);
+  v->mmu().record_events(true);
   ASSERT_EQ(kvm.ioctl_set_memory_attributes(pvm, kvm_memory_attributes{0, 2 * M, 8, 0}), ok());
   EXPECT_EQ(v->mmu().events(), (std::vector<MmuEvent>{{MmuEvent::Kind::zap_range, 0, 256, 512},
                                                     {MmuEvent::Kind::attributes_changed, 0, 0, 512}}));

@@ -3,7 +3,7 @@
 // vCPUs, enabled capabilities and dirty logs, and its MMU (mmu(): the Mmu of model/mmu/, as KVM
 // keeps kvm->arch). Every ioctl answers with the kernel's checks in the kernel's order. Events
 // that drop guest mappings (slot delete/move, attribute changes, punch hole, guest_memfd release)
-// are turned into gfn ranges here and handed to the Mmu, which records them in Mmu::events().
+// are turned into gfn ranges here and handed to the Mmu (which logs them in Mmu::events() for an observer that asked).
 // The Vm binds the Mmu to its own members (MmuContext), so a Vm is neither copied nor moved.
 // Invariants: slot ids are < KVM_USER_MEM_SLOTS, slots of one address space never overlap, a
 // gmem slot's binding is registered in its (open) file and vice versa.

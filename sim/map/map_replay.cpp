@@ -53,27 +53,30 @@ void level_bytes(const model::Vm& vm, u64 bytes[4]) {
 MapReplay::MapReplay(const trace::Trace& trace, const model::Profile& profile, int at_line)
     : kvm_(std::make_unique<model::Kvm>(profile)) {
   Replayer replayer(trace, *kvm_, ReplayOptions{});
-  std::map<int, std::size_t> seen_events;  // fd -> events already attributed
   std::map<int, model::MmuCounters> before;
   for (const auto& st : trace.statements) {
     if (at_line && st.line > at_line) break;
     replayer.step();
     if (st.callee == "KVM_CREATE_VM" && st.bind) {
       auto fd = replayer.handle(*st.bind);
-      if (fd && kvm_->vm(static_cast<int>(*fd))) vms_.push_back(VmHistory{*st.bind, static_cast<int>(*fd), {}, {}});
+      if (fd && kvm_->vm(static_cast<int>(*fd))) {
+        // The timeline attributes each zap to its statement: ask this VM's MMU to log them.
+        kvm_->vm(static_cast<int>(*fd))->mmu().record_events(true);
+        vms_.push_back(VmHistory{*st.bind, static_cast<int>(*fd), {}, {}});
+      }
     }
     for (VmHistory& h : vms_) {
-      const model::Vm* vm = kvm_->vm(h.fd);
+      model::Vm* vm = kvm_->vm(h.fd);
       if (!vm) continue;
-      const model::Mmu& mmu = vm->mmu();
+      model::Mmu& mmu = vm->mmu();
       TimelineSample s;
       s.line = st.line;
       s.statement = trimmed(st.text);
       level_bytes(*vm, s.bytes);
       diff(s.delta, mmu.counters(), before[h.fd]);
       before[h.fd] = mmu.counters();
-      const auto& ev = mmu.events();
-      for (std::size_t i = seen_events[h.fd]; i < ev.size(); ++i) {
+      const std::vector<model::MmuEvent> ev = mmu.take_events();  // this statement's, drained
+      for (std::size_t i = 0; i < ev.size(); ++i) {
         using K = model::MmuEvent::Kind;
         switch (ev[i].kind) {
           case K::zap_all:
@@ -90,7 +93,6 @@ MapReplay::MapReplay(const trace::Trace& trace, const model::Profile& profile, i
           case K::write_protect: break;  // GET/CLEAR_DIRTY_LOG: splits show up in the counters
         }
       }
-      seen_events[h.fd] = ev.size();
       if (st.callee.rfind("KVM_SET_USER_MEMORY_REGION", 0) == 0) add_cause(s.causes, "memslot");
       h.samples.push_back(std::move(s));
     }

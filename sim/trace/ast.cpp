@@ -6,7 +6,15 @@ bool Term::operator==(const Term& o) const {
   return kind == o.kind && neg == o.neg && spelling == o.spelling && value == o.value && group == o.group;
 }
 
-bool Expr::has_names() const { return !names().empty(); }
+bool Expr::has_names() const {
+  // Walked, not built from names(): the parser asks this of every expression it reads.
+  for (const auto& t : terms) {
+    if (t.kind == Term::Kind::name) return true;
+    for (const auto& g : t.group)
+      if (g.has_names()) return true;
+  }
+  return false;
+}
 
 std::vector<std::string> Expr::names() const {
   std::vector<std::string> out;

@@ -1,5 +1,7 @@
 #include "sim/trace/ioctl_names.h"
 
+#include <unordered_map>
+
 #include "model/uapi.h"
 
 namespace kvmsim::trace {
@@ -120,9 +122,14 @@ const std::vector<Constant> kRequests = {
 const std::vector<Constant>& kvm_ioctl_requests() { return kRequests; }
 
 std::optional<u64> ioctl_request_value(std::string_view name) {
-  for (const auto& c : kRequests)
-    if (name == c.name) return c.value;
-  return std::nullopt;
+  // Hashed: the parser asks this of every identifier that is not a constant (handle names too).
+  static const std::unordered_map<std::string_view, u64> by_name = [] {
+    std::unordered_map<std::string_view, u64> m;
+    for (const auto& c : kRequests) m.emplace(c.name, c.value);
+    return m;
+  }();
+  auto it = by_name.find(name);
+  return it == by_name.end() ? std::nullopt : std::optional<u64>(it->second);
 }
 
 const char* ioctl_request_name(u64 request) {

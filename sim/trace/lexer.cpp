@@ -1,12 +1,29 @@
 #include "sim/trace/lexer.h"
 
+#include <array>
+
 namespace kvmsim::trace {
 
 namespace {
-bool is_ident_start(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_ident_char(char c) { return is_ident_start(c) || is_digit(c); }
+constexpr bool is_ident_start(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; }
+constexpr bool is_digit(char c) { return c >= '0' && c <= '9'; }
+// [A-Za-z0-9_] as a table: the lexer asks this of almost every byte of a trace.
+constexpr auto kIdentChar = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; c++) t[c] = is_ident_start(static_cast<char>(c)) || is_digit(static_cast<char>(c));
+  return t;
+}();
+bool is_ident_char(char c) { return kIdentChar[static_cast<unsigned char>(c)]; }
 bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
+bool is_punct(char c) {
+  switch (c) {
+    case '(': case ')': case '{': case '}': case '[': case ']': case ',': case '=': case '+': case '-': case '|':
+    case '*':
+      return true;
+    default:
+      return false;
+  }
+}
 }  // namespace
 
 int hex_digit(char c) {
@@ -36,22 +53,24 @@ void lex_line(std::string_view line, LexResult* out) {
     }
     if (c == '#') break;
     std::size_t start = i;
+    Token::Kind kind;
     if (is_ident_start(c)) {
       while (i < n && is_ident_char(line[i])) i++;
-      r.tokens.push_back({Token::Kind::ident, line.substr(start, i - start), start});
+      kind = Token::Kind::ident;
     } else if (is_digit(c)) {
       while (i < n && is_ident_char(line[i])) i++;
-      r.tokens.push_back({Token::Kind::number, line.substr(start, i - start), start});
+      kind = Token::Kind::number;
     } else if ((c == '=' && i + 1 < n && line[i + 1] == '>') || (c == '<' && i + 1 < n && line[i + 1] == '<')) {
       i += 2;
-      r.tokens.push_back({Token::Kind::punct, line.substr(start, 2), start});
-    } else if (std::string_view("(){}[],=+-|*").find(c) != std::string_view::npos) {
+      kind = Token::Kind::punct;
+    } else if (is_punct(c)) {
       i++;
-      r.tokens.push_back({Token::Kind::punct, line.substr(start, 1), start});
+      kind = Token::Kind::punct;
     } else {
       r.error_col = i;
       break;
     }
+    r.tokens.push_back({kind, std::string_view(line.data() + start, i - start), start});
     r.code_end = i;
   }
   r.tokens.push_back({Token::Kind::end, std::string_view(), r.code_end});

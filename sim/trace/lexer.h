@@ -18,7 +18,11 @@ struct Token {
   Kind kind = Kind::end;
   std::string_view text;
   std::size_t col = 0;  // byte offset in the line
-  bool is(std::string_view p) const { return kind == Kind::punct && text == p; }
+  // Punctuation is one or two characters, so comparing those is the whole comparison (the parser
+  // asks this several times per token).
+  bool is(std::string_view p) const {
+    return kind == Kind::punct && text.size() == p.size() && text[0] == p[0] && (p.size() == 1 || text[1] == p[1]);
+  }
 };
 
 struct LexResult {

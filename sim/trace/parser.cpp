@@ -67,34 +67,46 @@ std::string handle_kinds_text(unsigned kinds) {
 }
 
 // Where a value is (`KVM_SET_USER_MEMORY_REGION.region.slot`) for error messages, as pieces joined
-// only when an error is reported: a correct line builds no message strings.
+// only when an error is reported: a correct line builds no message strings, and a Ctx is a few
+// views plus a pointer to the enclosing Ctx (which outlives it: both live on the parser's stack).
 struct Ctx {
-  static constexpr std::size_t kMax = 8;  // deepest use: "to open " + where (2) + "." + field
-  std::string_view part[kMax];
-  std::size_t n = 0;
-  Ctx(std::initializer_list<std::string_view> parts) {
-    for (std::string_view p : parts) add(p);
-  }
-  void add(std::string_view p) {
-    if (n < kMax) part[n++] = p;
-  }
+  std::string_view pre;         // before the enclosing context: "to open "
+  const Ctx* outer = nullptr;   // the enclosing context, or none
+  std::string_view part[3];     // after it
+  Ctx() = default;
+  Ctx(std::string_view a, std::string_view b = {}, std::string_view c = {}) : part{a, b, c} {}
   Ctx plus(std::string_view a, std::string_view b = {}) const {
-    Ctx c = *this;
-    c.add(a);
-    if (!b.empty()) c.add(b);
+    Ctx c(a, b);
+    c.outer = this;
     return c;
   }
-  Ctx prefixed(std::string_view pre) const {
-    Ctx c{pre};
-    for (std::size_t i = 0; i < n; i++) c.add(part[i]);
+  Ctx prefixed(std::string_view p) const {
+    Ctx c;
+    c.pre = p;
+    c.outer = this;
     return c;
   }
   std::string str() const {
-    std::string out;
-    for (std::size_t i = 0; i < n; i++) out += part[i];
+    std::string out(pre);
+    if (outer) out += outer->str();
+    for (std::string_view p : part) out += p;
     return out;
   }
 };
+
+// Makes `st` a fresh statement but keeps the buffers a line's statement always needs (its text,
+// callee and argument vector), so a stream of statements does not allocate them again.
+void reuse(Statement& st) {
+  std::string text = std::move(st.text), callee = std::move(st.callee);
+  std::vector<Value> args = std::move(st.args);
+  st = Statement{};
+  text.clear();
+  callee.clear();
+  args.clear();
+  st.text = std::move(text);
+  st.callee = std::move(callee);
+  st.args = std::move(args);
+}
 
 using Names = std::map<std::string, unsigned, std::less<>>;
 
@@ -103,7 +115,8 @@ class LineParser {
   LineParser(const std::vector<Token>& toks, const Names& names)
       : toks_(toks), names_(names) {}
 
-  Statement statement();
+  // Parses the line into `st` (a fresh or reuse()d statement).
+  void statement(Statement& st);
 
  private:
   const Token& peek(std::size_t ahead = 0) const { return toks_[std::min(pos_ + ahead, toks_.size() - 1)]; }
@@ -124,12 +137,13 @@ class LineParser {
     next();
   }
 
-  Term term(bool allow_names);
-  Expr expr(bool allow_names = true, bool allow_minus = true);
-  Value handle(unsigned kinds, const Ctx& what);
-  Value field_value(const FieldSpec& spec, const Ctx& where);
+  // The readers of a part fill an empty node in place (no node is built and then moved).
+  void term(bool allow_names, Term& t);
+  void expr(Expr& e, bool allow_names = true, bool allow_minus = true);
+  void handle(unsigned kinds, const Ctx& what, Value& v);
+  void field_value(const FieldSpec& spec, const Ctx& where, Value& v);
   std::vector<Field> record(const std::vector<FieldSpec>& specs, const Ctx& where, bool any_key = false);
-  Value word(const std::vector<std::string_view>& words, const Ctx& what);
+  void word(const std::vector<std::string_view>& words, const Ctx& what, Value& v);
   void call_args(const StatementSpec& spec, Statement& st);
   Result result(const StatementSpec& spec);
   void expect_keys(const StatementSpec& spec, Statement& st);
@@ -141,8 +155,7 @@ class LineParser {
   bool read_access_ = false;  // the statement is `access(..., read)`: `= ok {value=...}` allowed
 };
 
-Term LineParser::term(bool allow_names) {
-  Term t;
+void LineParser::term(bool allow_names, Term& t) {
   if (peek().is("-")) {
     next();
     t.neg = true;
@@ -152,9 +165,9 @@ Term LineParser::term(bool allow_names) {
     // A parenthesized group (extension): any expression, binary minus included.
     next();
     t.kind = Term::Kind::group;
-    t.group.push_back(expr(allow_names, true));
+    expr(t.group.emplace_back(), allow_names, true);
     expect_punct(")", Ctx{"to close the parenthesis"});
-    return t;
+    return;
   }
   if (tok.kind == Token::Kind::number) {
     NumberResult n = parse_number(tok.text);
@@ -177,26 +190,24 @@ Term LineParser::term(bool allow_names) {
   }
   t.spelling.assign(tok.text);
   next();
-  return t;
 }
 
-Expr LineParser::expr(bool allow_names, bool allow_minus) {
+void LineParser::expr(Expr& e, bool allow_names, bool allow_minus) {
   const Token& start = peek();
-  Expr e;
-  e.terms.push_back(term(allow_names));
+  term(allow_names, e.terms.emplace_back());
   while (peek().is("+") || peek().is("|") || peek().is("*") || peek().is("<<") || (allow_minus && peek().is("-"))) {
     e.ops.push_back(next().text[0]);  // `<<` is stored as '<'
-    e.terms.push_back(term(allow_names));
+    term(allow_names, e.terms.emplace_back());
   }
-  if (!e.has_names() && evaluate(e).overflow) fail(start, "number out of range");
-  return e;
+  // One plain term cannot overflow (a number literal is range-checked, a negation fits).
+  const bool plain = e.terms.size() == 1 && e.terms[0].kind != Term::Kind::group;
+  if (!plain && !e.has_names() && evaluate(e).overflow) fail(start, "number out of range");
 }
 
-Value LineParser::handle(unsigned kinds, const Ctx& what) {
+void LineParser::handle(unsigned kinds, const Ctx& what, Value& v) {
   const Token& start = peek();
-  Value v;
-  v.expr = expr();
-  if (!v.expr.has_names()) return v;  // a raw fd number: passed through unchanged
+  expr(v.expr);
+  if (!v.expr.has_names()) return;  // a raw fd number: passed through unchanged
   const Term& t0 = v.expr.terms[0];
   if (v.expr.terms.size() != 1 || t0.neg || t0.kind != Term::Kind::name)
     fail(start, what.str() + " must be a " + handle_kinds_text(kinds) + " handle or a number");
@@ -204,37 +215,35 @@ Value LineParser::handle(unsigned kinds, const Ctx& what) {
   if (!(kind & kinds))
     fail(start, quote(t0.spelling) + " is a " + handle_kind_name(kind) + " handle; " + what.str() +
                     " must be a " + handle_kinds_text(kinds) + " handle or a number");
-  return v;
 }
 
-Value LineParser::word(const std::vector<std::string_view>& words, const Ctx& what) {
+void LineParser::word(const std::vector<std::string_view>& words, const Ctx& what, Value& v) {
   const Token& t = peek();
   if ((t.kind != Token::Kind::ident && t.kind != Token::Kind::number) || !contains(words, t.text))
     fail(t, "expected " + what.str() + " (one of " + join(words) + "), got " + describe(t));
-  Value v;
   v.kind = Value::Kind::word;
-  v.word = std::string(t.text);
+  v.word.assign(t.text);
   next();
-  return v;
 }
 
-Value LineParser::field_value(const FieldSpec& spec, const Ctx& where) {
+void LineParser::field_value(const FieldSpec& spec, const Ctx& where, Value& v) {
   const Ctx what = where.plus(".", spec.name);
-  Value v;
   switch (spec.kind) {
     case FieldKind::expr:
-      v.expr = expr();
-      return v;
+      expr(v.expr);
+      return;
     case FieldKind::handle:
-      return handle(spec.handles, what);
+      handle(spec.handles, what, v);
+      return;
     case FieldKind::word:
-      return word(spec.words, what);
+      word(spec.words, what, v);
+      return;
     case FieldKind::flag: {
       const Token& t = peek();
       if (!(t.kind == Token::Kind::number && (t.text == "0" || t.text == "1")))
         fail(t, what.str() + " must be 0 or 1, got " + describe(t));
-      v.expr = expr(false);
-      return v;
+      expr(v.expr, false);
+      return;
     }
     case FieldKind::list: {
       v.kind = Value::Kind::list;
@@ -243,10 +252,10 @@ Value LineParser::field_value(const FieldSpec& spec, const Ctx& where) {
         if (!v.list.empty()) expect_punct(",", what.prefixed("between items of "));
         if (v.list.size() == spec.max_items)
           fail(peek(), what.str() + " has at most " + std::to_string(spec.max_items) + " items");
-        v.list.push_back(expr());
+        expr(v.list.emplace_back());
       }
       next();
-      return v;
+      return;
     }
     case FieldKind::ranges: {
       v.kind = Value::Kind::ranges;
@@ -256,10 +265,10 @@ Value LineParser::field_value(const FieldSpec& spec, const Ctx& where) {
         const Token& start = peek();
         Range r;
         // `-` separates the bounds of a range, so bounds are sums without binary minus.
-        r.lo = expr(false, false);
+        expr(r.lo, false, false);
         if (peek().is("-")) {
           next();
-          r.hi = expr(false, false);
+          expr(r.hi.emplace(), false, false);
         }
         u64 lo = evaluate(r.lo).value, hi = r.hi ? evaluate(*r.hi).value : lo;
         if (hi < lo) fail(start, "empty range in " + what.str() + ": high bound below low bound");
@@ -268,10 +277,9 @@ Value LineParser::field_value(const FieldSpec& spec, const Ctx& where) {
         v.ranges.push_back(std::move(r));
       }
       next();
-      return v;
+      return;
     }
   }
-  return v;
 }
 
 std::vector<Field> LineParser::record(const std::vector<FieldSpec>& specs, const Ctx& where, bool any_key) {
@@ -289,11 +297,10 @@ std::vector<Field> LineParser::record(const std::vector<FieldSpec>& specs, const
       if (f.name == name.text) fail(name, "duplicate field " + quote(name.text) + " in " + where.str());
     next();
     expect_punct("=", Ctx{"after field name"});
-    Field f;
-    f.name = std::string(name.text);
-    if (it == specs.end()) f.value = field_value(FieldSpec{name.text}, where);
-    else f.value = field_value(*it, where);
-    out.push_back(std::move(f));
+    Field& f = out.emplace_back();
+    f.name.assign(name.text);
+    if (it == specs.end()) field_value(FieldSpec{name.text}, where, f.value);
+    else field_value(*it, where, f.value);
   }
   next();
   return out;
@@ -317,26 +324,20 @@ void LineParser::call_args(const StatementSpec& spec, Statement& st) {
       fail(peek(), "too few arguments: " + sig());
     }
     switch (p.kind) {
-      case ParamKind::handle: st.args.push_back(handle(p.handles, Ctx{callee, " ", p.name})); break;
-      case ParamKind::expr: {
-        Value v;
-        v.expr = expr();
-        st.args.push_back(std::move(v));
-        break;
-      }
+      case ParamKind::handle: handle(p.handles, Ctx{callee, " ", p.name}, st.args.emplace_back()); break;
+      case ParamKind::expr: expr(st.args.emplace_back().expr); break;
       case ParamKind::record: {
-        Value v;
+        Value& v = st.args.emplace_back();
         v.kind = Value::Kind::record;
         v.fields = record(p.fields, Ctx{p.name});
-        st.args.push_back(std::move(v));
         break;
       }
-      case ParamKind::word: st.args.push_back(word(p.words, Ctx{callee, " ", p.name})); break;
+      case ParamKind::word: word(p.words, Ctx{callee, " ", p.name}, st.args.emplace_back()); break;
       case ParamKind::backing_or_fd:
         if (peek().kind == Token::Kind::ident && contains(p.words, peek().text))
-          st.args.push_back(word(p.words, Ctx{"backing"}));
+          word(p.words, Ctx{"backing"}, st.args.emplace_back());
         else
-          st.args.push_back(handle(p.handles, Ctx{callee, " backing"}));
+          handle(p.handles, Ctx{callee, " backing"}, st.args.emplace_back());
         break;
     }
   }
@@ -365,7 +366,9 @@ void LineParser::call_args(const StatementSpec& spec, Statement& st) {
     }
     next();
     next();  // '='
-    st.keywords.push_back(Field{std::string(name.text), field_value(tid ? thread_keyword() : *it, Ctx{callee})});
+    Field& f = st.keywords.emplace_back();
+    f.name.assign(name.text);
+    field_value(tid ? thread_keyword() : *it, Ctx{callee}, f.value);
   }
   expect_punct(")", Ctx{"to close the arguments of ", callee});
 }
@@ -423,7 +426,7 @@ Result LineParser::result(const StatementSpec& spec) {
     return r;
   }
   r.kind = Result::Kind::value;
-  r.value = expr(false);
+  expr(r.value, false);
   return r;
 }
 
@@ -441,20 +444,18 @@ void LineParser::expect_keys(const StatementSpec& spec, Statement& st) {
       if (f.name == name.text) fail(name, "duplicate key " + quote(name.text) + " in " + where.str());
     next();
     expect_punct("=", Ctx{"after '", name.text, "'"});
-    Field f;
-    f.name = std::string(name.text);
+    Field& f = st.expect.emplace_back();
+    f.name.assign(name.text);
     if (it == spec.expect_keys.end()) {
-      f.value.expr = expr(false);
+      expr(f.value.expr, false);
     } else {
-      f.value = field_value(*it, where);
+      field_value(*it, where, f.value);
     }
-    st.expect.push_back(std::move(f));
     st.result_end = prev_end_;
   }
 }
 
-Statement LineParser::statement() {
-  Statement st;
+void LineParser::statement(Statement& st) {
   const Token& first = peek();
   if (first.kind != Token::Kind::ident) fail(first, "expected a statement, got " + describe(first));
   if (first.text == "expect" && peek(1).kind == Token::Kind::ident) {
@@ -463,12 +464,12 @@ Statement LineParser::statement() {
     const Token& callee = peek();
     const StatementSpec* spec = find_statement(callee.text, true);
     if (!spec) fail(callee, "unknown expectation " + quote(callee.text) + " (expected stats or mapping)");
-    st.callee = std::string(callee.text);
+    st.callee.assign(callee.text);
     next();
     call_args(*spec, st);
     st.result_begin = st.result_end = prev_end_;
     expect_keys(*spec, st);
-    return st;
+    return;
   }
   if (peek(1).is("=")) {
     st.bind = std::string(first.text);
@@ -491,7 +492,7 @@ Statement LineParser::statement() {
     fail(first, std::string(spec->callee) + " does not create a handle; it cannot be bound to a name");
   if (!st.bind && spec->binding == Binding::required)
     fail(callee, std::string(spec->callee) + " must be bound to a name");
-  st.callee = std::string(callee.text);
+  st.callee.assign(callee.text);
   next();
   call_args(*spec, st);
   read_access_ = spec->op == Op::access && st.args.size() > 2 && st.args[2].word == "read";
@@ -512,7 +513,6 @@ Statement LineParser::statement() {
     st.result_end = prev_end_;
   }
   if (peek().kind != Token::Kind::end) fail(peek(), "unexpected " + describe(peek()) + " after the statement");
-  return st;
 }
 
 std::string_view trim(std::string_view s) {
@@ -667,9 +667,10 @@ StreamParser::Fed StreamParser::feed(std::string_view line) {
   LexResult& lex = s.lex;
   lex_line(line, &lex);
   if (lex.error_col) return error(*lex.error_col, "unexpected character " + quote(line.substr(*lex.error_col, 1)));
+  reuse(s.statement);
   try {
     LineParser p(lex.tokens, s.names);
-    s.statement = p.statement();
+    p.statement(s.statement);
   } catch (const Failure& f) {
     return error(f.col, f.message);
   }

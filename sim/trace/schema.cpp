@@ -2,6 +2,8 @@
 
 #include <cstddef>
 #include <type_traits>
+#include <unordered_map>
+#include <utility>
 
 #include "model/uapi.h"
 
@@ -180,9 +182,17 @@ const std::vector<StatementSpec>& statement_specs() {
 }
 
 const StatementSpec* find_statement(std::string_view callee, bool expect) {
-  for (const auto& s : statement_specs())
-    if (s.callee == callee && s.expect == expect) return &s;
-  return nullptr;
+  // One hash lookup per parsed statement instead of a scan of the table; the first row of a
+  // callee wins, as in the table's order.
+  using Index = std::unordered_map<std::string_view, const StatementSpec*>;
+  static const std::pair<Index, Index> by_callee = [] {
+    std::pair<Index, Index> idx;
+    for (const auto& s : statement_specs()) (s.expect ? idx.second : idx.first).emplace(s.callee, &s);
+    return idx;
+  }();
+  const Index& idx = expect ? by_callee.second : by_callee.first;
+  auto it = idx.find(callee);
+  return it == idx.end() ? nullptr : it->second;
 }
 
 const FieldSpec& thread_keyword() {
