@@ -316,6 +316,7 @@ class CaseGen {
     if (gmems_.size() >= 4) return;
     Gmem g{"g" + std::to_string(gmems_.size()), rng_.pick(sizes), true, ""};
     const bool shared = opt_.gmem_conversion || opt_.gmem_write_flag;
+    if (shared && emitted_ + 2 > limit_) return;  // no room for the mmap that follows
     std::vector<trace::Field> f = {b::field("size", val(sz(g.size)))};
     // A proposal's files are shared and mmapped, so host and guest contents meet (and convert).
     if (shared) {
