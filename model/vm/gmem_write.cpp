@@ -7,12 +7,16 @@
 //  * kvm_gmem_write_end(): a folio not yet uptodate has [copied, len) zeroed and is marked uptodate.
 // The first failing chunk ends the write: the bytes already written if any, else its errno. Nothing checks
 // the page's shared/private state: a VM with private memory cannot create the flag (the profile's flag table).
+#include <algorithm>
 #include <cerrno>
+#include <string>
 
 #include "model/core_assert.h"
 #include "model/vm/vm.h"
 
 namespace kvmsim::model {
+
+using uapi::kPageSize;
 
 namespace {
 constexpr u64 kMaxRwCount = 0x7ffff000;  // MAX_RW_COUNT (INT_MAX & PAGE_MASK): vfs_write() caps count
@@ -35,7 +39,7 @@ Ret Vm::gmem_write(u64 file_id, u64 offset, u64 len, u64 value) {
     if (bytes == 0) {
       // write_end() returned 0 copied: generic_perform_write() takes it for a short copy and, with nothing
       // left to fault in, fails with EFAULT — after write_end() marked the folio uptodate.
-      report_kernel_bug("kernel-bug: [PATCH v7 1/2] kvm_gmem_write_end(): a zero-length write at " +
+      report_kernel_bug("[PATCH v7 1/2] kvm_gmem_write_end(): a zero-length write at " +
                         std::to_string(pos) + " marks the folio uptodate without zeroing it; if it was new, "
                         "its stale contents become readable by the host and the guest");
       status = EFAULT;
