@@ -269,18 +269,12 @@ TEST(Replay, ContentStatements) {
 TEST(Replay, UnspecifiedContentsAreNeverMatchedByValue) {
   FakeKvm fake;
   auto rep = run(kPrelude +
-                     "peek(0x5e5e000) = unspecified
-"
-                     "peek(0x5e5e000) = 0x5e5e000
-"
-                     "peek(0x1234) = unspecified
-"
-                     "access(vcpu, 0x5e5e000, read) = unspecified
-"
-                     "access(vcpu, 0x5e5e000, read) = ok {value=0x5e5e001}
-"
-                     "access(vcpu, 4K, read) = unspecified
-",
+                     "peek(0x5e5e000) = unspecified\n"
+                     "peek(0x5e5e000) = 0x5e5e000\n"
+                     "peek(0x1234) = unspecified\n"
+                     "access(vcpu, 0x5e5e000, read) = unspecified\n"
+                     "access(vcpu, 0x5e5e000, read) = ok {value=0x5e5e001}\n"
+                     "access(vcpu, 4K, read) = unspecified\n",
                  fake, true);
   EXPECT_EQ(rep.counts.mismatched, 4u) << rep.text();
   EXPECT_EQ(rep.results[3].status, StepStatus::matched);
@@ -289,9 +283,7 @@ TEST(Replay, UnspecifiedContentsAreNeverMatchedByValue) {
   EXPECT_EQ(rep.results[6].status, StepStatus::matched);
   EXPECT_EQ(rep.results[7].actual, "unspecified");
   EXPECT_EQ(rep.results[8].actual, "ok {value=0x1001}");
-  EXPECT_NE(rep.updated_text.find("peek(0x5e5e000) = unspecified
-peek(0x5e5e000) = unspecified
-"),
+  EXPECT_NE(rep.updated_text.find("peek(0x5e5e000) = unspecified\npeek(0x5e5e000) = unspecified\n"),
             std::string::npos)
       << rep.updated_text;
 }
