@@ -24,10 +24,13 @@ struct Ret {
   i64 ret = 0;
   int err = 0;
   int sig = 0;
+  // A load (peek) whose bytes a proposal leaves unspecified (docs/semantics/memory-contents.md §6): `ret`
+  // holds what the model happens to store, which no trace may rely on.
+  bool unspecified = false;
 
-  static Ret ok(i64 value = 0) { return Ret{value, 0, 0}; }
-  static Ret fail(int errnum) { return Ret{-1, errnum, 0}; }
-  static Ret signal(int signo) { return Ret{-1, 0, signo}; }
+  static Ret ok(i64 value = 0) { return Ret{value, 0, 0, false}; }
+  static Ret fail(int errnum) { return Ret{-1, errnum, 0, false}; }
+  static Ret signal(int signo) { return Ret{-1, 0, signo, false}; }
   bool is_ok() const { return err == 0 && sig == 0; }
   bool operator==(const Ret&) const = default;
 };
@@ -68,6 +71,7 @@ struct AccessOutcome {
   u64 gpa = 0;     // memory_fault
   u64 size = 0;    // memory_fault
   u64 value = 0;   // ok: the u64 a value access loaded (KvmApi::access_value with AccessKind::read)
+  bool unspecified = false;  // ok: some loaded byte is unspecified (docs/semantics/memory-contents.md §6)
   bool operator==(const AccessOutcome&) const = default;
 };
 

@@ -113,6 +113,24 @@ echo "\`traces/nested\` holds $ntraces traces for $nboots profiles: \`replay --b
   echo '```'
 } > "$gen/gmem-pin-example"
 
+# The guest_memfd proposals against Linux 7.3 on one VMM trace (exit 1: the profiles differ).
+{
+  ex=traces/proposals/gmem_vmm_intent.trace
+  echo '```'
+  for p in gmem-write-populate gmem-inplace-conversion; do
+    echo "\$ kvmsim compare --profiles linux-7.3,$p $ex"
+    rc=0
+    "$k" compare --profiles "linux-7.3,$p" "$ex" || rc=$?
+    [[ $rc -eq 1 ]] || { echo "figures: compare linux-7.3,$p exited $rc, expected 1 (the profiles differ)" >&2; exit 2; }
+  done
+  echo '```'
+} > "$gen/compare-gmem-example"
+
+# The content cases of the suite (`conformance --list`, group `content`) and where CI runs them on a real kernel.
+ncontent="$(grep -c '^content/' <<<"$list")"
+echo "The \`content\` group holds $ncontent of the suite's $total cases (\`kvmsim conformance --list\`). CI runs the whole suite, content included, paired \`model,nested\` on \`linux-7.3\` and \`linux-7.3-swprot\` (\`scripts/nested/ci.sh\`), and fails on any failed case." \
+  > "$gen/content-cases"
+
 # ---- splice the blocks into the files ----
 stale=0
 for f in README.md conformance/README.md docs/*.md docs/semantics/*.md traces/FORMAT.md; do

@@ -8,7 +8,7 @@
 #    opens (otherwise one SKIP line with the reason; the nested oracle's seeds are in scripts/nested/ci.sh);
 #  * the inject statements on model vs model (--faults);
 #  * the KVM_MAP_MEMORY RFC profile (its generator emits KVM_MAP_MEMORY), model vs model-ref, one seed
-#    (bounded by --time-budget 20).
+#    (bounded by --time-budget 20); the same for linux-7.3 and the guest_memfd conversion and write() profiles.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KVMSIM=build/kvmsim
@@ -43,6 +43,13 @@ tail -n 1 "$OUT.log"
 "$KVMSIM" fuzz --seed 1 --steps 10000 --backend model,model-ref --profile rfc-map-memory-v1 --time-budget 20 \
   --out "$OUT" > "$OUT.log" 2> "$OUT.err" || { cat "$OUT.log"; echo "fuzz-ci: rfc-map-memory-v1 failed"; exit 1; }
 grep -E '^(explained|result):' "$OUT.log"
+# The guest_memfd proposals (conversion, write()): their generator emits KVM_SET_MEMORY_ATTRIBUTES2, pwrite and
+# content loads of mmapped guest_memfds (docs/fuzz.md "What the generator does").
+for p in linux-7.3 gmem-inplace-conversion gmem-write-populate; do
+  "$KVMSIM" fuzz --seed 1 --steps 10000 --backend model,model-ref --profile "$p" --time-budget 20 \
+    --out "$OUT" > "$OUT.log" 2> "$OUT.err" || { cat "$OUT.log"; echo "fuzz-ci: $p failed"; exit 1; }
+  grep -E '^(explained|result):' "$OUT.log"
+done
 if [[ " ${pairs[*]} " == *" model,kvm "* ]]; then
   "$KVMSIM" replay --backend both --require-kvm traces/regressions
 fi

@@ -165,7 +165,11 @@ StatementResult compare_call(const Call& c, const Returned& got) {
   const Result& e = st.result;
   bool equal = fields_match(c, st.out, got.out);
   switch (e.kind) {
-    case Result::Kind::value: equal &= got.ret.is_ok() && static_cast<u64>(got.ret.ret) == c.eval(e.value); break;
+    // A value asserted where the model answers unspecified is a mismatch, never a match by luck.
+    case Result::Kind::value:
+      equal &= got.ret.is_ok() && !got.ret.unspecified && static_cast<u64>(got.ret.ret) == c.eval(e.value);
+      break;
+    case Result::Kind::unspecified: equal &= got.ret.is_ok() && got.ret.unspecified; break;
     case Result::Kind::error: equal &= !got.ret.is_ok() && got.ret.err == e.err; break;
     case Result::Kind::sigbus: equal &= got.ret.sig == SIGBUS; break;
     default: break;

@@ -59,7 +59,7 @@ Answer peek(const Call& c) {
   const Ret r = c.api.peek(c.arg(0));
   StatementResult res = compare_call(c, Returned{r, {}, false});
   if (r.is_ok()) {
-    res.actual = trace::format_data(static_cast<u64>(r.ret));
+    res.actual = r.unspecified ? "unspecified" : trace::format_data(static_cast<u64>(r.ret));
     if (res.rewrite) res.rewrite = "= " + res.actual;
   }
   return res;
@@ -155,7 +155,9 @@ Answer fstat(const Call& c) {
 // ---- guest behaviour: an access answers with an exit, not an int ----
 std::string access_text(const AccessOutcome& o, bool with_value) {
   switch (o.kind) {
-    case AccessOutcome::Kind::ok: return with_value ? "ok {value=" + trace::format_data(o.value) + "}" : "ok";
+    case AccessOutcome::Kind::ok:
+      if (with_value && o.unspecified) return "unspecified";
+      return with_value ? "ok {value=" + trace::format_data(o.value) + "}" : "ok";
     case AccessOutcome::Kind::mmio: return "mmio";
     case AccessOutcome::Kind::memory_fault:
     case AccessOutcome::Kind::memory_error:
@@ -170,8 +172,9 @@ bool access_matches(const Call& c, const AccessOutcome& o) {
   const Result& e = c.st.result;
   switch (e.kind) {
     case Result::Kind::ok:
-      return o.kind == AccessOutcome::Kind::ok &&
+      return o.kind == AccessOutcome::Kind::ok && (e.fields.empty() || !o.unspecified) &&
              fields_match(c, e.fields, {OutField{trace::access_ok_fields().at(0).name, o.value}});
+    case Result::Kind::unspecified: return o.kind == AccessOutcome::Kind::ok && o.unspecified;
     case Result::Kind::mmio: return o.kind == AccessOutcome::Kind::mmio;
     case Result::Kind::error: return o.kind == AccessOutcome::Kind::error && o.err == e.err;
     case Result::Kind::memory_fault:
@@ -192,7 +195,8 @@ Answer access(const Call& c) {
   KVMSIM_ASSERT_CTX(kind, "access kind " + c.word(2));
   // A value access is a u64 load or store (`value=V`, `= ok {value=V}`); a plain one touches a byte.
   const bool stores = c.st.keywords.size() == 1;
-  const bool loads = *kind == AccessKind::read && !c.st.result.fields.empty() && c.st.result.kind == Result::Kind::ok;
+  const bool loads = *kind == AccessKind::read && ((!c.st.result.fields.empty() && c.st.result.kind == Result::Kind::ok) ||
+                                                   c.st.result.kind == Result::Kind::unspecified);
   const AccessOutcome o = stores || loads ? c.api.access_value(c.fd(0), c.arg(1), *kind, c.keyword("value", 0))
                                           : c.api.access(c.fd(0), c.arg(1), *kind);
   StatementResult r;

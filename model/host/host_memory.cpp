@@ -547,14 +547,23 @@ HostChange HostMemory::vmm_access(u64 addr, bool write, u64* value) {
     for (auto& h : f.invalidated) out.invalidated.push_back(h);
   }
   u64 loaded = 0;
+  bool unspecified = false;
   for (u64 pos = addr; pos < addr + 8;) {
     const u64 next = std::min(addr + 8, (pos & ~(kPage - 1)) + kPage);
     const unsigned n = static_cast<unsigned>(next - pos);
-    if (write) store(pos, *value >> (8 * (pos - addr)), n);
-    else loaded |= load(pos, n) << (8 * (pos - addr));
+    if (write) {
+      store(pos, *value >> (8 * (pos - addr)), n);
+    } else {
+      const Location l = locate(pos, false);
+      loaded |= contents_.load(l.object, l.offset, n) << (8 * (pos - addr));
+      unspecified |= contents_.unspecified(l.object, l.offset, n);
+    }
     pos = next;
   }
-  if (!write) out.ret = Ret::ok(static_cast<i64>(loaded));
+  if (!write) {
+    out.ret = Ret::ok(static_cast<i64>(loaded));
+    out.ret.unspecified = unspecified;
+  }
   return out;
 }
 
@@ -574,11 +583,6 @@ HostMemory::Location HostMemory::locate(u64 hva, bool for_write) {
   contents_.copy(r->file->file_id, off & ~(kPage - 1), PageContents::kAnon, page, kPage);
   cow_.assign(page, page + kPage, true);
   return {PageContents::kAnon, hva};
-}
-
-u64 HostMemory::load(u64 hva, unsigned n) {
-  const Location l = locate(hva, false);
-  return contents_.load(l.object, l.offset, n);
 }
 
 void HostMemory::store(u64 hva, u64 value, unsigned n) {

@@ -108,7 +108,7 @@ class HostMemory {
   // first, as the real backend does from its own record), Ret::signal(SIGBUS) for a file page beyond
   // EOF or a guest_memfd page the host may not access (docs/semantics/memory-contents.md §4).
   HostChange vmm_store(u64 addr, u64 value);
-  HostChange vmm_load(u64 addr);  // ret = the value (as i64)
+  HostChange vmm_load(u64 addr);  // ret = the value (as i64), ret.unspecified where a proposal leaves it open
   // Where the byte at hva lives now (the caller has faulted it in). for_write breaks the CoW of a
   // MAP_PRIVATE file page first.
   struct Location {
@@ -116,8 +116,7 @@ class HostMemory {
     u64 offset = 0;
   };
   Location locate(u64 hva, bool for_write);
-  // Loads/stores `n` bytes at hva that lie in one page (the caller checked and faulted it in).
-  u64 load(u64 hva, unsigned n);
+  // Stores `n` bytes at hva that lie in one page (the caller checked and faulted it in).
   void store(u64 hva, u64 value, unsigned n);
   PageContents& contents() { return contents_; }
   const PageContents& contents() const { return contents_; }

@@ -17,6 +17,7 @@ u64 phase(u64 value, u64 offset) { return std::rotl(value, static_cast<int>(8 * 
 void PageContents::store(u64 object, u64 offset, u64 value, unsigned n) {
   KVMSIM_ASSERT(n >= 1 && n <= 8 && offset + n > offset, "store of %u bytes at %llx", n, (unsigned long long)offset);
   objects_[object].assign(offset, offset + n, phase(value, offset));
+  specify(object, offset, offset + n);
 }
 
 u64 PageContents::load(u64 object, u64 offset, unsigned n) const {
@@ -33,9 +34,11 @@ void PageContents::fill(u64 object, u64 offset, u64 len, u64 value) {
   if (len == 0) return;
   KVMSIM_ASSERT(offset + len > offset, "fill wraps at %llx", (unsigned long long)offset);
   objects_[object].assign(offset, offset + len, phase(value, offset));
+  specify(object, offset, offset + len);
 }
 
 void PageContents::zero(u64 object, u64 start, u64 end) {
+  specify(object, start, end);
   auto it = objects_.find(object);
   if (it == objects_.end() || start >= end) return;
   it->second.erase(start, end);
@@ -57,12 +60,36 @@ void PageContents::copy(u64 src, u64 from, u64 dst, u64 to, u64 len) {
     runs.push_back({pos, e, s->second.get(pos)});
     pos = e;
   }
+  // Unspecified source bytes stay unspecified in the copy.
+  std::vector<std::pair<u64, u64>> open;
+  if (auto u = unspecified_.find(src); u != unspecified_.end())
+    u->second.for_each_run(from, from + len, [&](u64 s0, u64 e0, bool) { open.emplace_back(s0, e0); });
   const u64 shift = (to - from) % 8;  // a byte moves from offset x to x + (to - from)
   for (const Run& r : runs) {
     const u64 ds = to + (r.start - from), de = to + (r.end - from);
     if (r.pattern) objects_[dst].assign(ds, de, std::rotl(*r.pattern, static_cast<int>(8 * shift)));
     else zero(dst, ds, de);
   }
+  specify(dst, to, to + len);
+  for (auto [s0, e0] : open) mark_unspecified(dst, to + (s0 - from), to + (e0 - from));
+}
+
+void PageContents::mark_unspecified(u64 object, u64 start, u64 end) {
+  if (start < end) unspecified_[object].assign(start, end, true);
+}
+
+bool PageContents::unspecified(u64 object, u64 offset, u64 n) const {
+  auto it = unspecified_.find(object);
+  if (it == unspecified_.end() || n == 0) return false;
+  std::optional<bool> v;
+  return !(it->second.uniform(offset, offset + n, &v) && !v);
+}
+
+void PageContents::specify(u64 object, u64 start, u64 end) {
+  auto it = unspecified_.find(object);
+  if (it == unspecified_.end() || start >= end) return;
+  it->second.erase(start, end);
+  if (it->second.empty()) unspecified_.erase(it);
 }
 
 std::size_t PageContents::run_count() const {

@@ -70,6 +70,10 @@ u64 Mmu::pre_fault_bulk(u64 gpa, u64 size) {
   if (faults_ && faults_->active()) return 0;
   if (!ctx_.pre_fault_allowed || !ctx_.profile.tdp) return 0;
   if (ctx_.profile.prefault_no_memslot_errno && !ctx_.ever_had_memslot) return 0;
+  // With in-place conversion the PRIVATE attribute lives in each guest_memfd (gmem_is_private_), not in the VM's
+  // attribute map the run below is cut from: the per-page step asks the file for every gfn (found by kvmsim fuzz
+  // on gmem-inplace-conversion, model vs model-ref: a shared run mapped over a private gfn).
+  if (gmem_is_private_) return 0;
   const u64 g = gpa >> 12;
   const Memslot* slot = ctx_.slots[0].by_gfn(g);
   if (!slot) return 0;

@@ -708,6 +708,27 @@ Profile gmem_populate_rfc() {
   return p;
 }
 
+// "[PATCH v7 0/2] KVM: guest_memfd: use write for population" (Nikita Kalyazin, 2025-11-14): write() on a
+// guest_memfd created with GUEST_MEMFD_FLAG_WRITE (docs/semantics/gmem-write.md). Posted against kvm/next of
+// November 2025; kvmsim takes linux-7.3-swprot as that base, so a VM with private memory shows the flag refused.
+Profile gmem_write_populate() {
+  Profile p = linux_7_3_swprot();
+  p.name = "gmem-write-populate";
+  p.oracle_kernel.clear();
+  p.description = "guest_memfd populate via write() v7 on linux-7.3-swprot: GUEST_MEMFD_FLAG_WRITE, pwrite(2)";
+  p.source = "[PATCH v7 1/2] KVM: guest_memfd: add generic population via write, 2025-11-14, "
+             "<20251114151828.98165-2-kalyazin@amazon.com>";
+  // [PATCH v7 1/2] include/uapi/linux/kvm.h: 1 << 2, the bit the no-direct-map series also wanted.
+  p.gmem_write_flag = 1ull << 2;
+  // kvm_gmem_get_supported_flags(): WRITE joins INIT_SHARED, offered when !kvm or
+  // kvm_arch_supports_gmem_init_shared() (x86: a VM without private memory).
+  const u64 shared = GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED | p.gmem_write_flag;
+  p.caps[KVM_CAP_GUEST_MEMFD_FLAGS] = CapAnswer{shared, shared, GUEST_MEMFD_FLAG_MMAP};
+  p.gmem_flags_shared_vm = shared;
+  p.gmem_flags_private_vm = GUEST_MEMFD_FLAG_MMAP;
+  return p;
+}
+
 }  // namespace
 
 const std::vector<Profile>& builtin_profiles() {
@@ -718,7 +739,7 @@ const std::vector<Profile>& builtin_profiles() {
                                                 linux_6_12_nx(), linux_6_12_shadow(), linux_6_12_no_eager_split(),
                                                 linux_6_18_la57(), rfc_map_memory_v1(), private_fd_v5(),
                                                 gmem_inplace_conversion(), gmem_inplace_conversion_content_modes(),
-                                                gmem_populate_rfc()};
+                                                gmem_populate_rfc(), gmem_write_populate()};
   return profiles;
 }
 

@@ -84,6 +84,11 @@ struct Profile {
   // a process other than the VM's creator call it (upstream: every VM ioctl from another mm is EIO).
   bool has_gmem_populate = false;
   bool gmem_populate_other_mm = false;
+  // Proposed guest_memfd write() ("populate via write()", v7 2025-11; docs/semantics/gmem-write.md): the
+  // opt-in KVM_CREATE_GUEST_MEMFD flag bit that enables pwrite(2) on the file (1 << 2 in v7, a bit other
+  // proposals claim too), 0 when guest_memfd has no write op (pwrite answers ESPIPE). The flag tables
+  // (gmem_flags_*) say which VMs may set it.
+  u64 gmem_write_flag = 0;
 
   // ---- memslots ----
   u32 nr_address_spaces = 2;     // as_id must be below this (1 when the host has no SMM)

@@ -190,5 +190,61 @@ TEST(ContentModesTable, IsDataPerVmType) {
   EXPECT_EQ(find_profile("gmem-inplace-conversion")->gmem_conversion.mode_flags, 0u) << "v8 dropped content modes";
 }
 
+// ---- contents across conversions (docs/semantics/gmem-conversion.md §5) ----
+
+// The guest's u64 load at gpa: the value, or nullopt when the model answers unspecified.
+std::optional<u64> guest_load(Kvm& kvm, int vcpu, u64 gpa) {
+  const AccessOutcome o = kvm.access_value(vcpu, gpa, AccessKind::read, 0);
+  EXPECT_EQ(o.kind, AccessOutcome::Kind::ok);
+  return o.unspecified ? std::nullopt : std::optional<u64>(o.value);
+}
+
+TEST_F(GmemConversionTest, ConversionWithoutModeLeavesContentsUnspecified) {
+  ASSERT_EQ(kvm.poke(host, 0x1111), ok());
+  ASSERT_EQ(kvm.poke(host + 4 * K, 0x2222), ok());
+  EXPECT_EQ(guest_load(kvm, vcpu, 1 * G), std::optional<u64>(0x1111)) << "shared: host and guest see one page";
+  ASSERT_EQ(convert(0, 4 * K, kPriv), ok());
+  EXPECT_EQ(guest_load(kvm, vcpu, 1 * G), std::nullopt) << "v8 promises nothing across a conversion";
+  EXPECT_EQ(kvm.peek(host + 4 * K), ok(0x2222)) << "a page outside the range keeps its contents";
+  ASSERT_EQ(kvm.access_value(vcpu, 1 * G, AccessKind::write, 0x3333).kind, AccessOutcome::Kind::ok);
+  EXPECT_EQ(guest_load(kvm, vcpu, 1 * G), std::optional<u64>(0x3333)) << "a store makes its bytes specified";
+  EXPECT_EQ(guest_load(kvm, vcpu, 1 * G + 8), std::nullopt) << "but only those";
+  ASSERT_EQ(convert(0, 4 * K, 0), ok());
+  const Ret back = kvm.peek(host);
+  ASSERT_TRUE(back.is_ok());
+  EXPECT_TRUE(back.unspecified) << "private -> shared is unspecified too";
+}
+
+TEST_F(GmemConversionTest, NoOpAndEagainKeepContents) {
+  ASSERT_EQ(kvm.poke(host, 0x1111), ok());
+  ASSERT_EQ(convert(0, 4 * K, 0), ok()) << "already shared: a no-op";
+  EXPECT_EQ(kvm.peek(host), ok(0x1111));
+  ASSERT_EQ(kvm.pin(host, 4 * K), std::optional<Ret>(ok()));
+  ASSERT_EQ(convert(0, 4 * K, kPriv), fail(EAGAIN));
+  EXPECT_EQ(kvm.peek(host), ok(0x1111)) << "nothing converted";
+}
+
+TEST_F(GmemConversionTest, OnlyPagesWhoseStateChangesBecomeUnspecified) {
+  ASSERT_EQ(kvm.poke(host, 0x1111), ok());
+  ASSERT_EQ(kvm.poke(host + 4 * K, 0x2222), ok());
+  ASSERT_EQ(convert(4 * K, 4 * K, kPriv), ok());
+  ASSERT_EQ(kvm.access_value(vcpu, 1 * G + 4 * K, AccessKind::write, 0x4444).kind, AccessOutcome::Kind::ok);
+  ASSERT_EQ(convert(0, 8 * K, kPriv), ok()) << "page 1 is private already";
+  EXPECT_EQ(guest_load(kvm, vcpu, 1 * G), std::nullopt);
+  EXPECT_EQ(guest_load(kvm, vcpu, 1 * G + 4 * K), std::optional<u64>(0x4444));
+}
+
+TEST_F(ContentModesTest, ZeroZeroesTheRangeAndPreserveKeepsIt) {
+  ASSERT_EQ(kvm.poke(host, 0x1111), ok());
+  ASSERT_EQ(convert(0, 8 * K, kPriv, KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE), ok());
+  EXPECT_EQ(guest_load(kvm, vcpu, 1 * G), std::optional<u64>(0x1111)) << "PRESERVE to private";
+  ASSERT_EQ(kvm.access_value(vcpu, 1 * G + 4 * K, AccessKind::write, 0x5555).kind, AccessOutcome::Kind::ok);
+  ASSERT_EQ(convert(4 * K, 4 * K, 0, KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE), ok());
+  EXPECT_EQ(kvm.peek(host + 4 * K), ok(0x5555)) << "PRESERVE to shared";
+  ASSERT_EQ(convert(0, 8 * K, 0, KVM_SET_MEMORY_ATTRIBUTES2_ZERO), ok());
+  EXPECT_EQ(kvm.peek(host), ok(0)) << "ZERO to shared zeroes the converted page";
+  EXPECT_EQ(kvm.peek(host + 4 * K), ok(0)) << "and the already-shared page of the range";
+}
+
 }  // namespace
 }  // namespace kvmsim::model::test

@@ -61,5 +61,28 @@ TEST(PageContents, CopyShiftsPatternsByTheDistance) {
   EXPECT_EQ(c.load(PageContents::kAnon, 0x20008), 0u);
 }
 
+TEST(PageContents, UnspecifiedUntilWritten) {
+  PageContents c;
+  c.store(1, 0x1000, 0x1111);
+  c.mark_unspecified(1, 0x1000, 0x2000);
+  EXPECT_TRUE(c.unspecified(1, 0x1000, 8));
+  EXPECT_EQ(c.load(1, 0x1000), 0x1111u) << "the bytes stay: only the answer changes";
+  EXPECT_FALSE(c.unspecified(1, 0x2000, 8));
+  EXPECT_TRUE(c.unspecified(1, 0xffc, 8)) << "one unspecified byte is enough";
+  c.store(1, 0x1008, 7);
+  EXPECT_FALSE(c.unspecified(1, 0x1008, 8));
+  EXPECT_TRUE(c.unspecified(1, 0x1004, 8));
+  c.fill(1, 0x1800, 0x100, 1);
+  EXPECT_FALSE(c.unspecified(1, 0x1800, 8));
+  c.copy(1, 0x1000, PageContents::kAnon, 0x7000, 0x1000);
+  EXPECT_TRUE(c.unspecified(PageContents::kAnon, 0x7000, 8)) << "a CoW copy of an unspecified page";
+  EXPECT_FALSE(c.unspecified(PageContents::kAnon, 0x7008, 8));
+  c.zero(1, 0, 0x10000);
+  EXPECT_FALSE(c.unspecified(1, 0x1000, 8));
+  c.mark_unspecified(2, 0, 0x1000);
+  c.drop(2);
+  EXPECT_FALSE(c.unspecified(2, 0, 8));
+}
+
 }  // namespace
 }  // namespace kvmsim::model

@@ -69,6 +69,16 @@ TEST(Profile, SwitchesAgreeWithTheirCapabilities) {
     }
     const u64 types = p.cap(KVM_CAP_VM_TYPES, false, false);
     EXPECT_EQ(p.vm_types, types ? types : 1u << KVM_X86_DEFAULT_VM);
+    // The guest_memfd flag tables are KVM_CAP_GUEST_MEMFD_FLAGS in another form; write() ("populate via
+    // write()") exists exactly when some VM may create its flag.
+    if (p.has_guest_memfd) {
+      EXPECT_EQ(p.gmem_flags_shared_vm, p.cap(KVM_CAP_GUEST_MEMFD_FLAGS, true, false));
+      // The private column is measured only where a VM with private memory can exist.
+      if (p.vm_types & (1u << KVM_X86_SW_PROTECTED_VM)) {
+        EXPECT_EQ(p.gmem_flags_private_vm, p.cap(KVM_CAP_GUEST_MEMFD_FLAGS, true, true));
+      }
+    }
+    EXPECT_EQ(p.gmem_write_flag != 0, (p.gmem_flags_shared_vm & p.gmem_write_flag) != 0);
   }
 }
 

@@ -23,6 +23,22 @@ bool Vm::gmem_is_private(u64 gfn) const {
   return it->second.attributes().get(index) & KVM_MEMORY_ATTRIBUTE_PRIVATE;
 }
 
+// What the file's pages hold after the conversion of [start, end) (docs/semantics/gmem-conversion.md §5):
+// RFC v5's ZERO zeroes every allocated page of the range (an unallocated one reads 0 anyway), PRESERVE
+// keeps them; without a mode the series promises nothing, so every page whose attributes change holds
+// unspecified bytes until someone writes them. Pages already in the requested state are not converted.
+void Vm::apply_conversion_contents(u64 file_id, const MemoryAttributes& before, u64 start, u64 end, u64 attrs,
+                                   u64 flags) {
+  PageContents& c = host_.contents();
+  if (flags & KVM_SET_MEMORY_ATTRIBUTES2_ZERO) return c.zero(file_id, start << 12, end << 12);
+  if (flags & KVM_SET_MEMORY_ATTRIBUTES2_PRESERVE) return;
+  for (u64 i = start; i < end;) {
+    const u64 run_end = before.run_end(i, end);
+    if (before.get(i) != attrs) c.mark_unspecified(file_id, i << 12, run_end << 12);
+    i = run_end;
+  }
+}
+
 Ret Vm::gmem_set_attributes(u64 file_id, kvm_memory_attributes2& a, bool* written_back,
                             std::vector<HostRange>* host_invalidated) {
   *written_back = false;
@@ -73,6 +89,7 @@ Ret Vm::gmem_set_attributes(u64 file_id, kvm_memory_attributes2& a, bool* writte
   }
   // Point of no return. kvm_gmem_invalidate_start(): every binding's gfns in the range are zapped.
   gmem_invalidate(f, a.offset, a.offset + a.size);
+  apply_conversion_contents(file_id, f.attributes(), start, end, a.attributes, a.flags);
   f.set_attributes(start, end, a.attributes);
   host_.set_gmem_private(file_id, a.offset, a.offset + a.size, to_private);
   return Ret::ok();

@@ -37,7 +37,10 @@ AccessOutcome Vm::access_value(u32 vcpu_id, u64 gpa, AccessKind kind, u64 value)
     const unsigned n = static_cast<unsigned>(next - pos);
     const HostMemory::Location l = guest_location(pos, write);
     if (write) host_.contents().store(l.object, l.offset, value >> (8 * (pos - gpa)), n);
-    else out.value |= host_.contents().load(l.object, l.offset, n) << (8 * (pos - gpa));
+    else {
+      out.value |= host_.contents().load(l.object, l.offset, n) << (8 * (pos - gpa));
+      out.unspecified |= host_.contents().unspecified(l.object, l.offset, n);
+    }
     pos = next;
   }
   return out;

@@ -420,6 +420,14 @@ Ret Kvm::read(int fd, u64 len) {
 Ret Kvm::write(int fd, u64 len) {
   FdEntry* e = entry(fd);
   if (!e) return Ret::fail(EBADF);
+  if (e->kind == FdKind::gmem && profile_.gmem_write_flag) {
+    // "populate via write()" (v7, gmem_write.cpp) at the file position; the buffer is zero-filled.
+    if (e->gmem_pos + len < e->gmem_pos) return Ret::fail(EINVAL);  // rw_verify_area()
+    const Ret r = e->vm->gmem_write(e->file_id, e->gmem_pos, len, 0);
+    collect_kernel_bugs(*e->vm);
+    if (r.is_ok()) e->gmem_pos += static_cast<u64>(r.ret);
+    return r;
+  }
   if (e->kind != FdKind::memfd) return Ret::fail(EINVAL);
   Memfd& m = *e->memfd;
   if (m.inaccessible) return Ret::fail(EPERM);  // v5 01/13 shmem_write_begin()
@@ -455,12 +463,20 @@ Ret Kvm::pwrite(int fd, u64 offset, u64 len, u64 value) {
   switch (e->kind) {
     case FdKind::system: return Ret::fail(EINVAL);  // char device without a write op
     case FdKind::vm:
-    case FdKind::vcpu:
-    case FdKind::gmem: return Ret::fail(ESPIPE);    // anon-inode files lack FMODE_PWRITE
+    case FdKind::vcpu: return Ret::fail(ESPIPE);    // anon-inode files lack FMODE_PWRITE
+    case FdKind::gmem:
+      if (!profile_.gmem_write_flag) return Ret::fail(ESPIPE);  // no FMODE_PWRITE, no write op
+      break;
     case FdKind::memfd: break;
   }
+  if (offset + len < offset) return Ret::fail(EINVAL);  // rw_verify_area(): the end overflows loff_t
+  if (e->kind == FdKind::gmem) {
+    // "populate via write()" (v7): FMODE_PWRITE and a write_iter on every guest_memfd (gmem_write.cpp).
+    const Ret r = e->vm->gmem_write(e->file_id, offset, len, value);
+    collect_kernel_bugs(*e->vm);
+    return r;
+  }
   Memfd& m = *e->memfd;
-  if (offset + len < offset) return Ret::fail(EINVAL);
   // shmem_file_write_iter: the data lands in the page cache, the file grows to cover it.
   host_.contents().fill(m.file_id, offset, len, value);
   if (len) m.size = std::max(m.size, offset + len);

@@ -104,6 +104,7 @@ class Kvm : public KvmApi {
     u32 vcpu_id = 0;
     u64 file_id = 0;                 // gmem, memfd
     std::shared_ptr<Memfd> memfd;
+    u64 gmem_pos = 0;  // gmem: the file position write(2) advances ("populate via write()")
   };
 
   std::string kernel_bug_;

@@ -100,6 +100,9 @@ class Vm {
   // receives the diagnostic of the posted code's missing lock.
   Ret gmem_populate(const uapi::kvm_guest_memfd_populate& p, std::vector<HostRange>* host_invalidated,
                     std::string* kernel_bug);
+  // pwrite(2) on a guest_memfd of the proposed "populate via write()" (v7, gmem_write.cpp): `len` bytes of
+  // the u64 `value` repeated, at `offset`; the bytes written or the errno.
+  Ret gmem_write(u64 file_id, u64 offset, u64 len, u64 value);
   // The proposed KVM_MAP_MEMORY (RFC v1, map_memory.cpp). `kernel_bug` receives the diagnostic
   // when the call reaches a bug of the posted code.
   Ret map_memory(u32 vcpu_id, uapi::kvm_memory_mapping& m, std::string* kernel_bug);
@@ -117,6 +120,10 @@ class Vm {
   bool has_vcpu(u32 id) const { return vcpus_.count(id) != 0; }
   // Where the guest's byte at gpa lives (a mapped gfn of a slot of address space 0).
   HostMemory::Location guest_location(u64 gpa, bool write);
+  // The contents side of a conversion of page indexes [start, end) of a guest_memfd to `attrs` with the
+  // content-mode `flags` (gmem_set_attributes.cpp); `before` is the file's attributes before it.
+  void apply_conversion_contents(u64 file_id, const MemoryAttributes& before, u64 start, u64 end, u64 attrs,
+                                 u64 flags);
   // kvm_set_memslot pieces (set_memory_region.cpp).
   Ret bind_gmem(Memslot& slot, const GmemRef& ref);
   void unbind_gmem(const Memslot& slot);

@@ -33,6 +33,8 @@ GenOptions gen_options(const CampaignOptions& o) {
   g.faults = o.faults;
   g.prefault_hangs_after_zap_all = o.profile_a && o.profile_a->prefault_hangs_after_zap_all;
   g.map_memory = o.profile_a && o.profile_a->has_map_memory;
+  g.gmem_conversion = o.profile_a && o.profile_a->gmem_conversion.enabled;
+  g.gmem_write_flag = o.profile_a ? o.profile_a->gmem_write_flag : 0;
   return g;
 }
 

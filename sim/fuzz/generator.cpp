@@ -46,6 +46,7 @@ struct Gmem {
   std::string name;
   u64 size = 0;
   bool open = true;
+  std::string map;  // the VMM's MAP_SHARED mapping of it ("" if none; GenOptions gmem_conversion/gmem_write_flag)
 };
 
 // The generator's predicted state. Predictions may be wrong (a call the generator thought valid can
@@ -91,7 +92,8 @@ class CaseGen {
       maps_.push_back({"big", G + 2 * M, thp});
       emit(b::call("mmap", {val(sz(G + 2 * M)), b::word(thp ? "thp" : "anon_nohuge")}, {}, "big"));
     }
-    emit(b::call("KVM_CREATE_VM", {val(b::constant("KVM_X86_DEFAULT_VM"))}, {}, "vm"));
+    emit(b::call("KVM_CREATE_VM", {val(b::constant(opt_.gmem_conversion ? "KVM_X86_SW_PROTECTED_VM" : "KVM_X86_DEFAULT_VM"))},
+                 {}, "vm"));
     emit(b::call("KVM_CREATE_VCPU", {val(b::handle("vm")), val(b::decimal(0))}, {}, "vcpu"));
   }
 
@@ -312,10 +314,23 @@ class CaseGen {
       return;
     }
     if (gmems_.size() >= 4) return;
-    Gmem g{"g" + std::to_string(gmems_.size()), rng_.pick(sizes), true};
-    Statement st = vm_call("KVM_CREATE_GUEST_MEMFD", b::record({b::field("size", val(sz(g.size)))}));
+    Gmem g{"g" + std::to_string(gmems_.size()), rng_.pick(sizes), true, ""};
+    const bool shared = opt_.gmem_conversion || opt_.gmem_write_flag;
+    if (shared && emitted_ + 2 > limit_) return;  // no room for the mmap that follows
+    std::vector<trace::Field> f = {b::field("size", val(sz(g.size)))};
+    // A proposal's files are shared and mmapped, so host and guest contents meet (and convert).
+    if (shared) {
+      Expr flags = b::join(b::constant("GUEST_MEMFD_FLAG_MMAP"), '|', b::constant("GUEST_MEMFD_FLAG_INIT_SHARED"));
+      if (opt_.gmem_write_flag) flags = b::join(std::move(flags), '|', b::hex(opt_.gmem_write_flag));
+      f.push_back(b::field("flags", val(std::move(flags))));
+    }
+    Statement st = vm_call("KVM_CREATE_GUEST_MEMFD", b::record(std::move(f)));
     st.bind = g.name;
     emit(std::move(st));
+    if (shared) {
+      g.map = g.name + "m";
+      emit(b::call("mmap", {val(sz(g.size)), val(b::handle(g.name))}, {}, g.map));
+    }
     gmems_.push_back(g);
   }
   void gmem_fallocate() {
@@ -338,6 +353,7 @@ class CaseGen {
     g.open = false;  // restriction closed_fds_unused
   }
   void attributes() {
+    if (opt_.gmem_conversion) return convert();
     u64 gpa = hot_gpa() & ~(4 * K - 1);
     u64 size = hot_size(4 * M);
     if (invalid()) size += 0x800;
@@ -345,6 +361,20 @@ class CaseGen {
     emit(vm_call("KVM_SET_MEMORY_ATTRIBUTES", b::record({b::field("address", val(sz(gpa))),
                                                           b::field("size", val(sz(size))),
                                                           b::field("attributes", val(std::move(attributes)))})));
+  }
+  // KVM_SET_MEMORY_ATTRIBUTES2 on a guest_memfd (in-place conversion): a page-aligned range of the file
+  // (invalid: an unaligned size, or one past the end), to private or shared.
+  void convert() {
+    auto open = open_gmems();
+    if (open.empty()) return;
+    const Gmem& g = gmems_[rng_.pick(open)];
+    u64 off = rng_.pick(std::vector<u64>{0, 0, 4 * K, M, g.size - 2 * M});
+    u64 size = std::min(hot_size(g.size), g.size - off);
+    if (invalid()) size += rng_.chance(50) ? 0x800 : g.size;
+    Expr attributes = rng_.chance(50) ? b::constant("KVM_MEMORY_ATTRIBUTE_PRIVATE") : b::decimal(0);
+    emit(b::call("KVM_SET_MEMORY_ATTRIBUTES2",
+                 {val(b::handle(g.name)), b::record({b::field("offset", val(sz(off))), b::field("size", val(sz(size))),
+                                                     b::field("attributes", val(std::move(attributes)))})}));
   }
   void pre_fault() {
     if (!had_slot_) return;  // restriction no_guest_entry_before_first_slot
@@ -432,12 +462,35 @@ class CaseGen {
   }
   // The VMM's own u64 store or load (poke/peek) somewhere in one of its mappings, 8-aligned.
   void host_content() {
+    if ((opt_.gmem_conversion || opt_.gmem_write_flag) && rng_.chance(50)) return gmem_content();
     std::string map;
     u64 off = 0;
     if (!host_range(4 * K, &map, &off)) return;
     off += 8 * rng_.below(512);
     if (rng_.chance(50)) emit(b::call("poke", {val(hva(map, off)), val(b::hex(data_value()))}));
     else emit(b::call("peek", {val(hva(map, off))}));
+  }
+  // Contents of a proposal's guest_memfd: the VMM's poke/peek through its mapping (SIGBUS on a private page),
+  // or, with write(), a pwrite of whole pages (invalid: unaligned, or past the end).
+  void gmem_content() {
+    auto open = open_gmems();
+    if (open.empty()) return;
+    const Gmem& g = gmems_[rng_.pick(open)];
+    const u64 page = rng_.pick(std::vector<u64>{0, 4 * K, M, g.size - 4 * K});
+    if (opt_.gmem_write_flag && rng_.chance(40)) {
+      u64 size = rng_.pick(std::vector<u64>{4 * K, 8 * K, M});
+      u64 off = page;
+      if (invalid()) {
+        if (rng_.chance(50)) off += 8;
+        else size += g.size;
+      }
+      emit(b::call("pwrite", {val(b::handle(g.name)), val(sz(off)), val(sz(size))},
+                   {b::field("value", val(b::hex(data_value())))}));
+      return;
+    }
+    const u64 off = page + 8 * rng_.below(512);
+    if (rng_.chance(50)) emit(b::call("poke", {val(hva(g.map, off)), val(b::hex(data_value()))}));
+    else emit(b::call("peek", {val(hva(g.map, off))}));
   }
   u32 dirty_slot() {
     if (invalid()) return rng_.chance(50) ? 7 : 0x10000;

@@ -81,6 +81,13 @@ struct GenOptions {
   // KVM_PRE_FAULT_MEMORY, which such a profile may lack (an errno path too). Off: the draws are
   // exactly those of a profile without it, so existing seeds keep their cases.
   bool map_memory = false;
+  // guest_memfd proposals (docs/fuzz.md "Memory contents"); all off: the draws are those of a profile without
+  // them. gmem_conversion (Profile::gmem_conversion.enabled): the VM is SW_PROTECTED, guest_memfds are
+  // MMAP|INIT_SHARED and mmapped, the attributes kind emits KVM_SET_MEMORY_ATTRIBUTES2 on one of them.
+  // gmem_write_flag (Profile::gmem_write_flag): guest_memfds carry the flag and are mmapped, and the
+  // host_content kind also emits pwrite on them.
+  bool gmem_conversion = false;
+  u64 gmem_write_flag = 0;
 };
 
 // Draws a swarm: each kind is on with probability 3/4 (at least three kinds), weights 1..9.

@@ -48,7 +48,13 @@ class FakeKvm : public KvmApi {
   Ret memfd_create(u64, u64) override { return Ret::ok(next_fd_++); }
   Ret poke(u64, u64) override { return Ret::ok(); }
   // 0xbad0000: SIGBUS; elsewhere the address itself, so a test can predict the value.
-  Ret peek(u64 addr) override { return addr == 0xbad0000 ? Ret::signal(SIGBUS) : Ret::ok(static_cast<i64>(addr)); }
+  // 0x5e5e000 holds bytes left unspecified (a proposal's conversion): the load answers its address anyway.
+  Ret peek(u64 addr) override {
+    if (addr == 0xbad0000) return Ret::signal(SIGBUS);
+    Ret r = Ret::ok(static_cast<i64>(addr));
+    r.unspecified = addr == 0x5e5e000;
+    return r;
+  }
 
   int kvm_fd() const override { return 3; }
   Ret ioctl_create_vm(int fd, u64 type) override {
@@ -110,10 +116,11 @@ class FakeKvm : public KvmApi {
   }
   Ret close(int fd) override { return fd > 0 ? Ret::ok() : Ret::fail(9); }
 
-  // Loads answer gpa + 1; stores are accepted.
+  // Loads answer gpa + 1 (unspecified at 0x5e5e000); stores are accepted.
   AccessOutcome access_value(int, u64 gpa, AccessKind, u64) override {
     AccessOutcome o;
     o.value = gpa + 1;
+    o.unspecified = gpa == 0x5e5e000;
     return o;
   }
   AccessOutcome access(int, u64 gpa, AccessKind) override {
@@ -255,6 +262,30 @@ TEST(Replay, ContentStatements) {
   EXPECT_EQ(rep.results[11].actual, "ok {value=0x1001}");
   EXPECT_NE(rep.updated_text.find("peek(0xfeed) = 0xfeed\n"), std::string::npos) << rep.updated_text;
   EXPECT_NE(rep.updated_text.find("peek(0xbad0000) = SIGBUS\npeek(0xfeed)"), std::string::npos) << rep.updated_text;
+}
+
+// A value asserted where the backend answers unspecified is a mismatch even when the bytes agree
+// (docs/semantics/memory-contents.md §6); `= unspecified` matches only an unspecified answer.
+TEST(Replay, UnspecifiedContentsAreNeverMatchedByValue) {
+  FakeKvm fake;
+  auto rep = run(kPrelude +
+                     "peek(0x5e5e000) = unspecified\n"
+                     "peek(0x5e5e000) = 0x5e5e000\n"
+                     "peek(0x1234) = unspecified\n"
+                     "access(vcpu, 0x5e5e000, read) = unspecified\n"
+                     "access(vcpu, 0x5e5e000, read) = ok {value=0x5e5e001}\n"
+                     "access(vcpu, 4K, read) = unspecified\n",
+                 fake, true);
+  EXPECT_EQ(rep.counts.mismatched, 4u) << rep.text();
+  EXPECT_EQ(rep.results[3].status, StepStatus::matched);
+  EXPECT_EQ(rep.results[4].actual, "unspecified");
+  EXPECT_NE(rep.results[4].message.find("expected 0x5e5e000, got unspecified"), std::string::npos) << rep.text();
+  EXPECT_EQ(rep.results[6].status, StepStatus::matched);
+  EXPECT_EQ(rep.results[7].actual, "unspecified");
+  EXPECT_EQ(rep.results[8].actual, "ok {value=0x1001}");
+  EXPECT_NE(rep.updated_text.find("peek(0x5e5e000) = unspecified\npeek(0x5e5e000) = unspecified\n"),
+            std::string::npos)
+      << rep.updated_text;
 }
 
 TEST(Replay, PreFaultOutFields) {

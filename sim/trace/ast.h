@@ -71,7 +71,8 @@ struct Field {
 
 // What a statement says it must return.
 struct Result {
-  enum class Kind { none, value, error, ok, mmio, memory_fault, memory_error, sigbus };
+  // unspecified: `= unspecified`, a load of bytes a proposal leaves open (docs/semantics/memory-contents.md §6).
+  enum class Kind { none, value, error, ok, mmio, memory_fault, memory_error, sigbus, unspecified };
   Kind kind = Kind::none;
   Expr value;                 // value: `= 0`, `= 3`
   std::string errno_name;     // error: `EINVAL` (or a decimal number for an errno without a name)

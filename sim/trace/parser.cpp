@@ -410,6 +410,13 @@ Result LineParser::result(const StatementSpec& spec) {
       }
       return r;
     }
+    // `= unspecified`: the read completes, but what it loads is left open (memory-contents.md §6).
+    if (t.kind == Token::Kind::ident && t.text == "unspecified") {
+      if (!read_access_) fail(t, "only a read access loads an unspecified value");
+      r.kind = Result::Kind::unspecified;
+      next();
+      return r;
+    }
     if (t.kind == Token::Kind::ident && (t.text == "memory_fault" || t.text == "memory_error")) {
       // memory_error: KVM_EXIT_MEMORY_ERROR of the private-fd v5 proposal (same fields).
       r.kind = t.text == "memory_fault" ? Result::Kind::memory_fault : Result::Kind::memory_error;
@@ -422,6 +429,12 @@ Result LineParser::result(const StatementSpec& spec) {
   }
   if (spec.result == ResultKind::host && peek().kind == Token::Kind::ident && peek().text == "SIGBUS") {
     r.kind = Result::Kind::sigbus;
+    next();
+    return r;
+  }
+  if (spec.result == ResultKind::host && peek().kind == Token::Kind::ident && peek().text == "unspecified") {
+    if (spec.op != Op::peek) fail(peek(), "only peek loads an unspecified value");
+    r.kind = Result::Kind::unspecified;
     next();
     return r;
   }

@@ -70,6 +70,7 @@ std::string print_result(const Statement& s) {
     case Result::Kind::error: out = "= -1 " + r.errno_name; break;
     case Result::Kind::ok: out = r.fields.empty() ? "= ok" : "= ok " + print_fields(r.fields); break;
     case Result::Kind::sigbus: out = "= SIGBUS"; break;
+    case Result::Kind::unspecified: out = "= unspecified"; break;
     case Result::Kind::mmio: out = "= mmio"; break;
     case Result::Kind::memory_fault: out = "= memory_fault " + print_fields(r.fields); break;
     case Result::Kind::memory_error: out = "= memory_error " + print_fields(r.fields); break;
