@@ -24,7 +24,7 @@ std::string Handles::fresh(const std::string& base) { return base + std::to_stri
 
 void Handles::map(u64 start, u64 size, const std::string& name) {
   if (size <= ~0ull - 4095) size = (size + 4095) & ~4095ull;
-  size = std::min(size, ~0ull - start);  // a range never wraps past the top of the address space
+  size = std::min<u64>(size, ~0ull - start);  // a range never wraps past the top of the address space
   unmap(start, size);
   if (size) ranges_[start] = Range{size, name, 0};
 }

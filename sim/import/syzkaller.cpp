@@ -398,7 +398,9 @@ std::variant<trace::Statement, Skip> Converter::ioctl(const Call& c) {
   if (request == "KVM_CREATE_VCPU") {
     auto id = integer(arg);
     if (!id) return Skip{"a vCPU id only the run knows"};
-    const std::optional<std::string> h = c.result.empty() ? std::nullopt : std::optional(handles_.new_vcpu(*id));
+    // On fd -1 the call fails: a binding would expect success, so the resource stays unbound.
+    const bool can_bind = !c.result.empty() && c.args[0].kind == Val::Kind::resource;
+    const std::optional<std::string> h = can_bind ? std::optional(handles_.new_vcpu(*id)) : std::nullopt;
     if (h) bind(c, *h);
     return b::call("KVM_CREATE_VCPU", {b::value(fd_expr), b::value(number_expr(*id))}, {}, h);
   }
@@ -453,11 +455,11 @@ std::variant<trace::Statement, Skip> Converter::ioctl(const Call& c) {
     if (!items || items->size() != 3) return Skip{"its struct is not in the program"};
     std::optional<u64> cap = integer((*items)[0]);
     if (!cap && (*items)[0].kind == Val::Kind::automatic) cap = trace::constant_value(desc);
-    auto flags = integer((*items)[1]), arg = integer((*items)[2]);
-    if (!cap || !flags || !arg) return Skip{"a field only the run knows"};
+    auto flags = integer((*items)[1]), arg0 = integer((*items)[2]);
+    if (!cap || !flags || !arg0) return Skip{"a field only the run knows"};
     std::vector<trace::Field> fields = {b::field("cap", b::value(capability(*cap)))};
     if (*flags) fields.push_back(b::field("flags", b::value(number_expr(*flags))));
-    fields.push_back(b::field("args", b::list({number_expr(*arg)})));
+    fields.push_back(b::field("args", b::list({number_expr(*arg0)})));
     return b::call("KVM_ENABLE_CAP", {b::value(fd_expr), b::record(std::move(fields))});
   }
   for (const char* modelled : {"KVM_SET_USER_MEMORY_REGION2", "KVM_CREATE_GUEST_MEMFD", "KVM_SET_MEMORY_ATTRIBUTES",
@@ -564,7 +566,7 @@ ImportResult Converter::finish() {
 
 // Every memory range a program names (`&(0xA/0xS)=nil`, mmap's address) lies in the data area.
 void collect_ranges(const Val& v, std::vector<std::pair<u64, u64>>* out) {
-  if (v.kind == Val::Kind::vma && v.size) out->emplace_back(v.value, v.value + std::min(v.size, ~0ull - v.value));
+  if (v.kind == Val::Kind::vma && v.size) out->emplace_back(v.value, v.value + std::min<u64>(v.size, ~0ull - v.value));
   for (const auto& i : v.items) collect_ranges(i, out);
 }
 
@@ -604,7 +606,7 @@ std::variant<ImportResult, ImportError> import_syzkaller(const std::string& text
   for (std::size_t i = 0; i < ranges.size();) {
     const u64 lo = ranges[i].first & ~(k2M - 1);
     u64 hi = ranges[i].second;
-    for (i++; i < ranges.size() && ranges[i].first <= std::min(hi, ~0ull - k2M) + k2M; i++) hi = std::max(hi, ranges[i].second);
+    for (i++; i < ranges.size() && ranges[i].first <= std::min<u64>(hi, ~0ull - k2M) + k2M; i++) hi = std::max<u64>(hi, ranges[i].second);
     if (hi <= ~0ull - k4K) conv.data_area(lo, (hi + k4K - 1) & ~(k4K - 1));
   }
   for (const auto& l : lines) {
