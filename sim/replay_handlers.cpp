@@ -191,7 +191,8 @@ Answer access(const Call& c) {
   auto kind = access_kind_from_name(c.word(2));
   KVMSIM_ASSERT_CTX(kind, "access kind " + c.word(2));
   // A value access is a u64 load or store (`value=V`, `= ok {value=V}`); a plain one touches a byte.
-  const bool stores = std::any_of(c.st.keywords.begin(), c.st.keywords.end(), [](const Field& f) { return f.name == "value"; });
+  const bool stores =
+      std::any_of(c.st.keywords.begin(), c.st.keywords.end(), [](const Field& f) { return f.name == "value"; });
   const bool loads = *kind == AccessKind::read && !c.st.result.fields.empty() && c.st.result.kind == Result::Kind::ok;
   std::optional<AccessOutcome> smm;
   if (c.keyword("smm", 0)) {

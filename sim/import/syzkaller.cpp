@@ -102,7 +102,8 @@ class LineParser {
 
  private:
   static bool is_resource(const std::string& w) {
-    return w.size() > 1 && w[0] == 'r' && std::all_of(w.begin() + 1, w.end(), [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)); });
+    auto digit = [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)) != 0; };
+    return w.size() > 1 && w[0] == 'r' && std::all_of(w.begin() + 1, w.end(), digit);
   }
   bool at_end() const { return pos_ >= s_.size(); }
   char peek() const { return at_end() ? '\0' : s_[pos_]; }
@@ -111,7 +112,8 @@ class LineParser {
   }
   std::string ident() {
     const std::size_t start = pos_;
-    while (!at_end() && (std::isalnum(static_cast<unsigned char>(s_[pos_])) || s_[pos_] == '_' || s_[pos_] == '$')) pos_++;
+    auto word = [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '$'; };
+    while (!at_end() && word(s_[pos_])) pos_++;
     return s_.substr(start, pos_ - start);
   }
   std::optional<ImportError> error(const std::string& msg) {
@@ -252,7 +254,8 @@ class LineParser {
         pos_++;
         Val target;
         if (!value(&target, depth + 1)) return false;
-        if (v->kind == Val::Kind::vma && target.kind != Val::Kind::nil) return fail("a memory range's value must be nil");
+        if (v->kind == Val::Kind::vma && target.kind != Val::Kind::nil)
+          return fail("a memory range's value must be nil");
         if (target.kind != Val::Kind::nil) v->items.push_back(std::move(target));
       }
       return true;
@@ -467,7 +470,8 @@ std::variant<trace::Statement, Skip> Converter::ioctl(const Call& c) {
     if (request == modelled) return Skip{"a modelled ioctl whose struct kvmsim import syzkaller does not read yet"};
   // Recorded-only: an integer argument is kept; a struct's bytes are not encoded (a real kernel gets zeros).
   std::vector<trace::Field> kw;
-  if (trace::ioctl_size(*req) == 0 && integer(arg).value_or(0) != 0) kw.push_back(b::field("arg", b::value(b::hex(*integer(arg)))));
+  if (trace::ioctl_size(*req) == 0 && integer(arg).value_or(0) != 0)
+    kw.push_back(b::field("arg", b::value(b::hex(*integer(arg)))));
   const trace::Value req_value = b::value(name ? b::constant(request) : b::hex(*req));
   return b::call("ioctl", {b::value(fd_expr), req_value}, std::move(kw));
 }
@@ -477,6 +481,7 @@ std::variant<trace::Statement, Skip> Converter::mmap(const Call& c) {
   if (c.args.size() != 6) return Skip{"an mmap without its six arguments"};
   auto len = integer(c.args[1]), prot = integer(c.args[2]), flags = integer(c.args[3]), off = integer(c.args[5]);
   if (!len || !prot || !flags || !off) return Skip{"an argument only the run knows"};
+  if (*len == 0) return Skip{"a zero-length mmap (it fails; a binding would expect success)"};
   const u64 fixed = *flags & (uapi::MAP_FIXED | uapi::MAP_FIXED_NOREPLACE);
   std::vector<trace::Field> kw;
   if (*prot != (uapi::PROT_READ | uapi::PROT_WRITE))
@@ -488,7 +493,8 @@ std::variant<trace::Statement, Skip> Converter::mmap(const Call& c) {
     if (!hugetlb && (*flags & ~known)) return Skip{"mmap flags the trace cannot state"};
     backing = b::word(hugetlb ? (((*flags >> 26) & 0x3f) == 30 ? "hugetlb_1g" : "hugetlb_2m")
                               : (*flags & uapi::MAP_SHARED) ? "shmem" : "anon");
-    if (const u64 placed = *flags & (fixed | uapi::MAP_NORESERVE)) kw.push_back(b::field("flags", b::value(b::flags(placed, "MAP_"))));
+    if (const u64 placed = *flags & (fixed | uapi::MAP_NORESERVE))
+      kw.push_back(b::field("flags", b::value(b::flags(placed, "MAP_"))));
     if (fixed) {
       if (c.args[0].kind != Val::Kind::vma) return Skip{"a fixed mapping at an address only the run knows"};
       kw.push_back(b::field("addr", b::value(address(c.args[0].value))));
@@ -606,7 +612,8 @@ std::variant<ImportResult, ImportError> import_syzkaller(const std::string& text
   for (std::size_t i = 0; i < ranges.size();) {
     const u64 lo = ranges[i].first & ~(k2M - 1);
     u64 hi = ranges[i].second;
-    for (i++; i < ranges.size() && ranges[i].first <= std::min<u64>(hi, ~0ull - k2M) + k2M; i++) hi = std::max<u64>(hi, ranges[i].second);
+    for (i++; i < ranges.size() && ranges[i].first <= std::min<u64>(hi, ~0ull - k2M) + k2M; i++)
+      hi = std::max<u64>(hi, ranges[i].second);
     if (hi <= ~0ull - k4K) conv.data_area(lo, (hi + k4K - 1) & ~(k4K - 1));
   }
   for (const auto& l : lines) {

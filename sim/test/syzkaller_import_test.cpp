@@ -122,7 +122,7 @@ TEST(SyzkallerImport, BadInputIsOneLineError) {
   EXPECT_EQ(error_of(fixture("truncated.syz")), "bad.syz:3:87: unexpected end of line: missing '}'");
   EXPECT_EQ(error_of(fixture("binary.syz")), "bad.syz:2:1: expected a call");
   EXPECT_EQ(error_of(fixture("unbalanced.syz")), "bad.syz:3:121: expected ',' or ')', got '}'");
-  EXPECT_EQ(error_of("ioctl$KVM_RUN(r0, 0xae80, {0x1, [0x2}, 0x0)\n"), "bad.syz:1:33: expected ',' or ']', got '}'");
+  EXPECT_EQ(error_of("ioctl$KVM_RUN(r0, 0xae80, {0x1, [0x2}, 0x0)\n"), "bad.syz:1:37: expected ',' or ']', got '}'");
   EXPECT_EQ(error_of("ioctl$KVM_RUN(r0, 0xae80, 0x0"), "bad.syz:1:30: unexpected end of line: missing ')'");
   EXPECT_EQ(error_of("r0 = openat$kvm(0x1, 'abc"), "bad.syz:1:26: unexpected end of line: unterminated string");
   EXPECT_EQ(error_of("mmap(0x1\x01)"), "bad.syz:1:9: expected ',' or ')', got \\x01");
