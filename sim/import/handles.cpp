@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "model/uapi.h"
 #include "sim/trace/build.h"
 
 namespace kvmsim::importer {
@@ -63,6 +64,15 @@ trace::Expr number_expr(std::uint64_t v) { return v < 10 ? trace::build::decimal
 trace::Expr slot_expr(std::uint64_t slot) {
   if (slot < 0x10000) return number_expr(slot);
   return trace::build::join(trace::build::hex(slot & ~0xffffull), '|', number_expr(slot & 0xffff));
+}
+
+std::optional<std::string> anon_backing(std::uint64_t flags) {
+  constexpr std::uint64_t kHugetlb = 0x40000;  // MAP_HUGETLB; the page size is log2 in bits 26..31
+  if (flags & kHugetlb) return ((flags >> 26) & 0x3f) == 30 ? "hugetlb_1g" : "hugetlb_2m";
+  const std::uint64_t known = uapi::MAP_SHARED | uapi::MAP_PRIVATE | uapi::MAP_FIXED | uapi::MAP_ANONYMOUS |
+                              uapi::MAP_NORESERVE | uapi::MAP_FIXED_NOREPLACE;
+  if (flags & ~known) return std::nullopt;
+  return (flags & uapi::MAP_SHARED) ? "shmem" : "anon";
 }
 
 std::string printable(const std::string& s) {

@@ -50,6 +50,11 @@ class Handles {
 trace::Expr number_expr(std::uint64_t v);   // decimal below 10, hex above (`8`, `0x200000`)
 trace::Expr slot_expr(std::uint64_t slot);  // `3`, or `0x10000|3` for address space 1 (docs/semantics/memslots.md §1)
 
+// The backing word of an anonymous mmap with these MAP_* flags: `anon`, `shmem` (MAP_SHARED), `hugetlb_2m`,
+// `hugetlb_1g` (MAP_HUGETLB with its page-size bits); nullopt when a flag beyond the ones a backing mmap can
+// state (MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_NORESERVE) is set.
+std::optional<std::string> anon_backing(std::uint64_t flags);
+
 // A comment keeps a line readable whatever bytes it held (binary junk becomes '?'), cut at 200 chars.
 std::string printable(const std::string& s);
 

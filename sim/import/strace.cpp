@@ -273,17 +273,14 @@ void Importer::call(int n, const Call& c, const std::string& text, const std::st
     auto prot = symbolic(a[2]);
     auto flags = symbolic(a[3]);
     if (!size || !prot || !flags) return comment(n, "unknown mmap argument", text);
-    const u64 known = uapi::MAP_SHARED | uapi::MAP_PRIVATE | uapi::MAP_FIXED | uapi::MAP_ANONYMOUS |
-                      uapi::MAP_NORESERVE | uapi::MAP_FIXED_NOREPLACE;
     std::string kw;
     if (*prot != (uapi::PROT_READ | uapi::PROT_WRITE)) kw += ", prot=" + printable(a[2] == "0" ? "PROT_NONE" : a[2]);
     const bool anon = *flags & uapi::MAP_ANONYMOUS;
     std::string backing;
     if (anon) {
-      const bool hugetlb = *flags & 0x40000;  // MAP_HUGETLB
-      backing = hugetlb ? (((*flags >> 26) & 0x3f) == 30 ? "hugetlb_1g" : "hugetlb_2m")
-                        : (*flags & uapi::MAP_SHARED) ? "shmem" : "anon";
-      if (!hugetlb && (*flags & ~known)) return comment(n, "mmap flags the trace cannot state", text);
+      auto word = anon_backing(*flags);
+      if (!word) return comment(n, "mmap flags the trace cannot state", text);
+      backing = *word;
       const u64 placed = *flags & (uapi::MAP_FIXED | uapi::MAP_NORESERVE | uapi::MAP_FIXED_NOREPLACE);
       if (placed) {
         std::string f;

@@ -488,11 +488,9 @@ std::variant<trace::Statement, Skip> Converter::mmap(const Call& c) {
     kw.push_back(b::field("prot", b::value(*prot ? b::flags(*prot, "PROT_") : b::constant("PROT_NONE"))));
   trace::Value backing;
   if (*flags & uapi::MAP_ANONYMOUS) {
-    const bool hugetlb = *flags & 0x40000;  // MAP_HUGETLB
-    const u64 known = uapi::MAP_SHARED | uapi::MAP_PRIVATE | uapi::MAP_ANONYMOUS | uapi::MAP_NORESERVE | fixed;
-    if (!hugetlb && (*flags & ~known)) return Skip{"mmap flags the trace cannot state"};
-    backing = b::word(hugetlb ? (((*flags >> 26) & 0x3f) == 30 ? "hugetlb_1g" : "hugetlb_2m")
-                              : (*flags & uapi::MAP_SHARED) ? "shmem" : "anon");
+    auto word = anon_backing(*flags);
+    if (!word) return Skip{"mmap flags the trace cannot state"};
+    backing = b::word(*word);
     if (const u64 placed = *flags & (fixed | uapi::MAP_NORESERVE))
       kw.push_back(b::field("flags", b::value(b::flags(placed, "MAP_"))));
     if (fixed) {
