@@ -194,11 +194,27 @@ Answer access(const Call& c) {
   auto kind = access_kind_from_name(c.word(2));
   KVMSIM_ASSERT_CTX(kind, "access kind " + c.word(2));
   // A value access is a u64 load or store (`value=V`, `= ok {value=V}`); a plain one touches a byte.
-  const bool stores = c.st.keywords.size() == 1;
+  const bool stores =
+      std::any_of(c.st.keywords.begin(), c.st.keywords.end(), [](const Field& f) { return f.name == "value"; });
   const bool loads = *kind == AccessKind::read && ((!c.st.result.fields.empty() && c.st.result.kind == Result::Kind::ok) ||
                                                    c.st.result.kind == Result::Kind::unspecified);
-  const AccessOutcome o = stores || loads ? c.api.access_value(c.fd(0), c.arg(1), *kind, c.keyword("value", 0))
-                                          : c.api.access(c.fd(0), c.arg(1), *kind);
+  std::optional<AccessOutcome> smm;
+  if (c.keyword("smm", 0)) {
+    // A vCPU in SMM (docs/semantics/smm.md): a backend that cannot enter SMM answers nothing.
+    smm = c.api.access_smm(c.fd(0), c.arg(1), *kind, stores || loads, c.keyword("value", 0));
+    if (!smm) {
+      // The guest went on without the access: paired with a backend that made it, the states part here
+      // for a reason that is not the kernel's (as for pin()).
+      StatementResult r;
+      r.status = StepStatus::unobservable;
+      r.host_limit = true;
+      r.expected = expected_text(c.st);
+      return r;
+    }
+  }
+  const AccessOutcome o = smm                ? *smm
+                          : stores || loads ? c.api.access_value(c.fd(0), c.arg(1), *kind, c.keyword("value", 0))
+                                            : c.api.access(c.fd(0), c.arg(1), *kind);
   StatementResult r;
   r.actual = access_text(o, loads);
   r.expected = expected_text(c.st);
@@ -267,7 +283,7 @@ Answer expect_stats(const Call& c) {
 Answer expect_mapping(const Call& c) {
   StatementResult r;
   r.expected = trace::print_expect(c.st);
-  auto m = c.api.mapping(c.fd(0), c.arg(1));
+  auto m = c.keyword("smm", 0) ? c.api.mapping_smm(c.fd(0), c.arg(1)) : c.api.mapping(c.fd(0), c.arg(1));
   if (!m) {
     r.status = StepStatus::unobservable;
     return r;

@@ -87,7 +87,8 @@ FaultResult Mmu::page_fault(const PageFault& f) {
   const u64 gfn = f.gpa >> 12;
   // mmu_topup_memory_caches() runs first in the TDP fault handler: its failure is the fault's.
   if (inject(FaultSite::alloc)) return error(ENOMEM);
-  const Memslot* slot = ctx_.slots[0].by_gfn(gfn);
+  const Memslot* slot = ctx_.slots.at(f.as_id).by_gfn(gfn);
+  PageTable& root = *roots_.at(f.as_id);  // role.smm picks the root (docs/semantics/smm.md §2)
   // kvm_mmu_faultin_pfn: the private/shared check comes first, even without a slot.
   const bool mem_private = is_private_gfn(gfn);
   if (f.is_private != mem_private) return memory_fault(f);
@@ -151,19 +152,19 @@ FaultResult Mmu::page_fault(const PageFault& f) {
   if (ctx_.profile.drop_large_spte) {
     // Legacy MMU direct_map(): drop_large_spte() zaps a huge leaf above the goal instead of
     // splitting it, so only this fault's page is mapped beneath it.
-    const Mapping cur = roots_[0]->lookup(gfn);
+    const Mapping cur = root.lookup(gfn);
     if (cur.level > d.goal_level) {
       const u64 first = cur.gpa >> 12;
-      counters_.leaves_zapped += roots_[0]->zap_gfn_range(first, first + (level_size(cur.level) >> 12));
+      counters_.leaves_zapped += root.zap_gfn_range(first, first + (level_size(cur.level) >> 12));
     }
   }
-  const u64 nx_tracked = roots_[0]->nx_lpage_splits();
-  MapResult m = roots_[0]->map(gfn, d.goal_level, attrs, MapFaultInfo{d.req_level, d.huge_page_disallowed, f.prefetch});
+  const u64 nx_tracked = root.nx_lpage_splits();
+  MapResult m = root.map(gfn, d.goal_level, attrs, MapFaultInfo{d.req_level, d.huge_page_disallowed, f.prefetch});
   // Tables this fault started tracking as possible NX huge pages: the exec split.
-  if (roots_[0]->nx_lpage_splits() > nx_tracked) counters_.nx_splits += roots_[0]->nx_lpage_splits() - nx_tracked;
+  if (root.nx_lpage_splits() > nx_tracked) counters_.nx_splits += root.nx_lpage_splits() - nx_tracked;
   r.kind = m.spurious ? FaultResult::Kind::spurious : FaultResult::Kind::fixed;
   r.level = m.level;
-  if (ctx_.profile.direct_pte_prefetch && !m.spurious && m.level == 1) direct_pte_prefetch(gfn);
+  if (ctx_.profile.direct_pte_prefetch && !m.spurious && m.level == 1) direct_pte_prefetch(gfn, f.as_id);
   // make_spte: a writable SPTE in a dirty-tracked slot marks the page dirty (at 4K, which
   // hugepage_adjust enforces for dirty-logged slots).
   if (attrs.writable && (slot->flags & KVM_MEM_LOG_DIRTY_PAGES)) {
@@ -173,17 +174,19 @@ FaultResult Mmu::page_fault(const PageFault& f) {
   return r;
 }
 
-AccessOutcome Mmu::access(u64 gpa, AccessKind kind) {
+AccessOutcome Mmu::access(u64 gpa, AccessKind kind, u16 as_id) {
   const u64 gfn = gpa >> 12;
   PageFault f;
   f.gpa = gpa;
+  f.as_id = as_id;
   f.write = kind == AccessKind::write;
   f.exec = kind == AccessKind::exec;
   // The vCPU's view of private-ness is the gfn's current attribute (see page_fault.h).
   f.is_private = is_private_gfn(gfn);
   // A present leaf that allows the access needs no fault: the CPU sets A (and D) itself.
-  const Mapping m = roots_[0]->lookup(gfn);
-  if (m.level && m.is_private == f.is_private && (!f.exec || m.executable) && roots_[0]->mark_accessed(gfn, f.write))
+  PageTable& root = *roots_.at(as_id);
+  const Mapping m = root.lookup(gfn);
+  if (m.level && m.is_private == f.is_private && (!f.exec || m.executable) && root.mark_accessed(gfn, f.write))
     return AccessOutcome{AccessOutcome::Kind::ok};
   const FaultResult r = page_fault(f);
   switch (r.kind) {

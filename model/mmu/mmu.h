@@ -102,11 +102,11 @@ class Mmu {
   u64 recover_nx_huge_pages(u64 max = UINT64_MAX);
 
   // ---- the fault path (kvm_mmu_fault.cpp, pte_prefetch.cpp) ----
-  // One TDP fault in address space 0 (what a vCPU sees); see page_fault.h.
+  // One TDP fault in address space f.as_id (0 unless the vCPU is in SMM); see page_fault.h.
   FaultResult page_fault(const PageFault& f);
   // A guest access by a vCPU (KVM_RUN): A/D update on a present leaf that allows it, else a
-  // fault whose private bit is the gfn's current attribute.
-  AccessOutcome access(u64 gpa, AccessKind kind);
+  // fault whose private bit is the gfn's current attribute. as_id 1: the vCPU is in SMM.
+  AccessOutcome access(u64 gpa, AccessKind kind, u16 as_id = 0);
   // The hugepage_adjust() input a fault on gfn in `slot` would use, with the host level peeked
   // (never faulted in); `host_detail` filled for explanations. Pure.
   HugepageAdjustInput adjust_input(const Memslot& slot, u64 gfn, const PageFault& f, bool with_detail) const;
@@ -144,7 +144,7 @@ class Mmu {
 
   // ---- observations ----
   Stats stats() const;
-  Mapping mapping(u64 gpa) const;
+  Mapping mapping(u64 gpa, u16 as_id = 0) const;
   const MmuCounters& counters() const { return counters_; }
   // The event log, for an observer that asks for it (a test, kvmsim map): off by default because
   // nothing in a replay reads it and it would grow with every zap of a long trace. The observer
@@ -179,8 +179,8 @@ class Mmu {
   bool inject(FaultSite s) { return faults_ && faults_->should_fail(s); }
   bool manual_protect_initially_set() const;
   // Legacy MMU PTE prefetch after a 4K fault at gfn (pte_prefetch.cpp).
-  void direct_pte_prefetch(u64 gfn);
-  bool prefetch_sptes(u64 start, u64 end);
+  void direct_pte_prefetch(u64 gfn, u16 as_id);
+  bool prefetch_sptes(u64 start, u64 end, u16 as_id);
 
   MmuContext ctx_;
   std::vector<std::unique_ptr<PageTable>> roots_;  // one TDP root per address space

@@ -70,6 +70,6 @@ Stats Mmu::stats() const {
   return out;
 }
 
-Mapping Mmu::mapping(u64 gpa) const { return roots_[0]->lookup(gpa >> 12); }
+Mapping Mmu::mapping(u64 gpa, u16 as_id) const { return roots_.at(as_id)->lookup(gpa >> 12); }
 
 }  // namespace kvmsim::model

@@ -30,6 +30,9 @@ struct PageFault {
   // RET_PF_RETRY goes back to the caller (Kind::retry) instead of faulting again: the RFC's
   // kvm_mmu_map_page() turns it into -EAGAIN; KVM_RUN and pre-fault fault again.
   bool retry_to_caller = false;
+  // The address space whose memslots and root the fault uses: 1 for a vCPU in SMM
+  // (kvm_arch_vcpu_memslots_id(), role.smm; docs/semantics/smm.md §2).
+  u16 as_id = 0;
 };
 
 struct FaultResult {

@@ -531,6 +531,26 @@ AccessOutcome Kvm::access_value(int vcpu_fd, u64 gpa, AccessKind kind, u64 value
   return e->vm->access_value(e->vcpu_id, gpa, kind, value);
 }
 
+// SMM (docs/semantics/smm.md §2): address space 1. A VM with one address space has no SMM; which
+// answer KVM_SMI would give there is not modelled, so nothing is answered (§4).
+std::optional<AccessOutcome> Kvm::access_smm(int vcpu_fd, u64 gpa, AccessKind kind, bool with_value, u64 value) {
+  FdEntry* e = entry(vcpu_fd);
+  if (!e) return AccessOutcome{AccessOutcome::Kind::error, EBADF};
+  if (e->kind == FdKind::system || e->kind == FdKind::vm || e->kind == FdKind::gmem || e->kind == FdKind::memfd)
+    return AccessOutcome{AccessOutcome::Kind::error, e->kind == FdKind::system ? EINVAL : ENOTTY};
+  if (e->vm->mmu().nr_address_spaces() < 2) return std::nullopt;
+  const AccessOutcome o = with_value ? e->vm->access_value(e->vcpu_id, gpa, kind, value, 1)
+                                     : e->vm->access(e->vcpu_id, gpa, kind, 1);
+  collect_kernel_bugs(*e->vm);
+  return o;
+}
+
+std::optional<Mapping> Kvm::mapping_smm(int vm_fd, u64 gpa) {
+  const Vm* v = vm(vm_fd);
+  if (!v || v->mmu().nr_address_spaces() < 2) return std::nullopt;
+  return v->mmu().mapping(gpa, 1);
+}
+
 std::optional<Stats> Kvm::stats(int vm_fd) {
   const Vm* v = vm(vm_fd);
   if (!v) return std::nullopt;

@@ -82,6 +82,8 @@ class Kvm : public KvmApi {
   Ret close(int fd) override;
 
   AccessOutcome access(int vcpu_fd, u64 gpa, AccessKind kind) override;
+  std::optional<AccessOutcome> access_smm(int vcpu_fd, u64 gpa, AccessKind kind, bool with_value, u64 value) override;
+  std::optional<Mapping> mapping_smm(int vm_fd, u64 gpa) override;
   AccessOutcome access_value(int vcpu_fd, u64 gpa, AccessKind kind, u64 value) override;
   std::optional<Stats> stats(int vm_fd) override;
   std::optional<Mapping> mapping(int vm_fd, u64 gpa) override;

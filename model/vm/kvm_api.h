@@ -112,10 +112,22 @@ class KvmApi {
   // A u64 guest access (read or write only): a write stores `value`, a read reports what it
   // loaded in AccessOutcome::value (docs/semantics/memory-contents.md §5).
   virtual AccessOutcome access_value(int vcpu_fd, u64 gpa, AccessKind kind, u64 value) = 0;
+  // access() (with_value false) or access_value() by a vCPU in System Management Mode: through address
+  // space 1's memslots and the SMM roots (docs/semantics/smm.md). nullopt: this backend cannot put the vCPU
+  // in SMM (why: diagnostic()), and the statement is unobservable.
+  virtual std::optional<AccessOutcome> access_smm(int vcpu_fd, u64 gpa, AccessKind kind, bool with_value, u64 value) {
+    (void)vcpu_fd, (void)gpa, (void)kind, (void)with_value, (void)value;
+    return std::nullopt;
+  }
 
   // ---- observation ----
   virtual std::optional<Stats> stats(int vm_fd) = 0;
   virtual std::optional<Mapping> mapping(int vm_fd, u64 gpa) = 0;
+  // The leaf of the SMM root (address space 1) at gpa; nullopt as for access_smm().
+  virtual std::optional<Mapping> mapping_smm(int vm_fd, u64 gpa) {
+    (void)vm_fd, (void)gpa;
+    return std::nullopt;
+  }
   // Every TDP leaf of the VM's address space 0 (what mapping() looks up) as maximal runs
   // (model/mmu/leaf_runs.h); nullopt when the backend cannot observe page tables.
   virtual std::optional<std::vector<LeafRun>> leaf_runs(int vm_fd) {

@@ -159,12 +159,12 @@ Ret Vm::pre_fault_memory(u32 vcpu_id, kvm_pre_fault_memory& range) {
   return r.is_ok() ? Ret::ok() : r;
 }
 
-AccessOutcome Vm::access(u32 vcpu_id, u64 gpa, AccessKind kind) {
+AccessOutcome Vm::access(u32 vcpu_id, u64 gpa, AccessKind kind, u16 as_id) {
   KVMSIM_ASSERT(has_vcpu(vcpu_id), "vcpu %u", vcpu_id);
-  AccessOutcome o = mmu_.access(gpa, kind);
+  AccessOutcome o = mmu_.access(gpa, kind, as_id);
   // A plain write is the guest agent's `mov byte [gpa], 0` (docs/semantics/memory-contents.md §5).
   if (kind == AccessKind::write && o.kind == AccessOutcome::Kind::ok) {
-    const HostMemory::Location l = guest_location(gpa, true);
+    const HostMemory::Location l = guest_location(gpa, true, as_id);
     host_.contents().store(l.object, l.offset, 0, 1);
   }
   return o;

@@ -108,18 +108,19 @@ class Vm {
   Ret map_memory(u32 vcpu_id, uapi::kvm_memory_mapping& m, std::string* kernel_bug);
 
   // KVM_RUN as far as memory goes: one guest access by vCPU `vcpu_id` (Mmu::access).
-  AccessOutcome access(u32 vcpu_id, u64 gpa, AccessKind kind);
+  // as_id 1: the vCPU is in SMM (docs/semantics/smm.md §2).
+  AccessOutcome access(u32 vcpu_id, u64 gpa, AccessKind kind, u16 as_id = 0);
   // A u64 guest load/store (guest_data.cpp, docs/semantics/memory-contents.md §5): the access's
   // faults as access() has them, then the data moves through the page the GPA resolves to.
-  AccessOutcome access_value(u32 vcpu_id, u64 gpa, AccessKind kind, u64 value);
+  AccessOutcome access_value(u32 vcpu_id, u64 gpa, AccessKind kind, u64 value, u16 as_id = 0);
 
   // Fault injection (fault_injection.h): the injector the Kvm owns; nullptr (the default) = none.
   void set_fault_injector(FaultInjector* f);
 
  private:
   bool has_vcpu(u32 id) const { return vcpus_.count(id) != 0; }
-  // Where the guest's byte at gpa lives (a mapped gfn of a slot of address space 0).
-  HostMemory::Location guest_location(u64 gpa, bool write);
+  // Where the guest's byte at gpa lives (a mapped gfn of a slot of address space as_id).
+  HostMemory::Location guest_location(u64 gpa, bool write, u16 as_id);
   // The contents side of a conversion of page indexes [start, end) of a guest_memfd to `attrs` with the
   // content-mode `flags` (gmem_set_attributes.cpp); `before` is the file's attributes before it.
   void apply_conversion_contents(u64 file_id, const MemoryAttributes& before, u64 start, u64 end, u64 attrs,

@@ -5,6 +5,8 @@
 #      root (cold: ≈10-15 min on 2 busy cores; later runs reuse both, see docs/nested.md "Timing").
 #   2. kvmsim replay --backend model,nested traces/nested traces/content: one boot per profile the traces name (linux-6.12,
 #      -swprot, -nx, -shadow, -no-eager-split, linux-7.3, -swprot, ...), every trace paired with the model.
+#   2b. scripts/nested/repro.sh: `kvmsim export --c` reproducers of 9 traces, built static, run in one linux-7.3
+#      boot; any `not ok` fails, exit 4 is a stated skip, all skipped fails (measured: see docs/nested.md).
 #   3. kvmsim conformance --backend model,nested for linux-6.12, linux-6.12-swprot, linux-7.3 and
 #      linux-7.3-swprot: one boot each.
 #   4. kvmsim fuzz --backend model,nested, one seed per main flavour (linux-6.12, -swprot, -shadow, linux-7.3,
@@ -19,7 +21,7 @@ build_dir=build
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --build-dir) build_dir="$2"; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "ci.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
@@ -32,6 +34,9 @@ scripts/nested/setup.sh --build-dir "$build_dir" --flavour all
 
 step "replay --backend model,nested traces/nested traces/content (content traces join the 7.3 boots)"
 "$build_dir/kvmsim" replay --backend model,nested traces/nested traces/content
+
+step "export --c reproducers in the linux-7.3 guest (scripts/nested/repro.sh)"
+scripts/nested/repro.sh --build-dir "$build_dir" --flavour linux-7.3
 
 for profile in linux-6.12 linux-6.12-swprot linux-7.3 linux-7.3-swprot; do
   step "conformance --backend model,nested --profile $profile"

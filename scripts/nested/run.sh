@@ -11,6 +11,7 @@
 #                              [--timeout S] [--trace-timeout S] [--kvm-params "k=v ..."]
 #                              [--kvm-amd-params "k=v ..."] [--update] TRACE|DIR...
 #        or:   scripts/nested/run.sh [same options] --conformance "ARGS"
+#        or:   scripts/nested/run.sh [same options] --program-out DIR --program PROG [--program PROG ...]
 #   --profile  what the guest's kvmsim answers as (default: the flavour's name).
 #   --conformance  run the conformance cases (`kvmsim conformance --list ARGS`, ARGS e.g. "--group prefault")
 #              in the guest instead of traces, one `kvmsim conformance --backend kvm --format json
@@ -19,6 +20,9 @@
 #              the trace fails with exit 143 while the others still run.
 #   --update   run `kvmsim replay --update` in the guest and write the updated traces back (recording the
 #              real kernel's answers, e.g. for a probe trace of KVM_CHECK_EXTENSION lines).
+#   --program  a static program (e.g. a `kvmsim export --c` reproducer built with gcc -static) to run in the
+#              guest after the traces, under --trace-timeout; its stdout goes to DIR/NAME.out and its exit
+#              code to DIR/NAME.exit (--program-out DIR). A program's exit code is reported, not judged.
 # Exit: 0 every trace passed; 1 a trace failed (mismatch) on the guest; 2 usage; 3 boot/module/report failure.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -34,7 +38,9 @@ update=0
 conformance=""
 conformance_mode=0
 inputs=()
-usage() { sed -n '9,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+programs=()
+program_out=""
+usage() { sed -n '9,24p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --flavour) flavour="$2"; shift 2 ;;
@@ -46,12 +52,15 @@ while [[ $# -gt 0 ]]; do
     --kvm-amd-params) kvm_amd_params="$2"; shift 2 ;;
     --update) update=1; shift ;;
     --conformance) conformance="$2"; conformance_mode=1; shift 2 ;;
+    --program) programs+=("$2"); shift 2 ;;
+    --program-out) program_out="$2"; shift 2 ;;
     -h|--help) usage ;;
     -*) echo "run.sh: unknown option '$1'" >&2; usage ;;
     *) inputs+=("$1"); shift ;;
   esac
 done
-[[ ${#inputs[@]} -gt 0 || $conformance_mode -eq 1 ]] || { echo "run.sh: no traces given" >&2; usage; }
+[[ ${#inputs[@]} -gt 0 || $conformance_mode -eq 1 || ${#programs[@]} -gt 0 ]] || { echo "run.sh: no traces given" >&2; usage; }
+[[ ${#programs[@]} -eq 0 || -n "$program_out" ]] || { echo "run.sh: --program needs --program-out DIR" >&2; usage; }
 
 # Flavour → kernel package and module load order (read from each module's depends=: kvm-amd needs ccp in
 # the generic kernel, where CONFIG_KVM_AMD_SEV links the PSP driver). swprot's kvm and kvm-amd are the
@@ -100,7 +109,7 @@ for i in "${inputs[@]}"; do
     echo "run.sh: no such trace file or directory: $i" >&2; exit 2
   fi
 done
-[[ ${#traces[@]} -gt 0 || $conformance_mode -eq 1 ]] || { echo "run.sh: no *.trace files found in ${inputs[*]}" >&2; exit 2; }
+[[ ${#traces[@]} -gt 0 || $conformance_mode -eq 1 || ${#programs[@]} -gt 0 ]] || { echo "run.sh: no *.trace files found in ${inputs[*]}" >&2; exit 2; }
 
 # ---- kernel, busybox (cached, pinned) and a static kvmsim
 "$here/setup.sh" --build-dir "$build_dir" --flavour "$flavour"
@@ -113,11 +122,14 @@ if [[ -f "$kdir/usr/lib/modules/$release/vmlinuz" ]]; then
 else
   vmlinuz="$kdir/boot/vmlinuz-$release"; moddir="$kdir/lib/modules/$release/kernel"
 fi
-if [[ ! -f "$build_dir/CMakeCache.txt" ]] || ! grep -q '^KVMSIM_STATIC_RUNNER:BOOL=ON' "$build_dir/CMakeCache.txt"; then
-  cmake -S "$root" -B "$build_dir" -DKVMSIM_STATIC_RUNNER=ON >/dev/null
+kvmsim=""
+if [[ ${#traces[@]} -gt 0 || $conformance_mode -eq 1 ]]; then  # a run of --program only needs no kvmsim
+  if [[ ! -f "$build_dir/CMakeCache.txt" ]] || ! grep -q '^KVMSIM_STATIC_RUNNER:BOOL=ON' "$build_dir/CMakeCache.txt"; then
+    cmake -S "$root" -B "$build_dir" -DKVMSIM_STATIC_RUNNER=ON >/dev/null
+  fi
+  cmake --build "$build_dir" -j2 --target kvmsim_static >&2
+  kvmsim="$build_dir/kvmsim_static"
 fi
-cmake --build "$build_dir" -j2 --target kvmsim_static >&2
-kvmsim="$build_dir/kvmsim_static"
 
 # ---- initramfs
 # One work directory per run (pid): concurrent runs of one flavour (a test and a campaign) must not
@@ -125,9 +137,9 @@ kvmsim="$build_dir/kvmsim_static"
 work="$build_dir/nested/run-$flavour-$$"
 rm -rf "$work"
 stage="$work/initramfs"
-mkdir -p "$stage"/{bin,dev,proc,sys,tmp,modules,traces}
+mkdir -p "$stage"/{bin,dev,proc,sys,tmp,modules,traces,programs}
 cp "$cache/busybox/bin/busybox" "$stage/bin/busybox"
-cp "$kvmsim" "$stage/bin/kvmsim"
+[[ -z "$kvmsim" ]] || cp "$kvmsim" "$stage/bin/kvmsim"
 for m in "${modules[@]}"; do
   name="$(basename "$m")"
   if [[ " ${rebuilt[*]} " == *" $name "* ]]; then
@@ -142,6 +154,10 @@ for m in "${modules[@]}"; do
 done
 for idx in "${!traces[@]}"; do
   cp "${traces[$idx]}" "$stage/traces/$(printf '%03d' "$idx").trace"
+done
+for idx in "${!programs[@]}"; do
+  [[ -x "${programs[$idx]}" ]] || { echo "run.sh: --program ${programs[$idx]} is not an executable file" >&2; exit 2; }
+  cp "${programs[$idx]}" "$stage/programs/$(printf '%03d' "$idx")"
 done
 insmods=""
 for m in "${modules[@]}"; do
@@ -213,6 +229,13 @@ for t in /traces/*.trace; do
     while IFS= read -r l; do echo "FILE \$l" > \$out; done < \$t
     echo "FILE-END \$n" > \$out
   fi
+done
+for pr in /programs/*; do
+  [ -f "\$pr" ] || continue
+  n=\$(basename \$pr)
+  timeout -s TERM $trace_timeout_s \$pr > /tmp/prog.out 2>&1
+  echo "PROG \$n \$?" > \$out
+  while IFS= read -r l; do echo "PROGOUT \$n \$l" > \$out; done < /tmp/prog.out
 done
 # THP allocation outcome of the whole run: writes to THP-eligible memory that fell back to 4K show here.
 for k in thp_fault_alloc thp_fault_fallback thp_split_pmd thp_zero_page_alloc; do
@@ -288,6 +311,14 @@ for idx in "${!traces[@]}"; do
       echo "run.sh: updated ${traces[$idx]}" >&2
     fi
   fi
+done
+for idx in "${!programs[@]}"; do
+  n="$(printf '%03d' "$idx")"; base="$program_out/$(basename "${programs[$idx]}")"
+  mkdir -p "$program_out"
+  line="$(grep "^PROG $n " "$res" || true)"
+  [[ -n "$line" ]] || die "no result for program ${programs[$idx]}"
+  echo "${line##* }" > "$base.exit"
+  awk -v n="$n" '$1 == "PROGOUT" && $2 == n { sub(/^PROGOUT [0-9]+ ?/, ""); print }' "$res" > "$base.out"
 done
 qemu_version="$(qemu-system-x86_64 --version | head -n1)"
 printf '{"schema": 1, "oracle": "nested-tdp", "flavour": %s, "profile": %s, "kernel_package": %s, "kernel_release": %s,\n' \

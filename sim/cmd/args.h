@@ -108,7 +108,7 @@ struct ExportArgs {
 
 // `kvmsim import strace|syzkaller FILE [-o OUT]` (sim/import/).
 struct ImportArgs {
-  std::string format;  // strace
+  std::string format;  // strace, syzkaller
   std::string file;
   std::string out;  // empty: stdout
 };

@@ -1,9 +1,11 @@
-// `kvmsim import strace LOG [-o FILE]`: a VMM's strace log as a v1 trace (sim/import/strace.h).
+// `kvmsim import strace LOG [-o FILE]`: a VMM's strace log as a v1 trace (sim/import/strace.h);
+// `kvmsim import syzkaller PROG [-o FILE]`: a syzkaller program as a v1 trace (sim/import/syzkaller.h).
 #include <fstream>
 
 #include "sim/cmd/commands.h"
 #include "sim/cmd/support.h"
 #include "sim/import/strace.h"
+#include "sim/import/syzkaller.h"
 
 namespace kvmsim {
 
@@ -13,7 +15,17 @@ int run_import(const ImportArgs& args, std::ostream& out, std::ostream& err) {
     err << args.file << ": cannot read file\n";
     return kExitUsage;
   }
-  const importer::ImportResult r = importer::import_strace(text, args.file);
+  importer::ImportResult r;
+  if (args.format == "syzkaller") {
+    auto imported = importer::import_syzkaller(text, args.file);
+    if (auto* e = std::get_if<importer::ImportError>(&imported)) {
+      err << e->str() << "\n";
+      return kExitUsage;
+    }
+    r = std::get<importer::ImportResult>(imported);
+  } else {
+    r = importer::import_strace(text, args.file);
+  }
   if (args.out.empty()) {
     out << r.trace;
   } else {

@@ -151,9 +151,9 @@ int main(int argc, char** argv) {
   xp->add_option("-o,--output", export_args.out, "Write to FILE instead of stdout");
 
   ImportArgs import_args;
-  auto* ip = app.add_subcommand("import", "Convert a VMM's strace log to a v1 trace (docs/vmm-traces.md)");
-  ip->add_option("format", import_args.format, "Input format")->required()->check(CLI::IsMember({"strace"}));
-  ip->add_option("file", import_args.file, "Log file")->required();
+  auto* ip = app.add_subcommand("import", "Convert a VMM's strace log or a syzkaller program to a v1 trace (docs/vmm-traces.md)");
+  ip->add_option("format", import_args.format, "Input format")->required()->check(CLI::IsMember({"strace", "syzkaller"}));
+  ip->add_option("file", import_args.file, "Log file or syzkaller program")->required();
   ip->add_option("-o,--output", import_args.out, "Write to FILE instead of stdout");
 
   MergeArgs merge;

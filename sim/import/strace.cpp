@@ -8,10 +8,12 @@
 #include <vector>
 
 #include "model/core_assert.h"
+#include "sim/import/handles.h"
 #include "model/uapi.h"
 #include "sim/trace/constants.h"
 #include "sim/trace/ioctl_names.h"
 #include "sim/trace/parser.h"
+#include "sim/trace/printer.h"
 
 namespace kvmsim::importer {
 
@@ -24,13 +26,6 @@ std::string trim(const std::string& s) {
   while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) b++;
   while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) e--;
   return s.substr(b, e - b);
-}
-
-// A comment keeps a line readable whatever bytes it held (binary junk becomes '?').
-std::string printable(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) out += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '?';
-  return out.size() > 200 ? out.substr(0, 197) + "..." : out;
 }
 
 std::optional<u64> number(const std::string& s) {
@@ -179,10 +174,6 @@ class Importer {
   ImportResult finish();
 
  private:
-  struct Range {
-    u64 size;
-    std::string name;
-  };
   void comment(int n, const std::string& why, const std::string& text) {
     out_ << "# " << file_ << ":" << n << ": " << why << ": " << printable(text) << "\n";
     result_.comments++;
@@ -198,20 +189,15 @@ class Importer {
   std::optional<std::string> fd(const std::string& arg) const {
     auto v = number(strip_fd_path(arg));
     if (!v) return std::nullopt;
-    auto it = fds_.find(static_cast<int>(*v));
-    if (it == fds_.end()) return std::nullopt;
-    return it->second;
+    return handles_.fd(std::to_string(static_cast<int>(*v)));
   }
   // An address inside an mmap'd range: `memN+OFF`.
   std::optional<std::string> address(const std::string& arg) const {
     auto v = symbolic(arg);
     if (!v) return std::nullopt;
-    auto it = ranges_.upper_bound(*v);
-    if (it == ranges_.begin()) return std::nullopt;
-    --it;
-    if (*v >= it->first + it->second.size) return std::nullopt;
-    const u64 off = *v - it->first;
-    return off ? it->second.name + "+" + hex(off) : it->second.name;
+    auto e = handles_.address(*v);
+    if (!e) return std::nullopt;
+    return trace::print_expr(*e);
   }
   std::string result(const Call& c) const {
     return c.ret == "-1" ? "-1 " + c.err : std::to_string(*number(c.ret));
@@ -219,17 +205,12 @@ class Importer {
   std::string with_tid(const std::string& args, const std::string& tid) const {
     return tid.empty() ? args : args + ", tid=" + tid;
   }
-  std::string fresh(const std::string& base) { return base + std::to_string(++counter_[base]); }
-  void forget_ranges(u64 addr, u64 size) {
-    for (auto it = ranges_.lower_bound(addr); it != ranges_.end() && it->first < addr + size;) it = ranges_.erase(it);
-  }
+  static std::string fd_key(u64 fd) { return std::to_string(static_cast<int>(fd)); }
 
   std::string file_;
   std::ostringstream out_;
   ImportResult result_;
-  std::map<int, std::string> fds_;           // fd -> handle
-  std::map<u64, Range> ranges_;              // mmap'd start -> range
-  std::map<std::string, int> counter_;
+  Handles handles_;                          // fd number -> handle, mmap'd ranges
   std::map<std::string, std::string> pending_;  // tid -> the text before `<unfinished ...>`
   std::string vm_;                           // the last VM handle (vCPUs are named after it)
 };
@@ -283,7 +264,7 @@ void Importer::call(int n, const Call& c, const std::string& text, const std::st
     const std::string& path = c.name == "openat" ? (a.size() > 1 ? a[1] : "") : (a.empty() ? "" : a[0]);
     if (path != "\"/dev/kvm\"") return comment(n, "not /dev/kvm", text);
     if (!ok) return comment(n, "opening /dev/kvm failed", text);
-    fds_[static_cast<int>(*number(c.ret))] = "kvm";  // the predefined handle
+    handles_.bind(fd_key(*number(c.ret)), "kvm");  // the predefined handle
     return;
   }
   if (c.name == "ioctl") return ioctl(n, c, text, tid);
@@ -292,17 +273,14 @@ void Importer::call(int n, const Call& c, const std::string& text, const std::st
     auto prot = symbolic(a[2]);
     auto flags = symbolic(a[3]);
     if (!size || !prot || !flags) return comment(n, "unknown mmap argument", text);
-    const u64 known = uapi::MAP_SHARED | uapi::MAP_PRIVATE | uapi::MAP_FIXED | uapi::MAP_ANONYMOUS |
-                      uapi::MAP_NORESERVE | uapi::MAP_FIXED_NOREPLACE;
     std::string kw;
     if (*prot != (uapi::PROT_READ | uapi::PROT_WRITE)) kw += ", prot=" + printable(a[2] == "0" ? "PROT_NONE" : a[2]);
     const bool anon = *flags & uapi::MAP_ANONYMOUS;
     std::string backing;
     if (anon) {
-      const bool hugetlb = *flags & 0x40000;  // MAP_HUGETLB
-      backing = hugetlb ? (((*flags >> 26) & 0x3f) == 30 ? "hugetlb_1g" : "hugetlb_2m")
-                        : (*flags & uapi::MAP_SHARED) ? "shmem" : "anon";
-      if (!hugetlb && (*flags & ~known)) return comment(n, "mmap flags the trace cannot state", text);
+      auto word = anon_backing(*flags);
+      if (!word) return comment(n, "mmap flags the trace cannot state", text);
+      backing = *word;
       const u64 placed = *flags & (uapi::MAP_FIXED | uapi::MAP_NORESERVE | uapi::MAP_FIXED_NOREPLACE);
       if (placed) {
         std::string f;
@@ -327,10 +305,8 @@ void Importer::call(int n, const Call& c, const std::string& text, const std::st
            ((*flags & uapi::MAP_PRIVATE) ? ", flags=MAP_PRIVATE" : ", flags=MAP_SHARED");
     }
     if (!ok) return emit("mmap(" + hex(*size) + ", " + backing + kw + ") = " + result(c), tid);
-    const std::string name = fresh("mem");
-    const u64 at = *number(c.ret);
-    forget_ranges(at, *size);
-    ranges_[at] = Range{(*size + 4095) & ~4095ull, name};
+    const std::string name = handles_.fresh("mem");
+    handles_.map(*number(c.ret), *size, name);
     return emit(name + " = mmap(" + with_tid(hex(*size) + ", " + backing + kw, tid) + ")", tid);
   }
   if ((c.name == "munmap" || c.name == "madvise" || c.name == "mprotect") && a.size() >= 2) {
@@ -343,13 +319,13 @@ void Importer::call(int n, const Call& c, const std::string& text, const std::st
       if (c.name == "madvise" && !trace::constant_value(a[2])) return comment(n, "advice the trace cannot state", text);
       extra = ", " + (a[2] == "0" && c.name == "mprotect" ? std::string("PROT_NONE") : a[2]);
     }
-    if (c.name == "munmap" && ok) forget_ranges(*symbolic(a[0]), *size);
+    if (c.name == "munmap" && ok) handles_.unmap(*symbolic(a[0]), *size);
     return emit(c.name + "(" + with_tid(*at + ", " + hex(*size) + extra, tid) + ") = " + result(c), tid);
   }
   if (c.name == "memfd_create") {
     if (!ok) return comment(n, "failed memfd_create", text);
-    const std::string name = fresh("memfd");
-    fds_[static_cast<int>(*number(c.ret))] = name;
+    const std::string name = handles_.fresh("memfd");
+    handles_.bind(fd_key(*number(c.ret)), name);
     return emit(name + " = memfd_create(" + with_tid("0", tid) + ")", tid);
   }
   if ((c.name == "ftruncate" || c.name == "fallocate" || c.name == "close") && !a.empty()) {
@@ -362,7 +338,7 @@ void Importer::call(int n, const Call& c, const std::string& text, const std::st
       args += ", " + (std::isdigit(static_cast<unsigned char>(a[i][0])) ? hex(*v) : a[i]);
     }
     if (c.name == "close" && ok) {
-      fds_.erase(static_cast<int>(*number(strip_fd_path(a[0]))));
+      handles_.unbind(fd_key(*number(strip_fd_path(a[0]))));
       if (*f == "kvm") return comment(n, "closing /dev/kvm (the trace keeps it open)", text);
     }
     return emit(c.name + "(" + with_tid(args, tid) + ") = " + result(c), tid);
@@ -396,17 +372,16 @@ void Importer::ioctl(int n, const Call& c, const std::string& text, const std::s
     auto type = integer(arg);
     if (!type) return comment(n, "unknown VM type", text);
     if (!ok) return emit("KVM_CREATE_VM(" + with_tid(*type, tid) + ")" + res, tid);
-    vm_ = counter_["vm"]++ ? "vm" + std::to_string(counter_["vm"]) : "vm";
-    fds_[static_cast<int>(*number(c.ret))] = vm_;
+    vm_ = handles_.new_vm();
+    handles_.bind(fd_key(*number(c.ret)), vm_);
     return emit(vm_ + " = KVM_CREATE_VM(" + with_tid(*type, tid) + ")", tid);
   }
   if (req == "KVM_CREATE_VCPU") {
     auto id = number(arg);
     if (!id) return comment(n, "unknown vCPU id", text);
     if (!ok) return emit("KVM_CREATE_VCPU(" + with_tid(*f + ", " + hex(*id), tid) + ")" + res, tid);
-    std::string name = "vcpu" + std::to_string(*id);
-    if (counter_[name]++) name += "_" + std::to_string(counter_[name]);
-    fds_[static_cast<int>(*number(c.ret))] = name;
+    const std::string name = handles_.new_vcpu(*id);
+    handles_.bind(fd_key(*number(c.ret)), name);
     return emit(name + " = KVM_CREATE_VCPU(" + with_tid(*f + ", " + hex(*id), tid) + ")", tid);
   }
   if (req == "KVM_CHECK_EXTENSION") {
@@ -430,7 +405,7 @@ void Importer::ioctl(int n, const Call& c, const std::string& text, const std::s
       } else {
         auto x = symbolic(it->second);
         if (!x) return comment(n, "unknown field value", text);
-        v = (std::string(k) == "slot" && *x >= 0x10000) ? hex(*x & ~0xffffull) + "|" + hex(*x & 0xffff)
+        v = (std::string(k) == "slot" && *x >= 0x10000) ? trace::print_expr(slot_expr(*x))
             : std::isdigit(static_cast<unsigned char>(it->second[0])) ? hex(*x)
                                                                       : it->second;
       }

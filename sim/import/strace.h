@@ -15,12 +15,9 @@
 
 #include <string>
 
-namespace kvmsim::importer {
+#include "sim/import/result.h"
 
-struct ImportResult {
-  std::string trace;      // the v1 trace text
-  std::size_t statements = 0, comments = 0;
-};
+namespace kvmsim::importer {
 
 // `file` names the log in the header comment and in comments' line references.
 ImportResult import_strace(const std::string& text, const std::string& file);

@@ -87,6 +87,11 @@ class KvmBackend final : public KvmApi {
 
   AccessOutcome access(int vcpu_fd, u64 gpa, AccessKind kind) override;
   AccessOutcome access_value(int vcpu_fd, u64 gpa, AccessKind kind, u64 value) override;
+  // The guest agent has no SMM handler (docs/semantics/smm.md §4): unobservable, with the reason.
+  std::optional<AccessOutcome> access_smm(int, u64, AccessKind, bool, u64) override {
+    diag_ = "the guest agent cannot enter SMM (it has no KVM_SMI path and no handler at SMBASE+0x8000)";
+    return std::nullopt;
+  }
 
   std::optional<Stats> stats(int vm_fd) override;
   std::optional<Mapping> mapping(int, u64) override { return std::nullopt; }

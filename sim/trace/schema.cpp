@@ -143,7 +143,8 @@ std::vector<StatementSpec> build() {
 
   // ---- guest behaviour ----
   // [ext] `value=V` (write only): the guest stores the u64 V; `= ok {value=V}` (read): what it loads.
-  add({"access", Op::access, false, {PH("vcpu", kHandleVcpu), PE("gpa"), PW("kind", kAccess)}, {E("value")},
+  // [ext] `smm=1`: the vCPU is in SMM, the access goes through address space 1 (docs/semantics/smm.md).
+  add({"access", Op::access, false, {PH("vcpu", kHandleVcpu), PE("gpa"), PW("kind", kAccess)}, {E("value"), F("smm")},
        Binding::forbidden, 0, ResultKind::access});
 
   // ---- fault injection [ext]: the model arms a deterministic fault; other backends cannot ----
@@ -156,7 +157,7 @@ std::vector<StatementSpec> build() {
   // ---- observations ----
   add({"stats", Op::expect_stats, true, {PH("vm", kVmLike)}, {}, Binding::forbidden, 0, ResultKind::none, {}, {},
        true});
-  add({"mapping", Op::expect_mapping, true, {PH("vm", kVmLike), PE("gpa")}, {}, Binding::forbidden, 0,
+  add({"mapping", Op::expect_mapping, true, {PH("vm", kVmLike), PE("gpa")}, {F("smm")}, Binding::forbidden, 0,
        ResultKind::none, {},
        {FieldSpec{"level", FieldKind::word, 0, 0, kLevels}, F("writable"), F("exec"), F("private")}});
   return s;
