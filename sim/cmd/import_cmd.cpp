@@ -1,8 +1,10 @@
-// `kvmsim import strace LOG [-o FILE]`: a VMM's strace log as a v1 trace (sim/import/strace.h).
+// `kvmsim import strace|rawlog LOG [-o FILE]`: a VMM's strace log (sim/import/strace.h) or kvmsim record's raw
+// event log (sim/import/rawlog.h) as a v1 trace.
 #include <fstream>
 
 #include "sim/cmd/commands.h"
 #include "sim/cmd/support.h"
+#include "sim/import/rawlog.h"
 #include "sim/import/strace.h"
 
 namespace kvmsim {
@@ -13,16 +15,16 @@ int run_import(const ImportArgs& args, std::ostream& out, std::ostream& err) {
     err << args.file << ": cannot read file\n";
     return kExitUsage;
   }
-  const importer::ImportResult r = importer::import_strace(text, args.file);
-  if (args.out.empty()) {
-    out << r.trace;
-  } else {
-    std::ofstream f(args.out, std::ios::binary);
-    if (!(f << r.trace) || !f.flush()) {
-      err << args.out << ": cannot write file\n";
-      return kExitUsage;
-    }
+  if (args.format == "rawlog") {  // kvmsim record's raw event log (sim/import/rawlog.h)
+    importer::RawlogOptions opt;
+    opt.file = args.file;
+    const importer::RawlogResult r = importer::convert_rawlog(text, opt);
+    if (!write_text_output(args.out, r.trace, out, err)) return kExitUsage;
+    err << "import: " << r.statements << " statements, " << r.comments << " lines kept as comments\n";
+    return kExitOk;
   }
+  const importer::ImportResult r = importer::import_strace(text, args.file);
+  if (!write_text_output(args.out, r.trace, out, err)) return kExitUsage;
   err << "import: " << r.statements << " statements, " << r.comments << " lines kept as comments\n";
   return kExitOk;
 }

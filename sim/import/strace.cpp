@@ -9,6 +9,7 @@
 
 #include "model/core_assert.h"
 #include "model/uapi.h"
+#include "sim/import/handles.h"
 #include "sim/trace/constants.h"
 #include "sim/trace/ioctl_names.h"
 #include "sim/trace/parser.h"
@@ -179,10 +180,6 @@ class Importer {
   ImportResult finish();
 
  private:
-  struct Range {
-    u64 size;
-    std::string name;
-  };
   void comment(int n, const std::string& why, const std::string& text) {
     out_ << "# " << file_ << ":" << n << ": " << why << ": " << printable(text) << "\n";
     result_.comments++;
@@ -198,20 +195,13 @@ class Importer {
   std::optional<std::string> fd(const std::string& arg) const {
     auto v = number(strip_fd_path(arg));
     if (!v) return std::nullopt;
-    auto it = fds_.find(static_cast<int>(*v));
-    if (it == fds_.end()) return std::nullopt;
-    return it->second;
+    return names_.fd(static_cast<int>(*v));
   }
   // An address inside an mmap'd range: `memN+OFF`.
   std::optional<std::string> address(const std::string& arg) const {
     auto v = symbolic(arg);
     if (!v) return std::nullopt;
-    auto it = ranges_.upper_bound(*v);
-    if (it == ranges_.begin()) return std::nullopt;
-    --it;
-    if (*v >= it->first + it->second.size) return std::nullopt;
-    const u64 off = *v - it->first;
-    return off ? it->second.name + "+" + hex(off) : it->second.name;
+    return names_.address_text(*v);
   }
   std::string result(const Call& c) const {
     return c.ret == "-1" ? "-1 " + c.err : std::to_string(*number(c.ret));
@@ -219,19 +209,12 @@ class Importer {
   std::string with_tid(const std::string& args, const std::string& tid) const {
     return tid.empty() ? args : args + ", tid=" + tid;
   }
-  std::string fresh(const std::string& base) { return base + std::to_string(++counter_[base]); }
-  void forget_ranges(u64 addr, u64 size) {
-    for (auto it = ranges_.lower_bound(addr); it != ranges_.end() && it->first < addr + size;) it = ranges_.erase(it);
-  }
 
   std::string file_;
   std::ostringstream out_;
   ImportResult result_;
-  std::map<int, std::string> fds_;           // fd -> handle
-  std::map<u64, Range> ranges_;              // mmap'd start -> range
-  std::map<std::string, int> counter_;
+  Handles names_;                            // fds and mappings -> handles (shared with `record`)
   std::map<std::string, std::string> pending_;  // tid -> the text before `<unfinished ...>`
-  std::string vm_;                           // the last VM handle (vCPUs are named after it)
 };
 
 void Importer::line(int n, const std::string& raw) {
@@ -283,7 +266,7 @@ void Importer::call(int n, const Call& c, const std::string& text, const std::st
     const std::string& path = c.name == "openat" ? (a.size() > 1 ? a[1] : "") : (a.empty() ? "" : a[0]);
     if (path != "\"/dev/kvm\"") return comment(n, "not /dev/kvm", text);
     if (!ok) return comment(n, "opening /dev/kvm failed", text);
-    fds_[static_cast<int>(*number(c.ret))] = "kvm";  // the predefined handle
+    names_.bind_fd(static_cast<int>(*number(c.ret)), "kvm");  // the predefined handle
     return;
   }
   if (c.name == "ioctl") return ioctl(n, c, text, tid);
@@ -327,10 +310,7 @@ void Importer::call(int n, const Call& c, const std::string& text, const std::st
            ((*flags & uapi::MAP_PRIVATE) ? ", flags=MAP_PRIVATE" : ", flags=MAP_SHARED");
     }
     if (!ok) return emit("mmap(" + hex(*size) + ", " + backing + kw + ") = " + result(c), tid);
-    const std::string name = fresh("mem");
-    const u64 at = *number(c.ret);
-    forget_ranges(at, *size);
-    ranges_[at] = Range{(*size + 4095) & ~4095ull, name};
+    const std::string name = names_.map(*number(c.ret), *size);
     return emit(name + " = mmap(" + with_tid(hex(*size) + ", " + backing + kw, tid) + ")", tid);
   }
   if ((c.name == "munmap" || c.name == "madvise" || c.name == "mprotect") && a.size() >= 2) {
@@ -343,13 +323,13 @@ void Importer::call(int n, const Call& c, const std::string& text, const std::st
       if (c.name == "madvise" && !trace::constant_value(a[2])) return comment(n, "advice the trace cannot state", text);
       extra = ", " + (a[2] == "0" && c.name == "mprotect" ? std::string("PROT_NONE") : a[2]);
     }
-    if (c.name == "munmap" && ok) forget_ranges(*symbolic(a[0]), *size);
+    if (c.name == "munmap" && ok) names_.unmap(*symbolic(a[0]), *size);
     return emit(c.name + "(" + with_tid(*at + ", " + hex(*size) + extra, tid) + ") = " + result(c), tid);
   }
   if (c.name == "memfd_create") {
     if (!ok) return comment(n, "failed memfd_create", text);
-    const std::string name = fresh("memfd");
-    fds_[static_cast<int>(*number(c.ret))] = name;
+    const std::string name = names_.fresh("memfd");
+    names_.bind_fd(static_cast<int>(*number(c.ret)), name);
     return emit(name + " = memfd_create(" + with_tid("0", tid) + ")", tid);
   }
   if ((c.name == "ftruncate" || c.name == "fallocate" || c.name == "close") && !a.empty()) {
@@ -362,7 +342,7 @@ void Importer::call(int n, const Call& c, const std::string& text, const std::st
       args += ", " + (std::isdigit(static_cast<unsigned char>(a[i][0])) ? hex(*v) : a[i]);
     }
     if (c.name == "close" && ok) {
-      fds_.erase(static_cast<int>(*number(strip_fd_path(a[0]))));
+      names_.forget_fd(static_cast<int>(*number(strip_fd_path(a[0]))));
       if (*f == "kvm") return comment(n, "closing /dev/kvm (the trace keeps it open)", text);
     }
     return emit(c.name + "(" + with_tid(args, tid) + ") = " + result(c), tid);
@@ -396,17 +376,16 @@ void Importer::ioctl(int n, const Call& c, const std::string& text, const std::s
     auto type = integer(arg);
     if (!type) return comment(n, "unknown VM type", text);
     if (!ok) return emit("KVM_CREATE_VM(" + with_tid(*type, tid) + ")" + res, tid);
-    vm_ = counter_["vm"]++ ? "vm" + std::to_string(counter_["vm"]) : "vm";
-    fds_[static_cast<int>(*number(c.ret))] = vm_;
-    return emit(vm_ + " = KVM_CREATE_VM(" + with_tid(*type, tid) + ")", tid);
+    const std::string vm = names_.new_vm();
+    names_.bind_fd(static_cast<int>(*number(c.ret)), vm);
+    return emit(vm + " = KVM_CREATE_VM(" + with_tid(*type, tid) + ")", tid);
   }
   if (req == "KVM_CREATE_VCPU") {
     auto id = number(arg);
     if (!id) return comment(n, "unknown vCPU id", text);
     if (!ok) return emit("KVM_CREATE_VCPU(" + with_tid(*f + ", " + hex(*id), tid) + ")" + res, tid);
-    std::string name = "vcpu" + std::to_string(*id);
-    if (counter_[name]++) name += "_" + std::to_string(counter_[name]);
-    fds_[static_cast<int>(*number(c.ret))] = name;
+    const std::string name = names_.new_vcpu(*id);
+    names_.bind_fd(static_cast<int>(*number(c.ret)), name);
     return emit(name + " = KVM_CREATE_VCPU(" + with_tid(*f + ", " + hex(*id), tid) + ")", tid);
   }
   if (req == "KVM_CHECK_EXTENSION") {
