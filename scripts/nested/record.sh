@@ -116,6 +116,7 @@ timeout "$timeout_s" qemu-system-x86_64 -accel tcg -machine pc -cpu qemu64,+svm,
   -kernel "$vmlinuz" -initrd "$work/initrd.cpio" -append "console=ttyS0 panic=-1 quiet rdinit=/init" \
   -serial "file:$console" -serial "file:$results" -display none -monitor none -no-reboot -nic none || true
 echo "record.sh: guest ran $((SECONDS - t0)) s" >&2
+tr -d '\r' < "$results" > "$results.unix"; results="$results.unix"  # the guest's tty wrote CR LF
 if ! grep -q '^RECORD-END' "$results"; then
   echo "record.sh: the guest did not finish; console tail:" >&2; tail -n 40 "$console" >&2; exit 1
 fi

@@ -161,7 +161,7 @@ int main(int argc, char** argv) {
   rc->add_option("-o,--output", record.out, "Write to FILE instead of stdout");
   rc->add_option("--profile", record.profile, "The trace's profile header");
   rc->add_option("--raw", record.raw, "Keep the raw event log in FILE");
-  rc->add_option("--note", record.notes, "A header comment line (repeatable)");
+  rc->add_option("--note", record.notes, "A header comment line (repeatable)")->allow_extra_args(false);
   rc->add_option("command", record.command, "-- COMMAND [ARGS...]")->required();
 
   MergeArgs merge;

@@ -109,7 +109,7 @@ T field_at(const std::vector<unsigned char>& bytes, std::size_t off) {
 
 constexpr u64 kCreateVm = 0xae01, kCreateVcpu = 0xae41, kCheckExtension = 0xae03, kRun = 0xae80;
 constexpr u64 kSetRegion = 0x4020ae46, kSetRegion2 = 0x40a0ae49, kCreateGmem = 0xc040aed4;
-constexpr u64 kGetDirtyLog = 0x4010ae42, kClearDirtyLog = 0xc018aec0, kEnableCap = 0x4068aea3;
+constexpr u64 kGetStatsFd = 0xaece, kGetDirtyLog = 0x4010ae42, kClearDirtyLog = 0xc018aec0, kEnableCap = 0x4068aea3;
 
 bool is_memslot_op(u64 req) { return req == kSetRegion || req == kSetRegion2; }
 
@@ -171,9 +171,11 @@ class Converter {
     body_ << "# " << opt_.file << ":" << line << ": " << why << "\n";
     r_.comments++;
   }
-  void emit(trace::Statement st, const Event& e) {
+  // `with_result` false: the kernel's answer is an fd number of the recording process, which no replay can
+  // expect back (the comment before the statement keeps it).
+  void emit(trace::Statement st, const Event& e, bool with_result = true) {
     st.keywords.push_back(b::field("tid", b::value(b::decimal(static_cast<u64>(*e.dec("tid"))))));
-    if (!st.bind) {
+    if (!st.bind && with_result) {
       if (e.failed()) {
         st.result.kind = trace::Result::Kind::error;
         const char* n = trace::errno_name(e.err());
@@ -284,7 +286,9 @@ void Converter::ioctl(const Event& e) {
     for (unsigned char c : bytes) items.push_back(b::hex(c));
     kw.push_back(b::field("bytes", b::list(std::move(items))));
   }
-  emit(b::call("ioctl", {f, b::value(name ? b::constant(name) : b::hex(req))}, std::move(kw)), e);
+  const bool returns_fd = req == kGetStatsFd && !e.failed();
+  if (returns_fd) comment(e.line, "KVM_GET_STATS_FD returned fd " + std::to_string(e.ret()) + " (the recording process's)");
+  emit(b::call("ioctl", {f, b::value(name ? b::constant(name) : b::hex(req))}, std::move(kw)), e, !returns_fd);
 }
 
 void Converter::mmap(const Event& e, bool kept) {
