@@ -89,8 +89,7 @@ for m in pc q35; do
   cmd="qemu-system-x86_64 $qemu_common -machine \$m -chardev file,id=dbg,path=/rec/seabios-\$m.log -device isa-debugcon,iobase=0x402,chardev=dbg"
   t0=\$(\$B cut -d' ' -f1 /proc/uptime)
   \$B timeout 600 /kvmsim/kvmsim record --profile linux-7.3 --raw /rec/qemu_seabios_\$m.raw -o /rec/qemu_seabios_\$m.trace \
-    --note "VMM: $qemu_pkg (Debian trixie), inside the Linux $NESTED73_VERSION nested oracle guest (scripts/nested/record.sh)" \
-    --note "command: \$cmd" -- \$cmd > /rec/record-\$m.txt 2>&1
+    --note "VMM: $qemu_pkg (Debian trixie), inside the Linux $NESTED73_VERSION nested oracle guest (scripts/nested/record.sh)" -- \$cmd > /rec/record-\$m.txt 2>&1
   echo "META \$m exit=\$? seconds=\$t0-\$(\$B cut -d' ' -f1 /proc/uptime)" > \$out
   for f in qemu_seabios_\$m.trace qemu_seabios_\$m.raw seabios-\$m.log record-\$m.txt; do
     echo "FILE-BEGIN \$f" > \$out; \$B cat /rec/\$f > \$out; echo "FILE-END \$f" > \$out
