@@ -109,9 +109,17 @@ T field_at(const std::vector<unsigned char>& bytes, std::size_t off) {
 
 constexpr u64 kCreateVm = 0xae01, kCreateVcpu = 0xae41, kCheckExtension = 0xae03, kRun = 0xae80;
 constexpr u64 kSetRegion = 0x4020ae46, kSetRegion2 = 0x40a0ae49, kCreateGmem = 0xc040aed4;
-constexpr u64 kGetStatsFd = 0xaece, kGetDirtyLog = 0x4010ae42, kClearDirtyLog = 0xc018aec0, kEnableCap = 0x4068aea3;
+constexpr u64 kGetStatsFd = 0xaece, kGetTscKhz = 0xaea3, kGetDirtyLog = 0x4010ae42, kClearDirtyLog = 0xc018aec0, kEnableCap = 0x4068aea3;
 
 bool is_memslot_op(u64 req) { return req == kSetRegion || req == kSetRegion2; }
+
+// Answers that are not KVM's decision but a fact of the recording's process or host, which a replay gets
+// differently by design: the statement keeps no result (a comment before it keeps the value).
+const char* unrepeatable_result(u64 req) {
+  if (req == kGetStatsFd) return "an fd number of the recording process";
+  if (req == kGetTscKhz) return "the host's calibrated TSC frequency, which differs from boot to boot";
+  return nullptr;
+}
 
 // The caps whose KVM_ENABLE_CAP the model models on a VM (model/vm/vm.cpp Vm::enable_cap); any other
 // enable is a recorded-only ioctl, so the model never answers a cap it does not know.
@@ -286,9 +294,9 @@ void Converter::ioctl(const Event& e) {
     for (unsigned char c : bytes) items.push_back(b::hex(c));
     kw.push_back(b::field("bytes", b::list(std::move(items))));
   }
-  const bool returns_fd = req == kGetStatsFd && !e.failed();
-  if (returns_fd) comment(e.line, "KVM_GET_STATS_FD returned fd " + std::to_string(e.ret()) + " (the recording process's)");
-  emit(b::call("ioctl", {f, b::value(name ? b::constant(name) : b::hex(req))}, std::move(kw)), e, !returns_fd);
+  const char* why = e.failed() ? nullptr : unrepeatable_result(req);
+  if (why) comment(e.line, std::string(name) + " returned " + std::to_string(e.ret()) + ": " + why);
+  emit(b::call("ioctl", {f, b::value(name ? b::constant(name) : b::hex(req))}, std::move(kw)), e, !why);
 }
 
 void Converter::mmap(const Event& e, bool kept) {
