@@ -107,9 +107,11 @@ T field_at(const std::vector<unsigned char>& bytes, std::size_t off) {
   return v;
 }
 
-constexpr u64 kCreateVm = 0xae01, kCreateVcpu = 0xae41, kCheckExtension = 0xae03, kRun = 0xae80;
-constexpr u64 kSetRegion = 0x4020ae46, kSetRegion2 = 0x40a0ae49, kCreateGmem = 0xc040aed4;
-constexpr u64 kGetStatsFd = 0xaece, kGetTscKhz = 0xaea3, kGetDirtyLog = 0x4010ae42, kClearDirtyLog = 0xc018aec0, kEnableCap = 0x4068aea3;
+constexpr u64 kCreateVm = uapi::KVM_CREATE_VM, kCreateVcpu = uapi::KVM_CREATE_VCPU,
+              kCheckExtension = uapi::KVM_CHECK_EXTENSION, kRun = uapi::KVM_RUN,
+              kSetRegion = uapi::KVM_SET_USER_MEMORY_REGION, kSetRegion2 = uapi::KVM_SET_USER_MEMORY_REGION2,
+              kCreateGmem = uapi::KVM_CREATE_GUEST_MEMFD, kGetStatsFd = uapi::KVM_GET_STATS_FD,
+              kGetDirtyLog = uapi::KVM_GET_DIRTY_LOG, kEnableCap = uapi::KVM_ENABLE_CAP;
 
 bool is_memslot_op(u64 req) { return req == kSetRegion || req == kSetRegion2; }
 
@@ -117,6 +119,7 @@ bool is_memslot_op(u64 req) { return req == kSetRegion || req == kSetRegion2; }
 // differently by design: the statement keeps no result (a comment before it keeps the value).
 const char* unrepeatable_result(u64 req) {
   if (req == kGetStatsFd) return "an fd number of the recording process";
+  static const u64 kGetTscKhz = *trace::ioctl_request_value("KVM_GET_TSC_KHZ");
   if (req == kGetTscKhz) return "the host's calibrated TSC frequency, which differs from boot to boot";
   return nullptr;
 }

@@ -64,8 +64,8 @@ TEST(RecordRawlog, QemuLikeRunBecomesACompleteTrace) {
   EXPECT_TRUE(has_line(t, "ftruncate(memfd1, 2M, tid=4242) = 0")) << t;
   EXPECT_TRUE(has_line(t, "close(memfd1, tid=4242) = 0")) << t;
   EXPECT_TRUE(has_line(t, "munmap(mem1, 130M, tid=4242) = 0")) << t;
-  EXPECT_TRUE(has_line(t, "# qemu_like.raw:29: unreadable event (a VMM killed while it wrote?)")) << t;
-  EXPECT_TRUE(has_line(t, "# 12 KVM ioctls (3 memslot operations, 2 KVM_RUN), 3 host memory calls on memory KVM was "
+  EXPECT_TRUE(has_line(t, "# qemu_like.raw:28: unreadable event (a VMM killed while it wrote?)")) << t;
+  EXPECT_TRUE(has_line(t, "# 13 KVM ioctls (3 memslot operations, 2 KVM_RUN), 3 host memory calls on memory KVM was "
                           "never given left out")) << t;
   EXPECT_TRUE(has_line(t, "# KVM_RUN exits (reason: count): 2:2")) << t;
   EXPECT_TRUE(r.opened_kvm);
