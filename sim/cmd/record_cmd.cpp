@@ -84,7 +84,7 @@ int run_record(const RecordArgs& args, std::ostream& out, std::ostream& err) {
   std::string cmdline;
   for (const auto& a : args.command) cmdline += (cmdline.empty() ? "" : " ") + a;
   importer::RawlogOptions opt;
-  opt.file = args.command[0];
+  opt.file = "raw log";  // comments cite `raw log:LINE` (the log itself is kept only with --raw)
   opt.profile = args.profile;
   opt.header.push_back("recorded by kvmsim record: " + cmdline);
   for (const auto& n : args.notes) opt.header.push_back(n);
