@@ -131,6 +131,33 @@ ncontent="$(grep -c '^content/' <<<"$list")"
 echo "The \`content\` group holds $ncontent of the suite's $total cases (\`kvmsim conformance --list\`). CI runs the whole suite, content included, paired \`model,nested\` on \`linux-7.3\` and \`linux-7.3-swprot\` (\`scripts/nested/ci.sh\`), and fails on any failed case." \
   > "$gen/content-cases"
 
+# What the recordings of real QEMU (traces/real, kvmsim record in the 7.3 oracle) show about its memslot churn.
+{
+  pc=traces/real/qemu_seabios_pc.trace; q35=traces/real/qemu_seabios_q35.trace
+  [[ -f "$pc" && -f "$q35" ]] || { echo "figures: $pc or $q35 is missing" >&2; exit 2; }
+  awk -f scripts/qemu-churn.awk "$pc" > "$gen/churn-pc"; awk -f scripts/qemu-churn.awk "$q35" > "$gen/churn-q35"
+  v() { awk -F'\t' -v k="$2" '$1 == k { print $2 }' "$gen/churn-$1"; }
+  version="$(sed -n 's/^# VMM: \([^ ]* [^ ]*\) .*/\1/p' "$pc")"
+  echo "Recorded from \`$version\` booting SeaBIOS to \"No bootable device\" (\`$pc\`, \`$q35\`):"
+  echo
+  echo "| | \`-machine pc\` | \`-machine q35\` |"
+  echo "|---|---|---|"
+  echo "| KVM ioctls, every one a statement | $(v pc ioctls) | $(v q35 ioctls) |"
+  echo "| of them KVM_RUN (unobservable on replay) | $(v pc runs) | $(v q35 runs) |"
+  echo "| memslot operations (KVM_SET_USER_MEMORY_REGION2 among them) | $(v pc ops) ($(v pc v2)) | $(v q35 ops) ($(v q35 v2)) |"
+  echo "| ... that failed | $(v pc failed) | $(v q35 failed) |"
+  echo "| creates / deletes | $(v pc creates) / $(v pc deletes) | $(v q35 creates) / $(v q35 deletes) |"
+  echo "| creates of a slot number used before / of them right after that slot's delete | $(v pc recreates) / $(v pc after_delete) | $(v q35 recreates) / $(v q35 after_delete) |"
+  echo "| creates on a live slot (flag changes in place) | $(v pc inplace) | $(v q35 inplace) |"
+  echo "| in the SMM address space (\`slot=0x10000\|N\`) | $(v pc smm) | $(v q35 smm) |"
+  echo "| touching 0xc0000-0xfffff (PAM: ROM shadows) | $(v pc pam) | $(v q35 pam) |"
+  echo "| touching 0xa0000-0xbffff (SMRAM, legacy VGA window) | $(v pc smram) | $(v q35 smram) |"
+  echo "| read-only (ROM) slots created | $(v pc rom) | $(v q35 rom) |"
+  echo "| slots created with KVM_MEM_LOG_DIRTY_PAGES (at GPA) | $(v pc dirty) ($(v pc dirty_gpa)) | $(v q35 dirty) ($(v q35 dirty_gpa)) |"
+  echo "| KVM_GET_DIRTY_LOG calls | $(v pc getdirty) | $(v q35 getdirty) |"
+  echo "| KVM_SMI | $(v pc smis) | $(v q35 smis) |"
+} > "$gen/qemu-churn"
+
 # ---- splice the blocks into the files ----
 stale=0
 for f in README.md conformance/README.md docs/*.md docs/semantics/*.md traces/FORMAT.md; do

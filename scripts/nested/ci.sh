@@ -3,8 +3,9 @@
 #   1. setup.sh --flavour all: pinned packages (cached under BUILD/nested/cache) and, once per cache, the
 #      swprot kvm.ko/kvm-amd.ko rebuilds: 6.12 from the headers packages, 7.3 in a debootstrapped trixie build
 #      root (cold: ≈10-15 min on 2 busy cores; later runs reuse both, see docs/nested.md "Timing").
-#   2. kvmsim replay --backend model,nested traces/nested traces/content: one boot per profile the traces name (linux-6.12,
-#      -swprot, -nx, -shadow, -no-eager-split, linux-7.3, -swprot, ...), every trace paired with the model.
+#   2. kvmsim replay --backend model,nested traces/nested traces/content traces/real: one boot per profile the traces
+#      name (linux-6.12, -swprot, -nx, -shadow, -no-eager-split, linux-7.3, -swprot, ...), every trace paired with
+#      the model; the recordings of real VMMs (traces/real, scripts/nested/record.sh) join the linux-7.3 boot.
 #   2b. scripts/nested/repro.sh: `kvmsim export --c` reproducers of 9 traces, built static, run in one linux-7.3
 #      boot; any `not ok` fails, exit 4 is a stated skip, all skipped fails (measured: see docs/nested.md).
 #   3. kvmsim conformance --backend model,nested for linux-6.12, linux-6.12-swprot, linux-7.3 and
@@ -32,8 +33,8 @@ step() { echo "== nested ($((SECONDS - start)) s): $*"; }
 step "setup (pinned packages, swprot modules)"
 scripts/nested/setup.sh --build-dir "$build_dir" --flavour all
 
-step "replay --backend model,nested traces/nested traces/content (content traces join the 7.3 boots)"
-"$build_dir/kvmsim" replay --backend model,nested traces/nested traces/content
+step "replay --backend model,nested traces/nested traces/content traces/real (content and real traces join the 7.3 boots)"
+"$build_dir/kvmsim" replay --backend model,nested traces/nested traces/content traces/real
 
 step "export --c reproducers in the linux-7.3 guest (scripts/nested/repro.sh)"
 scripts/nested/repro.sh --build-dir "$build_dir" --flavour linux-7.3

@@ -113,6 +113,15 @@ struct ImportArgs {
   std::string out;  // empty: stdout
 };
 
+// `kvmsim record [-o OUT] [--profile P] [--raw LOG] [--note TEXT]... -- COMMAND [ARGS...]` (sim/cmd/record_cmd.cpp).
+struct RecordArgs {
+  std::vector<std::string> command;
+  std::string out;      // empty: stdout
+  std::string profile;  // the trace's `profile` header; empty: none
+  std::string raw;      // keep the raw event log here; empty: a temporary file, removed
+  std::vector<std::string> notes;  // extra header comment lines
+};
+
 // kvmsim merge (sim/cmd/merge_cmd.cpp): JSON reports of shards of one run, all fuzz or all conformance.
 struct MergeArgs {
   std::vector<std::string> files;

@@ -30,6 +30,9 @@ int run_conformance(const ConformanceArgs& args, std::ostream& out, std::ostream
 // `import strace`: the v1 trace on `out` (or args.out), a count line on `err`.
 int run_import(const ImportArgs& args, std::ostream& out, std::ostream& err);
 int run_export_c(const ExportArgs& args, std::ostream& out, std::ostream& err);
+// `record`: runs the command under the LD_PRELOAD recorder, the trace on `out` (or args.out); exit 77 when the
+// command never opened /dev/kvm, 2 when it could not be run or recorded.
+int run_record(const RecordArgs& args, std::ostream& out, std::ostream& err);
 // Merges shard reports (JSON) into one report of the same schema on `out`: counts summed, fuzz findings
 // de-duplicated by signature. Exit 1 when the merged report has a failure or finding, 2 on bad input.
 int run_merge(const MergeArgs& args, std::ostream& out, std::ostream& err);

@@ -1,9 +1,10 @@
-// `kvmsim import strace LOG [-o FILE]`: a VMM's strace log as a v1 trace (sim/import/strace.h);
-// `kvmsim import syzkaller PROG [-o FILE]`: a syzkaller program as a v1 trace (sim/import/syzkaller.h).
+// `kvmsim import strace|rawlog|syzkaller LOG [-o FILE]`: a VMM's strace log (sim/import/strace.h), kvmsim
+// record's raw event log (sim/import/rawlog.h) or a syzkaller program (sim/import/syzkaller.h) as a v1 trace.
 #include <fstream>
 
 #include "sim/cmd/commands.h"
 #include "sim/cmd/support.h"
+#include "sim/import/rawlog.h"
 #include "sim/import/strace.h"
 #include "sim/import/syzkaller.h"
 
@@ -14,6 +15,14 @@ int run_import(const ImportArgs& args, std::ostream& out, std::ostream& err) {
   if (!read_text_file(args.file, &text)) {
     err << args.file << ": cannot read file\n";
     return kExitUsage;
+  }
+  if (args.format == "rawlog") {  // kvmsim record's raw event log (sim/import/rawlog.h)
+    importer::RawlogOptions opt;
+    opt.file = args.file;
+    const importer::RawlogResult r = importer::convert_rawlog(text, opt);
+    if (!write_text_output(args.out, r.trace, out, err)) return kExitUsage;
+    err << "import: " << r.statements << " statements, " << r.comments << " lines kept as comments\n";
+    return kExitOk;
   }
   importer::ImportResult r;
   if (args.format == "syzkaller") {
@@ -26,15 +35,7 @@ int run_import(const ImportArgs& args, std::ostream& out, std::ostream& err) {
   } else {
     r = importer::import_strace(text, args.file);
   }
-  if (args.out.empty()) {
-    out << r.trace;
-  } else {
-    std::ofstream f(args.out, std::ios::binary);
-    if (!(f << r.trace) || !f.flush()) {
-      err << args.out << ": cannot write file\n";
-      return kExitUsage;
-    }
-  }
+  if (!write_text_output(args.out, r.trace, out, err)) return kExitUsage;
   err << "import: " << r.statements << " statements, " << r.comments << " lines kept as comments\n";
   return kExitOk;
 }

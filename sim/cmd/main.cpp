@@ -151,10 +151,18 @@ int main(int argc, char** argv) {
   xp->add_option("-o,--output", export_args.out, "Write to FILE instead of stdout");
 
   ImportArgs import_args;
-  auto* ip = app.add_subcommand("import", "Convert a VMM's strace log or a syzkaller program to a v1 trace (docs/vmm-traces.md)");
-  ip->add_option("format", import_args.format, "Input format")->required()->check(CLI::IsMember({"strace", "syzkaller"}));
+  auto* ip = app.add_subcommand("import", "Convert a VMM's strace log, kvmsim record's raw log or a syzkaller program to a v1 trace (docs/vmm-traces.md)");
+  ip->add_option("format", import_args.format, "Input format")->required()->check(CLI::IsMember({"strace", "rawlog", "syzkaller"}));
   ip->add_option("file", import_args.file, "Log file or syzkaller program")->required();
   ip->add_option("-o,--output", import_args.out, "Write to FILE instead of stdout");
+
+  RecordArgs record;
+  auto* rc = app.add_subcommand("record", "Run a VMM under the LD_PRELOAD recorder and write its KVM calls as a v1 trace");
+  rc->add_option("-o,--output", record.out, "Write to FILE instead of stdout");
+  rc->add_option("--profile", record.profile, "The trace's profile header");
+  rc->add_option("--raw", record.raw, "Keep the raw event log in FILE");
+  rc->add_option("--note", record.notes, "A header comment line (repeatable)")->allow_extra_args(false);
+  rc->add_option("command", record.command, "-- COMMAND [ARGS...]")->required();
 
   MergeArgs merge;
   auto* mg = app.add_subcommand("merge", "Merge the JSON reports of a sharded fuzz or conformance run (docs/fuzz.md)");
@@ -200,5 +208,6 @@ int main(int argc, char** argv) {
   if (*pr) return run_probe(probe, std::cout, std::cerr);
   if (*ip) return run_import(import_args, std::cout, std::cerr);
   if (*xp) return run_export_c(export_args, std::cout, std::cerr);
+  if (*rc) return run_record(record, std::cout, std::cerr);
   return kExitUsage;
 }

@@ -59,6 +59,19 @@ bool read_text_file(const std::string& path, std::string* text) {
   return true;
 }
 
+bool write_text_output(const std::string& path, const std::string& text, std::ostream& out, std::ostream& err) {
+  if (path.empty()) {
+    out << text;
+    return true;
+  }
+  std::ofstream f(path, std::ios::binary);
+  if (!(f << text) || !f.flush()) {
+    err << path << ": cannot write file\n";
+    return false;
+  }
+  return true;
+}
+
 std::optional<trace::Trace> load_trace(const std::string& file, std::ostream& err, trace::ParseError* error) {
   auto fail = [&](trace::ParseError e) -> std::optional<trace::Trace> {
     err << (e.line ? e.str() : e.file + ": " + e.message) << "\n";

@@ -24,6 +24,8 @@ bool expand_trace_paths(const std::vector<std::string>& paths, std::vector<std::
                         std::string* error);
 
 bool read_text_file(const std::string& path, std::string* text);
+// `text` to `path`, or to `out` when path is empty; false (and `PATH: cannot write file` on err) on failure.
+bool write_text_output(const std::string& path, const std::string& text, std::ostream& out, std::ostream& err);
 
 // Reads and parses one trace (`-`: standard input); on failure prints `FILE: cannot read file` or
 // `FILE:LINE:COL: message` to `err` and, when `error` is given, stores the same (line 0: no location).

@@ -471,10 +471,7 @@ void StatementWriter::write() {
     case Op::fstat: return skip("memory-content statements are not exported yet (kvmsim's kvm backend runs them)");
     case Op::raw_ioctl: {
       const u64 request = arg(1).expr.has_names() ? 0 : trace::evaluate(arg(1).expr).value;
-      const char* name = trace::ioctl_request_name(request);
-      const std::string n = name ? name : "";
-      if (n == "KVM_RUN" || n == "KVM_GET_ONE_REG" || n == "KVM_SET_ONE_REG" || n == "KVM_X86_SET_MSR_FILTER" ||
-          n.rfind("KVM_MEMORY_ENCRYPT_", 0) == 0 || n == "KVM_XEN_HVM_SET_ATTR" || n == "KVM_XEN_VCPU_SET_ATTR")
+      if (!trace::ioctl_replayable(request))
         return skip("not replayable from a trace (runs the guest, or its argument holds the recorder's pointers)");
       std::string bytes = "{";
       std::size_t count = 0;

@@ -49,14 +49,19 @@ void Handles::unmap(u64 start, u64 size) {
   }
 }
 
-std::optional<trace::Expr> Handles::address(u64 addr) const {
+std::optional<Handles::Place> Handles::place(u64 addr) const {
   auto it = ranges_.upper_bound(addr);
   if (it == ranges_.begin()) return std::nullopt;
   --it;
   if (addr >= it->first + it->second.size) return std::nullopt;
-  trace::Expr e = trace::build::handle(it->second.name);
-  const u64 off = it->second.offset + (addr - it->first);
-  return off ? trace::build::join(e, '+', number_expr(off)) : e;
+  return Place{it->second.name, it->second.offset + (addr - it->first)};
+}
+
+std::optional<trace::Expr> Handles::address(u64 addr) const {
+  auto p = place(addr);
+  if (!p) return std::nullopt;
+  trace::Expr e = trace::build::handle(p->name);
+  return p->offset ? trace::build::join(e, '+', number_expr(p->offset)) : e;
 }
 
 trace::Expr number_expr(std::uint64_t v) { return v < 10 ? trace::build::decimal(v) : trace::build::hex(v); }

@@ -1,4 +1,5 @@
-// The names an importer gives what a VMM's calls create, shared by every importer (strace, syzkaller)
+// The names an importer gives what a VMM's calls create, shared by every importer (strace, syzkaller,
+// kvmsim record's raw log)
 // so that the same program reads the same whichever log it came from: /dev/kvm is the predefined
 // `kvm`; VMs are `vm`, `vm2`, ...; vCPUs `vcpuID` (`vcpuID_2` for a second vCPU with that id); host
 // mappings `mem1`, `mem2`, ...; memfds `memfd1`, ...; an address inside a mapping is `memN+OFF`.
@@ -32,6 +33,13 @@ class Handles {
   // A mapping of `size` bytes (page-rounded) at host address `start`, named `name`.
   void map(u64 start, u64 size, const std::string& name);
   void unmap(u64 start, u64 size);
+  // The mapping `addr` lies in and the offset within it: after a MAP_FIXED into a reservation, the
+  // innermost one (the reservation's ranges around it keep their names).
+  struct Place {
+    std::string name;
+    u64 offset = 0;
+  };
+  std::optional<Place> place(u64 addr) const;
   // `memN` or `memN+OFF` (OFF decimal below 10, hex above), if `addr` lies in a mapping.
   std::optional<trace::Expr> address(u64 addr) const;
 

@@ -368,18 +368,11 @@ Ret KvmBackend::ioctl_enable_cap(int fd, const kvm_enable_cap& cap) {
 
 // ---------------------------------------------------------------- recorded-only ioctls
 
-// Put to the kernel as recorded, except what cannot be replayed from a trace: KVM_RUN runs a guest
-// whose memory contents the trace does not hold, and these arguments carry user pointers into the
-// recording process (kvm_one_reg.addr, the MSR filter's bitmaps, SEV/TDX command buffers, Xen's
-// shared_info hva), which here would point anywhere.
+// Put to the kernel as recorded, except what cannot be replayed from a trace (trace::ioctl_replayable:
+// KVM_RUN, and arguments holding the recording process's pointers; QEMU, for one, asks KVM_GET_DEVICE_ATTR
+// on /dev/kvm for the supported XCR0s, which would make the kernel write through a stale pointer).
 std::optional<Ret> KvmBackend::raw_ioctl(int fd, u64 request, u64 arg, std::vector<unsigned char>* bytes) {
-  static const char* const kNotReplayable[] = {"KVM_RUN", "KVM_GET_ONE_REG", "KVM_SET_ONE_REG",
-                                               "KVM_X86_SET_MSR_FILTER", "KVM_MEMORY_ENCRYPT_OP",
-                                               "KVM_MEMORY_ENCRYPT_REG_REGION", "KVM_MEMORY_ENCRYPT_UNREG_REGION",
-                                               "KVM_XEN_HVM_SET_ATTR", "KVM_XEN_VCPU_SET_ATTR"};
-  const char* name = trace::ioctl_request_name(request);
-  for (const char* n : kNotReplayable)
-    if (name && std::strcmp(name, n) == 0) return std::nullopt;
+  if (!trace::ioctl_replayable(request)) return std::nullopt;
   const u64 size = trace::ioctl_size(request);
   if (size == 0 && bytes->empty()) return sys(::ioctl(fd, static_cast<unsigned long>(request), arg));
   // Variable-length arguments (kvm_msrs, kvm_cpuid2, kvm_irq_routing) run past the declared size by a

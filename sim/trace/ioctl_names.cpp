@@ -1,5 +1,6 @@
 #include "sim/trace/ioctl_names.h"
 
+#include <string_view>
 #include <unordered_map>
 
 #include "model/uapi.h"
@@ -136,6 +137,19 @@ const char* ioctl_request_name(u64 request) {
   for (const auto& c : kRequests)
     if (c.value == request) return c.name;
   return nullptr;
+}
+
+bool ioctl_replayable(u64 request) {
+  static const char* const kNotReplayable[] = {
+      "KVM_RUN",           "KVM_GET_ONE_REG",       "KVM_SET_ONE_REG",     "KVM_GET_DEVICE_ATTR",
+      "KVM_SET_DEVICE_ATTR", "KVM_X86_SET_MSR_FILTER", "KVM_XEN_HVM_SET_ATTR", "KVM_XEN_VCPU_SET_ATTR"};
+  const char* name = ioctl_request_name(request);
+  if (!name) return true;
+  const std::string_view n(name);
+  if (n.substr(0, 18) == "KVM_MEMORY_ENCRYPT") return false;
+  for (const char* k : kNotReplayable)
+    if (n == k) return false;
+  return true;
 }
 
 }  // namespace kvmsim::trace

@@ -1,0 +1,97 @@
+// kvmsim record's converter (sim/import/rawlog.h) on a raw log written in the preload library's format: a
+// QEMU-like run with a reservation and MAP_FIXED RAM, an SMM slot, two threads, KVM_RUN exits, an unknown
+// ioctl, memory KVM never got, and a line cut short by a killed VMM.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "model/vm/kvm.h"
+#include "sim/import/rawlog.h"
+#include "sim/replay.h"
+#include "sim/trace/parser.h"
+
+namespace kvmsim {
+namespace {
+
+std::string fixture(const std::string& name) {
+  std::ifstream f(std::string(KVMSIM_SOURCE_DIR) + "/sim/test/fixtures/record/" + name, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  EXPECT_FALSE(ss.str().empty()) << name;
+  return ss.str();
+}
+
+bool has_line(const std::string& text, const std::string& line) {
+  return text.find("\n" + line + "\n") != std::string::npos;
+}
+
+importer::RawlogResult convert(const std::string& raw) {
+  importer::RawlogOptions opt;
+  opt.file = "qemu_like.raw";
+  opt.profile = "linux-7.3";
+  opt.header = {"VMM: a fixture"};
+  return importer::convert_rawlog(raw, opt);
+}
+
+TEST(RecordRawlog, QemuLikeRunBecomesACompleteTrace) {
+  const auto r = convert(fixture("qemu_like.raw"));
+  const std::string& t = r.trace;
+  EXPECT_EQ(t.rfind("kvmsim-trace 1\n# VMM: a fixture\n", 0), 0u) << t;
+  EXPECT_TRUE(has_line(t, "profile linux-7.3")) << t;
+  EXPECT_TRUE(has_line(t, "ioctl(kvm, KVM_GET_API_VERSION, tid=4242) = 12")) << t;
+  EXPECT_TRUE(has_line(t, "vm = KVM_CREATE_VM(KVM_X86_DEFAULT_VM, tid=4242)")) << t;
+  EXPECT_TRUE(has_line(t, "KVM_CHECK_EXTENSION(kvm, KVM_CAP_NR_MEMSLOTS, tid=4242) = 32764")) << t;
+  // The reservation and the RAM MAP_FIXED into it are kept (a memslot points there); malloc's mapping is not.
+  EXPECT_TRUE(has_line(t, "mem1 = mmap(130M, anon, prot=PROT_NONE, flags=MAP_NORESERVE, tid=4242)")) << t;
+  EXPECT_TRUE(has_line(t, "mem2 = mmap(128M, anon, flags=MAP_FIXED|MAP_NORESERVE, addr=mem1+0x200000, tid=4242)")) << t;
+  EXPECT_TRUE(has_line(t, "madvise(mem2, 128M, MADV_MERGEABLE, tid=4242) = 0")) << t;
+  EXPECT_TRUE(has_line(t, "madvise(mem2, 128M, MADV_DONTFORK, tid=4242) = 0")) << t;
+  EXPECT_EQ(t.find("MADV_DONTNEED"), std::string::npos) << t;
+  EXPECT_TRUE(has_line(t, "ioctl(vm, KVM_SET_TSS_ADDR, arg=0xfffbd000, tid=4242) = 0")) << t;
+  EXPECT_TRUE(has_line(t, "KVM_SET_USER_MEMORY_REGION(vm, {slot=0, flags=0, guest_phys_addr=0, memory_size=128M, "
+                          "userspace_addr=mem2}, tid=4242) = 0")) << t;
+  EXPECT_TRUE(has_line(t, "KVM_SET_USER_MEMORY_REGION(vm, {slot=0x10000|0, flags=0, guest_phys_addr=0, "
+                          "memory_size=128M, userspace_addr=mem2}, tid=4242) = 0")) << t;
+  EXPECT_TRUE(has_line(t, "vcpu0 = KVM_CREATE_VCPU(vm, 0, tid=4242)")) << t;
+  EXPECT_TRUE(t.find("ioctl(vcpu0, KVM_SET_CPUID2, bytes=[0x1, 0x0, 0x0, 0x0, 0x0, 0x0, 0x0, 0x0, 0x0, ") !=
+              std::string::npos) << t;
+  EXPECT_TRUE(has_line(t, "ioctl(vcpu0, KVM_RUN, tid=4243) = 0")) << t;
+  EXPECT_TRUE(has_line(t, "ioctl(vcpu0, KVM_RUN, tid=4243) = -1 EINTR")) << t;
+  EXPECT_TRUE(has_line(t, "ioctl(vm, 0xaeff, tid=4242) = -1 ENOTTY")) << t;
+  EXPECT_TRUE(has_line(t, "memfd1 = memfd_create(MFD_CLOEXEC, tid=4242)")) << t;
+  EXPECT_TRUE(has_line(t, "ftruncate(memfd1, 2M, tid=4242) = 0")) << t;
+  EXPECT_TRUE(has_line(t, "close(memfd1, tid=4242) = 0")) << t;
+  EXPECT_TRUE(has_line(t, "munmap(mem1, 130M, tid=4242) = 0")) << t;
+  EXPECT_TRUE(has_line(t, "# qemu_like.raw:28: unreadable event (a VMM killed while it wrote?)")) << t;
+  EXPECT_TRUE(has_line(t, "# 13 KVM ioctls (3 memslot operations, 2 KVM_RUN), 3 host memory calls on memory KVM was "
+                          "never given left out")) << t;
+  EXPECT_TRUE(has_line(t, "# KVM_RUN exits (reason: count): 2:2")) << t;
+  EXPECT_TRUE(r.opened_kvm);
+  EXPECT_EQ(r.comments, 1u);
+  // It replays on the model: memslot results match, the recorded-only ioctls are unobservable.
+  auto parsed = trace::parse(t, "recorded.trace");
+  ASSERT_TRUE(std::holds_alternative<trace::Trace>(parsed));
+  model::Kvm kvm(model::default_profile());
+  const auto counts = replay(std::get<trace::Trace>(parsed), kvm, {}).counts;
+  EXPECT_EQ(counts.mismatched, 0u);
+  EXPECT_GE(counts.unobservable, 6u);
+}
+
+TEST(RecordRawlog, SameLogSameTrace) {
+  const std::string raw = fixture("qemu_like.raw");
+  EXPECT_EQ(convert(raw).trace, convert(raw).trace);
+}
+
+TEST(RecordRawlog, JunkIsCommentedNeverACrash) {
+  const auto r = convert(std::string("not a raw log\n\x01\x02\xff junk=\n") + "ioctl tid=1 ret=0 errno=0 fd=99 req=ae80 arg=0\n" +
+                         "mmap tid=1 ret=zz errno=0\n" + "ioctl tid=1 ret=0 errno=0 fd=1 req=1 arg=0 in=abc\n");
+  EXPECT_EQ(r.statements, 0u);
+  EXPECT_GE(r.comments, 4u);
+  EXPECT_FALSE(r.opened_kvm);
+  EXPECT_TRUE(std::holds_alternative<trace::Trace>(trace::parse(r.trace, "junk.trace")));
+}
+
+}  // namespace
+}  // namespace kvmsim
