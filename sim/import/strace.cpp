@@ -152,7 +152,8 @@ std::optional<Call> parse_call(const std::string& line) {
   if (c.ret.empty() || c.ret == "?") return std::nullopt;
   if (c.ret == "-1") {
     ss >> c.err;
-    if (c.err.empty()) return std::nullopt;
+    // An errno the trace language does not know cannot be written (found by fuzzing: `-1 E`).
+    if (c.err.empty() || !trace::errno_value(c.err)) return std::nullopt;
   } else if (!number(c.ret)) {
     return std::nullopt;
   }

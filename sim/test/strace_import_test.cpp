@@ -79,6 +79,13 @@ TEST(StraceImport, GarbledPidPrefixIsAComment) {
   EXPECT_TRUE(std::holds_alternative<trace::Trace>(trace::parse(r.trace, "p.trace"))) << r.trace;
 }
 
+// Found by strace_import_fuzzer: `= -1 E` (an errno name the trace language lacks) made an unparseable trace.
+TEST(StraceImport, UnknownErrnoIsAComment) {
+  const auto r = importer::import_strace("close(3) = -1 E\nclose(4) = -1 EBADF (Bad file descriptor)\n", "e.log");
+  EXPECT_TRUE(std::holds_alternative<trace::Trace>(trace::parse(r.trace, "e.trace"))) << r.trace;
+  EXPECT_GE(r.comments, 1u) << r.trace;
+}
+
 TEST(StraceImport, TruncatedAndBinaryInputBecomesComments) {
   const auto r = importer::import_strace(fixture("junk.log"), "junk.log");
   EXPECT_EQ(r.statements, 2u);
