@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A sharded campaign over two local workers with GNU parallel gives the unsharded run's results
 # (docs/fuzz.md "Sharded campaigns"): for `kvmsim fuzz --seeds` and for `kvmsim conformance`, the
-# `kvmsim merge` of the two shards' JSON reports must equal, byte for byte, the merge of the unsharded
+# `kvmsim merge` of the two shards' JSON (or JUnit) reports must equal, byte for byte, the merge of the unsharded
 # report; and the GoogleTest binary's own sharding (GTEST_TOTAL_SHARDS/GTEST_SHARD_INDEX) must run every
 # conformance test exactly once. The findings side of the merge (de-duplication by signature) is tested
 # in sim/test/shard_test.cpp with a planted bug, which only an in-process model can carry.
@@ -32,6 +32,14 @@ parallel --will-cite --jobs 2 --halt now,fail=1 \
 "$K" merge "$d/conf.json" > "$d/conf.merged" 2>/dev/null
 "$K" merge "$d/conf0.json" "$d/conf1.json" > "$d/confs.merged" 2>/dev/null
 diff -u "$d/conf.merged" "$d/confs.merged"
+# The same shards written as JUnit merge to the same report (JSON and JUnit out).
+parallel --will-cite --jobs 2 --halt now,fail=1 \
+  "$K" conformance --backend model,model-ref --format junit --shard {}/2 '>' "$d/conf{}.xml" '2>/dev/null' ::: 0 1
+"$K" merge "$d/conf0.xml" "$d/conf1.xml" > "$d/confx.merged" 2>/dev/null
+diff -u "$d/conf.merged" "$d/confx.merged"
+"$K" merge --format junit "$d/conf.json" > "$d/conf.junit" 2>/dev/null
+"$K" merge --format junit "$d/conf1.xml" "$d/conf0.json" > "$d/confx.junit" 2>/dev/null
+diff -u "$d/conf.junit" "$d/confx.junit"
 # The environment variables select the same shard as --shard.
 GTEST_TOTAL_SHARDS=2 GTEST_SHARD_INDEX=1 "$K" conformance --backend model --format json > "$d/env1.json" 2>/dev/null || true
 "$K" conformance --backend model --format json --shard 1/2 > "$d/flag1.json" 2>/dev/null || true

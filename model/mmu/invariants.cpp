@@ -37,7 +37,9 @@ void check_invariants(const Mmu& mmu) {
         KVMSIM_ASSERT_CTX(ctx.attributes.uniform(gfn, end), where() + ": huge leaf across mixed attributes");
       KVMSIM_ASSERT_CTX(!a.is_private && !slot->gmem_only, where() + ": huge leaf backed by guest_memfd");
       const HostMemory::HostPeek p = ctx.host.peek(slot->hva_of(gfn));
-      KVMSIM_ASSERT_CTX(p.level >= level, where() + ": above the host level " + std::to_string(p.level) + " (" +
+      // Not for a private-fd v5 KVM_MEM_PRIVATE slot: that proposal's kvm_mmu_max_mapping_level() does not
+      // consult the host level there (a modelled kernel bug, traces/proposals/private_fd/faults_and_notifier.trace).
+      KVMSIM_ASSERT_CTX(slot->private_fd || p.level >= level, where() + ": above the host level " + std::to_string(p.level) + " (" +
                                               p.detail + ")");
       // With INITIALLY_SET huge leaves survive enabling dirty logging (CLEAR splits them lazily).
       const bool lazy = (ctx.manual_dirty_log_protect & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE) &&

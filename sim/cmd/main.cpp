@@ -165,8 +165,8 @@ int main(int argc, char** argv) {
   rc->add_option("command", record.command, "-- COMMAND [ARGS...]")->required();
 
   MergeArgs merge;
-  auto* mg = app.add_subcommand("merge", "Merge the JSON reports of a sharded fuzz or conformance run (docs/fuzz.md)");
-  mg->add_option("reports", merge.files, "JSON reports (kvmsim fuzz/conformance --format json)")->required();
+  auto* mg = app.add_subcommand("merge", "Merge the reports of a sharded fuzz or conformance run (docs/fuzz.md)");
+  mg->add_option("reports", merge.files, "Reports: JSON (kvmsim fuzz/conformance --format json) or JUnit (conformance --format junit)")->required();
   mg->add_option("--format", merge.format, "Output format (junit and text: conformance reports only)")
       ->check(CLI::IsMember({"json", "junit", "text"}))
       ->capture_default_str();

@@ -1,9 +1,11 @@
-// `kvmsim merge`: the JSON reports of a sharded run (each shard's `kvmsim fuzz --format json` or
-// `kvmsim conformance --format json`) into one report of the same schema (docs/fuzz.md "Sharded
+// `kvmsim merge`: the reports of a sharded run (each shard's `kvmsim fuzz --format json`, or
+// `kvmsim conformance --format json|junit`) into one report of the same schema (docs/fuzz.md "Sharded
 // campaigns"). The kind is read from each report: all fuzz (sim/fuzz/campaign_report.h) or all
-// conformance (conformance/merge.h); a mix, an unreadable file or bad JSON is a usage error (exit 2).
+// conformance (conformance/merge.h; a file whose first non-blank byte is '<' is read as JUnit XML,
+// conformance/junit_read.h); a mix, an unreadable file or a malformed report is a usage error (exit 2).
 #include <variant>
 
+#include "conformance/junit_read.h"
 #include "conformance/merge.h"
 #include "sim/cmd/commands.h"
 #include "sim/cmd/support.h"
@@ -20,6 +22,16 @@ int run_merge(const MergeArgs& args, std::ostream& out, std::ostream& err) {
     if (!read_text_file(file, &text)) {
       err << file << ": cannot read file\n";
       return kExitUsage;
+    }
+    const std::size_t first = text.find_first_not_of(" \t\r\n");
+    if (first != std::string::npos && text[first] == '<') {
+      auto r = conf::report_from_junit(text, &error);
+      if (!r) {
+        err << file << ": " << error << "\n";
+        return kExitUsage;
+      }
+      conf_reports.push_back(std::move(*r));
+      continue;
     }
     auto v = parse_json(text, &error);
     if (!v || v->kind != JsonValue::Kind::object) {

@@ -147,7 +147,8 @@ std::optional<Call> parse_call(const std::string& line) {
   if (c.ret.empty() || c.ret == "?") return std::nullopt;
   if (c.ret == "-1") {
     ss >> c.err;
-    if (c.err.empty()) return std::nullopt;
+    // An errno the trace language does not know cannot be written (found by fuzzing: `-1 E`).
+    if (c.err.empty() || !trace::errno_value(c.err)) return std::nullopt;
   } else if (!number(c.ret)) {
     return std::nullopt;
   }
@@ -224,6 +225,9 @@ void Importer::line(int n, const std::string& raw) {
     const auto close = text.find(']');
     if (close == std::string::npos) return comment(n, "unreadable line", text);
     tid = trim(text.substr(4, close - 4));
+    // Only a decimal pid is a tid (`[pid!20001]` made `tid=!20001`, which does not parse; found by fuzzing).
+    if (tid.empty() || tid.find_first_not_of("0123456789") != std::string::npos)
+      return comment(n, "unreadable line", text);
     text = trim(text.substr(close + 1));
   } else if (std::isdigit(static_cast<unsigned char>(text[0]))) {
     const auto sp = text.find(' ');

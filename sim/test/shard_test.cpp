@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "conformance/junit_read.h"
 #include "conformance/merge.h"
 #include "model/mmu/lpage_rules_override.h"
 #include "model/profiles/profile.h"
@@ -152,11 +153,49 @@ TEST(ShardMerge, ConformanceShardsMergeToTheUnshardedReport) {
     auto back = conf::report_from_json(*v, &error);
     ASSERT_TRUE(back) << error;
     EXPECT_EQ(text(*back), text(shard));
-    shards.push_back(*back);
+    // The JUnit form of a shard reads back to the same report (`kvmsim merge` takes either).
+    std::ostringstream junit;
+    conf::format_junit(shard, junit);
+    auto from_junit = conf::report_from_junit(junit.str(), &error);
+    ASSERT_TRUE(from_junit) << error << "\n" << junit.str();
+    EXPECT_EQ(text(*from_junit), text(shard));
+    shards.push_back(s == 1 ? *from_junit : *back);
   }
   std::swap(shards[0], shards[2]);  // the order of the files does not matter
   EXPECT_EQ(text(conf::merge_reports(shards)), text(full));
   EXPECT_EQ(conf::exit_code(conf::merge_reports(shards)), 1);
+}
+
+TEST(ShardMerge, MergeCommandTakesJunitShards) {
+  const std::string dir = ::testing::TempDir();
+  conf::RunReport a, b;
+  a.backends = b.backends = {"model"};
+  a.results = {{"model", "memslot", "x<&>\"'", conf::Status::failed, "why & how", {"a.cpp:1: m < n", "b.cpp:2: k"}, {}}};
+  b.results = {{"model", "gmem", "y", conf::Status::skipped, "needs \"cap\"", {}, {}},
+               {"model", "gmem", "z", conf::Status::passed, "", {}, {"level at 0x1000"}}};
+  auto write = [&](const std::string& name, const conf::RunReport& r) {
+    std::ofstream f(dir + name);
+    conf::format_junit(r, f);
+  };
+  write("a.xml", a);
+  std::ofstream(dir + "b.json") << [&] { std::ostringstream o; conf::format_json(b, o); return o.str(); }();
+  std::ostringstream out, err;
+  EXPECT_EQ(run_merge({{dir + "a.xml", dir + "b.json"}, "junit"}, out, err), kExitMismatch) << err.str();
+  std::ostringstream expect;
+  conf::format_junit(conf::merge_reports({a, b}), expect);
+  EXPECT_EQ(out.str(), expect.str());
+  EXPECT_NE(out.str().find("<failure message=\"why &amp; how\">a.cpp:1: m &lt; n\nb.cpp:2: k\n</failure>"),
+            std::string::npos) << out.str();
+  // Malformed JUnit is a usage error naming the file, never a partial report.
+  for (const char* bad : {"<testsuites>\n  <testsuite name=\"model\">\n", "<testsuites><testsuite name=\"m\">"
+                          "<testcase classname=\"other.g\" name=\"n\"/></testsuite></testsuites>",
+                          "<testsuites><foo/></testsuites>", "<testsuites a=\"&bogus;\"></testsuites>", "<"}) {
+    std::ofstream(dir + "bad.xml") << bad;
+    std::ostringstream o, e;
+    EXPECT_EQ(run_merge({{dir + "bad.xml"}}, o, e), kExitUsage) << bad;
+    EXPECT_NE(e.str().find(dir + "bad.xml: not a kvmsim conformance JUnit report"), std::string::npos) << e.str();
+    EXPECT_EQ(o.str(), "");
+  }
 }
 
 TEST(ShardMerge, MergeCommandRejectsMixedAndBadInput) {

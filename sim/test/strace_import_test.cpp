@@ -70,6 +70,22 @@ TEST(StraceImport, RawNumbersWithPidPrefixes) {
   EXPECT_EQ(replay_on_model(r.trace).mismatched, 0u);
 }
 
+// Found by strace_import_fuzzer: a `[pid X]` prefix whose X is not a number became `tid=X` and the
+// imported trace did not parse (the importer's own check aborted).
+TEST(StraceImport, GarbledPidPrefixIsAComment) {
+  const auto r = importer::import_strace("[pid!20001] ioctl(10, 0xae47, 0xfeffd000) = 0\n[pid ] close(3) = 0\n", "p.log");
+  EXPECT_EQ(r.statements, 0u) << r.trace;
+  EXPECT_EQ(r.comments, 2u) << r.trace;
+  EXPECT_TRUE(std::holds_alternative<trace::Trace>(trace::parse(r.trace, "p.trace"))) << r.trace;
+}
+
+// Found by strace_import_fuzzer: `= -1 E` (an errno name the trace language lacks) made an unparseable trace.
+TEST(StraceImport, UnknownErrnoIsAComment) {
+  const auto r = importer::import_strace("close(3) = -1 E\nclose(4) = -1 EBADF (Bad file descriptor)\n", "e.log");
+  EXPECT_TRUE(std::holds_alternative<trace::Trace>(trace::parse(r.trace, "e.trace"))) << r.trace;
+  EXPECT_GE(r.comments, 1u) << r.trace;
+}
+
 TEST(StraceImport, TruncatedAndBinaryInputBecomesComments) {
   const auto r = importer::import_strace(fixture("junk.log"), "junk.log");
   EXPECT_EQ(r.statements, 2u);
