@@ -9,23 +9,14 @@
 
 #include "model/vm/kvm.h"
 #include "sim/import/rawlog.h"
-#include "sim/replay.h"
+#include "sim/test/import_fixtures.h"
 #include "sim/trace/parser.h"
 
 namespace kvmsim {
 namespace {
 
-std::string fixture(const std::string& name) {
-  std::ifstream f(std::string(KVMSIM_SOURCE_DIR) + "/sim/test/fixtures/record/" + name, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  EXPECT_FALSE(ss.str().empty()) << name;
-  return ss.str();
-}
-
-bool has_line(const std::string& text, const std::string& line) {
-  return text.find("\n" + line + "\n") != std::string::npos;
-}
+std::string fixture(const std::string& name) { return test::fixture("record", name); }
+using test::has_line;
 
 importer::RawlogResult convert(const std::string& raw) {
   importer::RawlogOptions opt;
@@ -71,10 +62,7 @@ TEST(RecordRawlog, QemuLikeRunBecomesACompleteTrace) {
   EXPECT_TRUE(r.opened_kvm);
   EXPECT_EQ(r.comments, 1u);
   // It replays on the model: memslot results match, the recorded-only ioctls are unobservable.
-  auto parsed = trace::parse(t, "recorded.trace");
-  ASSERT_TRUE(std::holds_alternative<trace::Trace>(parsed));
-  model::Kvm kvm(model::default_profile());
-  const auto counts = replay(std::get<trace::Trace>(parsed), kvm, {}).counts;
+  const auto counts = test::replay_on_model(t);
   EXPECT_EQ(counts.mismatched, 0u);
   EXPECT_GE(counts.unobservable, 6u);
 }

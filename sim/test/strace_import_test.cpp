@@ -8,31 +8,15 @@
 
 #include "model/vm/kvm.h"
 #include "sim/import/strace.h"
-#include "sim/replay.h"
+#include "sim/test/import_fixtures.h"
 #include "sim/trace/parser.h"
 
 namespace kvmsim {
 namespace {
 
-std::string fixture(const std::string& name) {
-  std::ifstream f(std::string(KVMSIM_SOURCE_DIR) + "/sim/test/fixtures/strace/" + name, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  EXPECT_FALSE(ss.str().empty()) << name;
-  return ss.str();
-}
-
-bool has_line(const std::string& text, const std::string& line) {
-  return text.find("\n" + line + "\n") != std::string::npos;
-}
-
-// The imported trace replays on the model with no mismatch (recorded-only ioctls are unobservable).
-ReplayCounts replay_on_model(const std::string& text) {
-  auto parsed = trace::parse(text, "imported.trace");
-  EXPECT_TRUE(std::holds_alternative<trace::Trace>(parsed));
-  model::Kvm kvm(model::default_profile());
-  return replay(std::get<trace::Trace>(parsed), kvm, {}).counts;
-}
+std::string fixture(const std::string& name) { return test::fixture("strace", name); }
+using test::has_line;
+using test::replay_on_model;
 
 TEST(StraceImport, DefaultDecodingOfAQemuLikeRun) {
   const auto r = importer::import_strace(fixture("qemu_default.log"), "qemu_default.log");

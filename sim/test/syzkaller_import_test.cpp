@@ -10,23 +10,14 @@
 
 #include "model/vm/kvm.h"
 #include "sim/import/syzkaller.h"
-#include "sim/replay.h"
+#include "sim/test/import_fixtures.h"
 #include "sim/trace/parser.h"
 
 namespace kvmsim {
 namespace {
 
-std::string fixture(const std::string& name) {
-  std::ifstream f(std::string(KVMSIM_SOURCE_DIR) + "/sim/test/fixtures/syzkaller/" + name, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  EXPECT_FALSE(ss.str().empty()) << name;
-  return ss.str();
-}
-
-bool has_line(const std::string& text, const std::string& line) {
-  return text.find("\n" + line + "\n") != std::string::npos;
-}
+std::string fixture(const std::string& name) { return test::fixture("syzkaller", name); }
+using test::has_line;
 
 importer::ImportResult imported(const std::string& name) {
   auto r = importer::import_syzkaller(fixture(name), name);
@@ -40,12 +31,7 @@ std::string error_of(const std::string& text) {
   return "(imported)";
 }
 
-ReplayCounts replay_on_model(const std::string& text) {
-  auto parsed = trace::parse(text, "imported.trace");
-  EXPECT_TRUE(std::holds_alternative<trace::Trace>(parsed));
-  model::Kvm kvm(model::default_profile());
-  return replay(std::get<trace::Trace>(parsed), kvm, {}).counts;
-}
+using test::replay_on_model;
 
 TEST(SyzkallerImport, CorpusShapedProgram) {
   const auto r = imported("memslot_run.syz");
