@@ -72,6 +72,7 @@ bool any_name(const Expr& e, const Visit& visit) {
 
 // The first handle a statement uses whose creation failed, as "'name' (line N)".
 std::optional<std::string> Replayer::failed_handle(const Statement& st) const {
+  if (!any_failed_) return std::nullopt;  // nothing to find: the common case, not walked
   const Handle* failed = nullptr;
   const std::string* name = nullptr;
   // Walks the terms in order; no list of names (nor a message) is built for a statement that runs.
@@ -153,7 +154,10 @@ StatementResult Replayer::run(const Statement& st) {
     StatementResult r;
     r.status = StepStatus::not_run;
     r.message = "handle " + *failed + " failed to be created";
-    if (st.bind) handles_[*st.bind] = Handle{std::nullopt, st.line};
+    if (st.bind) {
+      handles_[*st.bind] = Handle{std::nullopt, st.line};
+      any_failed_ = true;
+    }
     return r;
   }
   const replay_op::Handler handler = replay_op::handler(spec->op);
@@ -164,9 +168,11 @@ StatementResult Replayer::run(const Statement& st) {
   replay_op::Answer answer = handler(call);
   if (auto* answered = std::get_if<StatementResult>(&answer)) return std::move(*answered);
   const auto& got = std::get<replay_op::Returned>(answer);
-  if (st.bind)  // a failed creation binds nothing: later statements using it are not run
+  if (st.bind) {  // a failed creation binds nothing: later statements using it are not run
     handles_[*st.bind] = Handle{got.ret.is_ok() ? std::optional<u64>(static_cast<u64>(got.ret.ret)) : std::nullopt,
                                 st.line};
+    any_failed_ = any_failed_ || !got.ret.is_ok();
+  }
   return replay_op::compare_call(call, got);
 }
 

@@ -181,8 +181,10 @@ class LineParser {
   std::string describe(const Token& t) const {
     return t.kind == Token::Kind::end ? std::string("end of line") : quote(t.text);
   }
-  void expect_punct(std::string_view p, const Ctx& what) {
-    if (!peek().is(p)) fail(peek(), "expected '" + std::string(p) + "' " + what.str() + ", got " + describe(peek()));
+  // `what()` makes the context of the message: only when there is an error to report.
+  template <class MakeCtx>
+  void expect_punct(std::string_view p, const MakeCtx& what) {
+    if (!peek().is(p)) fail(peek(), "expected '" + std::string(p) + "' " + what().str() + ", got " + describe(peek()));
     next();
   }
 
@@ -225,7 +227,7 @@ void LineParser::term(bool allow_names, Term& t) {
     next();
     t.kind = Term::Kind::group;
     expr(t.group.emplace_back(), allow_names, true);
-    expect_punct(")", Ctx{"to close the parenthesis"});
+    expect_punct(")", [&] { return Ctx{"to close the parenthesis"}; });
     return;
   }
   if (tok.kind == Token::Kind::number) {
@@ -308,9 +310,9 @@ void LineParser::field_value(const FieldSpec& spec, const Ctx& where, Value& v) 
     }
     case FieldKind::list: {
       v.kind = Value::Kind::list;
-      expect_punct("[", what.prefixed("to open "));
+      expect_punct("[", [&] { return what.prefixed("to open "); });
       while (!peek().is("]")) {
-        if (!v.list.empty()) expect_punct(",", what.prefixed("between items of "));
+        if (!v.list.empty()) expect_punct(",", [&] { return what.prefixed("between items of "); });
         if (v.list.size() == spec.max_items)
           fail(peek(), what.str() + " has at most " + std::to_string(spec.max_items) + " items");
         expr(v.list.emplace_back());
@@ -320,9 +322,9 @@ void LineParser::field_value(const FieldSpec& spec, const Ctx& where, Value& v) 
     }
     case FieldKind::ranges: {
       v.kind = Value::Kind::ranges;
-      expect_punct("[", what.prefixed("to open "));
+      expect_punct("[", [&] { return what.prefixed("to open "); });
       while (!peek().is("]")) {
-        if (!v.ranges.empty()) expect_punct(",", what.prefixed("between ranges of "));
+        if (!v.ranges.empty()) expect_punct(",", [&] { return what.prefixed("between ranges of "); });
         const Token& start = peek();
         Range r;
         // `-` separates the bounds of a range, so bounds are sums without binary minus.
@@ -345,9 +347,9 @@ void LineParser::field_value(const FieldSpec& spec, const Ctx& where, Value& v) 
 
 void LineParser::record(const std::vector<FieldSpec>& specs, const Ctx& where, std::vector<Field>& out, bool any_key) {
   std::size_t n = 0;  // fields read so far: out[0, n)
-  expect_punct("{", where.prefixed("to open "));
+  expect_punct("{", [&] { return where.prefixed("to open "); });
   while (!peek().is("}")) {
-    if (n) expect_punct(",", where.prefixed("between fields of "));
+    if (n) expect_punct(",", [&] { return where.prefixed("between fields of "); });
     const Token& name = peek();
     if (name.kind != Token::Kind::ident) fail(name, "expected a field name in " + where.str() + ", got " + describe(name));
     auto it = std::find_if(specs.begin(), specs.end(), [&](const FieldSpec& f) { return f.name == name.text; });
@@ -356,7 +358,7 @@ void LineParser::record(const std::vector<FieldSpec>& specs, const Ctx& where, s
     for (std::size_t k = 0; k < n; k++)
       if (out[k].name == name.text) fail(name, "duplicate field " + quote(name.text) + " in " + where.str());
     next();
-    expect_punct("=", Ctx{"after field name"});
+    expect_punct("=", [&] { return Ctx{"after field name"}; });
     Field& f = field_slot(out, n++, name.text);
     if (it == specs.end()) field_value(FieldSpec{name.text}, where, f.value);
     else field_value(*it, where, f.value);
@@ -367,7 +369,7 @@ void LineParser::record(const std::vector<FieldSpec>& specs, const Ctx& where, s
 
 void LineParser::call_args(const StatementSpec& spec, Statement& st) {
   const std::string_view callee = spec.callee;
-  expect_punct("(", Ctx{"after '", callee, "'"});
+  expect_punct("(", [&] { return Ctx{"after '", callee, "'"}; });
   auto sig = [&] {
     std::vector<std::string_view> pnames;
     for (const auto& p : spec.params) pnames.push_back(p.name);
@@ -383,7 +385,7 @@ void LineParser::call_args(const StatementSpec& spec, Statement& st) {
     const ParamSpec& p = spec.params[i];
     if (i > 0) {
       if (peek().is(")")) fail(peek(), "too few arguments: " + sig());
-      expect_punct(",", Ctx{"between arguments of ", callee});
+      expect_punct(",", [&] { return Ctx{"between arguments of ", callee}; });
     } else if (peek().is(")")) {
       fail(peek(), "too few arguments: " + sig());
     }
@@ -436,7 +438,7 @@ void LineParser::call_args(const StatementSpec& spec, Statement& st) {
     field_value(tid ? thread_keyword() : *it, Ctx{callee}, f.value);
   }
   truncate(st.keywords, nk, sp_.fields);
-  expect_punct(")", Ctx{"to close the arguments of ", callee});
+  expect_punct(")", [&] { return Ctx{"to close the arguments of ", callee}; });
 }
 
 void LineParser::result(const StatementSpec& spec, Result& r) {
@@ -521,7 +523,7 @@ void LineParser::expect_keys(const StatementSpec& spec, Statement& st) {
     for (const auto& f : st.expect)
       if (f.name == name.text) fail(name, "duplicate key " + quote(name.text) + " in " + where.str());
     next();
-    expect_punct("=", Ctx{"after '", name.text, "'"});
+    expect_punct("=", [&] { return Ctx{"after '", name.text, "'"}; });
     Field& f = field_slot(st.expect, st.expect.size(), name.text);
     if (it == spec.expect_keys.end()) {
       expr(f.value.expr, false);
