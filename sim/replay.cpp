@@ -47,6 +47,7 @@ Replayer::Replayer(std::string file, std::optional<std::string> trace_profile, K
 }
 
 u64 Replayer::eval(const Expr& e) const {
+  if (auto v = trace::plain_value(e)) return *v;  // no handle: no resolver to build
   return trace::evaluate(e, [this](const std::string& name) -> u64 {
            auto it = handles_.find(name);
            KVMSIM_ASSERT_CTX(it != handles_.end() && it->second.value, "unresolved handle " + name);
@@ -54,33 +55,56 @@ u64 Replayer::eval(const Expr& e) const {
          }).value;
 }
 
+namespace {
+
+// Calls visit(term) for each name term of `e` (groups included, in order) until it returns true.
+template <class Visit>
+bool any_name(const Expr& e, const Visit& visit) {
+  for (const auto& t : e.terms) {
+    if (t.kind == trace::Term::Kind::name && visit(t)) return true;
+    for (const auto& g : t.group)
+      if (any_name(g, visit)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 // The first handle a statement uses whose creation failed, as "'name' (line N)".
 std::optional<std::string> Replayer::failed_handle(const Statement& st) const {
-  std::optional<std::string> found;
-  // Walks the terms (groups included) in order; no list of names is built for every statement.
-  std::function<void(const Expr&)> check_expr = [&](const Expr& e) {
-    for (const auto& t : e.terms) {
-      if (found) return;
-      if (t.kind == trace::Term::Kind::name) {
-        auto it = handles_.find(t.spelling);
-        if (it != handles_.end() && !it->second.value)
-          found = "'" + t.spelling + "' (line " + std::to_string(it->second.line) + ")";
-      }
-      for (const auto& g : t.group) check_expr(g);
-    }
+  if (!any_failed_) return std::nullopt;  // nothing to find: the common case, not walked
+  const Handle* failed = nullptr;
+  const std::string* name = nullptr;
+  // Walks the terms in order; no list of names (nor a message) is built for a statement that runs.
+  auto check = [&](const trace::Term& t) {
+    auto it = handles_.find(t.spelling);
+    if (it == handles_.end() || it->second.value) return false;
+    failed = &it->second;
+    name = &t.spelling;
+    return true;
   };
   // Arguments and keywords, then their struct fields (records nest one level), without a worklist.
   auto check_value = [&](const Value& v) {
-    check_expr(v.expr);
-    for (const auto& e : v.list) check_expr(e);
+    if (any_name(v.expr, check)) return true;
+    for (const auto& e : v.list)
+      if (any_name(e, check)) return true;
+    return false;
   };
-  for (const auto& a : st.args) check_value(a);
-  for (const auto& k : st.keywords) check_value(k.value);
-  for (const auto& a : st.args)
-    for (const auto& f : a.fields) check_value(f.value);
-  for (const auto& k : st.keywords)
-    for (const auto& f : k.value.fields) check_value(f.value);
-  return found;
+  auto found = [&]() -> bool {
+    for (const auto& a : st.args)
+      if (check_value(a)) return true;
+    for (const auto& k : st.keywords)
+      if (check_value(k.value)) return true;
+    for (const auto& a : st.args)
+      for (const auto& f : a.fields)
+        if (check_value(f.value)) return true;
+    for (const auto& k : st.keywords)
+      for (const auto& f : k.value.fields)
+        if (check_value(f.value)) return true;
+    return false;
+  };
+  if (!found()) return std::nullopt;
+  return "'" + *name + "' (line " + std::to_string(failed->line) + ")";
 }
 
 StatementResult Replayer::step() {
@@ -130,18 +154,25 @@ StatementResult Replayer::run(const Statement& st) {
     StatementResult r;
     r.status = StepStatus::not_run;
     r.message = "handle " + *failed + " failed to be created";
-    if (st.bind) handles_[*st.bind] = Handle{std::nullopt, st.line};
+    if (st.bind) {
+      handles_[*st.bind] = Handle{std::nullopt, st.line};
+      any_failed_ = true;
+    }
     return r;
   }
   const replay_op::Handler handler = replay_op::handler(spec->op);
   KVMSIM_ASSERT_CTX(handler, "no replay handler for " + st.callee);
-  const replay_op::Call call(st, *spec, api_, [this](const Expr& e) { return eval(e); });
+  const replay_op::Call call(
+      st, *spec, api_,
+      {[](const void* self, const Expr& e) { return static_cast<const Replayer*>(self)->eval(e); }, this});
   replay_op::Answer answer = handler(call);
   if (auto* answered = std::get_if<StatementResult>(&answer)) return std::move(*answered);
   const auto& got = std::get<replay_op::Returned>(answer);
-  if (st.bind)  // a failed creation binds nothing: later statements using it are not run
+  if (st.bind) {  // a failed creation binds nothing: later statements using it are not run
     handles_[*st.bind] = Handle{got.ret.is_ok() ? std::optional<u64>(static_cast<u64>(got.ret.ret)) : std::nullopt,
                                 st.line};
+    any_failed_ = any_failed_ || !got.ret.is_ok();
+  }
   return replay_op::compare_call(call, got);
 }
 

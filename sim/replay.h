@@ -116,6 +116,7 @@ class Replayer {
   ReplayOptions options_;
   std::size_t next_ = 0;
   std::map<std::string, Handle> handles_;
+  bool any_failed_ = false;  // some handle's creation failed (failed_handle() has something to find)
   std::vector<StatementResult> results_;  // all, or only the worth_keeping() ones
   ReplayCounts counts_;
 };

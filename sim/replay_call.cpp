@@ -142,6 +142,9 @@ std::string format_fields(const std::vector<OutField>& fields) {
 }
 
 std::string expected_text(const trace::Statement& st) {
+  // The common results (`= VALUE`, `= -1 ERRNO`) without building "= ..." first: every call asks this.
+  if (st.out.empty() && st.result.kind == Result::Kind::value) return trace::print_expr(st.result.value);
+  if (st.out.empty() && st.result.kind == Result::Kind::error) return "-1 " + st.result.errno_name;
   std::string r = trace::print_result(st);
   return r.rfind("= ", 0) == 0 ? r.substr(2) : r;
 }

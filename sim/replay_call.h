@@ -40,15 +40,20 @@ struct Returned {
 // The statement being run, with its arguments evaluated against the bound handles.
 class Call {
  public:
-  using Evaluator = std::function<u64(const trace::Expr&)>;
+  // Evaluates an expression against the bound handles: a function and its context (the engine), not a
+  // std::function, as it runs for every value of every statement.
+  struct Evaluator {
+    u64 (*fn)(const void* context, const trace::Expr& e);
+    const void* context;
+  };
   Call(const trace::Statement& statement, const trace::StatementSpec& schema_row, KvmApi& backend, Evaluator eval)
-      : st(statement), spec(schema_row), api(backend), eval_(std::move(eval)) {}
+      : st(statement), spec(schema_row), api(backend), eval_(eval) {}
 
   const trace::Statement& st;
   const trace::StatementSpec& spec;
   KvmApi& api;
 
-  u64 eval(const trace::Expr& e) const { return eval_(e); }
+  u64 eval(const trace::Expr& e) const { return eval_.fn(eval_.context, e); }
   u64 arg(std::size_t i) const { return eval(st.args.at(i).expr); }
   // An fd argument: the handle's value, or a raw number taken as a (possibly negative) int.
   int fd(std::size_t i) const { return static_cast<int>(static_cast<i64>(arg(i))); }

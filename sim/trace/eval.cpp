@@ -94,7 +94,10 @@ class Evaluator {
 
 }  // namespace
 
-EvalResult evaluate(const Expr& e, const NameResolver& resolve) { return Evaluator(e, resolve).run(); }
+EvalResult evaluate(const Expr& e, const NameResolver& resolve) {
+  if (auto v = plain_value(e)) return EvalResult{*v, false};
+  return Evaluator(e, resolve).run();
+}
 
 EvalResult evaluate(const Expr& e) { return evaluate(e, nullptr); }
 

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "sim/trace/ast.h"
@@ -17,6 +18,15 @@ struct EvalResult {
   u64 value = 0;         // modulo 2^64 even on overflow
   bool overflow = false;
 };
+
+// The value of `e` if it is one term that needs no name and no parentheses (a literal or a constant,
+// maybe negated: most expressions of a trace), without the evaluator; nullopt otherwise.
+inline std::optional<u64> plain_value(const Expr& e) {
+  if (e.terms.size() != 1) return std::nullopt;
+  const Term& t = e.terms[0];
+  if (t.kind != Term::Kind::number && t.kind != Term::Kind::constant) return std::nullopt;
+  return t.neg ? 0 - t.value : t.value;  // two's complement; one term cannot overflow
+}
 
 using NameResolver = std::function<u64(const std::string&)>;
 EvalResult evaluate(const Expr& e, const NameResolver& resolve);

@@ -7,22 +7,27 @@ namespace kvmsim::trace {
 namespace {
 constexpr bool is_ident_start(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; }
 constexpr bool is_digit(char c) { return c >= '0' && c <= '9'; }
-// [A-Za-z0-9_] as a table: the lexer asks this of almost every byte of a trace.
-constexpr auto kIdentChar = [] {
-  std::array<bool, 256> t{};
-  for (int c = 0; c < 256; c++) t[c] = is_ident_start(static_cast<char>(c)) || is_digit(static_cast<char>(c));
+// What a byte starts, as a table: the lexer asks this of almost every byte of a trace.
+enum Class : unsigned char { kOther, kBlank, kIdent, kDigit, kPunct, kComment };
+constexpr auto kClass = [] {
+  std::array<Class, 256> t{};
+  for (int i = 0; i < 256; i++) {
+    const char c = static_cast<char>(i);
+    if (is_ident_start(c)) t[i] = kIdent;
+    else if (is_digit(c)) t[i] = kDigit;
+    else if (c == ' ' || c == '\t' || c == '\r') t[i] = kBlank;
+    else if (c == '#') t[i] = kComment;
+    else if (c == '(' || c == ')' || c == '{' || c == '}' || c == '[' || c == ']' || c == ',' || c == '=' ||
+             c == '+' || c == '-' || c == '|' || c == '*')
+      t[i] = kPunct;
+  }
   return t;
 }();
-bool is_ident_char(char c) { return kIdentChar[static_cast<unsigned char>(c)]; }
-bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
-bool is_punct(char c) {
-  switch (c) {
-    case '(': case ')': case '{': case '}': case '[': case ']': case ',': case '=': case '+': case '-': case '|':
-    case '*':
-      return true;
-    default:
-      return false;
-  }
+Class class_of(char c) { return kClass[static_cast<unsigned char>(c)]; }
+// [A-Za-z0-9_]: the rest of an identifier or number.
+bool is_ident_char(char c) {
+  const Class k = class_of(c);
+  return k == kIdent || k == kDigit;
 }
 }  // namespace
 
@@ -46,29 +51,31 @@ void lex_line(std::string_view line, LexResult* out) {
   r.error_col.reset();
   std::size_t i = 0, n = line.size();
   while (i < n) {
-    char c = line[i];
-    if (is_blank(c)) {
-      i++;
-      continue;
-    }
-    if (c == '#') break;
-    std::size_t start = i;
+    const char c = line[i];
+    const std::size_t start = i;
     Token::Kind kind;
-    if (is_ident_start(c)) {
-      while (i < n && is_ident_char(line[i])) i++;
-      kind = Token::Kind::ident;
-    } else if (is_digit(c)) {
-      while (i < n && is_ident_char(line[i])) i++;
-      kind = Token::Kind::number;
-    } else if ((c == '=' && i + 1 < n && line[i + 1] == '>') || (c == '<' && i + 1 < n && line[i + 1] == '<')) {
-      i += 2;
-      kind = Token::Kind::punct;
-    } else if (is_punct(c)) {
-      i++;
-      kind = Token::Kind::punct;
-    } else {
-      r.error_col = i;
-      break;
+    switch (class_of(c)) {
+      case kBlank: i++; continue;
+      case kComment: i = n; continue;
+      case kIdent:
+      case kDigit:
+        kind = class_of(c) == kIdent ? Token::Kind::ident : Token::Kind::number;
+        for (i++; i < n && is_ident_char(line[i]);) i++;
+        break;
+      case kPunct:
+        kind = Token::Kind::punct;
+        i += c == '=' && i + 1 < n && line[i + 1] == '>' ? 2 : 1;
+        break;
+      case kOther:
+      default:
+        if (c == '<' && i + 1 < n && line[i + 1] == '<') {
+          kind = Token::Kind::punct;
+          i += 2;
+          break;
+        }
+        r.error_col = i;
+        i = n;
+        continue;
     }
     r.tokens.push_back({kind, std::string_view(line.data() + start, i - start), start});
     r.code_end = i;

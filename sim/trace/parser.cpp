@@ -94,26 +94,75 @@ struct Ctx {
   }
 };
 
-// Makes `st` a fresh statement but keeps the buffers a line's statement always needs (its text,
-// callee and argument vector), so a stream of statements does not allocate them again.
-void reuse(Statement& st) {
-  std::string text = std::move(st.text), callee = std::move(st.callee);
-  std::vector<Value> args = std::move(st.args);
-  st = Statement{};
-  text.clear();
-  callee.clear();
-  args.clear();
-  st.text = std::move(text);
-  st.callee = std::move(callee);
-  st.args = std::move(args);
+// Node storage reused line after line. A statement's argument and field vectors are refilled element by
+// element: the element already there is reset in place (its strings and vectors keep their buffers), and
+// the elements a shorter line does not need wait here for a longer one instead of being freed. The
+// spares hold at most one line's worth of nodes.
+struct Spares {
+  std::vector<Value> values;
+  std::vector<Field> fields;
+};
+
+// Element `i` (== v.size() or less) of `v`, to be reset and refilled by the caller.
+template <class T>
+T& slot(std::vector<T>& v, std::size_t i, std::vector<T>& spare) {
+  if (i == v.size()) {
+    if (spare.empty()) return v.emplace_back();
+    v.push_back(std::move(spare.back()));
+    spare.pop_back();
+  }
+  return v[i];
+}
+
+// Keeps the first `n` elements of `v`; the others go to `spare`.
+template <class T>
+void truncate(std::vector<T>& v, std::size_t n, std::vector<T>& spare) {
+  while (v.size() > n) {
+    spare.push_back(std::move(v.back()));
+    v.pop_back();
+  }
+}
+
+void reset(Expr& e) {
+  e.terms.clear();
+  e.ops.clear();
+}
+
+// A fresh expression value; with `keep_fields` its record fields stay for record() to refill.
+void reset(Value& v, Spares& sp, bool keep_fields = false) {
+  v.kind = Value::Kind::expr;
+  reset(v.expr);
+  v.word.clear();
+  v.list.clear();
+  v.ranges.clear();
+  if (!keep_fields) truncate(v.fields, 0, sp.fields);
+}
+
+// Makes `st` a fresh statement but keeps its nodes' buffers (see Spares); its argument and keyword
+// vectors are refilled in place by the parser.
+void reuse(Statement& st, Spares& sp) {
+  st.kind = Statement::Kind::call;
+  st.bind.reset();
+  st.callee.clear();
+  Result& r = st.result;
+  r.kind = Result::Kind::none;
+  reset(r.value);
+  r.errno_name.clear();
+  r.err = 0;
+  truncate(r.fields, 0, sp.fields);
+  truncate(st.out, 0, sp.fields);
+  truncate(st.expect, 0, sp.fields);
+  st.line = 0;
+  st.text.clear();
+  st.result_begin = st.result_end = 0;
 }
 
 using Names = std::map<std::string, unsigned, std::less<>>;
 
 class LineParser {
  public:
-  LineParser(const std::vector<Token>& toks, const Names& names)
-      : toks_(toks), names_(names) {}
+  LineParser(const std::vector<Token>& toks, const Names& names, Spares& spares)
+      : toks_(toks), names_(names), sp_(spares) {}
 
   // Parses the line into `st` (a fresh or reuse()d statement).
   void statement(Statement& st);
@@ -132,8 +181,10 @@ class LineParser {
   std::string describe(const Token& t) const {
     return t.kind == Token::Kind::end ? std::string("end of line") : quote(t.text);
   }
-  void expect_punct(std::string_view p, const Ctx& what) {
-    if (!peek().is(p)) fail(peek(), "expected '" + std::string(p) + "' " + what.str() + ", got " + describe(peek()));
+  // `what()` makes the context of the message: only when there is an error to report.
+  template <class MakeCtx>
+  void expect_punct(std::string_view p, const MakeCtx& what) {
+    if (!peek().is(p)) fail(peek(), "expected '" + std::string(p) + "' " + what().str() + ", got " + describe(peek()));
     next();
   }
 
@@ -142,14 +193,24 @@ class LineParser {
   void expr(Expr& e, bool allow_names = true, bool allow_minus = true);
   void handle(unsigned kinds, const Ctx& what, Value& v);
   void field_value(const FieldSpec& spec, const Ctx& where, Value& v);
-  std::vector<Field> record(const std::vector<FieldSpec>& specs, const Ctx& where, bool any_key = false);
+  // Fills `out` (refilled in place, see Spares) with `{name=value, ...}`.
+  void record(const std::vector<FieldSpec>& specs, const Ctx& where, std::vector<Field>& out, bool any_key = false);
+  // The next field of `fields` (the `n`-th), named `name`, its value reset. A line like the one before
+  // has the same field here: the name is then left as it is.
+  Field& field_slot(std::vector<Field>& fields, std::size_t n, std::string_view name) {
+    Field& f = slot(fields, n, sp_.fields);
+    if (f.name != name) f.name.assign(name);
+    reset(f.value, sp_);
+    return f;
+  }
   void word(const std::vector<std::string_view>& words, const Ctx& what, Value& v);
   void call_args(const StatementSpec& spec, Statement& st);
-  Result result(const StatementSpec& spec);
+  void result(const StatementSpec& spec, Result& r);
   void expect_keys(const StatementSpec& spec, Statement& st);
 
   const std::vector<Token>& toks_;
   const Names& names_;
+  Spares& sp_;
   std::size_t pos_ = 0;
   std::size_t prev_end_ = 0;
   bool read_access_ = false;  // the statement is `access(..., read)`: `= ok {value=...}` allowed
@@ -166,7 +227,7 @@ void LineParser::term(bool allow_names, Term& t) {
     next();
     t.kind = Term::Kind::group;
     expr(t.group.emplace_back(), allow_names, true);
-    expect_punct(")", Ctx{"to close the parenthesis"});
+    expect_punct(")", [&] { return Ctx{"to close the parenthesis"}; });
     return;
   }
   if (tok.kind == Token::Kind::number) {
@@ -176,12 +237,14 @@ void LineParser::term(bool allow_names, Term& t) {
     t.value = n.value;
   } else if (tok.kind == Token::Kind::ident) {
     std::string_view name = tok.text;
-    if (auto c = constant_value(name)) {
-      t.kind = Term::Kind::constant;
-      t.value = *c;
-    } else if (names_.find(name) != names_.end()) {
+    // Bound names first: a handle name is never a constant's (feed() refuses that binding), and
+    // handles are most of a trace's names.
+    if (names_.find(name) != names_.end()) {
       if (!allow_names) fail(tok, "a handle cannot be used here: " + quote(name));
       t.kind = Term::Kind::name;
+    } else if (auto c = constant_value(name)) {
+      t.kind = Term::Kind::constant;
+      t.value = *c;
     } else {
       fail(tok, "unknown constant or unbound name " + quote(name));
     }
@@ -247,9 +310,9 @@ void LineParser::field_value(const FieldSpec& spec, const Ctx& where, Value& v) 
     }
     case FieldKind::list: {
       v.kind = Value::Kind::list;
-      expect_punct("[", what.prefixed("to open "));
+      expect_punct("[", [&] { return what.prefixed("to open "); });
       while (!peek().is("]")) {
-        if (!v.list.empty()) expect_punct(",", what.prefixed("between items of "));
+        if (!v.list.empty()) expect_punct(",", [&] { return what.prefixed("between items of "); });
         if (v.list.size() == spec.max_items)
           fail(peek(), what.str() + " has at most " + std::to_string(spec.max_items) + " items");
         expr(v.list.emplace_back());
@@ -259,9 +322,9 @@ void LineParser::field_value(const FieldSpec& spec, const Ctx& where, Value& v) 
     }
     case FieldKind::ranges: {
       v.kind = Value::Kind::ranges;
-      expect_punct("[", what.prefixed("to open "));
+      expect_punct("[", [&] { return what.prefixed("to open "); });
       while (!peek().is("]")) {
-        if (!v.ranges.empty()) expect_punct(",", what.prefixed("between ranges of "));
+        if (!v.ranges.empty()) expect_punct(",", [&] { return what.prefixed("between ranges of "); });
         const Token& start = peek();
         Range r;
         // `-` separates the bounds of a range, so bounds are sums without binary minus.
@@ -282,66 +345,71 @@ void LineParser::field_value(const FieldSpec& spec, const Ctx& where, Value& v) 
   }
 }
 
-std::vector<Field> LineParser::record(const std::vector<FieldSpec>& specs, const Ctx& where, bool any_key) {
-  std::vector<Field> out;
-  out.reserve(specs.size());
-  expect_punct("{", where.prefixed("to open "));
+void LineParser::record(const std::vector<FieldSpec>& specs, const Ctx& where, std::vector<Field>& out, bool any_key) {
+  std::size_t n = 0;  // fields read so far: out[0, n)
+  expect_punct("{", [&] { return where.prefixed("to open "); });
   while (!peek().is("}")) {
-    if (!out.empty()) expect_punct(",", where.prefixed("between fields of "));
+    if (n) expect_punct(",", [&] { return where.prefixed("between fields of "); });
     const Token& name = peek();
     if (name.kind != Token::Kind::ident) fail(name, "expected a field name in " + where.str() + ", got " + describe(name));
     auto it = std::find_if(specs.begin(), specs.end(), [&](const FieldSpec& f) { return f.name == name.text; });
     if (it == specs.end() && !any_key)
       fail(name, "unknown field " + quote(name.text) + " in " + where.str() + "; valid fields: " + join_fields(specs));
-    for (const auto& f : out)
-      if (f.name == name.text) fail(name, "duplicate field " + quote(name.text) + " in " + where.str());
+    for (std::size_t k = 0; k < n; k++)
+      if (out[k].name == name.text) fail(name, "duplicate field " + quote(name.text) + " in " + where.str());
     next();
-    expect_punct("=", Ctx{"after field name"});
-    Field& f = out.emplace_back();
-    f.name.assign(name.text);
+    expect_punct("=", [&] { return Ctx{"after field name"}; });
+    Field& f = field_slot(out, n++, name.text);
     if (it == specs.end()) field_value(FieldSpec{name.text}, where, f.value);
     else field_value(*it, where, f.value);
   }
   next();
-  return out;
+  truncate(out, n, sp_.fields);
 }
 
 void LineParser::call_args(const StatementSpec& spec, Statement& st) {
   const std::string_view callee = spec.callee;
-  expect_punct("(", Ctx{"after '", callee, "'"});
+  expect_punct("(", [&] { return Ctx{"after '", callee, "'"}; });
   auto sig = [&] {
     std::vector<std::string_view> pnames;
     for (const auto& p : spec.params) pnames.push_back(p.name);
     return std::string(callee) + "(" + join(pnames) + ")";
   };
-  st.args.reserve(spec.params.size());
+  // Argument i is refilled in place (see Spares); a record keeps its fields for record() to refill.
+  auto arg = [&](std::size_t i, bool is_record = false) -> Value& {
+    Value& v = slot(st.args, i, sp_.values);
+    reset(v, sp_, is_record);
+    return v;
+  };
   for (std::size_t i = 0; i < spec.params.size(); i++) {
     const ParamSpec& p = spec.params[i];
     if (i > 0) {
       if (peek().is(")")) fail(peek(), "too few arguments: " + sig());
-      expect_punct(",", Ctx{"between arguments of ", callee});
+      expect_punct(",", [&] { return Ctx{"between arguments of ", callee}; });
     } else if (peek().is(")")) {
       fail(peek(), "too few arguments: " + sig());
     }
     switch (p.kind) {
-      case ParamKind::handle: handle(p.handles, Ctx{callee, " ", p.name}, st.args.emplace_back()); break;
-      case ParamKind::expr: expr(st.args.emplace_back().expr); break;
+      case ParamKind::handle: handle(p.handles, Ctx{callee, " ", p.name}, arg(i)); break;
+      case ParamKind::expr: expr(arg(i).expr); break;
       case ParamKind::record: {
-        Value& v = st.args.emplace_back();
+        Value& v = arg(i, true);
         v.kind = Value::Kind::record;
-        v.fields = record(p.fields, Ctx{p.name});
+        record(p.fields, Ctx{p.name}, v.fields);
         break;
       }
-      case ParamKind::word: word(p.words, Ctx{callee, " ", p.name}, st.args.emplace_back()); break;
+      case ParamKind::word: word(p.words, Ctx{callee, " ", p.name}, arg(i)); break;
       case ParamKind::backing_or_fd:
         if (peek().kind == Token::Kind::ident && contains(p.words, peek().text))
-          word(p.words, Ctx{"backing"}, st.args.emplace_back());
+          word(p.words, Ctx{"backing"}, arg(i));
         else
-          handle(p.handles, Ctx{callee, " backing"}, st.args.emplace_back());
+          handle(p.handles, Ctx{callee, " backing"}, arg(i));
         break;
     }
   }
-  // Optional trailing key=value arguments (mmap's align=, offset=, prot=, flags=).
+  truncate(st.args, spec.params.size(), sp_.values);
+  // Optional trailing key=value arguments (mmap's align=, offset=, prot=, flags=), refilled in place.
+  std::size_t nk = 0;  // st.keywords[0, nk) read so far
   while (peek().is(",")) {
     next();
     const Token& name = peek();
@@ -353,8 +421,8 @@ void LineParser::call_args(const StatementSpec& spec, Statement& st) {
     if (it == spec.keywords.end() && !tid)
       fail(name, "unknown keyword " + quote(name.text) + " for " + std::string(callee) +
                      (spec.keywords.empty() ? "" : "; valid keywords: " + join_fields(spec.keywords)));
-    for (const auto& f : st.keywords)
-      if (f.name == name.text) fail(name, "duplicate keyword " + quote(name.text));
+    for (std::size_t k = 0; k < nk; k++)
+      if (st.keywords[k].name == name.text) fail(name, "duplicate keyword " + quote(name.text));
     if (spec.op == Op::access && name.text == "value" && !(st.args.size() > 2 && st.args[2].word == "write"))
       fail(name, "value= is only for a write access; a read states what it loads as = ok {value=...}");
     if (spec.op == Op::mmap && !tid) {
@@ -366,15 +434,14 @@ void LineParser::call_args(const StatementSpec& spec, Statement& st) {
     }
     next();
     next();  // '='
-    Field& f = st.keywords.emplace_back();
-    f.name.assign(name.text);
+    Field& f = field_slot(st.keywords, nk++, name.text);
     field_value(tid ? thread_keyword() : *it, Ctx{callee}, f.value);
   }
-  expect_punct(")", Ctx{"to close the arguments of ", callee});
+  truncate(st.keywords, nk, sp_.fields);
+  expect_punct(")", [&] { return Ctx{"to close the arguments of ", callee}; });
 }
 
-Result LineParser::result(const StatementSpec& spec) {
-  Result r;
+void LineParser::result(const StatementSpec& spec, Result& r) {
   // `-1 ERRNO` (both integer and access results).
   if (peek().is("-") && peek(1).kind == Token::Kind::number && peek(1).text == "1" &&
       (peek(2).kind == Token::Kind::ident || peek(2).kind == Token::Kind::number)) {
@@ -391,9 +458,9 @@ Result LineParser::result(const StatementSpec& spec) {
       if (!n.error.empty() || n.value == 0 || n.value > 4095) fail(e, "errno must be a name or 1..4095, got " + quote(e.text));
       r.err = static_cast<int>(n.value);
     }
-    r.errno_name = std::string(e.text);
+    r.errno_name.assign(e.text);
     next();
-    return r;
+    return;
   }
   if (peek().is("-") && peek(1).kind == Token::Kind::number && peek(1).text == "1" &&
       (peek(2).kind == Token::Kind::end || peek(2).is("=>")))
@@ -406,41 +473,41 @@ Result LineParser::result(const StatementSpec& spec) {
       // `= ok {value=V}`: what a guest read loaded (docs/semantics/memory-contents.md §5).
       if (r.kind == Result::Kind::ok && peek().is("{")) {
         if (!read_access_) fail(peek(), "only a read access reports {value=...}; a write states its value as value=");
-        r.fields = record(access_ok_fields(), Ctx{"ok"});
+        record(access_ok_fields(), Ctx{"ok"}, r.fields);
       }
-      return r;
+      return;
     }
     // `= unspecified`: the read completes, but what it loads is left open (memory-contents.md §6).
     if (t.kind == Token::Kind::ident && t.text == "unspecified") {
       if (!read_access_) fail(t, "only a read access loads an unspecified value");
       r.kind = Result::Kind::unspecified;
       next();
-      return r;
+      return;
     }
     if (t.kind == Token::Kind::ident && (t.text == "memory_fault" || t.text == "memory_error")) {
       // memory_error: KVM_EXIT_MEMORY_ERROR of the private-fd v5 proposal (same fields).
       r.kind = t.text == "memory_fault" ? Result::Kind::memory_fault : Result::Kind::memory_error;
       const std::string name(t.text);
       next();
-      r.fields = record(memory_fault_fields(), Ctx{name});
-      return r;
+      record(memory_fault_fields(), Ctx{name}, r.fields);
+      return;
     }
     fail(t, "expected ok, mmio, memory_fault {...}, memory_error {...} or -1 ERRNO, got " + describe(t));
   }
   if (spec.result == ResultKind::host && peek().kind == Token::Kind::ident && peek().text == "SIGBUS") {
     r.kind = Result::Kind::sigbus;
     next();
-    return r;
+    return;
   }
   if (spec.result == ResultKind::host && peek().kind == Token::Kind::ident && peek().text == "unspecified") {
     if (spec.op != Op::peek) fail(peek(), "only peek loads an unspecified value");
     r.kind = Result::Kind::unspecified;
     next();
-    return r;
+    return;
   }
   r.kind = Result::Kind::value;
   expr(r.value, false);
-  return r;
+  return;
 }
 
 void LineParser::expect_keys(const StatementSpec& spec, Statement& st) {
@@ -456,9 +523,8 @@ void LineParser::expect_keys(const StatementSpec& spec, Statement& st) {
     for (const auto& f : st.expect)
       if (f.name == name.text) fail(name, "duplicate key " + quote(name.text) + " in " + where.str());
     next();
-    expect_punct("=", Ctx{"after '", name.text, "'"});
-    Field& f = st.expect.emplace_back();
-    f.name.assign(name.text);
+    expect_punct("=", [&] { return Ctx{"after '", name.text, "'"}; });
+    Field& f = field_slot(st.expect, st.expect.size(), name.text);
     if (it == spec.expect_keys.end()) {
       expr(f.value.expr, false);
     } else {
@@ -515,14 +581,14 @@ void LineParser::statement(Statement& st) {
       fail(peek(), "a binding statement takes no result; write a failing call without the binding");
     st.result_begin = peek().col;
     next();
-    st.result = result(*spec);
+    result(*spec, st.result);
     st.result_end = prev_end_;
   }
   if (peek().is("=>")) {
     if (spec->out.empty()) fail(peek(), std::string(spec->callee) + " has no out-fields");
     if (st.result.kind == Result::Kind::none) st.result_begin = peek().col;
     next();
-    st.out = record(spec->out, Ctx{"out-fields of ", spec->callee});
+    record(spec->out, Ctx{"out-fields of ", spec->callee}, st.out);
     st.result_end = prev_end_;
   }
   if (peek().kind != Token::Kind::end) fail(peek(), "unexpected " + describe(peek()) + " after the statement");
@@ -614,6 +680,7 @@ struct StreamParser::State {
   Statement statement;
   ParseError error;
   LexResult lex;  // reused line after line
+  Spares spares;  // the statement's nodes not in use (reuse())
 };
 
 StreamParser::StreamParser(std::string file) : s_(std::make_unique<State>()) { s_->file = std::move(file); }
@@ -680,9 +747,9 @@ StreamParser::Fed StreamParser::feed(std::string_view line) {
   LexResult& lex = s.lex;
   lex_line(line, &lex);
   if (lex.error_col) return error(*lex.error_col, "unexpected character " + quote(line.substr(*lex.error_col, 1)));
-  reuse(s.statement);
+  reuse(s.statement, s.spares);
   try {
-    LineParser p(lex.tokens, s.names);
+    LineParser p(lex.tokens, s.names, s.spares);
     p.statement(s.statement);
   } catch (const Failure& f) {
     return error(f.col, f.message);

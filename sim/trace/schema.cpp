@@ -191,9 +191,15 @@ const StatementSpec* find_statement(std::string_view callee, bool expect) {
     for (const auto& s : statement_specs()) (s.expect ? idx.second : idx.first).emplace(s.callee, &s);
     return idx;
   }();
+  // A trace repeats its callees: the last row found is tried before the hash (per thread: the
+  // fuzzers parse on several).
+  thread_local const StatementSpec* last = nullptr;
+  if (last && last->expect == expect && last->callee == callee) return last;
   const Index& idx = expect ? by_callee.second : by_callee.first;
   auto it = idx.find(callee);
-  return it == idx.end() ? nullptr : it->second;
+  if (it == idx.end()) return nullptr;
+  last = it->second;
+  return last;
 }
 
 const FieldSpec& thread_keyword() {
