@@ -23,7 +23,7 @@ for call in memfd_create ftruncate fallocate close; do
   grep -q "^$call " "$work/probe.raw" || { echo "FAIL: raw log lacks $call"; exit 1; }
 done
 grep -q "^memfd1 = memfd_create(MFD_CLOEXEC" "$work/probe.trace" || { echo "FAIL: trace lacks the memfd"; cat "$work/probe.trace"; exit 1; }
-"# One log per process (sim/record/preload.c): the forked child's has its own calls and none of the parent's
+# One log per process (sim/record/preload.c): the forked child's has its own calls and none of the parent's
 # unwritten ones, and ends with its _exit; the parent's has none of the child's, and one exit (not the vfork
 # child's too).
 children=("$work"/probe.raw.*)
