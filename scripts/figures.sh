@@ -158,6 +158,17 @@ echo "The \`content\` group holds $ncontent of the suite's $total cases (\`kvmsi
   echo "| KVM_SMI | $(v pc smis) | $(v q35 smis) |"
 } > "$gen/qemu-churn"
 
+# The recording of stress-ng's kvm stressor (traces/real/stress_ng_kvm.trace), counted by the same awk.
+{
+  sng=traces/real/stress_ng_kvm.trace
+  [[ -f "$sng" ]] || { echo "figures: $sng is missing" >&2; exit 2; }
+  awk -f scripts/qemu-churn.awk "$sng" > "$gen/churn-sng"
+  v() { awk -F'\t' -v k="$1" '$1 == k { print $2 }' "$gen/churn-sng"; }
+  echo "Counted from \`$sng\` (\`$(sed -n 's/^# VMM: \([^ ]* [^ ]*\) .*/\1/p' "$sng")\`, \`$(sed -n 's/^# recorded by kvmsim record: //p' "$sng")\`):"
+  echo "$(v ioctls) KVM ioctls, $(v runs) of them KVM_RUN; $(v vms) VMs created and $(v vm_closes) closed, $(v vcpus) vCPUs;"
+  echo "$(v ops) memslot operations ($(v creates) creates, $(v deletes) deletes, $(v failed) failed), slot sizes: $(v sizes)."
+} > "$gen/stress-ng-kvm"
+
 # ---- splice the blocks into the files ----
 stale=0
 for f in README.md conformance/README.md docs/*.md docs/semantics/*.md traces/FORMAT.md; do

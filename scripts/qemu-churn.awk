@@ -1,5 +1,5 @@
 # The memslot churn of a recorded VMM trace (traces/real/*.trace, kvmsim record), one "name<TAB>value" line per
-# fact, for scripts/figures.sh's README table. Reads the trace text as kvmsim record prints it (one statement a
+# fact, for scripts/figures.sh's tables (README: QEMU; docs/vmm-traces.md: stress-ng). Reads the trace text as kvmsim record prints it (one statement a
 # line; sizes as `128M`, `768K`, `1M+512K`, hex or decimal; SMM slots as `0x10000|N`).
 function num(s,    v, i, c, t, n, parts, k) {
   v = 0
@@ -25,6 +25,9 @@ function field(line, name,    m) {
 /^(KVM_|ioctl\(|[a-z0-9_]+ = KVM_)/ { ioctls++ }
 /^ioctl\([a-z0-9_]+, KVM_RUN[,)]/ { runs++ }
 /^ioctl\([a-z0-9_]+, KVM_SMI[,)]/ { smis++ }
+/^[a-z0-9_]+ = KVM_CREATE_VM\(/ { vms++ }
+/^close\(vm[0-9]*,/ { vm_closes++ }
+/^[a-z0-9_]+ = KVM_CREATE_VCPU\(/ { vcpus++ }
 /^KVM_GET_DIRTY_LOG\(/ { getdirty++ }
 /^KVM_SET_USER_MEMORY_REGION2?\(/ {
   ops++
@@ -44,6 +47,7 @@ function field(line, name,    m) {
     if (live[slot]) inplace++
     seen[slot] = 1
     if (ok) { live[slot] = 1; deleted[slot] = 0; start[slot] = gpa; len[slot] = size }
+    sizes = sizes (sizes == "" ? "" : " ") field($0, "memory_size")
     if (flags ~ /KVM_MEM_READONLY/) rom++
     if (flags ~ /KVM_MEM_LOG_DIRTY_PAGES/) { dirty++; dirty_gpa = dirty_gpa (dirty_gpa == "" ? "" : " ") field($0, "guest_phys_addr") }
     lo = gpa; end = gpa + size
@@ -54,4 +58,5 @@ function field(line, name,    m) {
 END {
   printf "ioctls\t%d\nruns\t%d\nsmis\t%d\nops\t%d\nv2\t%d\nfailed\t%d\ncreates\t%d\ndeletes\t%d\n", ioctls, runs, smis, ops, v2, failed, creates, deletes
   printf "recreates\t%d\nafter_delete\t%d\ninplace\t%d\nsmm\t%d\npam\t%d\nsmram\t%d\nrom\t%d\ndirty\t%d\ndirty_gpa\t%s\ngetdirty\t%d\n", recreates, after_delete, inplace, smm, pam, smram, rom, dirty, dirty_gpa, getdirty
+  printf "vms\t%d\nvm_closes\t%d\nvcpus\t%d\nsizes\t%s\n", vms, vm_closes, vcpus, sizes
 }

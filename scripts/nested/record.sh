@@ -8,13 +8,16 @@
 #
 # What it does:
 #   1. setup.sh --flavour linux-7.3 (the pinned 7.3.4 cloud kernel and its modules, cached).
-#   2. A Debian trixie root with qemu-system-x86 (debootstrap --variant=minbase from the machine's Debian
-#      mirror into BUILD/nested/cache/vmm-root; cached by a stamp; the machine's apt sources are not touched).
+#   2. A Debian trixie root with qemu-system-x86 and stress-ng (debootstrap --variant=minbase from the machine's
+#      Debian mirror into BUILD/nested/cache/vmm-root; cached by a stamp naming the package list, rebuilt when it
+#      changes; the machine's apt sources are not touched).
 #   3. An initramfs: that root + busybox (insmod) + the modules + kvmsim and libkvmsim_record.so (built here,
 #      on bookworm: their glibc/libstdc++ needs are older than trixie's).
 #   4. Boots the 7.3 guest under TCG (same CPU model and memory as run.sh) and, in it, records QEMU booting
-#      SeaBIOS to "No bootable device" with -machine pc and -machine q35; the guest's /init sends each trace
-#      and log to its second serial port between markers.
+#      SeaBIOS to "No bootable device" with -machine pc and -machine q35, and stress-ng's kvm stressor (its
+#      forked worker creates, runs and destroys a real-mode VM per operation); the guest's /init sends each
+#      trace, raw log and log to its second serial port between markers.
+# Cost: the trixie root's debootstrap once (6-7 min; again when NESTED_RECORD_PACKAGES changes), then ≈ 80 s a run.
 # Exit: 0 recorded; 1 a recording failed (the console tail is printed); 2 usage.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -27,7 +30,7 @@ while [[ $# -gt 0 ]]; do
     --build-dir) build_dir="$(realpath -m "$2")"; shift 2 ;;
     --out) out_dir="$(realpath -m "$2")"; shift 2 ;;
     --timeout) timeout_s="$2"; shift 2 ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
     *) echo "record.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
@@ -59,6 +62,7 @@ if [[ ! -f "$vmm_root/.kvmsim-vmmroot" || "$(cat "$vmm_root/.kvmsim-vmmroot")" !
   rm -rf "$vmm_root"; mv "$vmm_root.tmp" "$vmm_root"
 fi
 qemu_pkg="$(chroot "$vmm_root" dpkg-query -W -f '${Package} ${Version}' qemu-system-x86)"
+stress_pkg="$(chroot "$vmm_root" dpkg-query -W -f '${Package} ${Version}' stress-ng)"
 
 # ---- 3. kvmsim + the recorder (dynamic, from this build) and the initramfs
 cmake --build "$build_dir" -j2 --target kvmsim kvmsim_record >&2
@@ -73,6 +77,11 @@ done
 # and -no-reboot turns that reboot into QEMU's exit, so every run ends by itself; its debug console (port
 # 0x402) goes to a file as the proof of where POST stopped. -nic none: no iPXE ROM, no network boot attempt.
 qemu_common="-accel kvm -m 128 -display none -serial none -monitor none -nic none -no-reboot -boot reboot-timeout=0"
+# stress-ng: one kvm worker, 2 bogo operations (each a VM created, given one memslot of (random 16-bit + 2)
+# pages, run ≈510 times through its port 0x80 loop, and destroyed); --seed makes the memslot sizes the same
+# every run; --timeout only bounds a hang.
+stress_cmd="stress-ng --kvm 1 --kvm-ops 2 --seed 1 --timeout 120 --verbose"
+where="inside the Linux $NESTED73_VERSION nested oracle guest (scripts/nested/record.sh)"
 cat > "$work/stage/init" <<INIT
 #!/kvmsim/busybox sh
 B=/kvmsim/busybox
@@ -85,16 +94,22 @@ out=/dev/ttyS1
 echo "RECORD-BEGIN" > \$out
 echo "META qemu \$(qemu-system-x86_64 --version | \$B head -n1)" > \$out
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
-for m in pc q35; do
-  cmd="qemu-system-x86_64 $qemu_common -machine \$m -chardev file,id=dbg,path=/rec/seabios-\$m.log -device isa-debugcon,iobase=0x402,chardev=dbg"
+send() { for f in "\$@"; do echo "FILE-BEGIN \${f##*/}" > \$out; \$B cat \$f > \$out; echo "FILE-END \${f##*/}" > \$out; done; }
+# record NAME NOTE COMMAND...: one kvmsim record run; its trace, raw logs (one per process) and output go out.
+record() {
+  name=\$1 note=\$2; shift 2
   t0=\$(\$B cut -d' ' -f1 /proc/uptime)
-  \$B timeout 600 /kvmsim/kvmsim record --profile linux-7.3 --raw /rec/qemu_seabios_\$m.raw -o /rec/qemu_seabios_\$m.trace \
-    --note "VMM: $qemu_pkg (Debian trixie), inside the Linux $NESTED73_VERSION nested oracle guest (scripts/nested/record.sh)" -- \$cmd > /rec/record-\$m.txt 2>&1
-  echo "META \$m exit=\$? seconds=\$t0-\$(\$B cut -d' ' -f1 /proc/uptime)" > \$out
-  for f in qemu_seabios_\$m.trace qemu_seabios_\$m.raw seabios-\$m.log record-\$m.txt; do
-    echo "FILE-BEGIN \$f" > \$out; \$B cat /rec/\$f > \$out; echo "FILE-END \$f" > \$out
-  done
+  \$B timeout 600 /kvmsim/kvmsim record --profile linux-7.3 --raw /rec/\$name.raw -o /rec/\$name.trace --note "\$note" -- \
+    "\$@" > /rec/record-\$name.txt 2>&1
+  echo "META \$name exit=\$? seconds=\$t0-\$(\$B cut -d' ' -f1 /proc/uptime)" > \$out
+  send /rec/\$name.trace /rec/\$name.raw* /rec/record-\$name.txt
+}
+for m in pc q35; do
+  record qemu_seabios_\$m "VMM: $qemu_pkg (Debian trixie), $where" \
+    qemu-system-x86_64 $qemu_common -machine \$m -chardev file,id=dbg,path=/rec/seabios-\$m.log -device isa-debugcon,iobase=0x402,chardev=dbg
+  send /rec/seabios-\$m.log
 done
+record stress_ng_kvm "VMM: $stress_pkg (Debian trixie), its kvm stressor, $where" $stress_cmd
 echo "RECORD-END" > \$out
 \$B poweroff -f
 INIT
@@ -109,7 +124,7 @@ cat "$cache/vmm-root.cpio" "$work/overlay.cpio" > "$work/initrd.cpio"
 # ---- 4. boot
 console="$work/console.log"; results="$work/results.txt"
 : > "$console"; : > "$results"
-echo "record.sh: booting Linux $NESTED73_VERSION (TCG) to record QEMU pc and q35" >&2
+echo "record.sh: booting Linux $NESTED73_VERSION (TCG) to record QEMU pc and q35, and stress-ng --kvm" >&2
 t0=$SECONDS
 timeout "$timeout_s" qemu-system-x86_64 -accel tcg -machine pc -cpu qemu64,+svm,+npt,+pdpe1gb -smp 1 -m 4G \
   -kernel "$vmlinuz" -initrd "$work/initrd.cpio" -append "console=ttyS0 panic=-1 quiet rdinit=/init" \
@@ -124,11 +139,20 @@ mkdir -p "$out_dir"
 awk -v dir="$work" '/^FILE-BEGIN /{f=dir "/" $2; printf "" > f; next} /^FILE-END /{close(f); f=""; next} f{print > f}' "$results"
 status=0
 for m in pc q35; do
-  cat "$work/record-$m.txt" >&2
+  cat "$work/record-qemu_seabios_$m.txt" >&2
   if ! grep -q "No bootable device" "$work/seabios-$m.log"; then
     echo "record.sh: SeaBIOS ($m) did not reach \"No bootable device\"" >&2; status=1
   fi
   [[ -s "$work/qemu_seabios_$m.trace" ]] || { echo "record.sh: no trace for $m" >&2; status=1; continue; }
   cp "$work/qemu_seabios_$m.trace" "$out_dir/"
 done
+# stress-ng reports each stressor's outcome; its worker's raw log is stress_ng_kvm.raw.PID.
+cat "$work/record-stress_ng_kvm.txt" >&2
+if ! grep -q "passed: 1: kvm (1)" "$work/record-stress_ng_kvm.txt"; then
+  echo "record.sh: stress-ng's kvm stressor did not pass" >&2; status=1
+elif [[ ! -s "$work/stress_ng_kvm.trace" ]]; then
+  echo "record.sh: no trace for stress-ng" >&2; status=1
+else
+  cp "$work/stress_ng_kvm.trace" "$out_dir/"
+fi
 exit $status

@@ -450,4 +450,18 @@ RawlogResult convert_rawlog(const std::string& text, const RawlogOptions& option
   return Converter(options).run(text);
 }
 
+ProcessChoice choose_kvm_process(const std::vector<RawlogResult>& logs, const std::vector<std::string>& names) {
+  ProcessChoice c;
+  std::vector<std::size_t> users;
+  for (std::size_t i = 0; i < logs.size(); i++)
+    if (logs[i].kvm_ioctls > 0) users.push_back(i);
+  if (users.size() == 1) c.index = users[0];
+  if (users.size() > 1) {
+    c.error = std::to_string(users.size()) + " processes made KVM ioctls (";
+    for (std::size_t i = 0; i < users.size(); i++) c.error += (i ? ", " : "") + names.at(users[i]);
+    c.error += "); a trace holds one process: record a command that runs one";
+  }
+  return c;
+}
+
 }  // namespace kvmsim::importer

@@ -37,4 +37,14 @@ struct RawlogResult {
 
 RawlogResult convert_rawlog(const std::string& text, const RawlogOptions& options);
 
+// A recorded command writes one raw log per process (the command's, then one per forked child; preload.c):
+// the trace is the one process that made KVM ioctls. A process that only opened and closed /dev/kvm (a
+// probe, as stress-ng's parent does) made none. No process with ioctls: the command's own log (index 0).
+// More than one: `error` names them (a trace holds one process; their logs have no common order).
+struct ProcessChoice {
+  std::size_t index = 0;
+  std::string error;
+};
+ProcessChoice choose_kvm_process(const std::vector<RawlogResult>& logs, const std::vector<std::string>& names);
+
 }  // namespace kvmsim::importer

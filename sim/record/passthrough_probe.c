@@ -1,6 +1,7 @@
 /* A program whose output is every result and errno of the calls kvmsim record interposes, on things that
  * are not KVM (scripts/record-passthrough-test.sh runs it with and without the recorder and compares):
- * fd numbers, mapping placement relative to a reservation, failing calls' errnos. */
+ * fd numbers, mapping placement relative to a reservation, failing calls' errnos; then a forked child that
+ * makes its own calls and ends with _exit (as stress-ng's workers do), and a vfork child that _exits. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define SHOW(what, expr)                                        \
@@ -42,5 +44,22 @@ int main(void) {
   SHOW("close twice", close(mfd));
   int again = open("/dev/null", O_RDONLY);
   printf("next fd = %d\n", again);
+  fflush(stdout);
+  pid_t child = fork();
+  if (child == 0) {
+    int cfd = memfd_create("child", 0);
+    printf("child memfd_create = %d\n", cfd);
+    SHOW("child ftruncate 3M", ftruncate(cfd, 3 << 20));
+    SHOW("child close", close(cfd));
+    fflush(stdout);
+    _exit(5);
+  }
+  int status = 0;
+  SHOW("waitpid fork child", waitpid(child, &status, 0) == child);
+  printf("fork child exit status = %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+  child = vfork();
+  if (child == 0) _exit(6);
+  SHOW("waitpid vfork child", waitpid(child, &status, 0) == child);
+  printf("vfork child exit status = %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
   return 3;  /* the exit status comes back too */
 }

@@ -13,10 +13,14 @@
  * - argument bytes are read with process_vm_readv, so a bad pointer the VMM passes gives it the kernel's
  *   EFAULT as before instead of a crash in the recorder;
  * - the log lives in memory and is appended to the file (KVMSIM_RECORD_LOG) only when it grows past 256 KiB
- *   and at exit, with an fd opened and closed for that write alone: no fd stays open in the VMM;
- * - one global sequence: an event is appended under one mutex after the call returned, so the log is in
- *   the order the calls returned to their threads; no lock is held across a call (KVM_RUN blocks);
- * - only the process whose pid is KVMSIM_RECORD_PID records: a forked child or an exec'd helper does not.
+ *   and at exit (exit() or _exit()/_Exit()), with an fd opened and closed for that write alone: no fd stays
+ *   open in the VMM;
+ * - one global sequence per process: an event is appended under one mutex after the call returned, so the log
+ *   is in the order the calls returned to their threads; no lock is held across a call (KVM_RUN blocks);
+ * - one log per process: the process whose pid is KVMSIM_RECORD_PID writes KVMSIM_RECORD_LOG, and every
+ *   process it forks (and they fork) goes on recording into KVMSIM_RECORD_LOG.PID from an empty buffer (the
+ *   parent's unwritten events stay the parent's), so a VMM that does its KVM work in a forked worker
+ *   (stress-ng) is recorded and no event is written twice; a program exec'd by any of them is not recorded.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -40,12 +44,26 @@ enum fd_kind { FD_NONE, FD_KVM, FD_VM, FD_VCPU, FD_GMEM, FD_OTHER_KVM, FD_MEMFD 
 #define MAX_ARG_BYTES 65536u
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static int recording;                 /* set by the constructor in the recorded process only */
-static char log_path[4096];
+static int recording;                 /* set by the constructor in the recorded process, kept across fork */
+static char base_path[4096];          /* KVMSIM_RECORD_LOG */
+static char log_path[4128];           /* this process's log: base_path, or base_path.PID in a forked child */
+static pid_t owner;                   /* the pid that owns buf and log_path (a vfork child is not it) */
+static volatile long lock_holder;     /* tid holding `lock`, 0 if none: _exit in a signal handler checks it */
 static unsigned char kinds[MAX_FDS];  /* fd -> enum fd_kind */
 static uintptr_t run_page[MAX_FDS];   /* vCPU fd -> its mmap'd struct kvm_run, for KVM_RUN's exit reason */
 static char* buf;
 static size_t buf_len, buf_cap;
+
+static long tid(void) { return syscall(SYS_gettid); }
+
+static void lock_log(void) {
+  pthread_mutex_lock(&lock);
+  lock_holder = tid();
+}
+static void unlock_log(void) {
+  lock_holder = 0;
+  pthread_mutex_unlock(&lock);
+}
 
 static void flush_locked(void) {
   if (!buf_len) return;
@@ -100,8 +118,6 @@ static void append_hex_locked(const char* key, const unsigned char* p, size_t n)
   append_locked(chunk, k);
 }
 
-static long tid(void) { return syscall(SYS_gettid); }
-
 /* Every event line starts `CALL tid=T ret=R errno=E`; the caller appends its own fields and the newline. */
 static void begin_locked(const char* call, long ret, int err) {
   appendf_locked("%s tid=%ld ret=%lx errno=%d", call, tid(), (unsigned long)ret, ret == -1 ? err : 0);
@@ -112,27 +128,60 @@ static void end_locked(void) {
   if (buf_len >= FLUSH_AT) flush_locked();
 }
 
-static void on_fork_child(void) { recording = 0; }
+/* fork: the lock is taken across it, so the child's copy of the buffer is whole; the child drops the
+ * parent's unwritten events (the parent writes them) and starts its own log, base_path.PID. */
+static void before_fork(void) {
+  if (recording) lock_log();
+}
+static void after_fork_parent(void) {
+  if (recording) unlock_log();
+}
+static void after_fork_child(void) {
+  if (!recording) return;
+  const long parent = (long)owner;
+  owner = getpid();
+  buf_len = 0;
+  snprintf(log_path, sizeof log_path, "%s.%ld", base_path, (long)owner);
+  appendf_locked("kvmsim-rawlog 1 pid=%ld ppid=%ld\n", (long)owner, parent);
+  unlock_log();
+}
 
 __attribute__((constructor)) static void init(void) {
   const char* path = getenv("KVMSIM_RECORD_LOG");
   const char* pid = getenv("KVMSIM_RECORD_PID");
-  if (!path || !pid || strtol(pid, NULL, 10) != (long)getpid() || strlen(path) >= sizeof log_path) return;
+  if (!path || !pid || strtol(pid, NULL, 10) != (long)getpid() || strlen(path) >= sizeof base_path) return;
+  strcpy(base_path, path);
   strcpy(log_path, path);
-  pthread_atfork(NULL, NULL, on_fork_child);
-  pthread_mutex_lock(&lock);
-  appendf_locked("kvmsim-rawlog 1 pid=%ld\n", (long)getpid());
-  pthread_mutex_unlock(&lock);
+  owner = getpid();
+  pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+  lock_log();
+  appendf_locked("kvmsim-rawlog 1 pid=%ld\n", (long)owner);
+  unlock_log();
   recording = 1;
 }
 
-__attribute__((destructor)) static void fini(void) {
-  if (!recording) return;
-  pthread_mutex_lock(&lock);
+/* The last events and `exit`, at exit() (destructor) or _exit()/_Exit() (stress-ng's workers end so). Only the
+ * owner writes: a vfork child shares the parent's buffer and must not write it. If this thread already holds
+ * the lock (_exit from a signal handler that interrupted an append), the buffer is written as it is; a cut
+ * line is read back as a comment by the converter. */
+static void write_at_exit(void) {
+  if (!recording || getpid() != owner) return;
+  const int mine = lock_holder == tid();
+  if (!mine) lock_log();
   appendf_locked("exit tid=%ld\n", tid());
   flush_locked();
-  pthread_mutex_unlock(&lock);
+  recording = 0;
+  if (!mine) unlock_log();
 }
+
+__attribute__((destructor)) static void fini(void) { write_at_exit(); }
+
+void _exit(int status) {
+  write_at_exit();
+  syscall(SYS_exit_group, status);
+  __builtin_unreachable();
+}
+void _Exit(int status) { _exit(status); }
 
 #define REAL(name) \
   static __typeof__(name)* real_##name; \
@@ -152,11 +201,11 @@ static int is_dev_kvm(const char* path) { return path && strcmp(path, "/dev/kvm"
 
 static int after_open(const char* path, int ret, int err) {
   if (recording && is_dev_kvm(path)) {
-    pthread_mutex_lock(&lock);
+    lock_log();
     set_kind(ret, FD_KVM);
     begin_locked("open", ret, err);
     end_locked();
-    pthread_mutex_unlock(&lock);
+    unlock_log();
   }
   errno = err;
   return ret;
@@ -281,7 +330,7 @@ int ioctl(int fd, unsigned long req, ...) {
   int ret = real_ioctl(fd, req, arg);
   int err = errno;
   size_t n_out = (out && (dir & 2)) ? read_arg(req, arg, out) : 0;
-  pthread_mutex_lock(&lock);
+  lock_log();
   if (ret >= 0) {
     if (req == 0xae01) set_kind(ret, FD_VM);                 /* KVM_CREATE_VM */
     else if (req == 0xae41) set_kind(ret, FD_VCPU);          /* KVM_CREATE_VCPU */
@@ -303,7 +352,7 @@ int ioctl(int fd, unsigned long req, ...) {
     appendf_locked(" exit=%x", reason);
   }
   end_locked();
-  pthread_mutex_unlock(&lock);
+  unlock_log();
   free(in);
   errno = err;
   return ret;
@@ -313,13 +362,13 @@ int ioctl(int fd, unsigned long req, ...) {
 
 static void* after_mmap(void* addr, size_t len, int prot, int flags, int fd, off_t off, void* ret, int err) {
   if (recording) {
-    pthread_mutex_lock(&lock);
+    lock_log();
     if (ret != MAP_FAILED && off == 0 && kind_of(fd) == FD_VCPU) run_page[fd] = (uintptr_t)ret;
     begin_locked("mmap", ret == MAP_FAILED ? -1 : (long)ret, err);
     appendf_locked(" addr=%lx len=%lx prot=%x flags=%x fd=%d fdkind=%d off=%lx", (unsigned long)addr,
                    (unsigned long)len, prot, flags, fd, kind_of(fd), (unsigned long)off);
     end_locked();
-    pthread_mutex_unlock(&lock);
+    unlock_log();
   }
   errno = err;
   return ret;
@@ -338,12 +387,12 @@ void* mmap64(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
 
 static int after_range(const char* call, void* addr, size_t len, int has_third, int third, int ret, int err) {
   if (recording) {
-    pthread_mutex_lock(&lock);
+    lock_log();
     begin_locked(call, ret, err);
     appendf_locked(" addr=%lx len=%lx", (unsigned long)addr, (unsigned long)len);
     if (has_third) appendf_locked(" %s=%x", call[1] == 'a' ? "advice" : "prot", third);
     end_locked();
-    pthread_mutex_unlock(&lock);
+    unlock_log();
   }
   errno = err;
   return ret;
@@ -372,23 +421,23 @@ int memfd_create(const char* name, unsigned int flags) {
   int ret = real_memfd_create(name, flags);
   int err = errno;
   if (recording) {
-    pthread_mutex_lock(&lock);
+    lock_log();
     if (ret >= 0) set_kind(ret, FD_MEMFD);
     begin_locked("memfd_create", ret, err);
     appendf_locked(" flags=%x", flags);
     end_locked();
-    pthread_mutex_unlock(&lock);
+    unlock_log();
   }
   errno = err;
   return ret;
 }
 
 static void fd_event(const char* call, int fd, long ret, int err, const char* fields) {
-  pthread_mutex_lock(&lock);
+  lock_log();
   begin_locked(call, ret, err);
   appendf_locked(" fd=%d%s", fd, fields);
   end_locked();
-  pthread_mutex_unlock(&lock);
+  unlock_log();
 }
 
 #define FALLOCATE_LIKE(name)                                                                     \
@@ -430,12 +479,12 @@ int close(int fd) {
   int ret = real_close(fd);
   int err = errno;
   if (kind != FD_NONE) {
-    pthread_mutex_lock(&lock);
+    lock_log();
     if (ret == 0) set_kind(fd, FD_NONE);
     begin_locked("close", ret, err);
     appendf_locked(" fd=%d", fd);
     end_locked();
-    pthread_mutex_unlock(&lock);
+    unlock_log();
   }
   errno = err;
   return ret;

@@ -81,5 +81,33 @@ TEST(RecordRawlog, JunkIsCommentedNeverACrash) {
   EXPECT_TRUE(std::holds_alternative<trace::Trace>(trace::parse(r.trace, "junk.trace")));
 }
 
+// stress-ng's kvm stressor: the parent only probes /dev/kvm (open, close); the forked worker makes every KVM
+// call, one VM per iteration (create, slot 0, vCPU, KVM_RUN, close all). The worker is the recorded process;
+// its VMs are `vm` and `vm2`, and the trace replays on the model with closes of vm and vCPU fds.
+TEST(RecordRawlog, ForkedWorkerIsTheRecordedProcess) {
+  const auto parent = convert(fixture("stress_ng_like_parent.raw"));
+  const auto child = convert(fixture("stress_ng_like_child.raw"));
+  EXPECT_TRUE(parent.opened_kvm);
+  EXPECT_EQ(parent.kvm_ioctls, 0u);
+  const auto choice = importer::choose_kvm_process({parent, child}, {"root", "child"});
+  EXPECT_EQ(choice.index, 1u);
+  EXPECT_TRUE(choice.error.empty()) << choice.error;
+  const std::string& t = child.trace;
+  EXPECT_TRUE(has_line(t, "vm = KVM_CREATE_VM(KVM_X86_DEFAULT_VM, tid=5001)")) << t;
+  EXPECT_TRUE(has_line(t, "vm2 = KVM_CREATE_VM(KVM_X86_DEFAULT_VM, tid=5001)")) << t;
+  EXPECT_TRUE(has_line(t, "close(vm, tid=5001) = 0")) << t;
+  EXPECT_EQ(child.memslot_ops, 2u);
+  auto parsed = trace::parse(t, "recorded.trace");
+  ASSERT_TRUE(std::holds_alternative<trace::Trace>(parsed));
+  model::Kvm kvm(model::default_profile());
+  const auto counts = replay(std::get<trace::Trace>(parsed), kvm, {}).counts;
+  EXPECT_EQ(counts.mismatched, 0u);
+  // Two workers with KVM ioctls cannot be one trace: the error names both.
+  const auto two = importer::choose_kvm_process({parent, child, child}, {"root", "a", "b"});
+  EXPECT_NE(two.error.find("2 processes made KVM ioctls (a, b)"), std::string::npos) << two.error;
+  // No process with KVM ioctls: the command's own log.
+  EXPECT_EQ(importer::choose_kvm_process({parent, parent}, {"root", "a"}).index, 0u);
+}
+
 }  // namespace
 }  // namespace kvmsim
