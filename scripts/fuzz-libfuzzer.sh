@@ -6,18 +6,20 @@
 # leaves the input in build-asan/fuzz-artifacts/. No /dev/kvm needed.
 # Usage: scripts/fuzz-libfuzzer.sh --time SECONDS          each target for SECONDS (CI: 60)
 #        scripts/fuzz-libfuzzer.sh --runs N [--write-doc]  each target for N executions; --write-doc puts
-#                                                          the figures into docs/fuzz.md
-#        --skip NAME (repeatable): leave a target out
+#                                                          the figures into docs/fuzz.md (a target's row is
+#                                                          replaced, the other targets' rows are kept)
+#        --only NAME (repeatable): run only these targets; --skip NAME (repeatable): leave a target out
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=build-asan
-limit=() mode="" write_doc=0 skip=" "
+limit=() mode="" write_doc=0 skip=" " only=" "
 while (($#)); do
   case "$1" in
     --time) limit=(-max_total_time="$2") mode="$2 s"; shift 2 ;;
     --runs) limit=(-runs="$2") mode="$2 runs"; shift 2 ;;
     --write-doc) write_doc=1; shift ;;
     --skip) skip+="$2 "; shift 2 ;;  # a target with an open finding (say which in the caller)
+    --only) only+="$2 "; shift 2 ;;
     *) echo "usage: $0 --time SECONDS | --runs N [--write-doc]" >&2; exit 2 ;;
   esac
 done
@@ -40,6 +42,7 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 rows=()
 while read -r t seeds_src dict; do
   [[ "$skip" == *" $t "* ]] && { echo "== libFuzzer: $t skipped (--skip)"; continue; }
+  [[ "$only" != " " && "$only" != *" $t "* ]] && continue
   corpus="$BUILD/fuzz-corpus/$t" log="$BUILD/fuzz-$t.log" seeds="$(seed_dir "$seeds_src")"
   rm -rf "$corpus" && mkdir -p "$corpus" "$BUILD/fuzz-artifacts"
   cmd=("$BUILD/$t" "$corpus" "$seeds" -seed=1 -timeout=60 -artifact_prefix="$BUILD/fuzz-artifacts/$t-"
@@ -60,26 +63,33 @@ while read -r t seeds_src dict; do
   corp="$(sed -nE 's/.* corp: ([0-9]+\/[0-9A-Za-z]+).*/\1/p' <<<"$done_line")"
   rate="$(sed -nE 's/.* exec\/s: ([0-9]+).*/\1/p' <<<"$done_line")"
   echo "fuzz-libfuzzer: $t: $runs runs in $secs s ($rate exec/s), cov $cov, ft $ft, corpus $corp: clean"
-  rows+=("| \`$t\` | \`$seeds_src\` ($(ls "$seeds" | wc -l)) | $runs | $secs | $rate | $cov | $ft | $corp |")
+  rows+=("| \`$t\` | \`$seeds_src\` ($(ls "$seeds" | wc -l)) | $runs | $secs | $rate | $cov | $ft | $corp | $(date -u +%Y-%m-%d) |")
 done < "$BUILD/fuzz-targets.txt"
 
 if ((write_doc)); then
+  [[ "$mode" == *runs ]] || { echo "fuzz-libfuzzer: --write-doc needs --runs N" >&2; exit 2; }
   table="$(mktemp)"
   trap 'rm -f "$table"' EXIT
   {
-    echo "Measured $(date -u +%Y-%m-%d) with \`scripts/fuzz-libfuzzer.sh --runs ${limit[0]#-runs=} --write-doc\` ($(clang++-16 --version | head -n 1), ASan+UBSan+LSan, libFuzzer \`-seed=1\`, seeds: the files of each target's seed directory; the machine was shared with other builds, so exec/s is a floor). No crash, leak, sanitizer report or timeout."
+    echo "Measured with \`scripts/fuzz-libfuzzer.sh --runs N --write-doc\` ($(clang++-16 --version | head -n 1), ASan+UBSan+LSan, libFuzzer \`-seed=1\`, one process, seeds: the files of each target's seed directory; the machine was shared with other builds, so exec/s is a floor). No crash, leak, sanitizer report or timeout."
     echo
-    echo "| target | seeds | executions | seconds | exec/s | coverage (edges) | features | corpus (inputs/bytes) |"
-    echo "|---|---|---|---|---|---|---|---|"
+    echo "| target | seeds | executions | seconds | exec/s | coverage (edges) | features | corpus (inputs/bytes) | measured |"
+    echo "|---|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${rows[@]}"
   } > "$table"
-  python3 - docs/fuzz.md "$table" <<'PY'
+  # The new rows replace the same targets' rows; the other targets' rows stay, in fuzz-targets.txt's order.
+  python3 - docs/fuzz.md "$table" "$BUILD/fuzz-targets.txt" <<'PY'
 import sys
-doc, table = sys.argv[1], open(sys.argv[2]).read()
+doc, new, targets = sys.argv[1], open(sys.argv[2]).read(), [l.split()[0] for l in open(sys.argv[3]) if l.strip()]
 s = open(doc).read()
 b, e = "<!-- libfuzzer-figures:begin -->\n", "<!-- libfuzzer-figures:end -->"
 i, j = s.index(b) + len(b), s.index(e)
-open(doc, "w").write(s[:i] + table + s[j:])
+def rows(text):
+    return {l.split("`")[1]: l for l in text.splitlines() if l.startswith("| `")}
+merged = {**rows(s[i:j]), **rows(new)}
+head = [l for l in new.splitlines() if not l.startswith("| `")]
+body = [merged[t] for t in targets if t in merged]
+open(doc, "w").write(s[:i] + "\n".join(head + body) + "\n" + s[j:])
 PY
   echo "fuzz-libfuzzer: figures written to docs/fuzz.md"
 fi

@@ -14,6 +14,7 @@
 #include "sim/trace/ioctl_names.h"
 #include "sim/trace/parser.h"
 #include "sim/trace/printer.h"
+#include "sim/trace/schema.h"
 
 namespace kvmsim::importer {
 
@@ -186,12 +187,15 @@ class Importer {
   }
   void call(int n, const Call& c, const std::string& text, const std::string& tid);
   void ioctl(int n, const Call& c, const std::string& text, const std::string& tid);
-  // An fd argument: its handle, or nullopt if no traced call created it.
+  void recorded_only(const std::string& fd, const std::string& req, u64 number_req, const std::string& arg,
+                     const std::string& res, const std::string& tid);
+  // An fd argument: its handle, or nullopt if no traced call created it; fd_kind: that handle's kind.
   std::optional<std::string> fd(const std::string& arg) const {
     auto v = number(strip_fd_path(arg));
     if (!v) return std::nullopt;
-    return handles_.fd(std::to_string(static_cast<int>(*v)));
+    return handles_.fd(fd_key(*v));
   }
+  unsigned fd_kind(const std::string& arg) const { return handles_.kind(fd_key(*number(strip_fd_path(arg)))); }
   // An address inside an mmap'd range: `memN+OFF`.
   std::optional<std::string> address(const std::string& arg) const {
     auto v = symbolic(arg);
@@ -268,7 +272,7 @@ void Importer::call(int n, const Call& c, const std::string& text, const std::st
     const std::string& path = c.name == "openat" ? (a.size() > 1 ? a[1] : "") : (a.empty() ? "" : a[0]);
     if (path != "\"/dev/kvm\"") return comment(n, "not /dev/kvm", text);
     if (!ok) return comment(n, "opening /dev/kvm failed", text);
-    handles_.bind(fd_key(*number(c.ret)), "kvm");  // the predefined handle
+    handles_.bind(fd_key(*number(c.ret)), "kvm", trace::kHandleKvm);  // the predefined handle
     return;
   }
   if (c.name == "ioctl") return ioctl(n, c, text, tid);
@@ -302,8 +306,9 @@ void Importer::call(int n, const Call& c, const std::string& text, const std::st
       }
     } else {
       auto f = fd(a[4]);
-      if (!f || *f == "kvm" || f->rfind("vm", 0) == 0) return comment(n, "mmap of an fd no traced call created", text);
-      if (f->rfind("vcpu", 0) == 0) return comment(n, "the vCPU's kvm_run mapping is not modelled", text);
+      if (!f) return comment(n, "mmap of an fd no traced call created", text);
+      if (fd_kind(a[4]) == trace::kHandleVcpu) return comment(n, "the vCPU's kvm_run mapping is not modelled", text);
+      if (!fits(fd_kind(a[4]), "mmap", 1)) return comment(n, "mmap of an fd that is not a memfd or guest_memfd", text);
       backing = *f;
       kw = ", offset=" + printable(a[5]) + ", prot=" + printable(a[2]) +
            ((*flags & uapi::MAP_PRIVATE) ? ", flags=MAP_PRIVATE" : ", flags=MAP_SHARED");
@@ -329,7 +334,7 @@ void Importer::call(int n, const Call& c, const std::string& text, const std::st
   if (c.name == "memfd_create") {
     if (!ok) return comment(n, "failed memfd_create", text);
     const std::string name = handles_.fresh("memfd");
-    handles_.bind(fd_key(*number(c.ret)), name);
+    handles_.bind(fd_key(*number(c.ret)), name, trace::kHandleMemfd);
     return emit(name + " = memfd_create(" + with_tid("0", tid) + ")", tid);
   }
   if ((c.name == "ftruncate" || c.name == "fallocate" || c.name == "close") && !a.empty()) {
@@ -367,6 +372,9 @@ void Importer::ioctl(int n, const Call& c, const std::string& text, const std::s
   const bool ok = c.ret != "-1";
   const std::string arg = a.size() > 2 ? a[2] : "0";
   const std::string res = " = " + result(c);
+  // A request its statement cannot take on this fd (KVM_CHECK_EXTENSION on a vCPU fd), or one without a
+  // statement: recorded-only, as the kernel answered it.
+  if (!fits(fd_kind(a[0]), req)) return recorded_only(*f, req, *number_req, arg, res, tid);
   auto integer = [&](const std::string& s) -> std::optional<std::string> {
     auto v = symbolic(s);
     if (!v) return std::nullopt;
@@ -377,7 +385,7 @@ void Importer::ioctl(int n, const Call& c, const std::string& text, const std::s
     if (!type) return comment(n, "unknown VM type", text);
     if (!ok) return emit("KVM_CREATE_VM(" + with_tid(*type, tid) + ")" + res, tid);
     vm_ = handles_.new_vm();
-    handles_.bind(fd_key(*number(c.ret)), vm_);
+    handles_.bind(fd_key(*number(c.ret)), vm_, trace::kHandleVm);
     return emit(vm_ + " = KVM_CREATE_VM(" + with_tid(*type, tid) + ")", tid);
   }
   if (req == "KVM_CREATE_VCPU") {
@@ -385,7 +393,7 @@ void Importer::ioctl(int n, const Call& c, const std::string& text, const std::s
     if (!id) return comment(n, "unknown vCPU id", text);
     if (!ok) return emit("KVM_CREATE_VCPU(" + with_tid(*f + ", " + hex(*id), tid) + ")" + res, tid);
     const std::string name = handles_.new_vcpu(*id);
-    handles_.bind(fd_key(*number(c.ret)), name);
+    handles_.bind(fd_key(*number(c.ret)), name, trace::kHandleVcpu);
     return emit(name + " = KVM_CREATE_VCPU(" + with_tid(*f + ", " + hex(*id), tid) + ")", tid);
   }
   if (req == "KVM_CHECK_EXTENSION") {
@@ -421,11 +429,16 @@ void Importer::ioctl(int n, const Call& c, const std::string& text, const std::s
   for (const char* modelled : {"KVM_SET_USER_MEMORY_REGION2", "KVM_CREATE_GUEST_MEMFD", "KVM_SET_MEMORY_ATTRIBUTES",
                                "KVM_PRE_FAULT_MEMORY", "KVM_GET_DIRTY_LOG", "KVM_CLEAR_DIRTY_LOG", "KVM_ENABLE_CAP"})
     if (req == modelled) return comment(n, "its struct is not in the log", text);
-  // Anything else: recorded-only. An integer argument is kept; a pointer's bytes are not in the log.
+  recorded_only(*f, req, *number_req, arg, res, tid);
+}
+
+// `ioctl(FD, REQUEST[, arg=N])`: an integer argument is kept; a pointer's bytes are not in the log.
+void Importer::recorded_only(const std::string& fd, const std::string& req, u64 number_req, const std::string& arg,
+                             const std::string& res, const std::string& tid) {
   std::string kw;
-  if (trace::ioctl_size(*number_req) == 0 && symbolic(arg) && *symbolic(arg) != 0) kw = ", arg=" + hex(*symbolic(arg));
-  const std::string request = trace::ioctl_request_name(*number_req) ? req : hex(*number_req);
-  emit("ioctl(" + with_tid(*f + ", " + request + kw, tid) + ")" + res, tid);
+  if (trace::ioctl_size(number_req) == 0 && symbolic(arg) && *symbolic(arg) != 0) kw = ", arg=" + hex(*symbolic(arg));
+  const std::string request = trace::ioctl_request_name(number_req) ? req : hex(number_req);
+  emit("ioctl(" + with_tid(fd + ", " + request + kw, tid) + ")" + res, tid);
 }
 
 ImportResult Importer::finish() {

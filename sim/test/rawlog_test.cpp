@@ -93,5 +93,23 @@ TEST(RecordRawlog, JunkIsCommentedNeverACrash) {
   EXPECT_TRUE(std::holds_alternative<trace::Trace>(trace::parse(r.trace, "junk.trace")));
 }
 
+// An ioctl on an fd of a kind its statement does not take (KVM_CHECK_EXTENSION on a vCPU, KVM_CREATE_VM on a
+// VM) is the recorded-only `ioctl(...)`, and an mmap of a vCPU fd that a memslot points into is a comment: a
+// statement with that handle would not parse.
+TEST(RecordRawlog, FdOfTheWrongKindIsRecordedOnly) {
+  const auto r = convert(std::string("kvmsim-rawlog 1 pid=1\n") + "open tid=1 ret=9 errno=0\n" +
+                         "ioctl tid=1 ret=a errno=0 fd=9 req=ae01 arg=0\n" +
+                         "ioctl tid=1 ret=b errno=0 fd=a req=ae41 arg=0\n" +
+                         "ioctl tid=1 ret=ffffffffffffffff errno=25 fd=b req=ae03 arg=3\n" +
+                         "ioctl tid=1 ret=ffffffffffffffff errno=25 fd=a req=ae01 arg=0\n" +
+                         "mmap tid=1 ret=7f0000000000 errno=0 addr=0 len=3000 prot=3 flags=1 fd=b fdkind=0 off=0\n" +
+                         "ioctl tid=1 ret=0 errno=0 fd=a req=4020ae46 arg=0 in=" +
+                         "00000000000000000000000000000000" "0010000000000000" "00000000007f0000\n");
+  EXPECT_TRUE(has_line(r.trace, "ioctl(vcpu0, KVM_CHECK_EXTENSION, arg=0x3, tid=1) = -1 ENOTTY")) << r.trace;
+  EXPECT_TRUE(has_line(r.trace, "ioctl(vm, KVM_CREATE_VM, tid=1) = -1 ENOTTY")) << r.trace;
+  EXPECT_NE(r.trace.find("mmap of an fd that is not a memfd or guest_memfd (vcpu0)"), std::string::npos) << r.trace;
+  EXPECT_TRUE(std::holds_alternative<trace::Trace>(trace::parse(r.trace, "k.trace")));
+}
+
 }  // namespace
 }  // namespace kvmsim

@@ -98,5 +98,23 @@ TEST(StraceImport, TruncatedAndBinaryInputBecomesComments) {
     EXPECT_NO_FATAL_FAILURE(importer::import_strace(bad, "bad.log")) << bad;
 }
 
+// Found by strace_import_fuzzer: an ioctl on an fd of a kind its statement does not take was written with that
+// handle (`KVM_CHECK_EXTENSION(vcpu0, ...)`), which does not parse. It is the recorded-only `ioctl(...)`.
+TEST(StraceImport, IoctlOnAnFdOfTheWrongKindIsRecordedOnly) {
+  const auto r = importer::import_strace(
+      "openat(AT_FDCWD, \"/dev/kvm\", O_RDWR) = 9\nioctl(9, KVM_CREATE_VM, 0) = 10\nioctl(10, KVM_CREATE_VCPU, 0) = 11\n"
+      "ioctl(11, KVM_CHECK_EXTENSION, KVM_CAP_USER_MEMORY) = -1 ENOTTY (Inappropriate ioctl for device)\n"
+      "ioctl(10, KVM_CREATE_VM, 0) = -1 ENOTTY (Inappropriate ioctl for device)\n"
+      "ioctl(11, KVM_CREATE_VCPU, 1) = -1 ENOTTY (Inappropriate ioctl for device)\n"
+      "ioctl(10, KVM_CHECK_EXTENSION, KVM_CAP_USER_MEMORY) = 1\n",
+      "k.log");
+  EXPECT_TRUE(has_line(r.trace, "ioctl(vcpu0, KVM_CHECK_EXTENSION, arg=0x3) = -1 ENOTTY")) << r.trace;
+  EXPECT_TRUE(has_line(r.trace, "ioctl(vm, KVM_CREATE_VM) = -1 ENOTTY")) << r.trace;
+  EXPECT_TRUE(has_line(r.trace, "ioctl(vcpu0, KVM_CREATE_VCPU, arg=0x1) = -1 ENOTTY")) << r.trace;
+  EXPECT_TRUE(has_line(r.trace, "KVM_CHECK_EXTENSION(vm, KVM_CAP_USER_MEMORY) = 1")) << r.trace;
+  EXPECT_EQ(r.statements, 6u) << r.trace;
+  EXPECT_TRUE(std::holds_alternative<trace::Trace>(trace::parse(r.trace, "k.trace"))) << r.trace;
+}
+
 }  // namespace
 }  // namespace kvmsim
