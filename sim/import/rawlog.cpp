@@ -95,8 +95,8 @@ Event parse_event(int line, const std::string& text) {
       {"close", {"fd"}}};
   auto it = kNeeds.find(e.call);
   if (it == kNeeds.end()) return e;
-  for (const auto& k : it->second)
-    if (!e.kv.count(k)) return e;
+  for (const auto& k : it->second)  // present, and a number in its base (fds are decimal)
+    if (!(k == "fd" ? e.dec(k).has_value() : e.hex(k).has_value())) return e;
   e.ok = true;
   return e;
 }
@@ -325,9 +325,9 @@ void Converter::mmap(const Event& e, bool kept) {
     backing = b::handle(hugetlb ? (((flags >> 26) & 0x3f) == 30 ? "hugetlb_1g" : "hugetlb_2m")
                                 : (flags & uapi::MAP_SHARED) ? "shmem" : "anon");
   } else {
-    auto fdh = handle(static_cast<int>(*e.dec("fd")));
+    auto fdh = handle(e.fd());
     if (!fdh) return comment(e.line, "mmap of an fd the log never saw created");
-    if (!fits(kind(static_cast<int>(*e.dec("fd"))), "mmap", 1))
+    if (!fits(kind(e.fd()), "mmap", 1))
       return comment(e.line, "mmap of an fd that is not a memfd or guest_memfd (" + *fdh + ")");
     backing = b::handle(*fdh);
     kw.push_back(b::field("offset", b::value(b::size(off))));

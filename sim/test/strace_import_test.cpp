@@ -108,9 +108,9 @@ TEST(StraceImport, IoctlOnAnFdOfTheWrongKindIsRecordedOnly) {
       "ioctl(11, KVM_CREATE_VCPU, 1) = -1 ENOTTY (Inappropriate ioctl for device)\n"
       "ioctl(10, KVM_CHECK_EXTENSION, KVM_CAP_USER_MEMORY) = 1\n",
       "k.log");
-  EXPECT_TRUE(has_line(r.trace, "ioctl(vcpu0, KVM_CHECK_EXTENSION, arg=0x3) = -1 ENOTTY")) << r.trace;
+  EXPECT_TRUE(has_line(r.trace, "ioctl(vcpu0, KVM_CHECK_EXTENSION, arg=3) = -1 ENOTTY")) << r.trace;
   EXPECT_TRUE(has_line(r.trace, "ioctl(vm, KVM_CREATE_VM) = -1 ENOTTY")) << r.trace;
-  EXPECT_TRUE(has_line(r.trace, "ioctl(vcpu0, KVM_CREATE_VCPU, arg=0x1) = -1 ENOTTY")) << r.trace;
+  EXPECT_TRUE(has_line(r.trace, "ioctl(vcpu0, KVM_CREATE_VCPU, arg=1) = -1 ENOTTY")) << r.trace;
   EXPECT_TRUE(has_line(r.trace, "KVM_CHECK_EXTENSION(vm, KVM_CAP_USER_MEMORY) = 1")) << r.trace;
   EXPECT_EQ(r.statements, 6u) << r.trace;
   EXPECT_TRUE(std::holds_alternative<trace::Trace>(trace::parse(r.trace, "k.trace"))) << r.trace;
