@@ -80,6 +80,7 @@ Event parse_event(int line, const std::string& text) {
     return e;
   }
   if (!e.hex("ret") || !e.dec("tid") || !e.dec("errno")) return e;
+  if (e.failed() && (e.err() < 1 || e.err() > 4095)) return e;  // a failure's errno is one (found by fuzzing)
   if (e.kv.count("in") && !parse_bytes(e.kv["in"], &e.in)) return e;
   if (e.kv.count("out") && !parse_bytes(e.kv["out"], &e.out)) return e;
   static const std::map<std::string, std::vector<std::string>> kNeeds = {

@@ -48,25 +48,39 @@ std::optional<u64> number(const std::string& s) {
   return neg ? 0 - v : v;
 }
 
-// `A|B|0x10`, `NULL`, a number: the value, if every part is known.
-std::optional<u64> symbolic(const std::string& s) {
-  if (s == "NULL") return 0;
-  u64 v = 0;
-  std::stringstream ss(s);
-  std::string part;
-  while (std::getline(ss, part, '|')) {
-    part = trim(part);
-    if (auto n = number(part)) v |= *n;
-    else if (auto c = trace::constant_value(part)) v |= *c;
-    else return std::nullopt;
-  }
-  return v;
-}
-
 std::string hex(u64 v) {
   char b[32];
   std::snprintf(b, sizeof b, v < 10 ? "%llu" : "0x%llx", static_cast<unsigned long long>(v));
   return b;
+}
+
+// `A|B|0x10`, `NULL`, a number: its value and its trace spelling (constants by name, numbers as hex()), if
+// every part is known. Never strace's text itself: `flags= ` or `PROT_READ|` would not parse (found by fuzzing).
+struct Symbolic {
+  u64 value = 0;
+  std::string text;
+};
+std::optional<Symbolic> symbolic_spelled(const std::string& s) {
+  if (s == "NULL") return Symbolic{0, "0"};
+  Symbolic out;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t bar = s.find('|', start);
+    const std::string part = trim(s.substr(start, bar == std::string::npos ? std::string::npos : bar - start));
+    if (auto n = number(part)) out.value |= *n, out.text += (out.text.empty() ? "" : "|") + hex(*n);
+    else if (auto c = trace::constant_value(part)) out.value |= *c, out.text += (out.text.empty() ? "" : "|") + part;
+    else return std::nullopt;  // an empty part too
+    if (bar == std::string::npos) return out;
+    start = bar + 1;
+  }
+}
+std::optional<u64> symbolic(const std::string& s) {
+  auto v = symbolic_spelled(s);
+  return v ? std::optional<u64>(v->value) : std::nullopt;
+}
+std::optional<std::string> spelled(const std::string& s) {
+  auto v = symbolic_spelled(s);
+  return v ? std::optional<std::string>(v->text) : std::nullopt;
 }
 
 // Top-level comma split of an argument list (braces, brackets, parentheses and quotes nest).
@@ -282,7 +296,7 @@ void Importer::call(int n, const Call& c, const std::string& text, const std::st
     auto flags = symbolic(a[3]);
     if (!size || !prot || !flags) return comment(n, "unknown mmap argument", text);
     std::string kw;
-    if (*prot != (uapi::PROT_READ | uapi::PROT_WRITE)) kw += ", prot=" + printable(a[2] == "0" ? "PROT_NONE" : a[2]);
+    if (*prot != (uapi::PROT_READ | uapi::PROT_WRITE)) kw += ", prot=" + (*prot == 0 ? "PROT_NONE" : *spelled(a[2]));
     const bool anon = *flags & uapi::MAP_ANONYMOUS;
     std::string backing;
     if (anon) {
@@ -310,7 +324,8 @@ void Importer::call(int n, const Call& c, const std::string& text, const std::st
       if (fd_kind(a[4]) == trace::kHandleVcpu) return comment(n, "the vCPU's kvm_run mapping is not modelled", text);
       if (!fits(fd_kind(a[4]), "mmap", 1)) return comment(n, "mmap of an fd that is not a memfd or guest_memfd", text);
       backing = *f;
-      kw = ", offset=" + printable(a[5]) + ", prot=" + printable(a[2]) +
+      if (!spelled(a[5])) return comment(n, "unknown mmap argument", text);
+      kw = ", offset=" + *spelled(a[5]) + ", prot=" + (*prot == 0 ? "PROT_NONE" : *spelled(a[2])) +
            ((*flags & uapi::MAP_PRIVATE) ? ", flags=MAP_PRIVATE" : ", flags=MAP_SHARED");
     }
     if (!ok) return emit("mmap(" + hex(*size) + ", " + backing + kw + ") = " + result(c), tid);
@@ -326,7 +341,7 @@ void Importer::call(int n, const Call& c, const std::string& text, const std::st
     if (c.name != "munmap") {
       if (a.size() != 3 || !symbolic(a[2])) return comment(n, "unknown advice or protection", text);
       if (c.name == "madvise" && !trace::constant_value(a[2])) return comment(n, "advice the trace cannot state", text);
-      extra = ", " + (a[2] == "0" && c.name == "mprotect" ? std::string("PROT_NONE") : a[2]);
+      extra = ", " + (*symbolic(a[2]) == 0 && c.name == "mprotect" ? std::string("PROT_NONE") : *spelled(a[2]));
     }
     if (c.name == "munmap" && ok) handles_.unmap(*symbolic(a[0]), *size);
     return emit(c.name + "(" + with_tid(*at + ", " + hex(*size) + extra, tid) + ") = " + result(c), tid);
@@ -344,7 +359,7 @@ void Importer::call(int n, const Call& c, const std::string& text, const std::st
     for (std::size_t i = 1; i < a.size(); i++) {
       auto v = symbolic(a[i]);
       if (!v) return comment(n, "unknown argument", text);
-      args += ", " + (std::isdigit(static_cast<unsigned char>(a[i][0])) ? hex(*v) : a[i]);
+      args += ", " + *spelled(a[i]);
     }
     if (c.name == "close" && ok) {
       handles_.unbind(fd_key(*number(strip_fd_path(a[0]))));
@@ -375,11 +390,7 @@ void Importer::ioctl(int n, const Call& c, const std::string& text, const std::s
   // A request its statement cannot take on this fd (KVM_CHECK_EXTENSION on a vCPU fd), or one without a
   // statement: recorded-only, as the kernel answered it.
   if (!fits(fd_kind(a[0]), req)) return recorded_only(*f, req, *number_req, arg, res, tid);
-  auto integer = [&](const std::string& s) -> std::optional<std::string> {
-    auto v = symbolic(s);
-    if (!v) return std::nullopt;
-    return std::isdigit(static_cast<unsigned char>(s[0])) ? hex(*v) : s;
-  };
+  auto integer = [](const std::string& s) { return spelled(s); };
   if (req == "KVM_CREATE_VM") {
     auto type = integer(arg);
     if (!type) return comment(n, "unknown VM type", text);
@@ -417,9 +428,7 @@ void Importer::ioctl(int n, const Call& c, const std::string& text, const std::s
       } else {
         auto x = symbolic(it->second);
         if (!x) return comment(n, "unknown field value", text);
-        v = (std::string(k) == "slot" && *x >= 0x10000) ? trace::print_expr(slot_expr(*x))
-            : std::isdigit(static_cast<unsigned char>(it->second[0])) ? hex(*x)
-                                                                      : it->second;
+        v = (std::string(k) == "slot" && *x >= 0x10000) ? trace::print_expr(slot_expr(*x)) : *spelled(it->second);
       }
       rec += (rec.empty() ? "" : ", ") + std::string(k) + "=" + v;
     }

@@ -84,14 +84,15 @@ TEST(RecordRawlog, SameLogSameTrace) {
   EXPECT_EQ(convert(raw).trace, convert(raw).trace);
 }
 
-// A number field that does not read as its base (`fd=b`: fds are decimal) makes the event unreadable, never
-// an abort in the converter.
+// A number field that does not read as its base (`fd=b`: fds are decimal) or a failure without an errno makes
+// the event unreadable, never an abort in the converter.
 TEST(RecordRawlog, MalformedNumberFieldIsAComment) {
-  const auto r = convert(std::string("kvmsim-rawlog 1 pid=1\n") +
+  const auto r = convert(std::string("kvmsim-rawlog 1 pid=1\n") + "open tid=1 ret=3 errno=0\n" +
                          "mmap tid=1 ret=7f0000000000 errno=0 addr=0 len=3000 prot=3 flags=1 fd=b fdkind=0 off=0\n" +
-                         "ftruncate tid=1 ret=0 errno=0 fd=3 len=zz\n");
+                         "ftruncate tid=1 ret=0 errno=0 fd=3 len=zz\n" +
+                         "ioctl tid=1 ret=ffffffffffffffff errno=0 fd=3 req=ae01 arg=0\n");  // fuzzing: -1 with no errno
   EXPECT_EQ(r.statements, 0u) << r.trace;
-  EXPECT_EQ(r.comments, 2u) << r.trace;
+  EXPECT_EQ(r.comments, 3u) << r.trace;
 }
 
 TEST(RecordRawlog, JunkIsCommentedNeverACrash) {
