@@ -8,15 +8,16 @@
 #        scripts/fuzz-libfuzzer.sh --runs N [--write-doc]  each target for N executions; --write-doc puts
 #                                                          the figures into docs/fuzz.md (a target's row is
 #                                                          replaced, the other targets' rows are kept)
+#        --runs N --time S: whichever comes first (the row says how many ran)
 #        --only NAME (repeatable): run only these targets; --skip NAME (repeatable): leave a target out
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=build-asan
-limit=() mode="" write_doc=0 skip=" " only=" "
+limit=() mode="" runs_asked="" write_doc=0 skip=" " only=" "
 while (($#)); do
   case "$1" in
-    --time) limit=(-max_total_time="$2") mode="$2 s"; shift 2 ;;
-    --runs) limit=(-runs="$2") mode="$2 runs"; shift 2 ;;
+    --time) limit+=(-max_total_time="$2") mode+="${mode:+, at most }$2 s"; shift 2 ;;
+    --runs) limit+=(-runs="$2") mode+="${mode:+, at most }$2 runs"; runs_asked="$2"; shift 2 ;;
     --write-doc) write_doc=1; shift ;;
     --skip) skip+="$2 "; shift 2 ;;  # a target with an open finding (say which in the caller)
     --only) only+="$2 "; shift 2 ;;
@@ -67,11 +68,11 @@ while read -r t seeds_src dict; do
 done < "$BUILD/fuzz-targets.txt"
 
 if ((write_doc)); then
-  [[ "$mode" == *runs ]] || { echo "fuzz-libfuzzer: --write-doc needs --runs N" >&2; exit 2; }
+  [[ -n "$runs_asked" ]] || { echo "fuzz-libfuzzer: --write-doc needs --runs N" >&2; exit 2; }
   table="$(mktemp)"
   trap 'rm -f "$table"' EXIT
   {
-    echo "Measured with \`scripts/fuzz-libfuzzer.sh --runs N --write-doc\` ($(clang++-16 --version | head -n 1), ASan+UBSan+LSan, libFuzzer \`-seed=1\`, one process, seeds: the files of each target's seed directory; the machine was shared with other builds, so exec/s is a floor). No crash, leak, sanitizer report or timeout."
+    echo "Measured with \`scripts/fuzz-libfuzzer.sh --runs N [--time S] --write-doc\` (a row below N executions ran out of its S seconds) ($(clang++-16 --version | head -n 1), ASan+UBSan+LSan, libFuzzer \`-seed=1\`, one process, seeds: the files of each target's seed directory; the machine was shared with other builds, so exec/s is a floor). No crash, leak, sanitizer report or timeout."
     echo
     echo "| target | seeds | executions | seconds | exec/s | coverage (edges) | features | corpus (inputs/bytes) | measured |"
     echo "|---|---|---|---|---|---|---|---|---|"

@@ -352,7 +352,9 @@ void Importer::call(int n, const Call& c, const std::string& text, const std::st
     handles_.bind(fd_key(*number(c.ret)), name, trace::kHandleMemfd);
     return emit(name + " = memfd_create(" + with_tid("0", tid) + ")", tid);
   }
-  if ((c.name == "ftruncate" || c.name == "fallocate" || c.name == "close") && !a.empty()) {
+  if (c.name == "ftruncate" || c.name == "fallocate" || c.name == "close") {
+    // As many arguments as the statement has (`ftruncate(3, 0, 0)` did not parse; found by fuzzing).
+    if (a.size() != trace::find_statement(c.name, false)->params.size()) return comment(n, "wrong argument count", text);
     auto f = fd(a[0]);
     if (!f) return comment(n, "fd no traced call created", text);
     std::string args = *f;

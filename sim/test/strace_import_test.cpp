@@ -117,7 +117,8 @@ TEST(StraceImport, IoctlOnAnFdOfTheWrongKindIsRecordedOnly) {
 }
 
 // Found by strace_import_fuzzer: a value was written as strace printed it once it evaluated, so an empty field
-// (`flags= `) or a trailing `|` (`PROT_READ|`) made an unparseable trace. Values are spelled from their parts.
+// (`flags= `) or a trailing `|` (`PROT_READ|`) made an unparseable trace, and so did a file call with more
+// arguments than its statement. Values are spelled from their parts; a call's arity is its statement's.
 TEST(StraceImport, ValuesAreSpelledFromTheirParts) {
   const auto r = importer::import_strace(
       "openat(AT_FDCWD, \"/dev/kvm\", O_RDWR) = 3\nioctl(3, KVM_CREATE_VM, 0) = 4\n"
@@ -125,11 +126,12 @@ TEST(StraceImport, ValuesAreSpelledFromTheirParts) {
       "ioctl(4, KVM_SET_USER_MEMORY_REGION, {slot=0, flags= , guest_phys_addr=0, memory_size=4096, "
       "userspace_addr=0x7f0000000000}) = 0\n"
       "mprotect(0x7f0000000000, 4096, PROT_READ|) = 0\n"
-      "mprotect(0x7f0000000000, 4096, PROT_READ | 0x10) = 0\n",
+      "mprotect(0x7f0000000000, 4096, PROT_READ | 0x10) = 0\n"
+      "memfd_create(\"m\", 0) = 5\nftruncate(5, 4096, 0) = 0\nclose() = 0\n",
       "v.log");
   EXPECT_TRUE(std::holds_alternative<trace::Trace>(trace::parse(r.trace, "v.trace"))) << r.trace;
   EXPECT_TRUE(has_line(r.trace, "mprotect(mem1, 0x1000, PROT_READ|0x10) = 0")) << r.trace;
-  EXPECT_EQ(r.comments, 2u) << r.trace;  // the empty flags, the trailing `|`
+  EXPECT_EQ(r.comments, 4u) << r.trace;  // the empty flags, the trailing `|`, the argument counts
 }
 
 }  // namespace
