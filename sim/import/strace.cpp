@@ -243,8 +243,9 @@ void Importer::line(int n, const std::string& raw) {
     const auto close = text.find(']');
     if (close == std::string::npos) return comment(n, "unreadable line", text);
     tid = trim(text.substr(4, close - 4));
-    // Only a decimal pid is a tid (`[pid!20001]` made `tid=!20001`, which does not parse; found by fuzzing).
-    if (tid.empty() || tid.find_first_not_of("0123456789") != std::string::npos)
+    // Only a decimal pid below 2^64 is a tid (`[pid!20001]` made `tid=!20001`, and a 100-digit pid a number
+    // out of range, neither of which parses; found by fuzzing).
+    if (tid.empty() || tid.find_first_not_of("0123456789") != std::string::npos || !number(tid))
       return comment(n, "unreadable line", text);
     text = trim(text.substr(close + 1));
   } else if (std::isdigit(static_cast<unsigned char>(text[0]))) {

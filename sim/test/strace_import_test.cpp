@@ -73,9 +73,11 @@ TEST(StraceImport, RawNumbersWithPidPrefixes) {
 // Found by strace_import_fuzzer: a `[pid X]` prefix whose X is not a number became `tid=X` and the
 // imported trace did not parse (the importer's own check aborted).
 TEST(StraceImport, GarbledPidPrefixIsAComment) {
-  const auto r = importer::import_strace("[pid!20001] ioctl(10, 0xae47, 0xfeffd000) = 0\n[pid ] close(3) = 0\n", "p.log");
+  const auto r = importer::import_strace("[pid!20001] ioctl(10, 0xae47, 0xfeffd000) = 0\n[pid ] close(3) = 0\n"
+                                         "[pid 255555555555555555555555] memfd_create(\"m\", 0) = 5\n",
+                                         "p.log");
   EXPECT_EQ(r.statements, 0u) << r.trace;
-  EXPECT_EQ(r.comments, 2u) << r.trace;
+  EXPECT_EQ(r.comments, 3u) << r.trace;
   EXPECT_TRUE(std::holds_alternative<trace::Trace>(trace::parse(r.trace, "p.trace"))) << r.trace;
 }
 
