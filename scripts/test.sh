@@ -51,5 +51,4 @@ scripts/shard-test.sh build
 echo "== sanitizers: ASan+UBSan+LSan build; unit tests, every trace, conformance, fuzz seeds (docs/fuzz.md)"
 scripts/sanitize.sh
 echo "== libFuzzer: every target for 45 s on the sanitizer build (docs/fuzz.md)"
-# strace_import_fuzzer is left out while its open finding stands (docs/fuzz.md "Coverage-guided fuzzing").
-scripts/fuzz-libfuzzer.sh --time 45 --skip strace_import_fuzzer
+scripts/fuzz-libfuzzer.sh --time 45

@@ -4,13 +4,19 @@
 
 #include "model/uapi.h"
 #include "sim/trace/build.h"
+#include "sim/trace/schema.h"
 
 namespace kvmsim::importer {
 
 std::optional<std::string> Handles::fd(const std::string& key) const {
   auto it = fds_.find(key);
   if (it == fds_.end()) return std::nullopt;
-  return it->second;
+  return it->second.name;
+}
+
+unsigned Handles::kind(const std::string& key) const {
+  auto it = fds_.find(key);
+  return it == fds_.end() ? 0 : it->second.kind;
 }
 
 std::string Handles::new_vm() { return counter_["vm"]++ ? "vm" + std::to_string(counter_["vm"]) : "vm"; }
@@ -62,6 +68,15 @@ std::optional<trace::Expr> Handles::address(u64 addr) const {
   if (!p) return std::nullopt;
   trace::Expr e = trace::build::handle(p->name);
   return p->offset ? trace::build::join(e, '+', number_expr(p->offset)) : e;
+}
+
+bool fits(unsigned kind, std::string_view callee, std::size_t param) {
+  const trace::StatementSpec* s = trace::find_statement(callee, false);
+  if (!s || param >= s->params.size()) return false;
+  const trace::ParamSpec& p = s->params[param];
+  if (p.kind == trace::ParamKind::handle || p.kind == trace::ParamKind::backing_or_fd)
+    return kind == 0 || (p.handles & kind) != 0;
+  return param == 0 && kind == trace::kHandleKvm;
 }
 
 trace::Expr number_expr(std::uint64_t v) { return v < 10 ? trace::build::decimal(v) : trace::build::hex(v); }

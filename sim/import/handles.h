@@ -6,13 +6,16 @@
 // A source names an fd by its own key (strace: the fd number, syzkaller: the resource `r3`).
 // Invariants: a key maps to at most one handle; mapping ranges never overlap (a new mapping replaces
 // what it covers, as MAP_FIXED does; what is left of an older mapping keeps its name and offsets);
-// same calls -> same names.
+// same calls -> same names. Every fd handle has the kind of the call that made it (sim/trace/schema.h
+// HandleKind), and fits() says whether a statement takes it, so that what an importer writes parses.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "sim/trace/ast.h"
 
@@ -22,8 +25,10 @@ class Handles {
  public:
   using u64 = std::uint64_t;
 
-  void bind(const std::string& key, std::string handle) { fds_[key] = std::move(handle); }
+  // `kind`: the HandleKind the creating call binds (trace::kHandleVm for KVM_CREATE_VM's fd, ...).
+  void bind(const std::string& key, std::string handle, unsigned kind) { fds_[key] = Fd{std::move(handle), kind}; }
   std::optional<std::string> fd(const std::string& key) const;
+  unsigned kind(const std::string& key) const;  // of a bound key (0: none)
   void unbind(const std::string& key) { fds_.erase(key); }
 
   std::string new_vm();                         // `vm`, `vm2`, ...
@@ -44,15 +49,26 @@ class Handles {
   std::optional<trace::Expr> address(u64 addr) const;
 
  private:
+  struct Fd {
+    std::string name;
+    unsigned kind;
+  };
   struct Range {
     u64 size;
     std::string name;
     u64 offset;  // of the range's start within the mapping `name`
   };
-  std::map<std::string, std::string> fds_;
+  std::map<std::string, Fd> fds_;
   std::map<u64, Range> ranges_;
   std::map<std::string, int> counter_;
 };
+
+// Whether a handle of `kind` may be parameter `param` of the call statement `callee`: the kinds the
+// statement schema accepts there (sim/trace/schema.h). A statement whose first parameter is not an fd is a
+// /dev/kvm ioctl (KVM_CREATE_VM: only `kvm` fits). `kind` 0 is a raw fd number (`-1`), which a handle
+// parameter accepts. False for a callee without a statement (KVM_RUN). An importer writes an ioctl whose fd
+// does not fit (KVM_CHECK_EXTENSION on a vCPU fd) as the recorded-only `ioctl(...)`, as the kernel answered it.
+bool fits(unsigned kind, std::string_view callee, std::size_t param = 0);
 
 // Spellings both importers use for values a VMM passes.
 trace::Expr number_expr(std::uint64_t v);   // decimal below 10, hex above (`8`, `0x200000`)

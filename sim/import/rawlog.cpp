@@ -16,6 +16,7 @@
 #include "sim/trace/ioctl_names.h"
 #include "sim/trace/parser.h"
 #include "sim/trace/printer.h"
+#include "sim/trace/schema.h"
 
 namespace kvmsim::importer {
 
@@ -79,6 +80,7 @@ Event parse_event(int line, const std::string& text) {
     return e;
   }
   if (!e.hex("ret") || !e.dec("tid") || !e.dec("errno")) return e;
+  if (e.failed() && (e.err() < 1 || e.err() > 4095)) return e;  // a failure's errno is one (found by fuzzing)
   if (e.kv.count("in") && !parse_bytes(e.kv["in"], &e.in)) return e;
   if (e.kv.count("out") && !parse_bytes(e.kv["out"], &e.out)) return e;
   static const std::map<std::string, std::vector<std::string>> kNeeds = {
@@ -94,8 +96,8 @@ Event parse_event(int line, const std::string& text) {
       {"close", {"fd"}}};
   auto it = kNeeds.find(e.call);
   if (it == kNeeds.end()) return e;
-  for (const auto& k : it->second)
-    if (!e.kv.count(k)) return e;
+  for (const auto& k : it->second)  // present, and a number in its base (fds are decimal)
+    if (!(k == "fd" ? e.dec(k).has_value() : e.hex(k).has_value())) return e;
   e.ok = true;
   return e;
 }
@@ -207,7 +209,8 @@ class Converter {
   void range_call(const Event& e);
   void file_call(const Event& e);
   std::optional<std::string> handle(int fd) const { return names_.fd(std::to_string(fd)); }
-  void bind(long fd, const std::string& name) { names_.bind(std::to_string(fd), name); }
+  unsigned kind(int fd) const { return names_.kind(std::to_string(fd)); }
+  void bind(long fd, const std::string& name, unsigned kind) { names_.bind(std::to_string(fd), name, kind); }
 
   const RawlogOptions& opt_;
   RawlogResult r_;
@@ -223,34 +226,38 @@ void Converter::ioctl(const Event& e) {
   r_.kvm_ioctls++;
   const bool ok = !e.failed();
   const trace::Value f = b::value(b::handle(*fd));
-  if (req == kCreateVm) {
+  // A request its statement cannot take on this fd (KVM_CHECK_EXTENSION on a vCPU fd, KVM_CREATE_VM on a VM
+  // fd), or one without a statement: recorded-only, below.
+  const char* name = trace::ioctl_request_name(req);
+  const bool fd_fits = name && fits(kind(e.fd()), name);
+  if (fd_fits && req == kCreateVm) {
     auto st = b::call("KVM_CREATE_VM", {b::value(named_or_hex(arg, "KVM_X86_"))});
     if (ok) {
       st.bind = names_.new_vm();
-      bind(e.ret(), *st.bind);
+      bind(e.ret(), *st.bind, trace::kHandleVm);
     }
     return emit(st, e);
   }
-  if (req == kCreateVcpu) {
+  if (fd_fits && req == kCreateVcpu) {
     auto st = b::call("KVM_CREATE_VCPU", {f, b::value(b::decimal(arg))});
     if (ok) {
       st.bind = names_.new_vcpu(arg);
-      bind(e.ret(), *st.bind);
+      bind(e.ret(), *st.bind, trace::kHandleVcpu);
     }
     return emit(st, e);
   }
-  if (req == kCreateGmem && e.in.size() >= 16) {
+  if (fd_fits && req == kCreateGmem && e.in.size() >= 16) {
     auto st = b::call("KVM_CREATE_GUEST_MEMFD",
                       {f, b::record({b::field("size", b::value(b::size(field_at<u64>(e.in, 0)))),
                                      b::field("flags", b::value(b::flags(field_at<u64>(e.in, 8), "GUEST_MEMFD_FLAG_")))})});
     if (ok) {
       st.bind = names_.fresh("gmem");
-      bind(e.ret(), *st.bind);
+      bind(e.ret(), *st.bind, trace::kHandleGmem);
     }
     return emit(st, e);
   }
-  if (req == kCheckExtension) return emit(b::call("KVM_CHECK_EXTENSION", {f, b::value(named_or_hex(arg, "KVM_CAP_"))}), e);
-  if (is_memslot_op(req) && e.in.size() >= 32) {
+  if (fd_fits && req == kCheckExtension) return emit(b::call("KVM_CHECK_EXTENSION", {f, b::value(named_or_hex(arg, "KVM_CAP_"))}), e);
+  if (fd_fits && is_memslot_op(req) && e.in.size() >= 32) {
     r_.memslot_ops++;
     const u32 slot = field_at<u32>(e.in, 0);
     trace::Expr slot_expr = slot >= 0x10000 ? b::join(b::hex(slot & ~0xffffu), '|', b::decimal(slot & 0xffff))
@@ -274,9 +281,9 @@ void Converter::ioctl(const Event& e) {
                         {f, b::record(std::move(rec))}),
                 e);
   }
-  if (req == kGetDirtyLog && e.in.size() >= 4)  // the bitmap is what the guest dirtied: not replayable
+  if (fd_fits && req == kGetDirtyLog && e.in.size() >= 4)  // the bitmap is what the guest dirtied: not replayable
     return emit(b::call("KVM_GET_DIRTY_LOG", {f, b::record({b::field("slot", b::value(b::decimal(field_at<u32>(e.in, 0))))})}), e);
-  if (req == kEnableCap && e.in.size() >= 8 && fd->rfind("vm", 0) == 0 && modelled_enable_cap(field_at<u32>(e.in, 0))) {
+  if (fd_fits && req == kEnableCap && e.in.size() >= 8 && kind(e.fd()) == trace::kHandleVm && modelled_enable_cap(field_at<u32>(e.in, 0))) {
     std::vector<trace::Expr> args;
     for (std::size_t i = 0; i < 4; i++) args.push_back(b::hex(field_at<u64>(e.in, 8 + 8 * i)));
     while (!args.empty() && args.back().terms[0].value == 0) args.pop_back();
@@ -290,7 +297,6 @@ void Converter::ioctl(const Event& e) {
     r_.kvm_runs++;
     if (auto x = e.hex("exit")) exits_[*x]++;
   }
-  const char* name = trace::ioctl_request_name(req);
   std::vector<trace::Field> kw;
   if (trace::ioctl_size(req) == 0 && arg) kw.push_back(b::field("arg", b::value(b::hex(arg))));
   std::vector<unsigned char> bytes = e.in;
@@ -320,8 +326,10 @@ void Converter::mmap(const Event& e, bool kept) {
     backing = b::handle(hugetlb ? (((flags >> 26) & 0x3f) == 30 ? "hugetlb_1g" : "hugetlb_2m")
                                 : (flags & uapi::MAP_SHARED) ? "shmem" : "anon");
   } else {
-    auto fdh = handle(static_cast<int>(*e.dec("fd")));
+    auto fdh = handle(e.fd());
     if (!fdh) return comment(e.line, "mmap of an fd the log never saw created");
+    if (!fits(kind(e.fd()), "mmap", 1))
+      return comment(e.line, "mmap of an fd that is not a memfd or guest_memfd (" + *fdh + ")");
     backing = b::handle(*fdh);
     kw.push_back(b::field("offset", b::value(b::size(off))));
   }
@@ -371,7 +379,7 @@ void Converter::file_call(const Event& e) {
     auto st = b::call("memfd_create", {b::value(b::flags(*e.hex("flags"), "MFD_"))});
     if (e.failed()) return emit(st, e);
     st.bind = names_.fresh("memfd");
-    bind(e.ret(), *st.bind);
+    bind(e.ret(), *st.bind, trace::kHandleMemfd);
     return emit(st, e);
   }
   auto fd = handle(e.fd());
@@ -417,7 +425,7 @@ RawlogResult Converter::run(const std::string& text) {
     }
     if (e.call == "exit") continue;
     if (e.call == "open") {
-      if (!e.failed()) bind(e.ret(), "kvm");  // the predefined handle
+      if (!e.failed()) bind(e.ret(), "kvm", trace::kHandleKvm);  // the predefined handle
       r_.opened_kvm = true;
       continue;
     }

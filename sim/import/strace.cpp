@@ -14,6 +14,7 @@
 #include "sim/trace/ioctl_names.h"
 #include "sim/trace/parser.h"
 #include "sim/trace/printer.h"
+#include "sim/trace/schema.h"
 
 namespace kvmsim::importer {
 
@@ -47,25 +48,39 @@ std::optional<u64> number(const std::string& s) {
   return neg ? 0 - v : v;
 }
 
-// `A|B|0x10`, `NULL`, a number: the value, if every part is known.
-std::optional<u64> symbolic(const std::string& s) {
-  if (s == "NULL") return 0;
-  u64 v = 0;
-  std::stringstream ss(s);
-  std::string part;
-  while (std::getline(ss, part, '|')) {
-    part = trim(part);
-    if (auto n = number(part)) v |= *n;
-    else if (auto c = trace::constant_value(part)) v |= *c;
-    else return std::nullopt;
-  }
-  return v;
-}
-
 std::string hex(u64 v) {
   char b[32];
   std::snprintf(b, sizeof b, v < 10 ? "%llu" : "0x%llx", static_cast<unsigned long long>(v));
   return b;
+}
+
+// `A|B|0x10`, `NULL`, a number: its value and its trace spelling (constants by name, numbers as hex()), if
+// every part is known. Never strace's text itself: `flags= ` or `PROT_READ|` would not parse (found by fuzzing).
+struct Symbolic {
+  u64 value = 0;
+  std::string text;
+};
+std::optional<Symbolic> symbolic_spelled(const std::string& s) {
+  if (s == "NULL") return Symbolic{0, "0"};
+  Symbolic out;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t bar = s.find('|', start);
+    const std::string part = trim(s.substr(start, bar == std::string::npos ? std::string::npos : bar - start));
+    if (auto n = number(part)) out.value |= *n, out.text += (out.text.empty() ? "" : "|") + hex(*n);
+    else if (auto c = trace::constant_value(part)) out.value |= *c, out.text += (out.text.empty() ? "" : "|") + part;
+    else return std::nullopt;  // an empty part too
+    if (bar == std::string::npos) return out;
+    start = bar + 1;
+  }
+}
+std::optional<u64> symbolic(const std::string& s) {
+  auto v = symbolic_spelled(s);
+  return v ? std::optional<u64>(v->value) : std::nullopt;
+}
+std::optional<std::string> spelled(const std::string& s) {
+  auto v = symbolic_spelled(s);
+  return v ? std::optional<std::string>(v->text) : std::nullopt;
 }
 
 // Top-level comma split of an argument list (braces, brackets, parentheses and quotes nest).
@@ -186,12 +201,15 @@ class Importer {
   }
   void call(int n, const Call& c, const std::string& text, const std::string& tid);
   void ioctl(int n, const Call& c, const std::string& text, const std::string& tid);
-  // An fd argument: its handle, or nullopt if no traced call created it.
+  void recorded_only(const std::string& fd, const std::string& req, u64 number_req, const std::string& arg,
+                     const std::string& res, const std::string& tid);
+  // An fd argument: its handle, or nullopt if no traced call created it; fd_kind: that handle's kind.
   std::optional<std::string> fd(const std::string& arg) const {
     auto v = number(strip_fd_path(arg));
     if (!v) return std::nullopt;
-    return handles_.fd(std::to_string(static_cast<int>(*v)));
+    return handles_.fd(fd_key(*v));
   }
+  unsigned fd_kind(const std::string& arg) const { return handles_.kind(fd_key(*number(strip_fd_path(arg)))); }
   // An address inside an mmap'd range: `memN+OFF`.
   std::optional<std::string> address(const std::string& arg) const {
     auto v = symbolic(arg);
@@ -225,8 +243,9 @@ void Importer::line(int n, const std::string& raw) {
     const auto close = text.find(']');
     if (close == std::string::npos) return comment(n, "unreadable line", text);
     tid = trim(text.substr(4, close - 4));
-    // Only a decimal pid is a tid (`[pid!20001]` made `tid=!20001`, which does not parse; found by fuzzing).
-    if (tid.empty() || tid.find_first_not_of("0123456789") != std::string::npos)
+    // Only a decimal pid below 2^64 is a tid (`[pid!20001]` made `tid=!20001`, and a 100-digit pid a number
+    // out of range, neither of which parses; found by fuzzing).
+    if (tid.empty() || tid.find_first_not_of("0123456789") != std::string::npos || !number(tid))
       return comment(n, "unreadable line", text);
     text = trim(text.substr(close + 1));
   } else if (std::isdigit(static_cast<unsigned char>(text[0]))) {
@@ -268,7 +287,7 @@ void Importer::call(int n, const Call& c, const std::string& text, const std::st
     const std::string& path = c.name == "openat" ? (a.size() > 1 ? a[1] : "") : (a.empty() ? "" : a[0]);
     if (path != "\"/dev/kvm\"") return comment(n, "not /dev/kvm", text);
     if (!ok) return comment(n, "opening /dev/kvm failed", text);
-    handles_.bind(fd_key(*number(c.ret)), "kvm");  // the predefined handle
+    handles_.bind(fd_key(*number(c.ret)), "kvm", trace::kHandleKvm);  // the predefined handle
     return;
   }
   if (c.name == "ioctl") return ioctl(n, c, text, tid);
@@ -278,7 +297,7 @@ void Importer::call(int n, const Call& c, const std::string& text, const std::st
     auto flags = symbolic(a[3]);
     if (!size || !prot || !flags) return comment(n, "unknown mmap argument", text);
     std::string kw;
-    if (*prot != (uapi::PROT_READ | uapi::PROT_WRITE)) kw += ", prot=" + printable(a[2] == "0" ? "PROT_NONE" : a[2]);
+    if (*prot != (uapi::PROT_READ | uapi::PROT_WRITE)) kw += ", prot=" + (*prot == 0 ? "PROT_NONE" : *spelled(a[2]));
     const bool anon = *flags & uapi::MAP_ANONYMOUS;
     std::string backing;
     if (anon) {
@@ -302,10 +321,12 @@ void Importer::call(int n, const Call& c, const std::string& text, const std::st
       }
     } else {
       auto f = fd(a[4]);
-      if (!f || *f == "kvm" || f->rfind("vm", 0) == 0) return comment(n, "mmap of an fd no traced call created", text);
-      if (f->rfind("vcpu", 0) == 0) return comment(n, "the vCPU's kvm_run mapping is not modelled", text);
+      if (!f) return comment(n, "mmap of an fd no traced call created", text);
+      if (fd_kind(a[4]) == trace::kHandleVcpu) return comment(n, "the vCPU's kvm_run mapping is not modelled", text);
+      if (!fits(fd_kind(a[4]), "mmap", 1)) return comment(n, "mmap of an fd that is not a memfd or guest_memfd", text);
       backing = *f;
-      kw = ", offset=" + printable(a[5]) + ", prot=" + printable(a[2]) +
+      if (!spelled(a[5])) return comment(n, "unknown mmap argument", text);
+      kw = ", offset=" + *spelled(a[5]) + ", prot=" + (*prot == 0 ? "PROT_NONE" : *spelled(a[2])) +
            ((*flags & uapi::MAP_PRIVATE) ? ", flags=MAP_PRIVATE" : ", flags=MAP_SHARED");
     }
     if (!ok) return emit("mmap(" + hex(*size) + ", " + backing + kw + ") = " + result(c), tid);
@@ -321,7 +342,7 @@ void Importer::call(int n, const Call& c, const std::string& text, const std::st
     if (c.name != "munmap") {
       if (a.size() != 3 || !symbolic(a[2])) return comment(n, "unknown advice or protection", text);
       if (c.name == "madvise" && !trace::constant_value(a[2])) return comment(n, "advice the trace cannot state", text);
-      extra = ", " + (a[2] == "0" && c.name == "mprotect" ? std::string("PROT_NONE") : a[2]);
+      extra = ", " + (*symbolic(a[2]) == 0 && c.name == "mprotect" ? std::string("PROT_NONE") : *spelled(a[2]));
     }
     if (c.name == "munmap" && ok) handles_.unmap(*symbolic(a[0]), *size);
     return emit(c.name + "(" + with_tid(*at + ", " + hex(*size) + extra, tid) + ") = " + result(c), tid);
@@ -329,17 +350,19 @@ void Importer::call(int n, const Call& c, const std::string& text, const std::st
   if (c.name == "memfd_create") {
     if (!ok) return comment(n, "failed memfd_create", text);
     const std::string name = handles_.fresh("memfd");
-    handles_.bind(fd_key(*number(c.ret)), name);
+    handles_.bind(fd_key(*number(c.ret)), name, trace::kHandleMemfd);
     return emit(name + " = memfd_create(" + with_tid("0", tid) + ")", tid);
   }
-  if ((c.name == "ftruncate" || c.name == "fallocate" || c.name == "close") && !a.empty()) {
+  if (c.name == "ftruncate" || c.name == "fallocate" || c.name == "close") {
+    // As many arguments as the statement has (`ftruncate(3, 0, 0)` did not parse; found by fuzzing).
+    if (a.size() != trace::find_statement(c.name, false)->params.size()) return comment(n, "wrong argument count", text);
     auto f = fd(a[0]);
     if (!f) return comment(n, "fd no traced call created", text);
     std::string args = *f;
     for (std::size_t i = 1; i < a.size(); i++) {
       auto v = symbolic(a[i]);
       if (!v) return comment(n, "unknown argument", text);
-      args += ", " + (std::isdigit(static_cast<unsigned char>(a[i][0])) ? hex(*v) : a[i]);
+      args += ", " + *spelled(a[i]);
     }
     if (c.name == "close" && ok) {
       handles_.unbind(fd_key(*number(strip_fd_path(a[0]))));
@@ -367,17 +390,16 @@ void Importer::ioctl(int n, const Call& c, const std::string& text, const std::s
   const bool ok = c.ret != "-1";
   const std::string arg = a.size() > 2 ? a[2] : "0";
   const std::string res = " = " + result(c);
-  auto integer = [&](const std::string& s) -> std::optional<std::string> {
-    auto v = symbolic(s);
-    if (!v) return std::nullopt;
-    return std::isdigit(static_cast<unsigned char>(s[0])) ? hex(*v) : s;
-  };
+  // A request its statement cannot take on this fd (KVM_CHECK_EXTENSION on a vCPU fd), or one without a
+  // statement: recorded-only, as the kernel answered it.
+  if (!fits(fd_kind(a[0]), req)) return recorded_only(*f, req, *number_req, arg, res, tid);
+  auto integer = [](const std::string& s) { return spelled(s); };
   if (req == "KVM_CREATE_VM") {
     auto type = integer(arg);
     if (!type) return comment(n, "unknown VM type", text);
     if (!ok) return emit("KVM_CREATE_VM(" + with_tid(*type, tid) + ")" + res, tid);
     vm_ = handles_.new_vm();
-    handles_.bind(fd_key(*number(c.ret)), vm_);
+    handles_.bind(fd_key(*number(c.ret)), vm_, trace::kHandleVm);
     return emit(vm_ + " = KVM_CREATE_VM(" + with_tid(*type, tid) + ")", tid);
   }
   if (req == "KVM_CREATE_VCPU") {
@@ -385,7 +407,7 @@ void Importer::ioctl(int n, const Call& c, const std::string& text, const std::s
     if (!id) return comment(n, "unknown vCPU id", text);
     if (!ok) return emit("KVM_CREATE_VCPU(" + with_tid(*f + ", " + hex(*id), tid) + ")" + res, tid);
     const std::string name = handles_.new_vcpu(*id);
-    handles_.bind(fd_key(*number(c.ret)), name);
+    handles_.bind(fd_key(*number(c.ret)), name, trace::kHandleVcpu);
     return emit(name + " = KVM_CREATE_VCPU(" + with_tid(*f + ", " + hex(*id), tid) + ")", tid);
   }
   if (req == "KVM_CHECK_EXTENSION") {
@@ -409,9 +431,7 @@ void Importer::ioctl(int n, const Call& c, const std::string& text, const std::s
       } else {
         auto x = symbolic(it->second);
         if (!x) return comment(n, "unknown field value", text);
-        v = (std::string(k) == "slot" && *x >= 0x10000) ? trace::print_expr(slot_expr(*x))
-            : std::isdigit(static_cast<unsigned char>(it->second[0])) ? hex(*x)
-                                                                      : it->second;
+        v = (std::string(k) == "slot" && *x >= 0x10000) ? trace::print_expr(slot_expr(*x)) : *spelled(it->second);
       }
       rec += (rec.empty() ? "" : ", ") + std::string(k) + "=" + v;
     }
@@ -421,11 +441,16 @@ void Importer::ioctl(int n, const Call& c, const std::string& text, const std::s
   for (const char* modelled : {"KVM_SET_USER_MEMORY_REGION2", "KVM_CREATE_GUEST_MEMFD", "KVM_SET_MEMORY_ATTRIBUTES",
                                "KVM_PRE_FAULT_MEMORY", "KVM_GET_DIRTY_LOG", "KVM_CLEAR_DIRTY_LOG", "KVM_ENABLE_CAP"})
     if (req == modelled) return comment(n, "its struct is not in the log", text);
-  // Anything else: recorded-only. An integer argument is kept; a pointer's bytes are not in the log.
+  recorded_only(*f, req, *number_req, arg, res, tid);
+}
+
+// `ioctl(FD, REQUEST[, arg=N])`: an integer argument is kept; a pointer's bytes are not in the log.
+void Importer::recorded_only(const std::string& fd, const std::string& req, u64 number_req, const std::string& arg,
+                             const std::string& res, const std::string& tid) {
   std::string kw;
-  if (trace::ioctl_size(*number_req) == 0 && symbolic(arg) && *symbolic(arg) != 0) kw = ", arg=" + hex(*symbolic(arg));
-  const std::string request = trace::ioctl_request_name(*number_req) ? req : hex(*number_req);
-  emit("ioctl(" + with_tid(*f + ", " + request + kw, tid) + ")" + res, tid);
+  if (trace::ioctl_size(number_req) == 0 && symbolic(arg) && *symbolic(arg) != 0) kw = ", arg=" + hex(*symbolic(arg));
+  const std::string request = trace::ioctl_request_name(number_req) ? req : hex(number_req);
+  emit("ioctl(" + with_tid(fd + ", " + request + kw, tid) + ")" + res, tid);
 }
 
 ImportResult Importer::finish() {

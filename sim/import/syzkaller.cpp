@@ -15,6 +15,7 @@
 #include "sim/trace/ioctl_names.h"
 #include "sim/trace/parser.h"
 #include "sim/trace/printer.h"
+#include "sim/trace/schema.h"
 
 namespace kvmsim::importer {
 
@@ -321,6 +322,7 @@ class Converter {
   std::variant<trace::Statement, Skip> convert(const Call& c);
   std::variant<trace::Statement, Skip> ioctl(const Call& c);
   std::variant<trace::Statement, Skip> mmap(const Call& c);
+  static trace::Statement recorded_only(const trace::Expr& fd, u64 req, const Val& arg);
 
   // An fd argument: its handle, -1 (a resource syzkaller could not create), or why not.
   std::variant<trace::Expr, Skip> fd(const Val& v) const {
@@ -341,9 +343,11 @@ class Converter {
     if (auto e = handles_.address(a)) return *e;
     return number_expr(a);
   }
-  void bind(const Call& c, const std::string& handle) {
-    if (!c.result.empty()) handles_.bind(c.result, handle);
+  void bind(const Call& c, const std::string& handle, unsigned kind) {
+    if (!c.result.empty()) handles_.bind(c.result, handle, kind);
   }
+  // The kind of an fd argument fd() accepted: its handle's, or 0 for a raw number (-1).
+  unsigned fd_kind(const Val& v) const { return v.kind == Val::Kind::resource ? handles_.kind(v.name) : 0; }
 
   std::string file_;
   std::ostringstream out_;
@@ -386,16 +390,17 @@ std::variant<trace::Statement, Skip> Converter::ioctl(const Call& c) {
   auto f = fd(c.args[0]);
   if (auto* s = std::get_if<Skip>(&f)) return *s;
   const trace::Expr fd_expr = std::get<trace::Expr>(f);
-  const bool on_kvm = c.args[0].kind == Val::Kind::resource && handles_.fd(c.args[0].name) == "kvm";
   const Val none;
   const Val& arg = c.args.size() > 2 ? c.args[2] : none;
+  // A request its statement cannot take on this fd (KVM_CHECK_EXTENSION on a vCPU fd, KVM_CREATE_VM on a VM
+  // fd), or one without a statement: recorded-only.
+  if (!fits(fd_kind(c.args[0]), request)) return recorded_only(fd_expr, *req, arg);
 
   if (request == "KVM_CREATE_VM") {
-    if (!on_kvm) return Skip{"KVM_CREATE_VM on an fd that is not /dev/kvm (a trace issues it on `kvm`)"};
     auto type = integer(arg);
     if (!type) return Skip{"a VM type only the run knows"};
     const std::optional<std::string> h = c.result.empty() ? std::nullopt : std::optional(handles_.new_vm());
-    if (h) bind(c, *h);
+    if (h) bind(c, *h, trace::kHandleVm);
     return b::call("KVM_CREATE_VM", {b::value(number_expr(*type))}, {}, h);
   }
   if (request == "KVM_CREATE_VCPU") {
@@ -404,7 +409,7 @@ std::variant<trace::Statement, Skip> Converter::ioctl(const Call& c) {
     // On fd -1 the call fails: a binding would expect success, so the resource stays unbound.
     const bool can_bind = !c.result.empty() && c.args[0].kind == Val::Kind::resource;
     const std::optional<std::string> h = can_bind ? std::optional(handles_.new_vcpu(*id)) : std::nullopt;
-    if (h) bind(c, *h);
+    if (h) bind(c, *h, trace::kHandleVcpu);
     return b::call("KVM_CREATE_VCPU", {b::value(fd_expr), b::value(number_expr(*id))}, {}, h);
   }
   if (request == "KVM_CHECK_EXTENSION") {
@@ -468,12 +473,17 @@ std::variant<trace::Statement, Skip> Converter::ioctl(const Call& c) {
   for (const char* modelled : {"KVM_SET_USER_MEMORY_REGION2", "KVM_CREATE_GUEST_MEMFD", "KVM_SET_MEMORY_ATTRIBUTES",
                                "KVM_CLEAR_DIRTY_LOG"})
     if (request == modelled) return Skip{"a modelled ioctl whose struct kvmsim import syzkaller does not read yet"};
-  // Recorded-only: an integer argument is kept; a struct's bytes are not encoded (a real kernel gets zeros).
+  return recorded_only(fd_expr, *req, arg);
+}
+
+// `ioctl(FD, REQUEST[, arg=N])`: an integer argument is kept; a struct's bytes are not encoded (a real kernel
+// gets zeros).
+trace::Statement Converter::recorded_only(const trace::Expr& fd, u64 req, const Val& arg) {
   std::vector<trace::Field> kw;
-  if (trace::ioctl_size(*req) == 0 && integer(arg).value_or(0) != 0)
+  if (trace::ioctl_size(req) == 0 && integer(arg).value_or(0) != 0)
     kw.push_back(b::field("arg", b::value(b::hex(*integer(arg)))));
-  const trace::Value req_value = b::value(name ? b::constant(request) : b::hex(*req));
-  return b::call("ioctl", {b::value(fd_expr), req_value}, std::move(kw));
+  const char* name = trace::ioctl_request_name(req);
+  return b::call("ioctl", {b::value(fd), b::value(name ? b::constant(name) : b::hex(req))}, std::move(kw));
 }
 
 std::variant<trace::Statement, Skip> Converter::mmap(const Call& c) {
@@ -500,7 +510,7 @@ std::variant<trace::Statement, Skip> Converter::mmap(const Call& c) {
   } else {
     if (c.args[4].kind != Val::Kind::resource) return Skip{"an mmap of an fd no call of the program created"};
     auto h = handles_.fd(c.args[4].name);
-    if (!h || h->rfind("memfd", 0) != 0) return Skip{"an mmap of an fd that is not a memfd"};
+    if (!h || !fits(handles_.kind(c.args[4].name), "mmap", 1)) return Skip{"an mmap of an fd that is not a memfd"};
     if (fixed) return Skip{"a fixed mapping of an fd (the trace places fd mappings itself)"};
     backing = b::value(b::handle(*h));
     kw.insert(kw.begin(), b::field("offset", b::value(number_expr(*off))));
@@ -515,7 +525,7 @@ std::variant<trace::Statement, Skip> Converter::convert(const Call& c) {
   if (c.props.find("fail_nth") != std::string::npos) return Skip{"fault injection (fail_nth) the trace cannot state"};
   if (c.name == "openat$kvm") {
     if (c.result.empty()) return Skip{"an /dev/kvm fd nothing uses"};
-    handles_.bind(c.result, "kvm");  // the predefined handle: no statement
+    handles_.bind(c.result, "kvm", trace::kHandleKvm);  // the predefined handle: no statement
     return Skip{};
   }
   if (c.name.rfind("ioctl$", 0) == 0) return ioctl(c);
@@ -527,7 +537,7 @@ std::variant<trace::Statement, Skip> Converter::convert(const Call& c) {
     if (!flags) return Skip{"memfd flags only the run knows"};
     if (*flags & ~known) return Skip{"memfd flags the model does not model (hugetlbfs)"};
     const std::optional<std::string> h = c.result.empty() ? std::nullopt : std::optional(handles_.fresh("memfd"));
-    if (h) bind(c, *h);
+    if (h) bind(c, *h, trace::kHandleMemfd);
     std::vector<trace::Field> kw;
     if (*flags) kw.push_back(b::field("flags", b::value(number_expr(*flags))));
     return b::call("memfd_create", {b::value(b::decimal(0))}, std::move(kw), h);

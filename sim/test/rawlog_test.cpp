@@ -72,6 +72,17 @@ TEST(RecordRawlog, SameLogSameTrace) {
   EXPECT_EQ(convert(raw).trace, convert(raw).trace);
 }
 
+// A number field that does not read as its base (`fd=b`: fds are decimal) or a failure without an errno makes
+// the event unreadable, never an abort in the converter.
+TEST(RecordRawlog, MalformedNumberFieldIsAComment) {
+  const auto r = convert(std::string("kvmsim-rawlog 1 pid=1\n") + "open tid=1 ret=3 errno=0\n" +
+                         "mmap tid=1 ret=7f0000000000 errno=0 addr=0 len=3000 prot=3 flags=1 fd=b fdkind=0 off=0\n" +
+                         "ftruncate tid=1 ret=0 errno=0 fd=3 len=zz\n" +
+                         "ioctl tid=1 ret=ffffffffffffffff errno=0 fd=3 req=ae01 arg=0\n");  // fuzzing: -1 with no errno
+  EXPECT_EQ(r.statements, 0u) << r.trace;
+  EXPECT_EQ(r.comments, 3u) << r.trace;
+}
+
 TEST(RecordRawlog, JunkIsCommentedNeverACrash) {
   const auto r = convert(std::string("not a raw log\n\x01\x02\xff junk=\n") + "ioctl tid=1 ret=0 errno=0 fd=99 req=ae80 arg=0\n" +
                          "mmap tid=1 ret=zz errno=0\n" + "ioctl tid=1 ret=0 errno=0 fd=1 req=1 arg=0 in=abc\n");
@@ -97,16 +108,31 @@ TEST(RecordRawlog, ForkedWorkerIsTheRecordedProcess) {
   EXPECT_TRUE(has_line(t, "vm2 = KVM_CREATE_VM(KVM_X86_DEFAULT_VM, tid=5001)")) << t;
   EXPECT_TRUE(has_line(t, "close(vm, tid=5001) = 0")) << t;
   EXPECT_EQ(child.memslot_ops, 2u);
-  auto parsed = trace::parse(t, "recorded.trace");
-  ASSERT_TRUE(std::holds_alternative<trace::Trace>(parsed));
-  model::Kvm kvm(model::default_profile());
-  const auto counts = replay(std::get<trace::Trace>(parsed), kvm, {}).counts;
+  const auto counts = test::replay_on_model(t);
   EXPECT_EQ(counts.mismatched, 0u);
   // Two workers with KVM ioctls cannot be one trace: the error names both.
   const auto two = importer::choose_kvm_process({parent, child, child}, {"root", "a", "b"});
   EXPECT_NE(two.error.find("2 processes made KVM ioctls (a, b)"), std::string::npos) << two.error;
   // No process with KVM ioctls: the command's own log.
   EXPECT_EQ(importer::choose_kvm_process({parent, parent}, {"root", "a"}).index, 0u);
+}
+
+// An ioctl on an fd of a kind its statement does not take (KVM_CHECK_EXTENSION on a vCPU, KVM_CREATE_VM on a
+// VM) is the recorded-only `ioctl(...)`, and an mmap of a vCPU fd that a memslot points into is a comment: a
+// statement with that handle would not parse.
+TEST(RecordRawlog, FdOfTheWrongKindIsRecordedOnly) {
+  const auto r = convert(std::string("kvmsim-rawlog 1 pid=1\n") + "open tid=1 ret=9 errno=0\n" +
+                         "ioctl tid=1 ret=a errno=0 fd=9 req=ae01 arg=0\n" +
+                         "ioctl tid=1 ret=b errno=0 fd=10 req=ae41 arg=0\n" +
+                         "ioctl tid=1 ret=ffffffffffffffff errno=25 fd=11 req=ae03 arg=3\n" +
+                         "ioctl tid=1 ret=ffffffffffffffff errno=25 fd=10 req=ae01 arg=0\n" +
+                         "mmap tid=1 ret=7f0000000000 errno=0 addr=0 len=3000 prot=3 flags=1 fd=11 fdkind=0 off=0\n" +
+                         "ioctl tid=1 ret=0 errno=0 fd=10 req=4020ae46 arg=0 in=" +
+                         "00000000000000000000000000000000" "0010000000000000" "00000000007f0000\n");
+  EXPECT_TRUE(has_line(r.trace, "ioctl(vcpu0, KVM_CHECK_EXTENSION, arg=0x3, tid=1) = -1 ENOTTY")) << r.trace;
+  EXPECT_TRUE(has_line(r.trace, "ioctl(vm, KVM_CREATE_VM, tid=1) = -1 ENOTTY")) << r.trace;
+  EXPECT_NE(r.trace.find("mmap of an fd that is not a memfd or guest_memfd (vcpu0)"), std::string::npos) << r.trace;
+  EXPECT_TRUE(std::holds_alternative<trace::Trace>(trace::parse(r.trace, "k.trace")));
 }
 
 }  // namespace

@@ -57,9 +57,11 @@ TEST(StraceImport, RawNumbersWithPidPrefixes) {
 // Found by strace_import_fuzzer: a `[pid X]` prefix whose X is not a number became `tid=X` and the
 // imported trace did not parse (the importer's own check aborted).
 TEST(StraceImport, GarbledPidPrefixIsAComment) {
-  const auto r = importer::import_strace("[pid!20001] ioctl(10, 0xae47, 0xfeffd000) = 0\n[pid ] close(3) = 0\n", "p.log");
+  const auto r = importer::import_strace("[pid!20001] ioctl(10, 0xae47, 0xfeffd000) = 0\n[pid ] close(3) = 0\n"
+                                         "[pid 255555555555555555555555] memfd_create(\"m\", 0) = 5\n",
+                                         "p.log");
   EXPECT_EQ(r.statements, 0u) << r.trace;
-  EXPECT_EQ(r.comments, 2u) << r.trace;
+  EXPECT_EQ(r.comments, 3u) << r.trace;
   EXPECT_TRUE(std::holds_alternative<trace::Trace>(trace::parse(r.trace, "p.trace"))) << r.trace;
 }
 
@@ -80,6 +82,42 @@ TEST(StraceImport, TruncatedAndBinaryInputBecomesComments) {
                           "mmap(NULL, 99999999999999999999999, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = 0x1000",
                           "ioctl(3, KVM_CREATE_VM, 0 <unfinished ...>", "\xff\xfe\x00\x01"})
     EXPECT_NO_FATAL_FAILURE(importer::import_strace(bad, "bad.log")) << bad;
+}
+
+// Found by strace_import_fuzzer: an ioctl on an fd of a kind its statement does not take was written with that
+// handle (`KVM_CHECK_EXTENSION(vcpu0, ...)`), which does not parse. It is the recorded-only `ioctl(...)`.
+TEST(StraceImport, IoctlOnAnFdOfTheWrongKindIsRecordedOnly) {
+  const auto r = importer::import_strace(
+      "openat(AT_FDCWD, \"/dev/kvm\", O_RDWR) = 9\nioctl(9, KVM_CREATE_VM, 0) = 10\nioctl(10, KVM_CREATE_VCPU, 0) = 11\n"
+      "ioctl(11, KVM_CHECK_EXTENSION, KVM_CAP_USER_MEMORY) = -1 ENOTTY (Inappropriate ioctl for device)\n"
+      "ioctl(10, KVM_CREATE_VM, 0) = -1 ENOTTY (Inappropriate ioctl for device)\n"
+      "ioctl(11, KVM_CREATE_VCPU, 1) = -1 ENOTTY (Inappropriate ioctl for device)\n"
+      "ioctl(10, KVM_CHECK_EXTENSION, KVM_CAP_USER_MEMORY) = 1\n",
+      "k.log");
+  EXPECT_TRUE(has_line(r.trace, "ioctl(vcpu0, KVM_CHECK_EXTENSION, arg=3) = -1 ENOTTY")) << r.trace;
+  EXPECT_TRUE(has_line(r.trace, "ioctl(vm, KVM_CREATE_VM) = -1 ENOTTY")) << r.trace;
+  EXPECT_TRUE(has_line(r.trace, "ioctl(vcpu0, KVM_CREATE_VCPU, arg=1) = -1 ENOTTY")) << r.trace;
+  EXPECT_TRUE(has_line(r.trace, "KVM_CHECK_EXTENSION(vm, KVM_CAP_USER_MEMORY) = 1")) << r.trace;
+  EXPECT_EQ(r.statements, 6u) << r.trace;
+  EXPECT_TRUE(std::holds_alternative<trace::Trace>(trace::parse(r.trace, "k.trace"))) << r.trace;
+}
+
+// Found by strace_import_fuzzer: a value was written as strace printed it once it evaluated, so an empty field
+// (`flags= `) or a trailing `|` (`PROT_READ|`) made an unparseable trace, and so did a file call with more
+// arguments than its statement. Values are spelled from their parts; a call's arity is its statement's.
+TEST(StraceImport, ValuesAreSpelledFromTheirParts) {
+  const auto r = importer::import_strace(
+      "openat(AT_FDCWD, \"/dev/kvm\", O_RDWR) = 3\nioctl(3, KVM_CREATE_VM, 0) = 4\n"
+      "mmap(NULL, 4096, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = 0x7f0000000000\n"
+      "ioctl(4, KVM_SET_USER_MEMORY_REGION, {slot=0, flags= , guest_phys_addr=0, memory_size=4096, "
+      "userspace_addr=0x7f0000000000}) = 0\n"
+      "mprotect(0x7f0000000000, 4096, PROT_READ|) = 0\n"
+      "mprotect(0x7f0000000000, 4096, PROT_READ | 0x10) = 0\n"
+      "memfd_create(\"m\", 0) = 5\nftruncate(5, 4096, 0) = 0\nclose() = 0\n",
+      "v.log");
+  EXPECT_TRUE(std::holds_alternative<trace::Trace>(trace::parse(r.trace, "v.trace"))) << r.trace;
+  EXPECT_TRUE(has_line(r.trace, "mprotect(mem1, 0x1000, PROT_READ|0x10) = 0")) << r.trace;
+  EXPECT_EQ(r.comments, 4u) << r.trace;  // the empty flags, the trailing `|`, the argument counts
 }
 
 }  // namespace

@@ -122,5 +122,24 @@ TEST(SyzkallerImport, BadInputIsOneLineError) {
     EXPECT_NO_FATAL_FAILURE(importer::import_syzkaller(odd, "odd.syz")) << odd;
 }
 
+// An ioctl on an fd of a kind its statement does not take (KVM_CHECK_EXTENSION on a vCPU, KVM_CREATE_VM on a
+// VM) is the recorded-only `ioctl(...)`: a statement with that handle would not parse.
+TEST(SyzkallerImport, IoctlOnAnFdOfTheWrongKindIsRecordedOnly) {
+  auto r = importer::import_syzkaller(
+      "r0 = openat$kvm(0xffffffffffffff9c, &(0x7f0000000000)='/dev/kvm\\x00', 0x0, 0x0)\n"
+      "r1 = ioctl$KVM_CREATE_VM(r0, 0xae01, 0x0)\n"
+      "r2 = ioctl$KVM_CREATE_VCPU(r1, 0xae41, 0x0)\n"
+      "ioctl$KVM_CHECK_EXTENSION(r2, 0xae03, 0x3)\n"
+      "r3 = ioctl$KVM_CREATE_VM(r1, 0xae01, 0x0)\n"
+      "ioctl$KVM_CHECK_EXTENSION_VM(r1, 0xae03, 0x3)\n",
+      "k.syz");
+  ASSERT_TRUE(std::holds_alternative<importer::ImportResult>(r));
+  const std::string& t = std::get<importer::ImportResult>(r).trace;
+  EXPECT_TRUE(has_line(t, "ioctl(vcpu0, KVM_CHECK_EXTENSION, arg=0x3)")) << t;
+  EXPECT_TRUE(has_line(t, "ioctl(vm, KVM_CREATE_VM)")) << t;
+  EXPECT_TRUE(has_line(t, "KVM_CHECK_EXTENSION(vm, KVM_CAP_USER_MEMORY)")) << t;
+  EXPECT_TRUE(std::holds_alternative<trace::Trace>(trace::parse(t, "k.trace"))) << t;
+}
+
 }  // namespace
 }  // namespace kvmsim
