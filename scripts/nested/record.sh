@@ -4,20 +4,23 @@
 # Reproducible, NOT run in CI: CI only replays the committed traces (scripts/nested/ci.sh).
 #
 # Usage: scripts/nested/record.sh [--build-dir DIR] [--out DIR] [--timeout S]
-#   --out  where the traces go (default traces/real); the raw logs and SeaBIOS logs go to BUILD/nested/record/.
+#   --out  where the traces (and the strace log) go (default traces/real); the raw logs and SeaBIOS logs go to BUILD/nested/record/.
 #
 # What it does:
 #   1. setup.sh --flavour linux-7.3 (the pinned 7.3.4 cloud kernel and its modules, cached).
-#   2. A Debian trixie root with qemu-system-x86 and stress-ng (debootstrap --variant=minbase from the machine's
+#   2. A Debian trixie root with qemu-system-x86, stress-ng and strace (debootstrap --variant=minbase from the machine's
 #      Debian mirror into BUILD/nested/cache/vmm-root; cached by a stamp naming the package list, rebuilt when it
 #      changes; the machine's apt sources are not touched).
 #   3. An initramfs: that root + busybox (insmod) + the modules + kvmsim and libkvmsim_record.so (built here,
 #      on bookworm: their glibc/libstdc++ needs are older than trixie's).
 #   4. Boots the 7.3 guest under TCG (same CPU model and memory as run.sh) and, in it, records QEMU booting
 #      SeaBIOS to "No bootable device" with -machine pc and -machine q35, and stress-ng's kvm stressor (its
-#      forked worker creates, runs and destroys a real-mode VM per operation); the guest's /init sends each
-#      trace, raw log and log to its second serial port between markers.
-# Cost: the trixie root's debootstrap once (6-7 min; again when NESTED_RECORD_PACKAGES changes), then ≈ 80 s a run.
+#      forked worker creates, runs and destroys a real-mode VM per operation), then runs the -machine pc command
+#      once more under strace (docs/vmm-traces.md "With strace"), whose log is --out's qemu_seabios_pc.strace.log
+#      (the strace importer's test fixture, sim/test/fixtures/strace/); the guest's /init sends each trace, raw
+#      log and log to its second serial port between markers.
+# Cost: the trixie root's debootstrap once (7 min; again when NESTED_RECORD_PACKAGES changes), then ≈ 2 min a
+#   run (the guest ≈ 110 s, of which the strace run ≈ 18 s).
 # Exit: 0 recorded; 1 a recording failed (the console tail is printed); 2 usage.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -30,7 +33,7 @@ while [[ $# -gt 0 ]]; do
     --build-dir) build_dir="$(realpath -m "$2")"; shift 2 ;;
     --out) out_dir="$(realpath -m "$2")"; shift 2 ;;
     --timeout) timeout_s="$2"; shift 2 ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
     *) echo "record.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
@@ -81,6 +84,8 @@ qemu_common="-accel kvm -m 128 -display none -serial none -monitor none -nic non
 # pages, run ≈510 times through its port 0x80 loop, and destroyed); --seed makes the memslot sizes the same
 # every run; --timeout only bounds a hang.
 stress_cmd="stress-ng --kvm 1 --kvm-ops 2 --seed 1 --timeout 120 --verbose"
+# The syscalls docs/vmm-traces.md "With strace" tells a VMM team to trace (default decoding, -f).
+strace_calls="openat,ioctl,mmap,munmap,madvise,mprotect,memfd_create,fallocate,ftruncate,close"
 where="inside the Linux $NESTED73_VERSION nested oracle guest (scripts/nested/record.sh)"
 cat > "$work/stage/init" <<INIT
 #!/kvmsim/busybox sh
@@ -110,6 +115,15 @@ for m in pc q35; do
   send /rec/seabios-\$m.log
 done
 record stress_ng_kvm "VMM: $stress_pkg (Debian trixie), its kvm stressor, $where" $stress_cmd
+# The -machine pc command once more under strace, as docs/vmm-traces.md "With strace" recommends: the real log
+# the strace importer is tested on (sim/test/fixtures/strace/qemu_seabios_pc_7.3.log).
+echo "META strace \$(strace -V | \$B head -n1)" > \$out
+t0=\$(\$B cut -d' ' -f1 /proc/uptime)
+\$B timeout 600 strace -f -o /rec/qemu_seabios_pc.strace.log -e trace=$strace_calls \
+  qemu-system-x86_64 $qemu_common -machine pc -chardev file,id=dbg,path=/rec/seabios-pc-strace.log -device isa-debugcon,iobase=0x402,chardev=dbg \
+  > /rec/strace-qemu_seabios_pc.txt 2>&1
+echo "META qemu_seabios_pc.strace exit=\$? seconds=\$t0-\$(\$B cut -d' ' -f1 /proc/uptime)" > \$out
+send /rec/qemu_seabios_pc.strace.log /rec/seabios-pc-strace.log /rec/strace-qemu_seabios_pc.txt
 echo "RECORD-END" > \$out
 \$B poweroff -f
 INIT
@@ -146,6 +160,13 @@ for m in pc q35; do
   [[ -s "$work/qemu_seabios_$m.trace" ]] || { echo "record.sh: no trace for $m" >&2; status=1; continue; }
   cp "$work/qemu_seabios_$m.trace" "$out_dir/"
 done
+# The strace run of -machine pc: SeaBIOS must have stopped where it does without strace.
+cat "$work/strace-qemu_seabios_pc.txt" >&2
+if ! grep -q "No bootable device" "$work/seabios-pc-strace.log" || [[ ! -s "$work/qemu_seabios_pc.strace.log" ]]; then
+  echo "record.sh: the strace run of -machine pc did not reach \"No bootable device\" or wrote no log" >&2; status=1
+else
+  cp "$work/qemu_seabios_pc.strace.log" "$out_dir/"
+fi
 # stress-ng reports each stressor's outcome; its worker's raw log is stress_ng_kvm.raw.PID.
 cat "$work/record-stress_ng_kvm.txt" >&2
 if ! grep -q "passed: 1: kvm (1)" "$work/record-stress_ng_kvm.txt"; then

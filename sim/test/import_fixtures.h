@@ -17,13 +17,18 @@
 
 namespace kvmsim::test {
 
-// sim/test/fixtures/DIR/NAME, whole; an empty or missing fixture fails the calling test.
-inline std::string fixture(const std::string& dir, const std::string& name) {
-  std::ifstream f(std::string(KVMSIM_SOURCE_DIR) + "/sim/test/fixtures/" + dir + "/" + name, std::ios::binary);
+// PATH (relative to the source tree), whole; an empty or missing file fails the calling test.
+inline std::string source_file(const std::string& path) {
+  std::ifstream f(std::string(KVMSIM_SOURCE_DIR) + "/" + path, std::ios::binary);
   std::stringstream ss;
   ss << f.rdbuf();
-  EXPECT_FALSE(ss.str().empty()) << dir << "/" << name;
+  EXPECT_FALSE(ss.str().empty()) << path;
   return ss.str();
+}
+
+// sim/test/fixtures/DIR/NAME, whole.
+inline std::string fixture(const std::string& dir, const std::string& name) {
+  return source_file("sim/test/fixtures/" + dir + "/" + name);
 }
 
 // `line` is one whole line of `text` (not its first: a trace opens with its header).

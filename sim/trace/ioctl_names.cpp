@@ -36,6 +36,8 @@ const std::vector<Constant> kRequests = {
     {"KVM_GET_PIT", 0xc048ae65},
     {"KVM_SET_PIT", 0x8048ae66},
     {"KVM_IRQ_LINE_STATUS", 0xc008ae67},
+    {"KVM_REGISTER_COALESCED_MMIO", 0x4010ae67},
+    {"KVM_UNREGISTER_COALESCED_MMIO", 0x4010ae68},
     {"KVM_ASSIGN_PCI_DEVICE", 0x8040ae69},
     {"KVM_SET_GSI_ROUTING", 0x4008ae6a},
     {"KVM_ASSIGN_DEV_IRQ", 0x4040ae70},
