@@ -86,8 +86,11 @@ void Call::decode(std::size_t i, void* dst, std::size_t size) const {
   KVMSIM_ASSERT_CTX(p.kind == trace::ParamKind::record && p.record_size == size,
                     std::string(spec.callee) + ": argument " + std::to_string(i) + " is not a " + std::string(p.name));
   auto* bytes = static_cast<unsigned char*>(dst);
+  const std::vector<Field>& fields = st.args.at(i).fields;
+  std::size_t next = 0;  // fields are usually written in the schema's order: the next one is tried first
   for (const FieldSpec& fs : p.fields) {
-    const Field* f = find_field(st.args.at(i).fields, fs.name);
+    const Field* f = next < fields.size() && fields[next].name == fs.name ? &fields[next] : find_field(fields, fs.name);
+    if (f) next = static_cast<std::size_t>(f - fields.data()) + 1;
     if (!f || fs.size == 0) continue;  // absent: 0; size 0: not stored in the struct (a bitmap)
     KVMSIM_ASSERT_CTX(fs.offset + fs.size * std::max(1u, fs.max_items) <= size, "field " + std::string(fs.name));
     if (fs.kind == FieldKind::list) {

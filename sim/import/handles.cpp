@@ -86,13 +86,20 @@ trace::Expr slot_expr(std::uint64_t slot) {
   return trace::build::join(trace::build::hex(slot & ~0xffffull), '|', number_expr(slot & 0xffff));
 }
 
+namespace {
+constexpr std::uint64_t kMapHugetlb = 0x40000;  // MAP_HUGETLB; the page size is log2 in bits 26..31
+}  // namespace
+
+std::string anon_backing_word(std::uint64_t flags) {
+  if (flags & kMapHugetlb) return ((flags >> 26) & 0x3f) == 30 ? "hugetlb_1g" : "hugetlb_2m";
+  return (flags & uapi::MAP_SHARED) ? "shmem" : "anon";
+}
+
 std::optional<std::string> anon_backing(std::uint64_t flags) {
-  constexpr std::uint64_t kHugetlb = 0x40000;  // MAP_HUGETLB; the page size is log2 in bits 26..31
-  if (flags & kHugetlb) return ((flags >> 26) & 0x3f) == 30 ? "hugetlb_1g" : "hugetlb_2m";
   const std::uint64_t known = uapi::MAP_SHARED | uapi::MAP_PRIVATE | uapi::MAP_FIXED | uapi::MAP_ANONYMOUS |
                               uapi::MAP_NORESERVE | uapi::MAP_FIXED_NOREPLACE;
-  if (flags & ~known) return std::nullopt;
-  return (flags & uapi::MAP_SHARED) ? "shmem" : "anon";
+  if (!(flags & kMapHugetlb) && (flags & ~known)) return std::nullopt;
+  return anon_backing_word(flags);
 }
 
 std::string printable(const std::string& s) {

@@ -75,8 +75,11 @@ trace::Expr number_expr(std::uint64_t v);   // decimal below 10, hex above (`8`,
 trace::Expr slot_expr(std::uint64_t slot);  // `3`, or `0x10000|3` for address space 1 (docs/semantics/memslots.md §1)
 
 // The backing word of an anonymous mmap with these MAP_* flags: `anon`, `shmem` (MAP_SHARED), `hugetlb_2m`,
-// `hugetlb_1g` (MAP_HUGETLB with its page-size bits); nullopt when a flag beyond the ones a backing mmap can
-// state (MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_NORESERVE) is set.
+// `hugetlb_1g` (MAP_HUGETLB with its page-size bits).
+std::string anon_backing_word(std::uint64_t flags);
+// The same, or nullopt when a flag beyond the ones a backing mmap can state (MAP_FIXED, MAP_FIXED_NOREPLACE,
+// MAP_NORESERVE) is set without MAP_HUGETLB (the strace and syzkaller importers; the raw log's converter
+// states the other flags as keywords).
 std::optional<std::string> anon_backing(std::uint64_t flags);
 
 // A comment keeps a line readable whatever bytes it held (binary junk becomes '?'), cut at 200 chars.

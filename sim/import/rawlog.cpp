@@ -322,9 +322,7 @@ void Converter::mmap(const Event& e, bool kept) {
   std::vector<trace::Field> kw;
   trace::Expr backing;
   if (anon) {
-    const bool hugetlb = flags & 0x40000;  // MAP_HUGETLB
-    backing = b::handle(hugetlb ? (((flags >> 26) & 0x3f) == 30 ? "hugetlb_1g" : "hugetlb_2m")
-                                : (flags & uapi::MAP_SHARED) ? "shmem" : "anon");
+    backing = b::handle(anon_backing_word(flags));
   } else {
     auto fdh = handle(e.fd());
     if (!fdh) return comment(e.line, "mmap of an fd the log never saw created");

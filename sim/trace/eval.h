@@ -6,9 +6,10 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
+#include <cstddef>
 #include <optional>
 #include <string>
+#include <type_traits>
 
 #include "sim/trace/ast.h"
 
@@ -28,7 +29,25 @@ inline std::optional<u64> plain_value(const Expr& e) {
   return t.neg ? 0 - t.value : t.value;  // two's complement; one term cannot overflow
 }
 
-using NameResolver = std::function<u64(const std::string&)>;
+// How the caller resolves a handle name: a non-owning reference to a callable `u64(const std::string&)`,
+// usually a lambda written at the call. Replay evaluates an expression per field of every statement, and a
+// std::function there cost a constructor and an indirect call through its manager each time. The
+// callable must outlive the evaluate() call it is passed to (a temporary lambda argument does).
+class NameResolver {
+ public:
+  NameResolver() = default;
+  NameResolver(std::nullptr_t) {}  // names evaluate as 0
+  template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, NameResolver> &&
+                                              std::is_invocable_r_v<u64, const F&, const std::string&>>>
+  NameResolver(const F& f)
+      : obj_(&f), call_([](const void* o, const std::string& n) -> u64 { return (*static_cast<const F*>(o))(n); }) {}
+  explicit operator bool() const { return call_ != nullptr; }
+  u64 operator()(const std::string& name) const { return call_(obj_, name); }
+
+ private:
+  const void* obj_ = nullptr;
+  u64 (*call_)(const void*, const std::string&) = nullptr;
+};
 EvalResult evaluate(const Expr& e, const NameResolver& resolve);
 // Name-free expressions (names evaluate as 0).
 EvalResult evaluate(const Expr& e);

@@ -123,11 +123,11 @@ NumberResult parse_number(std::string_view s) {
       r.error = std::string("malformed number (unexpected '") + c + "')";
       return r;
     }
-    if (v > (UINT64_MAX - static_cast<unsigned>(d)) / base) {
+    // Checked arithmetic instead of a division per digit (every line has a few numbers).
+    if (__builtin_mul_overflow(v, base, &v) || __builtin_add_overflow(v, static_cast<unsigned>(d), &v)) {
       r.error = "number out of range";
       return r;
     }
-    v = v * base + static_cast<unsigned>(d);
     prev_digit = true;
   }
   if (shift && v > (UINT64_MAX >> shift)) {

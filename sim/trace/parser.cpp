@@ -123,6 +123,13 @@ void truncate(std::vector<T>& v, std::size_t n, std::vector<T>& spare) {
   }
 }
 
+// Overwrites `s` with `v` in its own buffer. The parser sets a dozen strings per line; clear() and
+// append() skip assign()'s check for a source inside the string itself.
+void set_text(std::string& s, std::string_view v) {
+  s.clear();
+  s.append(v.data(), v.size());
+}
+
 void reset(Expr& e) {
   e.terms.clear();
   e.ops.clear();
@@ -199,7 +206,7 @@ class LineParser {
   // has the same field here: the name is then left as it is.
   Field& field_slot(std::vector<Field>& fields, std::size_t n, std::string_view name) {
     Field& f = slot(fields, n, sp_.fields);
-    if (f.name != name) f.name.assign(name);
+    if (f.name != name) set_text(f.name, name);
     reset(f.value, sp_);
     return f;
   }
@@ -251,7 +258,7 @@ void LineParser::term(bool allow_names, Term& t) {
   } else {
     fail(tok, "expected a number, constant or name, got " + describe(tok));
   }
-  t.spelling.assign(tok.text);
+  set_text(t.spelling, tok.text);
   next();
 }
 
@@ -285,7 +292,7 @@ void LineParser::word(const std::vector<std::string_view>& words, const Ctx& wha
   if ((t.kind != Token::Kind::ident && t.kind != Token::Kind::number) || !contains(words, t.text))
     fail(t, "expected " + what.str() + " (one of " + join(words) + "), got " + describe(t));
   v.kind = Value::Kind::word;
-  v.word.assign(t.text);
+  set_text(v.word, t.text);
   next();
 }
 
@@ -347,16 +354,29 @@ void LineParser::field_value(const FieldSpec& spec, const Ctx& where, Value& v) 
 
 void LineParser::record(const std::vector<FieldSpec>& specs, const Ctx& where, std::vector<Field>& out, bool any_key) {
   std::size_t n = 0;  // fields read so far: out[0, n)
+  std::uint64_t seen = 0;  // schema rows read so far
   expect_punct("{", [&] { return where.prefixed("to open "); });
   while (!peek().is("}")) {
     if (n) expect_punct(",", [&] { return where.prefixed("between fields of "); });
     const Token& name = peek();
     if (name.kind != Token::Kind::ident) fail(name, "expected a field name in " + where.str() + ", got " + describe(name));
-    auto it = std::find_if(specs.begin(), specs.end(), [&](const FieldSpec& f) { return f.name == name.text; });
+    // Fields are usually written in the schema's order: the n-th row is tried before the scan.
+    auto it = n < specs.size() && specs[n].name == name.text
+                  ? specs.begin() + static_cast<std::ptrdiff_t>(n)
+                  : std::find_if(specs.begin(), specs.end(), [&](const FieldSpec& f) { return f.name == name.text; });
     if (it == specs.end() && !any_key)
       fail(name, "unknown field " + quote(name.text) + " in " + where.str() + "; valid fields: " + join_fields(specs));
-    for (std::size_t k = 0; k < n; k++)
-      if (out[k].name == name.text) fail(name, "duplicate field " + quote(name.text) + " in " + where.str());
+    // A schema field seen before is a bit of `seen` (no record has 64 fields); a field outside the
+    // schema (any_key) is compared by name.
+    const auto row = static_cast<std::size_t>(it - specs.begin());
+    bool duplicate = false;
+    if (it != specs.end() && row < 64) {
+      duplicate = seen >> row & 1;
+      seen |= std::uint64_t{1} << row;
+    } else {
+      for (std::size_t k = 0; k < n; k++) duplicate |= out[k].name == name.text;
+    }
+    if (duplicate) fail(name, "duplicate field " + quote(name.text) + " in " + where.str());
     next();
     expect_punct("=", [&] { return Ctx{"after field name"}; });
     Field& f = field_slot(out, n++, name.text);
@@ -458,7 +478,7 @@ void LineParser::result(const StatementSpec& spec, Result& r) {
       if (!n.error.empty() || n.value == 0 || n.value > 4095) fail(e, "errno must be a name or 1..4095, got " + quote(e.text));
       r.err = static_cast<int>(n.value);
     }
-    r.errno_name.assign(e.text);
+    set_text(r.errno_name, e.text);
     next();
     return;
   }
@@ -543,7 +563,7 @@ void LineParser::statement(Statement& st) {
     const Token& callee = peek();
     const StatementSpec* spec = find_statement(callee.text, true);
     if (!spec) fail(callee, "unknown expectation " + quote(callee.text) + " (expected stats or mapping)");
-    st.callee.assign(callee.text);
+    set_text(st.callee, callee.text);
     next();
     call_args(*spec, st);
     st.result_begin = st.result_end = prev_end_;
@@ -571,7 +591,7 @@ void LineParser::statement(Statement& st) {
     fail(first, std::string(spec->callee) + " does not create a handle; it cannot be bound to a name");
   if (!st.bind && spec->binding == Binding::required)
     fail(callee, std::string(spec->callee) + " must be bound to a name");
-  st.callee.assign(callee.text);
+  set_text(st.callee, callee.text);
   next();
   call_args(*spec, st);
   read_access_ = spec->op == Op::access && st.args.size() > 2 && st.args[2].word == "read";
@@ -649,7 +669,7 @@ std::optional<ParseError> host_header(std::size_t code_col, std::string_view cod
 
 // A header directive `word ...`, not a binding `word = ...`.
 bool is_directive(std::string_view code, std::string_view word) {
-  return code.substr(0, word.size()) == word &&
+  return !code.empty() && code[0] == word[0] && code.substr(0, word.size()) == word &&
          (code.size() == word.size() || code[word.size()] == ' ' || code[word.size()] == '\t') &&
          trim(code.substr(word.size())).substr(0, 1) != "=";
 }
@@ -756,7 +776,7 @@ StreamParser::Fed StreamParser::feed(std::string_view line) {
   }
   Statement& st = s.statement;
   st.line = line_no;
-  st.text.assign(line);
+  set_text(st.text, line);
   if (st.bind) {
     const std::string& n = *st.bind;
     if (n == "kvm") return error(code_col, "cannot rebind the predefined handle 'kvm'");
